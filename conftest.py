@@ -1,0 +1,25 @@
+"""Shared test setup: pinned torch threads, data directory, doctest names."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+# Tests may run in parallel on 2 cores: one torch thread each avoids oversubscription.
+torch.set_num_threads(int(os.environ.get("LAMINA_TEST_THREADS", "1")))
+os.environ.setdefault("LAMINA_DATA", os.path.join(os.path.dirname(__file__), "..", "shared", "datasets"))
+os.environ.setdefault("LAMINA_VERBOSE", "0")
+
+
+@pytest.fixture(autouse=True)
+def _doctest_names(doctest_namespace):
+    import lamina
+
+    doctest_namespace.update({"lamina": lamina, "torch": torch, "np": np})
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(tmp_path, monkeypatch):
+    """No user config file leaks into tests; files written land in a temp dir."""
+    monkeypatch.setenv("LAMINA_CONFIG", str(tmp_path / "no-config.json"))

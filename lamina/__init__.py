@@ -1,0 +1,51 @@
+"""lamina: one library for the whole life of a deep-learning project, on PyTorch.
+
+>>> import lamina
+>>> model = lamina.Sequential([lamina.layers.Dense(32, activation="relu"), lamina.layers.Dense(10)])
+>>> model = model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lamina import callbacks, config, data, datasets, errors, layers, metrics, models, registry, train
+from lamina.errors import LaminaError
+from lamina.models import Model, Sequential
+from lamina.registry import register
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LaminaError",
+    "Model",
+    "Sequential",
+    "callbacks",
+    "config",
+    "data",
+    "datasets",
+    "errors",
+    "layers",
+    "load",
+    "metrics",
+    "models",
+    "register",
+    "registry",
+    "testing",
+    "train",
+]
+
+
+def load(path: str, *, custom_objects: dict[str, Any] | None = None, compile: bool = True) -> Any:
+    """Load a model directory written by ``model.save`` (see ``lamina.artifact.load``)."""
+    from lamina.artifact import load as _load
+
+    return _load(path, custom_objects=custom_objects, compile=compile)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("testing", "artifact", "cli", "summary"):
+        import importlib
+
+        return importlib.import_module(f"lamina.{name}")
+    raise AttributeError(f"module 'lamina' has no attribute {name!r}")

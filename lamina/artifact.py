@@ -1,0 +1,354 @@
+"""Saved models: a directory of safetensors weights and a JSON manifest. Never pickle.
+
+Layout (format version 2)::
+
+    model_dir/
+      lamina.json          manifest: architecture spec, compile settings, input signature,
+                           resolved config, versions, weight hashes, reserved slots
+      weights.safetensors  every parameter and buffer
+      history.json         per-epoch logs of the last fit
+
+The architecture is a JSON spec ``{"class": name, "config": {...}}`` resolved through the
+``object`` registry (the allowlist): built-in layers and models, common ``torch.nn`` layers,
+and classes you register with ``@lamina.register`` or pass as ``custom_objects``. Nothing
+named in a file is ever imported. Format 1 (``spec.json`` + ``model.safetensors``) still loads.
+
+>>> import lamina, tempfile
+>>> model = lamina.Sequential([lamina.layers.Dense(2)])
+>>> _ = model.build(torch.ones(1, 3))
+>>> path = model.save(tempfile.mkdtemp() + "/m")
+>>> lamina.load(path).input_spec_["shape"]
+[None, 3]
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from lamina import registry
+from lamina.errors import ArtifactError, NotBuiltError, UnsafeFileError, WeightsError, message
+
+__all__ = ["FORMAT_VERSION", "deserialize", "load", "save", "serialize"]
+
+FORMAT_VERSION = 2
+MANIFEST, WEIGHTS, HISTORY = "lamina.json", "weights.safetensors", "history.json"
+SLOTS = ("preprocessing", "reference_profile")  # filled by later stages; versioned by FORMAT_VERSION
+
+_TORCH_ALLOWED = (
+    nn.Linear, nn.Bilinear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
+    nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm, nn.Dropout, nn.Dropout1d, nn.Dropout2d,
+    nn.Embedding, nn.LSTM, nn.GRU, nn.RNN, nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.ELU,
+    nn.LeakyReLU, nn.Softmax, nn.LogSoftmax, nn.Identity, nn.Flatten, nn.Unflatten, nn.MaxPool1d,
+    nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
+    nn.Sequential, nn.ModuleList,
+)
+for _cls in _TORCH_ALLOWED:
+    registry.registries["object"].add(f"torch.nn.{_cls.__name__}", _cls)
+
+
+# ---------------------------------------------------------------- architecture spec
+def _name_of(cls: type) -> str:
+    for name, obj in registry.registries["object"]._items.items():
+        if obj is cls:
+            return getattr(cls, "_lamina_name", None) or name
+    raise ArtifactError(message(
+        f"Cannot save a {cls.__module__}.{cls.__qualname__}: the class is not registered.",
+        cls.__qualname__, "built-in lamina layers/models, common torch.nn layers or a registered class",
+        "Decorate your class with @lamina.register (its constructor arguments must be JSON-friendly)."))
+
+
+def _torch_config(module: nn.Module) -> dict[str, Any]:
+    """Recover constructor arguments of an allowlisted torch.nn layer from its attributes."""
+    cls = type(module)
+    if cls in (nn.Sequential, nn.ModuleList):
+        return {"__args__" if cls is nn.Sequential else "modules": list(module.children())}
+    config: dict[str, Any] = {}
+    for name, param in list(inspect.signature(cls.__init__).parameters.items())[1:]:
+        if name.startswith("_") or name in ("device", "dtype") or param.kind in (param.VAR_POSITIONAL,
+                                                                                  param.VAR_KEYWORD):
+            continue
+        value = getattr(module, name, param.default)
+        if name == "bias" and isinstance(param.default, bool) and not isinstance(value, bool):
+            value = value is not None  # the attribute holds the bias Parameter (or None)
+        config[name] = list(value) if isinstance(value, tuple) else value
+    return config
+
+
+def _encode(value: Any, where: str) -> Any:
+    if isinstance(value, nn.Module):
+        return serialize(value)
+    if isinstance(value, (list, tuple)):
+        return [_encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, Mapping):
+        return {str(k): _encode(v, f"{where}.{k}") for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if callable(value):
+        for kind in ("activation", "initializer", "loss"):
+            for key, obj in registry.registries[kind]._items.items():
+                if obj is value:
+                    return key
+    raise ArtifactError(message(
+        f"Cannot save the argument {where}: it is not JSON-friendly.", f"{value!r} ({type(value).__name__})",
+        "numbers, strings, booleans, None, lists, dicts, modules or registered names",
+        "Pass a registered name (e.g. activation='relu') instead of an object."))
+
+
+def serialize(module: nn.Module) -> dict[str, Any]:
+    """The JSON architecture spec of ``module``: ``{"class": name, "config": {...}}``."""
+    cls = type(module)
+    name = _name_of(cls)
+    if hasattr(module, "get_params"):
+        config = module.get_params()
+    elif hasattr(module, "_lamina_config"):
+        config = dict(module._lamina_config)
+    elif name.startswith("torch.nn."):
+        config = _torch_config(module)
+    else:
+        raise ArtifactError(message(f"Cannot read the constructor arguments of {name}.", name,
+                                    "a class decorated with @lamina.register", "Register the class."))
+    return {"class": name, "config": _encode(config, name)}
+
+
+def _decode(value: Any, custom_objects: Mapping[str, Any]) -> Any:
+    if isinstance(value, dict) and set(value) == {"class", "config"}:
+        return deserialize(value, custom_objects)
+    if isinstance(value, list):
+        return [_decode(v, custom_objects) for v in value]
+    if isinstance(value, dict):
+        return {k: _decode(v, custom_objects) for k, v in value.items()}
+    return value
+
+
+def deserialize(spec: Any, custom_objects: Mapping[str, Any] | None = None) -> Any:
+    """Build a module from its spec. Only allowlisted or ``custom_objects`` classes are built."""
+    custom_objects = dict(custom_objects or {})
+    if not (isinstance(spec, dict) and isinstance(spec.get("class"), str) and isinstance(spec.get("config"), dict)):
+        raise ArtifactError(message("Malformed architecture spec.", repr(spec)[:200],
+                                    '{"class": "<name>", "config": {...}}', "Re-save the model with model.save()."))
+    name = spec["class"]
+    cls = custom_objects.get(name) or custom_objects.get(name.rsplit(".", 1)[-1])
+    if cls is None:
+        if name not in registry.registries["object"]:
+            raise UnsafeFileError(message(
+                "The architecture names a class that is not on lamina's allowlist; nothing was imported.",
+                repr(name), "a built-in lamina layer/model, a common torch.nn layer, or a registered class",
+                "If this is your own class, decorate it with @lamina.register or pass "
+                f"custom_objects={{{name!r}: YourClass}} to lamina.load."))
+        cls = registry.registries["object"].lookup(name)
+    config = _decode(spec["config"], custom_objects)
+    args = config.pop("__args__", [])
+    try:
+        return cls(*args, **config)
+    except TypeError as exc:
+        raise ArtifactError(message(f"Could not rebuild {name} from its saved arguments.", str(exc),
+                                    "arguments matching the class's constructor",
+                                    "Load with the lamina version that saved it, or re-save.")) from None
+
+
+# ---------------------------------------------------------------- save
+def _tensor_hash(tensor: torch.Tensor) -> str:
+    raw = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _state(model: nn.Module) -> dict[str, torch.Tensor]:
+    state, seen = {}, set()
+    for key, value in model.state_dict().items():
+        if isinstance(value, nn.parameter.UninitializedTensorMixin):
+            raise NotBuiltError(message("Cannot save a model whose layers have no input size yet.", key,
+                                        "a built model", "Call fit() or model.build(x) before save()."))
+        tensor = value.detach().cpu().contiguous()
+        if tensor.data_ptr() in seen:  # tied weights: safetensors stores each buffer once
+            tensor = tensor.clone()
+        seen.add(tensor.data_ptr())
+        state[key] = tensor
+    return state
+
+
+def save(model: Any, path: str | os.PathLike[str]) -> str:
+    """Write ``model`` to directory ``path`` atomically (a new directory, then a rename)."""
+    from safetensors.torch import save_file
+
+    import lamina
+
+    target = Path(path)
+    state = _state(model)
+    compiled = getattr(model, "_compiled", None)
+    history = model.history_.history if getattr(model, "history_", None) is not None else {}
+    manifest = {
+        "format": "lamina.model", "format_version": FORMAT_VERSION,
+        "lamina_version": lamina.__version__, "torch_version": torch.__version__,
+        "python_version": sys.version.split()[0],
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "architecture": serialize(model),
+        "compile": None if compiled is None else {k: compiled[k] for k in ("optimizer", "loss", "metrics",
+                                                                           "learning_rate")},
+        "signature": {"inputs": [{"name": "input", **(model.input_spec_ or {})}]},
+        "config": getattr(model, "config_", None),
+        "weights": {"file": WEIGHTS, "sha256": None, "tensors": {k: _tensor_hash(v) for k, v in state.items()}},
+        "history": HISTORY,
+        "slots": {slot: None for slot in SLOTS},
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    save_file(state, str(staging / WEIGHTS), metadata={"format": "pt"})
+    manifest["weights"]["sha256"] = _file_hash(staging / WEIGHTS)  # type: ignore[index]
+    (staging / HISTORY).write_text(json.dumps(history))
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return str(target)
+
+
+# ---------------------------------------------------------------- load
+_PICKLE_HINT = ("lamina never unpickles files, because unpickling can run any code. If you trust the file, "
+                "load it yourself with torch.load(path, weights_only=True), put the weights in a lamina "
+                "model and call model.save(dir).")
+
+
+def _refuse_if_pickle(path: Path) -> None:
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head[:1] == b"\x80" or head[:2] == b"PK" or head[:1] in (b"(", b"c", b"]", b"}"):
+        raise UnsafeFileError(message("This file looks like a pickle (pickle.dump or torch.save).",
+                                      f"{path} starting with {head!r}", "a lamina model directory",
+                                      _PICKLE_HINT))
+
+
+def _read_manifest(root: Path) -> dict[str, Any]:
+    if root.is_file():
+        _refuse_if_pickle(root)
+        raise ArtifactError(message("lamina.load takes a model directory.", str(root),
+                                    f"a directory containing {MANIFEST}", "Pass the directory model.save() wrote."))
+    if (root / MANIFEST).is_file():
+        try:
+            manifest: dict[str, Any] = json.loads((root / MANIFEST).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ArtifactError(message("The manifest is not valid JSON.", f"{root / MANIFEST}: {exc}",
+                                        "the JSON written by model.save()", "Re-save the model.")) from None
+        version = manifest.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ArtifactError(message("Unsupported model format version.", repr(version),
+                                        f"1..{FORMAT_VERSION}", "Upgrade lamina to load this model."))
+        return manifest
+    if (root / "spec.json").is_file():
+        return _migrate_v1(root)
+    raise ArtifactError(message("Not a lamina model directory.", str(root), f"a directory with {MANIFEST}",
+                                "Pass the directory that model.save() wrote."))
+
+
+def _migrate_v1(root: Path) -> dict[str, Any]:
+    """Format 1: ``spec.json`` holding class, config and input shape; weights in ``model.safetensors``."""
+    spec = json.loads((root / "spec.json").read_text())
+    return {
+        "format": "lamina.model", "format_version": 1,
+        "architecture": {"class": spec["class"], "config": spec["config"]},
+        "compile": spec.get("compile"),
+        "signature": {"inputs": [{"name": "input", "shape": spec["input_shape"],
+                                  "dtype": spec.get("input_dtype", "float32")}]},
+        "weights": {"file": "model.safetensors", "sha256": None, "tensors": {}},
+        "history": None, "slots": {slot: None for slot in SLOTS}, "config": None,
+    }
+
+
+def _read_weights(root: Path, info: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = root / info["file"]
+    if not path.is_file():
+        raise WeightsError(message("The weights file is missing.", str(path), "a safetensors file",
+                                   "Copy the whole model directory, or re-save the model."))
+    _refuse_if_pickle(path)
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise WeightsError(message("The weights file is corrupt or truncated.", f"{path}: {exc}",
+                                   "a complete safetensors file", "Re-save or re-download the model.")) from None
+    expected = info.get("tensors") or {}
+    if info.get("sha256") and _file_hash(path) != info["sha256"]:
+        bad = [k for k, v in tensors.items() if k in expected and _tensor_hash(v) != expected[k]]
+        raise WeightsError(message(
+            "The weights file does not match the hash recorded at save time.",
+            f"changed tensor(s) {bad}" if bad else f"a changed file {path}", "the bytes written by model.save()",
+            "The file was modified or damaged; re-save or re-download the model."))
+    return tensors
+
+
+def _check_weights(model: nn.Module, tensors: Mapping[str, torch.Tensor]) -> None:
+    own = model.state_dict()
+    missing = sorted(set(own) - set(tensors))
+    extra = sorted(set(tensors) - set(own))
+    if missing or extra:
+        raise WeightsError(message(
+            "The weights do not match the architecture.",
+            f"missing tensors {missing[:5]}, unexpected tensors {extra[:5]}",
+            f"exactly the model's {len(own)} tensors", "Load weights saved from this same architecture."))
+    for key, value in own.items():
+        if tuple(value.shape) != tuple(tensors[key].shape):
+            raise WeightsError(message(
+                f"Tensor {key!r} has the wrong shape.", f"shape {tuple(tensors[key].shape)} in the file",
+                f"shape {tuple(value.shape)} for this architecture",
+                "Load weights saved from this same architecture and input size."))
+
+
+def load(path: str | os.PathLike[str], *, custom_objects: Mapping[str, Any] | None = None,
+         compile: bool = True) -> Any:
+    """Load a model saved by ``model.save``; works in a fresh process.
+
+    Args:
+        path: the model directory.
+        custom_objects: your own classes by name, if not registered with ``@lamina.register``.
+        compile: re-apply the saved compile settings (when they were names).
+    """
+    import lamina.models  # noqa: F401  (registers the built-in families)
+
+    root = Path(path)
+    manifest = _read_manifest(root)
+    model = deserialize(manifest["architecture"], custom_objects)
+    inputs = (manifest.get("signature") or {}).get("inputs") or [{}]
+    spec = inputs[0]
+    if spec.get("shape"):
+        model.build(torch.zeros((1, *spec["shape"][1:]), dtype=getattr(torch, spec.get("dtype", "float32"))))
+    tensors = _read_weights(root, manifest["weights"])
+    _check_weights(model, tensors)
+    model.load_state_dict(tensors, strict=True)
+    compiled = manifest.get("compile")
+    if compile and compiled and compiled.get("loss") and compiled.get("optimizer") \
+            and None not in compiled.get("metrics", []):
+        model.compile(compiled["optimizer"], compiled["loss"], compiled["metrics"],
+                      learning_rate=compiled.get("learning_rate"))
+    if manifest.get("history") and (root / manifest["history"]).is_file():
+        from lamina.callbacks import History
+
+        model.history_ = History()
+        model.history_.history = json.loads((root / manifest["history"]).read_text())
+    model.config_ = manifest.get("config")
+    model.manifest_ = manifest
+    return model

@@ -1,0 +1,436 @@
+"""``lamina.Model``: an ``nn.Module`` with ``compile``/``fit``/``evaluate``/``predict``/``save``.
+
+Three levels, no cliff: wrap or subclass and call ``fit``; override ``train_step`` for
+custom training logic; or write your own torch loop with the model as a plain module.
+
+>>> import lamina
+>>> model = lamina.Model(torch.nn.Linear(3, 2)).compile(optimizer="sgd", loss="mse")
+>>> history = model.fit(np.ones((8, 3)), np.zeros((8, 2)), epochs=2, verbose=0)
+>>> len(history.history["loss"])
+2
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from lamina import data as data_lib
+from lamina import registry
+from lamina.callbacks import Callback, EpochLogger, History, ProgressBar
+from lamina.config import resolve
+from lamina.errors import ConfigError, DataError, NotBuiltError, NotCompiledError, ShapeError, message
+from lamina.metrics import Mean, Metric
+from lamina.train import Engine
+
+__all__ = ["Model"]
+
+_CLASS_LOSSES = ("cross_entropy", "nll")
+
+
+class Model(nn.Module):
+    """A trainable ``nn.Module``. Wrap any module, or subclass and define ``forward``.
+
+    Args:
+        module: the network to wrap (optional when subclassing).
+
+    Learned state ends in ``_``: ``input_spec_`` (shape and dtype seen at build),
+    ``history_`` (the last ``History``).
+    """
+
+    _lamina_name = "lamina.Model"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        registry.capture_init(cls)
+        name = cls.__dict__.get("_lamina_name") or registry.qualified_name(cls)
+        cls._lamina_name = name
+        if not cls.__name__.startswith("_"):
+            registry.registries["object"].add(name, cls, overwrite=True)
+
+    def __init__(self, module: nn.Module | None = None) -> None:
+        super().__init__()
+        if module is not None:
+            if not isinstance(module, nn.Module):
+                raise ConfigError(message("lamina.Model wraps a torch module.", type(module).__name__,
+                                          "an instance of torch.nn.Module", "Pass e.g. torch.nn.Linear(4, 2)."))
+            self.module = module
+        self.stop_training = False
+        self._compiled: dict[str, Any] | None = None
+        self._trackers: dict[str, Metric] = {}
+        self.input_spec_: dict[str, Any] | None = None
+        self.history_: History | None = None
+
+    def _get_name(self) -> str:
+        return self._lamina_name
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the wrapped module; subclasses override this."""
+        if "module" not in self._modules:
+            raise NotImplementedError(f"{self._lamina_name} has no forward(): define forward() in your "
+                                      "subclass or wrap a module with lamina.Model(module).")
+        return self.module(*args, **kwargs)
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, optimizer: Any = "adam", loss: Any = None, metrics: Sequence[Any] | None = None, *,
+                learning_rate: float | None = None) -> Model:
+        """Choose the optimizer, loss and metrics. Returns the model (chainable).
+
+        Args:
+            optimizer: a name (``"sgd"``, ``"momentum"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``,
+                ``"adagrad"``), a ``torch.optim.Optimizer`` class, a callable ``params -> optimizer``,
+                or an optimizer instance.
+            loss: a name (``"cross_entropy"``, ``"binary_cross_entropy"``, ``"mse"``, ...) or a
+                callable ``(y_pred, y_true) -> scalar tensor``.
+            metrics: names (``"accuracy"``, ``"f1"``, ``"auc"``, ...) or ``lamina.metrics.Metric``s.
+            learning_rate: overrides the optimizer's default learning rate (names only).
+        """
+        if loss is None:
+            raise ConfigError(message("compile() needs a loss.", "loss=None",
+                                      "a loss name or callable", "Pass e.g. loss='cross_entropy'."))
+        options = {} if learning_rate is None else {"lr": learning_rate}
+        if isinstance(optimizer, str):
+            factory = registry.get("optimizer", optimizer, **options)
+        elif isinstance(optimizer, torch.optim.Optimizer) or callable(optimizer):
+            factory = optimizer
+        else:
+            raise ConfigError(message("Cannot use this optimizer.", repr(optimizer),
+                                      "a name, an optimizer class/callable or instance", "Pass 'adam'."))
+        metric_objs = [registry.get("metric", m) for m in (metrics or [])]
+        self._compiled = {
+            "optimizer": optimizer if isinstance(optimizer, str) else None,
+            "loss": loss if isinstance(loss, str) else None,
+            "metrics": [m if isinstance(m, str) else None for m in (metrics or [])],
+            "learning_rate": learning_rate,
+            "factory": factory, "loss_fn": registry.get("loss", loss), "metric_objs": metric_objs,
+            "class_ids": isinstance(loss, str) and registry.registries["loss"].lookup(loss)
+            in [registry.registries["loss"].lookup(n) for n in _CLASS_LOSSES],
+        }
+        self.optimizer: torch.optim.Optimizer | None = None
+        if self.is_built():
+            self._make_optimizer()
+        return self
+
+    def _make_optimizer(self) -> None:
+        factory = self._compiled_or_raise("fit")["factory"]
+        if isinstance(factory, torch.optim.Optimizer):
+            self.optimizer = factory
+        else:
+            self.optimizer = factory(self.parameters())
+
+    def _compiled_or_raise(self, what: str) -> dict[str, Any]:
+        if self._compiled is None:
+            raise NotCompiledError(message(f"{what}() was called before compile().", "an uncompiled model",
+                                           "a compiled model", "Call model.compile(optimizer='adam', "
+                                           "loss='cross_entropy') first."))
+        return self._compiled
+
+    @property
+    def loss_fn(self) -> Callable[..., torch.Tensor]:
+        """The compiled loss callable."""
+        return self._compiled_or_raise("loss")["loss_fn"]  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ steps (override these)
+    def compute_loss(self, y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The compiled loss of one batch."""
+        return self.loss_fn(y_pred, y)
+
+    def update_metrics(self, y_pred: torch.Tensor, y: torch.Tensor) -> None:
+        """Feed one batch to the compiled metrics (no host sync)."""
+        for metric in self._compiled["metric_objs"] if self._compiled else ():
+            metric.update(y_pred, y)
+
+    def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        """One optimisation step on ``batch = (x, y)``; returns logs of 0-d tensors."""
+        x, y = batch[0], batch[1]
+        y_pred = self(x)
+        loss = self.compute_loss(y_pred, y)
+        self.optimizer.zero_grad(set_to_none=True)  # type: ignore[union-attr]
+        loss.backward()
+        self.optimizer.step()  # type: ignore[union-attr]
+        self.update_metrics(y_pred.detach(), y)
+        return {"loss": loss.detach()}
+
+    def test_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        """Loss and metrics on ``batch = (x, y)`` without updating weights."""
+        x, y = batch[0], batch[1]
+        y_pred = self(x)
+        self.update_metrics(y_pred, y)
+        return {"loss": self.compute_loss(y_pred, y)}
+
+    def predict_step(self, x: Any) -> torch.Tensor:
+        """The model output for one batch of inputs."""
+        return self(x)  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ trackers
+    def reset_trackers(self) -> dict[str, Metric]:
+        """Fresh running means and metrics for a new epoch or evaluation."""
+        self._trackers = {}
+        for metric in self._compiled["metric_objs"] if self._compiled else ():
+            metric.reset()
+        return self._trackers
+
+    def track(self, logs: Mapping[str, torch.Tensor], batch: Any) -> None:
+        """Add a step's logs to the running means, weighted by the batch size."""
+        size = _batch_size(batch)
+        for key, value in logs.items():
+            tracker = self._trackers.get(key)
+            if tracker is None:
+                tracker = self._trackers[key] = Mean(name=key)
+            tracker.update(value, size)
+
+    def epoch_logs(self) -> dict[str, float]:
+        """Floats for the running means and compiled metrics (one host sync)."""
+        logs = {key: tracker.compute() for key, tracker in self._trackers.items()}
+        for metric in self._compiled["metric_objs"] if self._compiled else ():
+            logs[metric.name] = metric.compute()
+        return logs
+
+    # ------------------------------------------------------------------ building
+    def is_built(self) -> bool:
+        """True once every parameter has a shape (after the first batch or a load)."""
+        return not any(isinstance(p, nn.parameter.UninitializedParameter) for p in self.parameters())
+
+    def build(self, x: torch.Tensor) -> torch.Tensor:
+        """Run one forward pass on (a few rows of) ``x`` to size lazy layers; records ``input_spec_``."""
+        was_training = self.training
+        self.eval()
+        with torch.no_grad():
+            out = self(x[:2])
+        self.train(was_training)
+        self.input_spec_ = {"shape": [None, *x.shape[1:]], "dtype": str(x.dtype).replace("torch.", "")}
+        return out  # type: ignore[no-any-return]
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        spec = self.input_spec_
+        if spec is not None and list(x.shape[1:]) != spec["shape"][1:]:
+            raise ShapeError(message(
+                "The input shape differs from the one the model was built with.",
+                f"shape {(None, *x.shape[1:])}", f"shape {tuple(spec['shape'])}",
+                "Pass data with the same features, in the same order, as during fit."))
+
+    def _tensors(self, x: Any, y: Any, name: str) -> tuple[torch.Tensor, ...]:
+        tx = data_lib.to_tensor(x, name="x")
+        if tx.dim() == 0 or len(tx) == 0:
+            raise DataError(message(f"{name}() got no data.", f"x with shape {tuple(tx.shape)}",
+                                    "at least one row", "Check the filtering that produced x."))
+        data_lib.check_finite(tx, "x")
+        self._check_input(tx)
+        if y is None:
+            return (tx,)
+        ty = data_lib.to_tensor(y, name="y")
+        if ty.dim() == 0 or len(ty) != len(tx):
+            raise DataError(message("x and y have different numbers of rows.",
+                                    f"len(x)={len(tx)}, len(y)={len(ty) if ty.dim() else 'scalar'}",
+                                    "one label row per input row", "Align x and y before calling."))
+        data_lib.check_finite(ty, "y")
+        return tx, ty
+
+    def _check_targets(self, out: Any, y: torch.Tensor) -> None:
+        if not (self._compiled and self._compiled["class_ids"]) or y.is_floating_point():
+            return
+        classes = out.shape[-1] if isinstance(out, torch.Tensor) and out.dim() >= 2 else None
+        low, high = int(y.min()), int(y.max())
+        if classes is not None and (low < 0 or high >= classes):
+            raise DataError(message(
+                "y has class ids outside the model's output size.", f"class ids from {low} to {high}",
+                f"ids in 0..{classes - 1} for a model with {classes} outputs",
+                f"Make the last layer output {high + 1} units, or re-encode the labels to 0..{classes - 1}."))
+
+    # ------------------------------------------------------------------ fit / evaluate / predict
+    def fit(self, x: Any, y: Any = None, *, epochs: int = 1, batch_size: int = 32,
+            validation_split: float = 0.0, validation_data: tuple[Any, Any] | None = None,
+            shuffle: bool = True, callbacks: Sequence[Callback] | None = None,
+            verbose: int | str | None = None, device: str | None = None, seed: int | None = None) -> History:
+        """Train for ``epochs`` passes over the data. Returns a ``History``.
+
+        Args:
+            x: inputs (array, tensor, DataFrame), or a ``Dataset``/``DataLoader`` yielding ``(x, y)``.
+            y: targets for in-memory ``x``; None when ``x`` yields them.
+            epochs: passes over the training data.
+            batch_size: rows per optimisation step.
+            validation_split: hold out the last fraction of in-memory rows for validation.
+            validation_data: ``(x_val, y_val)``, or a ``Dataset``/``DataLoader``.
+            shuffle: reshuffle every epoch.
+            callbacks: ``lamina.callbacks.Callback`` instances.
+            verbose: ``"auto"`` (bar on a terminal), 0 quiet, 1 bar, 2 one line per epoch.
+            device: ``"auto"``, ``"cpu"``, ``"cuda"``; default from the config.
+            seed: seeds python, numpy, torch and the batch order for a reproducible run.
+        """
+        self._compiled_or_raise("fit")
+        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+            raise ConfigError(message("epochs must be a positive int.", repr(epochs), "an int >= 1", "Pass epochs=5."))
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ConfigError(message("batch_size must be a positive int.", repr(batch_size), "an int >= 1",
+                                      "Pass batch_size=32."))
+        config = resolve(device=device, seed=seed, verbose=verbose)
+        engine = Engine(config.device)
+        generator = _seed_everything(config.seed, engine.device)
+        self.to(engine.device)
+        train, validation, first = self._fit_data(x, y, validation_split, validation_data, batch_size,
+                                                  shuffle, generator, engine)
+        if not self.is_built() or self.input_spec_ is None:
+            out = self.build(first[0])
+        else:
+            with torch.no_grad():
+                out = self.eval()(first[0][:2])
+        if len(first) > 1:
+            self._check_targets(out, first[1])
+        if self.optimizer is None:
+            self._make_optimizer()
+        self.config_ = config.to_dict()
+        history = engine.fit(self, train, validation, epochs, [*(callbacks or []), *_progress(config.verbose)])
+        self.history_ = history
+        return history
+
+    def _fit_data(self, x: Any, y: Any, validation_split: float, validation_data: Any, batch_size: int,
+                  shuffle: bool, generator: torch.Generator, engine: Engine) -> tuple[Any, Any, tuple[Any, ...]]:
+        if data_lib.is_in_memory(x):
+            tensors = self._tensors(x, y, "fit")
+            val_tensors = None
+            if validation_split:
+                tensors, val_tensors = data_lib.train_validation_split(tensors, validation_split)
+            train: Any = data_lib.ArrayLoader(tensors, batch_size, shuffle=shuffle,
+                                              generator=generator).to(engine.device)
+            first = train.tensors
+        else:
+            if y is not None or validation_split:
+                raise ConfigError(message("With a Dataset or DataLoader, y and validation_split are not used.",
+                                          f"y={type(y).__name__}, validation_split={validation_split}",
+                                          "batches of (x, y) from the dataset, and validation_data=",
+                                          "Drop y; pass validation_data=(x_val, y_val) or a DataLoader."))
+            train = data_lib.as_loader(x, batch_size, shuffle=shuffle)
+            first = engine.to_device(tuple(next(iter(train))))
+            val_tensors = None
+        validation = None
+        if val_tensors is not None:
+            validation = data_lib.ArrayLoader(val_tensors, 256).to(engine.device)
+        elif validation_data is not None:
+            validation = self._eval_loader(validation_data, None, 256, engine)
+        return train, validation, first
+
+    def _eval_loader(self, x: Any, y: Any, batch_size: int, engine: Engine) -> Any:
+        if data_lib.is_in_memory(x) and not (isinstance(x, tuple) and y is None):
+            return data_lib.ArrayLoader(self._tensors(x, y, "evaluate"), batch_size).to(engine.device)
+        if isinstance(x, tuple) and y is None and len(x) == 2:
+            return data_lib.ArrayLoader(self._tensors(x[0], x[1], "evaluate"), batch_size).to(engine.device)
+        return data_lib.as_loader(x, batch_size, shuffle=False)
+
+    def _engine(self) -> Engine:
+        device = next(iter(self.parameters()), torch.empty(0)).device
+        return Engine(device)
+
+    def evaluate(self, x: Any, y: Any = None, *, batch_size: int = 256) -> dict[str, float]:
+        """Loss and compiled metrics on ``(x, y)``: a dict of metric name -> float."""
+        self._compiled_or_raise("evaluate")
+        self._require_built("evaluate")
+        engine = self._engine()
+        return engine.evaluate(self, self._eval_loader(x, y, batch_size, engine))
+
+    def predict(self, x: Any, *, batch_size: int = 256) -> np.ndarray:
+        """Model outputs for ``x`` as a NumPy array (logits for classifiers)."""
+        self._require_built("predict")
+        engine = self._engine()
+        if data_lib.is_in_memory(x):
+            loader: Any = data_lib.ArrayLoader(self._tensors(x, None, "predict"), batch_size).to(engine.device)
+        else:
+            loader = data_lib.as_loader(x, batch_size, shuffle=False)
+        return engine.predict(self, loader).cpu().numpy()  # type: ignore[no-any-return]
+
+    def _require_built(self, what: str) -> None:
+        if not self.is_built():
+            raise NotBuiltError(message(f"{what}() needs a built model.", "a model whose layers have no "
+                                        "input size yet", "a model that has seen data",
+                                        "Call fit() first, or model.build(x) with a few example rows."))
+
+    # ------------------------------------------------------------------ inspection
+    def summary(self, print_fn: Callable[[str], Any] | None = print) -> str:
+        """A table of layers with output shapes and parameter counts; printed and returned."""
+        from lamina.summary import summarize
+
+        self._require_built("summary")
+        text = summarize(self)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    # ------------------------------------------------------------------ params (the model contract)
+    def get_params(self) -> dict[str, Any]:
+        """Constructor arguments, as given."""
+        return dict(getattr(self, "_lamina_config", {}))
+
+    def set_params(self, **params: Any) -> Model:
+        """Rebuild with new constructor arguments (the model becomes unfitted; compile is kept)."""
+        current = self.get_params()
+        unknown = sorted(set(params) - set(current))
+        if unknown:
+            raise ConfigError(message(f"Unknown parameter for {self._lamina_name}.", unknown,
+                                      f"one of {sorted(current)}", "Check get_params() for valid names."))
+        fresh = type(self)(**{**current, **params})
+        compiled = self._compiled
+        self.__dict__.clear()
+        self.__dict__.update(fresh.__dict__)
+        if compiled is not None:
+            self._recompile(compiled)
+        return self
+
+    def clone(self) -> Model:
+        """A new, unfitted model with the same constructor arguments (and compile settings)."""
+        from lamina.artifact import deserialize, serialize
+
+        fresh: Model = deserialize(serialize(self))
+        if self._compiled is not None:
+            fresh._recompile(self._compiled)
+        return fresh
+
+    def _recompile(self, compiled: Mapping[str, Any]) -> None:
+        metrics = [name if name is not None else copy.deepcopy(obj)
+                   for name, obj in zip(compiled["metrics"], compiled["metric_objs"])]
+        optimizer = compiled["optimizer"] or compiled["factory"]
+        if isinstance(optimizer, torch.optim.Optimizer):
+            optimizer = "adam"
+        self.compile(optimizer, compiled["loss"] or compiled["loss_fn"], metrics,
+                     learning_rate=compiled["learning_rate"])
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str) -> str:
+        """Save to a directory (safetensors weights + JSON spec). Returns the path."""
+        from lamina.artifact import save
+
+        return save(self, path)
+
+
+def _batch_size(batch: Any) -> int:
+    first = batch[0] if isinstance(batch, (tuple, list)) else batch
+    if isinstance(first, dict):
+        first = next(iter(first.values()))
+    return len(first) if hasattr(first, "__len__") else 1
+
+
+def _seed_everything(seed: int | None, device: torch.device) -> torch.Generator:
+    """Seed the global RNGs when asked; return a generator for the batch order on ``device``."""
+    if seed is not None:
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(torch.randint(0, 2**62, (1,)).item()) if seed is None else seed)
+    return generator
+
+
+def _progress(verbose: int | str) -> list[Callback]:
+    import sys
+
+    if verbose == "auto":
+        verbose = 1 if sys.stderr.isatty() else 0
+    if verbose in (1, "1"):
+        return [ProgressBar()]
+    if verbose in (2, "2"):
+        return [EpochLogger()]
+    return []
