@@ -60,9 +60,9 @@ for _cls in _TORCH_ALLOWED:
 
 # ---------------------------------------------------------------- architecture spec
 def _name_of(cls: type) -> str:
-    for name, obj in registry.registries["object"]._items.items():
-        if obj is cls:
-            return getattr(cls, "_lamina_name", None) or name
+    name = registry.registries["object"].name_of(cls)
+    if name is not None:
+        return name
     raise ArtifactError(message(
         f"Cannot save a {cls.__module__}.{cls.__qualname__}: the class is not registered.",
         cls.__qualname__, "built-in lamina layers/models, common torch.nn layers or a registered class",
@@ -97,9 +97,9 @@ def _encode(value: Any, where: str) -> Any:
         return value
     if callable(value):
         for kind in ("activation", "initializer", "loss"):
-            for key, obj in registry.registries[kind]._items.items():
-                if obj is value:
-                    return key
+            name = registry.registries[kind].name_of(value)
+            if name is not None:
+                return name
     raise ArtifactError(message(
         f"Cannot save the argument {where}: it is not JSON-friendly.", f"{value!r} ({type(value).__name__})",
         "numbers, strings, booleans, None, lists, dicts, modules or registered names",
@@ -112,6 +112,8 @@ def serialize(module: nn.Module) -> dict[str, Any]:
     name = _name_of(cls)
     if hasattr(module, "get_params"):
         config = module.get_params()
+    elif hasattr(module, "get_config"):
+        config = module.get_config()
     elif hasattr(module, "_lamina_config"):
         config = dict(module._lamina_config)
     elif name.startswith("torch.nn."):

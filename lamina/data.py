@@ -35,7 +35,7 @@ def is_in_memory(data: Any) -> bool:
 
 def _is_pandas(data: Any) -> bool:
     module = type(data).__module__
-    return module.startswith("pandas.") and type(data).__name__ in ("DataFrame", "Series")
+    return module.split(".")[0] == "pandas" and type(data).__name__ in ("DataFrame", "Series")
 
 
 def to_tensor(data: Any, *, name: str = "x") -> torch.Tensor:
@@ -55,7 +55,8 @@ def to_tensor(data: Any, *, name: str = "x") -> torch.Tensor:
         array = np.asarray(data)
         if array.dtype.kind in "OUS":
             array = _numeric(array, name)
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        array = np.ascontiguousarray(array)
+        tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
     if tensor.dtype in (torch.float64, torch.float16, torch.bfloat16, torch.uint8, torch.bool):
         return tensor.to(torch.get_default_dtype())
     if not tensor.is_floating_point() and not tensor.is_complex():

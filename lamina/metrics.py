@@ -1,11 +1,11 @@
 """Metrics: stateful accumulators that stay on the device of the tensors they are given.
 
 ``update`` never syncs the host (no ``.item()``, no data-dependent shapes), so the fit loop can
-call it every step on a GPU; ``compute`` reads the number back once. State is created lazily on
-the first ``update``, on ``y_pred``'s device, and kept in float64 (float32 on MPS) so that sums
-stay exact over long epochs. Classification metrics take logits, as lamina models output them:
-``y_pred`` (..., C) with ``y_true`` class indices (...) or one-hot/probabilities (..., C); a
-single output, (N,) or (..., 1), is binary with ``y_true`` 0/1.
+call it every step on a GPU; ``compute`` reads the number back once. State is created on the
+first ``update`` on ``y_pred``'s device, in float64 (float32 on MPS) so that sums stay exact over
+long epochs. Classification metrics take logits, as lamina models output them: ``y_pred``
+(..., C) with ``y_true`` class indices (...) or one-hot/probabilities (..., C); one output,
+(N,) or (..., 1), is binary with ``y_true`` 0/1. ``result()`` is 0 before any update.
 
 >>> metric = Accuracy()
 >>> metric.update(torch.tensor([[2.0, 0.1], [0.3, 1.0]]), torch.tensor([0, 0]))
@@ -98,20 +98,17 @@ def _weights(sample_weight: Weight, shape: torch.Size, like: torch.Tensor) -> to
 
     Per-sample weights (N,) spread over trailing axes (time steps, outputs).
     """
-    if sample_weight is None or not isinstance(sample_weight, torch.Tensor):
+    if sample_weight is None or isinstance(sample_weight, (int, float)):
         # A number becomes a fill value, not a host-to-device copy.
         value = 1.0 if sample_weight is None else float(sample_weight)
         return torch.full((), value, dtype=like.dtype, device=like.device).expand(shape)
-    weight = sample_weight.detach().to(device=like.device, dtype=like.dtype)
+    weight = torch.as_tensor(sample_weight).detach().to(device=like.device, dtype=like.dtype)
+    received = tuple(weight.shape)
     if weight.ndim < len(shape):  # (N,) -> (N, 1, ...)
         weight = weight.reshape(weight.shape + (1,) * (len(shape) - weight.ndim))
-    try:
-        fits = torch.broadcast_shapes(weight.shape, shape) == shape
-    except RuntimeError:
-        fits = False
-    if not fits:
+    if weight.ndim != len(shape) or any(w not in (1, s) for w, s in zip(weight.shape, shape)):
         raise ShapeError(message(
-            "sample_weight does not fit the batch.", f"sample_weight.shape={tuple(sample_weight.shape)}",
+            "sample_weight does not fit the batch.", f"sample_weight.shape={received}",
             f"one weight per sample {tuple(shape[:1])} or the target shape {tuple(shape)}",
             "Pass one weight per sample."))
     return weight.expand(shape)

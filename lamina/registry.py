@@ -41,6 +41,7 @@ class Registry:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: dict[str, Any] = {}
+        self._spelling: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"lamina.registry.Registry({self.kind!r}, {len(self._items)} names)"
@@ -54,7 +55,15 @@ class Registry:
                     f"The {self.kind} name {key!r} is already registered.", repr(key),
                     "a name not yet in use", "Pick another name or pass overwrite=True."))
             self._items[key] = obj
+            self._spelling.setdefault(key, name)
         return obj
+
+    def name_of(self, obj: Any) -> str | None:
+        """The name ``obj`` was registered under (as spelled then), or None."""
+        for key, value in self._items.items():
+            if value is obj:
+                return self._spelling[key]
+        return None
 
     def lookup(self, name: str) -> Any:
         """The object registered under ``name``; an unknown name lists the nearest valid ones."""

@@ -26,7 +26,7 @@ from lamina import registry
 from lamina.callbacks import Callback, EpochLogger, History, ProgressBar
 from lamina.config import resolve
 from lamina.errors import ConfigError, DataError, NotBuiltError, NotCompiledError, ShapeError, message
-from lamina.metrics import Mean, Metric
+from lamina.metrics import Metric
 from lamina.train import Engine
 
 __all__ = ["Model"]
@@ -63,7 +63,7 @@ class Model(nn.Module):
             self.module = module
         self.stop_training = False
         self._compiled: dict[str, Any] | None = None
-        self._trackers: dict[str, Metric] = {}
+        self._trackers: dict[str, Any] = {}
         self.input_spec_: dict[str, Any] | None = None
         self.history_: History | None = None
 
@@ -169,7 +169,7 @@ class Model(nn.Module):
         return self(x)  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ trackers
-    def reset_trackers(self) -> dict[str, Metric]:
+    def reset_trackers(self) -> dict[str, Any]:
         """Fresh running means and metrics for a new epoch or evaluation."""
         self._trackers = {}
         for metric in self._compiled["metric_objs"] if self._compiled else ():
@@ -177,12 +177,12 @@ class Model(nn.Module):
         return self._trackers
 
     def track(self, logs: Mapping[str, torch.Tensor], batch: Any) -> None:
-        """Add a step's logs to the running means, weighted by the batch size."""
+        """Add a step's logs to the running means, weighted by the batch size (no host sync)."""
         size = _batch_size(batch)
         for key, value in logs.items():
             tracker = self._trackers.get(key)
             if tracker is None:
-                tracker = self._trackers[key] = Mean(name=key)
+                tracker = self._trackers[key] = _RunningMean()
             tracker.update(value, size)
 
     def epoch_logs(self) -> dict[str, float]:
@@ -282,6 +282,10 @@ class Model(nn.Module):
                 out = self.eval()(first[0][:2])
         if len(first) > 1:
             self._check_targets(out, first[1])
+        if not any(p.requires_grad for p in self.parameters()):
+            raise ConfigError(message("The model has no trainable parameters.", "every parameter frozen "
+                                      "(requires_grad=False)", "at least one trainable parameter",
+                                      "Unfreeze some layers (layer.requires_grad_(True)) before fit()."))
         if self.optimizer is None:
             self._make_optimizer()
         self.config_ = config.to_dict()
@@ -406,6 +410,27 @@ class Model(nn.Module):
         return save(self, path)
 
 
+class _RunningMean:
+    """A batch-size-weighted mean of 0-d tensors: one in-place add per step, read once per epoch."""
+
+    __slots__ = ("count", "total")
+
+    def __init__(self) -> None:
+        self.total: torch.Tensor | None = None
+        self.count = 0
+
+    def update(self, value: torch.Tensor, size: int) -> None:
+        value = value.detach()
+        if self.total is None:
+            self.total = value.to(torch.float64) * size
+        else:
+            self.total.add_(value, alpha=size)
+        self.count += size
+
+    def compute(self) -> float:
+        return float(self.total) / self.count if self.total is not None and self.count else float("nan")
+
+
 def _batch_size(batch: Any) -> int:
     first = batch[0] if isinstance(batch, (tuple, list)) else batch
     if isinstance(first, dict):
@@ -434,3 +459,7 @@ def _progress(verbose: int | str) -> list[Callback]:
     if verbose in (2, "2"):
         return [EpochLogger()]
     return []
+
+
+registry.capture_init(Model)
+registry.registries["object"].add(Model._lamina_name, Model)
