@@ -36,6 +36,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parameter import is_lazy
 
 from lamina import registry
 from lamina.errors import ArtifactError, NotBuiltError, UnsafeFileError, WeightsError, message
@@ -56,6 +57,7 @@ _TORCH_ALLOWED = (
 )
 for _cls in _TORCH_ALLOWED:
     registry.registries["object"].add(f"torch.nn.{_cls.__name__}", _cls)
+_RNN_ARGS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional")
 
 
 # ---------------------------------------------------------------- architecture spec
@@ -74,6 +76,9 @@ def _torch_config(module: nn.Module) -> dict[str, Any]:
     cls = type(module)
     if cls in (nn.Sequential, nn.ModuleList):
         return {"__args__" if cls is nn.Sequential else "modules": list(module.children())}
+    if isinstance(module, nn.RNNBase):  # LSTM/GRU/RNN.__init__ take (*args, **kwargs): name the arguments
+        extra = {nn.LSTM: ("proj_size",), nn.RNN: ("nonlinearity",)}.get(cls, ())
+        return {name: getattr(module, name) for name in (*_RNN_ARGS, *extra)}
     config: dict[str, Any] = {}
     for name, param in list(inspect.signature(cls.__init__).parameters.items())[1:]:
         if name.startswith("_") or name in ("device", "dtype") or param.kind in (param.VAR_POSITIONAL,
@@ -89,7 +94,9 @@ def _torch_config(module: nn.Module) -> dict[str, Any]:
 def _encode(value: Any, where: str) -> Any:
     if isinstance(value, nn.Module):
         return serialize(value)
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, tuple):  # JSON has no tuples; mark them so get_params() round-trips exactly
+        return {"__tuple__": _encode(list(value), where)}
+    if isinstance(value, list):
         return [_encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, Mapping):
         return {str(k): _encode(v, f"{where}.{k}") for k, v in value.items()}
@@ -111,11 +118,11 @@ def serialize(module: nn.Module) -> dict[str, Any]:
     cls = type(module)
     name = _name_of(cls)
     if hasattr(module, "get_params"):
-        config = module.get_params()
+        config = getattr(module, "get_params")()  # noqa: B009  (getattr: nn.Module.__getattr__ misleads mypy)
     elif hasattr(module, "get_config"):
-        config = module.get_config()
+        config = getattr(module, "get_config")()  # noqa: B009
     elif hasattr(module, "_lamina_config"):
-        config = dict(module._lamina_config)
+        config = dict(getattr(module, "_lamina_config"))  # noqa: B009
     elif name.startswith("torch.nn."):
         config = _torch_config(module)
     else:
@@ -127,6 +134,8 @@ def serialize(module: nn.Module) -> dict[str, Any]:
 def _decode(value: Any, custom_objects: Mapping[str, Any]) -> Any:
     if isinstance(value, dict) and set(value) == {"class", "config"}:
         return deserialize(value, custom_objects)
+    if isinstance(value, dict) and set(value) == {"__tuple__"} and isinstance(value["__tuple__"], list):
+        return tuple(_decode(value["__tuple__"], custom_objects))
     if isinstance(value, list):
         return [_decode(v, custom_objects) for v in value]
     if isinstance(value, dict):
@@ -163,7 +172,7 @@ def deserialize(spec: Any, custom_objects: Mapping[str, Any] | None = None) -> A
 # ---------------------------------------------------------------- save
 def _tensor_hash(tensor: torch.Tensor) -> str:
     raw = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
-    return hashlib.sha256(raw).hexdigest()
+    return hashlib.sha256(raw.data).hexdigest()
 
 
 def _file_hash(path: Path) -> str:
@@ -177,7 +186,7 @@ def _file_hash(path: Path) -> str:
 def _state(model: nn.Module) -> dict[str, torch.Tensor]:
     state, seen = {}, set()
     for key, value in model.state_dict().items():
-        if isinstance(value, nn.parameter.UninitializedTensorMixin):
+        if is_lazy(value):
             raise NotBuiltError(message("Cannot save a model whose layers have no input size yet.", key,
                                         "a built model", "Call fit() or model.build(x) before save()."))
         tensor = value.detach().cpu().contiguous()
@@ -186,6 +195,19 @@ def _state(model: nn.Module) -> dict[str, torch.Tensor]:
         seen.add(tensor.data_ptr())
         state[key] = tensor
     return state
+
+
+def _check_replaceable(target: Path) -> None:
+    """Saving replaces ``target`` wholesale, so it must be absent, empty or a saved model."""
+    if not target.exists() and not target.is_symlink():
+        return
+    if target.is_dir() and not target.is_symlink() and (
+            not any(target.iterdir()) or (target / MANIFEST).is_file() or (target / "spec.json").is_file()):
+        return
+    raise ArtifactError(message(
+        "Refusing to save over a path that is not a saved lamina model (saving replaces it entirely).",
+        str(target), "a new path, an empty directory or a directory written by model.save()",
+        "Choose another path, or delete it yourself first."))
 
 
 def save(model: Any, path: str | os.PathLike[str]) -> str:
@@ -198,7 +220,7 @@ def save(model: Any, path: str | os.PathLike[str]) -> str:
     state = _state(model)
     compiled = getattr(model, "_compiled", None)
     history = model.history_.history if getattr(model, "history_", None) is not None else {}
-    manifest = {
+    manifest: dict[str, Any] = {
         "format": "lamina.model", "format_version": FORMAT_VERSION,
         "lamina_version": lamina.__version__, "torch_version": torch.__version__,
         "python_version": sys.version.split()[0],
@@ -206,20 +228,25 @@ def save(model: Any, path: str | os.PathLike[str]) -> str:
         "architecture": serialize(model),
         "compile": None if compiled is None else {k: compiled[k] for k in ("optimizer", "loss", "metrics",
                                                                            "learning_rate")},
-        "signature": {"inputs": [{"name": "input", **(model.input_spec_ or {})}]},
+        "signature": {"inputs": [{"name": "input", **(getattr(model, "input_spec_", None) or {})}]},
         "config": getattr(model, "config_", None),
         "weights": {"file": WEIGHTS, "sha256": None, "tensors": {k: _tensor_hash(v) for k, v in state.items()}},
         "history": HISTORY,
         "slots": {slot: None for slot in SLOTS},
     }
+    _check_replaceable(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
-    save_file(state, str(staging / WEIGHTS), metadata={"format": "pt"})
-    manifest["weights"]["sha256"] = _file_hash(staging / WEIGHTS)  # type: ignore[index]
-    (staging / HISTORY).write_text(json.dumps(history))
-    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    try:
+        save_file(state, str(staging / WEIGHTS), metadata={"format": "pt"})
+        manifest["weights"]["sha256"] = _file_hash(staging / WEIGHTS)
+        (staging / HISTORY).write_text(json.dumps(history))
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    except BaseException:  # never leave a half-written .partial directory behind
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     old = target.parent / f".{target.name}.old-{os.getpid()}"
     if target.exists():
         os.replace(target, old)
@@ -232,15 +259,43 @@ def save(model: Any, path: str | os.PathLike[str]) -> str:
 _PICKLE_HINT = ("lamina never unpickles files, because unpickling can run any code. If you trust the file, "
                 "load it yourself with torch.load(path, weights_only=True), put the weights in a lamina "
                 "model and call model.save(dir).")
+_DTYPES = {name: getattr(torch, name) for name in ("float32", "float64", "float16", "bfloat16", "int64", "int32",
+                                                   "int16", "int8", "uint8", "bool")}
 
 
 def _refuse_if_pickle(path: Path) -> None:
     with open(path, "rb") as handle:
-        head = handle.read(4)
+        head = handle.read(9)
+    # safetensors: an 8-byte little-endian header length, then the JSON header. Its first byte can be
+    # 0x80 or '(' like a pickle's, so recognise a plausible safetensors file before looking for pickles.
+    if head[8:9] == b"{" and 8 + int.from_bytes(head[:8], "little") <= path.stat().st_size:
+        return
     if head[:1] == b"\x80" or head[:2] == b"PK" or head[:1] in (b"(", b"c", b"]", b"}"):
         raise UnsafeFileError(message("This file looks like a pickle (pickle.dump or torch.save).",
-                                      f"{path} starting with {head!r}", "a lamina model directory",
+                                      f"{path} starting with {head[:4]!r}", "a lamina model directory",
                                       _PICKLE_HINT))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    _refuse_if_pickle(path)
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ArtifactError(message(f"{path.name} is not valid JSON.", f"{path}: {exc}",
+                                    "the JSON written by model.save()", "Re-save the model.")) from None
+    if not isinstance(data, dict):
+        raise ArtifactError(message(f"{path.name} is not a JSON object.", f"{type(data).__name__} in {path}",
+                                    "the JSON object written by model.save()", "Re-save the model."))
+    return data
+
+
+def _member(root: Path, name: Any) -> Path:
+    """A file named by the manifest: only plain names inside the model directory."""
+    if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name or "\\" in name:
+        raise UnsafeFileError(message("The manifest names a file outside the model directory.", repr(name),
+                                      "a plain file name such as 'weights.safetensors'",
+                                      "Re-save the model with model.save()."))
+    return root / name
 
 
 def _read_manifest(root: Path) -> dict[str, Any]:
@@ -249,15 +304,18 @@ def _read_manifest(root: Path) -> dict[str, Any]:
         raise ArtifactError(message("lamina.load takes a model directory.", str(root),
                                     f"a directory containing {MANIFEST}", "Pass the directory model.save() wrote."))
     if (root / MANIFEST).is_file():
-        try:
-            manifest: dict[str, Any] = json.loads((root / MANIFEST).read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ArtifactError(message("The manifest is not valid JSON.", f"{root / MANIFEST}: {exc}",
-                                        "the JSON written by model.save()", "Re-save the model.")) from None
+        manifest = _read_json(root / MANIFEST)
         version = manifest.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise ArtifactError(message("Unsupported model format version.", repr(version),
-                                        f"1..{FORMAT_VERSION}", "Upgrade lamina to load this model."))
+        if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+            raise ArtifactError(message(
+                f"This model was saved in format version {version}, newer than this lamina can read.",
+                f"format_version={version}", f"format_version 1 to {FORMAT_VERSION}",
+                "Upgrade lamina to the version that saved it (see lamina_version in the manifest)."))
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1 \
+                or not isinstance(manifest.get("weights"), dict):
+            raise ArtifactError(message("The manifest is incomplete or malformed.", f"format_version={version!r}",
+                                        f"an int format_version from 1 to {FORMAT_VERSION} and a weights entry",
+                                        "Re-save the model with model.save()."))
         return manifest
     if (root / "spec.json").is_file():
         return _migrate_v1(root)
@@ -267,23 +325,37 @@ def _read_manifest(root: Path) -> dict[str, Any]:
 
 def _migrate_v1(root: Path) -> dict[str, Any]:
     """Format 1: ``spec.json`` holding class, config and input shape; weights in ``model.safetensors``."""
-    spec = json.loads((root / "spec.json").read_text())
+    spec = _read_json(root / "spec.json")
     return {
         "format": "lamina.model", "format_version": 1,
-        "architecture": {"class": spec["class"], "config": spec["config"]},
+        "architecture": {"class": spec.get("class"), "config": spec.get("config")},
         "compile": spec.get("compile"),
-        "signature": {"inputs": [{"name": "input", "shape": spec["input_shape"],
+        "signature": {"inputs": [{"name": "input", "shape": spec.get("input_shape"),
                                   "dtype": spec.get("input_dtype", "float32")}]},
         "weights": {"file": "model.safetensors", "sha256": None, "tensors": {}},
         "history": None, "slots": {slot: None for slot in SLOTS}, "config": None,
     }
 
 
+def _example_input(spec: Any) -> torch.Tensor | None:
+    """One all-zeros input row matching the saved input signature (None when none was saved)."""
+    shape = spec.get("shape") if isinstance(spec, dict) else None
+    if not shape:
+        return None
+    dtype = _DTYPES.get(spec.get("dtype", "float32"))
+    if not isinstance(shape, list) or dtype is None or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape[1:]):
+        raise ArtifactError(message("The saved input signature is malformed.", repr(spec)[:200],
+                                    f"a shape like [null, 4] and a dtype in {sorted(_DTYPES)}",
+                                    "Re-save the model with model.save()."))
+    return torch.zeros((1, *shape[1:]), dtype=dtype)
+
+
 def _read_weights(root: Path, info: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    path = root / info["file"]
+    path = _member(root, info.get("file"))
     if not path.is_file():
         raise WeightsError(message("The weights file is missing.", str(path), "a safetensors file",
                                    "Copy the whole model directory, or re-save the model."))
@@ -293,12 +365,14 @@ def _read_weights(root: Path, info: Mapping[str, Any]) -> dict[str, torch.Tensor
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise WeightsError(message("The weights file is corrupt or truncated.", f"{path}: {exc}",
                                    "a complete safetensors file", "Re-save or re-download the model.")) from None
-    expected = info.get("tensors") or {}
+    expected: dict[str, Any] = info["tensors"] if isinstance(info.get("tensors"), dict) else {}
     if info.get("sha256") and _file_hash(path) != info["sha256"]:
         bad = [k for k, v in tensors.items() if k in expected and _tensor_hash(v) != expected[k]]
+        renamed = sorted(set(tensors) ^ set(expected)) if expected else []
         raise WeightsError(message(
             "The weights file does not match the hash recorded at save time.",
-            f"changed tensor(s) {bad}" if bad else f"a changed file {path}", "the bytes written by model.save()",
+            f"changed tensor(s) {bad}" if bad else f"renamed or missing tensor(s) {renamed[:5]}" if renamed
+            else f"a changed file {path}", "the bytes written by model.save()",
             "The file was modified or damaged; re-save or re-download the model."))
     return tensors
 
@@ -313,6 +387,8 @@ def _check_weights(model: nn.Module, tensors: Mapping[str, torch.Tensor]) -> Non
             f"missing tensors {missing[:5]}, unexpected tensors {extra[:5]}",
             f"exactly the model's {len(own)} tensors", "Load weights saved from this same architecture."))
     for key, value in own.items():
+        if is_lazy(value):
+            continue  # a lazy layer with no saved input signature: load_state_dict gives it the file's shape
         if tuple(value.shape) != tuple(tensors[key].shape):
             raise WeightsError(message(
                 f"Tensor {key!r} has the wrong shape.", f"shape {tuple(tensors[key].shape)} in the file",
@@ -333,24 +409,24 @@ def load(path: str | os.PathLike[str], *, custom_objects: Mapping[str, Any] | No
 
     root = Path(path)
     manifest = _read_manifest(root)
-    model = deserialize(manifest["architecture"], custom_objects)
+    model = deserialize(manifest.get("architecture"), custom_objects)
     inputs = (manifest.get("signature") or {}).get("inputs") or [{}]
-    spec = inputs[0]
-    if spec.get("shape"):
-        model.build(torch.zeros((1, *spec["shape"][1:]), dtype=getattr(torch, spec.get("dtype", "float32"))))
+    example = _example_input(inputs[0])
+    if example is not None:
+        model.build(example)
     tensors = _read_weights(root, manifest["weights"])
     _check_weights(model, tensors)
     model.load_state_dict(tensors, strict=True)
     compiled = manifest.get("compile")
-    if compile and compiled and compiled.get("loss") and compiled.get("optimizer") \
+    if compile and isinstance(compiled, dict) and compiled.get("loss") and compiled.get("optimizer") \
             and None not in compiled.get("metrics", []):
         model.compile(compiled["optimizer"], compiled["loss"], compiled["metrics"],
                       learning_rate=compiled.get("learning_rate"))
-    if manifest.get("history") and (root / manifest["history"]).is_file():
+    if manifest.get("history") and _member(root, manifest["history"]).is_file():
         from lamina.callbacks import History
 
         model.history_ = History()
-        model.history_.history = json.loads((root / manifest["history"]).read_text())
+        model.history_.history = _read_json(_member(root, manifest["history"]))
     model.config_ = manifest.get("config")
     model.manifest_ = manifest
     return model

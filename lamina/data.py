@@ -67,7 +67,7 @@ def to_tensor(data: Any, *, name: str = "x") -> torch.Tensor:
 def _pandas_values(frame: Any, name: str) -> np.ndarray:
     dtypes = [frame.dtype] if frame.ndim == 1 else list(frame.dtypes)
     columns = [frame.name] if frame.ndim == 1 else list(frame.columns)
-    bad = [f"{c!r} ({d})" for c, d in zip(columns, dtypes) if not (d.kind in "biuf")]
+    bad = [f"{c!r} ({d})" for c, d in zip(columns, dtypes) if d.kind not in "biuf"]
     if bad:
         raise DataError(message(
             f"`{name}` has non-numeric columns.", ", ".join(bad[:5]), "numeric columns only",

@@ -71,7 +71,7 @@ class Layer(nn.Module):
 
 def _defaults(cls: type) -> dict[str, Any]:
     import inspect
-    sig = inspect.signature(cls.__init__)
+    sig = inspect.signature(cls.__init__)  # type: ignore[misc]
     return {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
 
 
@@ -248,7 +248,8 @@ class BatchNorm(_LazyWeights):
         self.running_var = UninitializedBuffer()
 
     def _init_weights(self, x: torch.Tensor) -> None:
-        n, kw = x.shape[1], {"device": x.device, "dtype": _float(x)}
+        n = x.shape[1]
+        kw: dict[str, Any] = {"device": x.device, "dtype": _float(x)}
         self.weight.materialize((n,), **kw)
         self.bias.materialize((n,), **kw)
         self.running_mean.materialize((n,), **kw)
@@ -278,7 +279,8 @@ class LayerNorm(_LazyWeights):
         self.bias = UninitializedParameter()
 
     def _init_weights(self, x: torch.Tensor) -> None:
-        n, kw = x.shape[-1], {"device": x.device, "dtype": _float(x)}
+        n = x.shape[-1]
+        kw: dict[str, Any] = {"device": x.device, "dtype": _float(x)}
         self.weight.materialize((n,), **kw)
         self.bias.materialize((n,), **kw)
         nn.init.ones_(self.weight), nn.init.zeros_(self.bias)

@@ -237,7 +237,7 @@ def capture_init(cls: type[T]) -> type[T]:
         original(self, *args, **kwargs)
 
     __init__._lamina_captures = True  # type: ignore[attr-defined]
-    cls.__init__ = __init__  # type: ignore[misc]
+    cls.__init__ = __init__  # type: ignore[misc,method-assign]
     return cls
 
 

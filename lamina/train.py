@@ -63,7 +63,7 @@ class Engine:
         batch_end = [c for c in every if overrides(c, "on_train_batch_end")]
         batch_begin = [c for c in every if overrides(c, "on_train_batch_begin")]
         model.stop_training = False
-        model.fit_state_ = {"epochs": epochs, "steps": len(train)}  # type: ignore[arg-type]
+        model.fit_state_ = {"epochs": epochs, "steps": len(train)}  # type: ignore[arg-type,assignment]
         _call(every, "on_train_begin")
         logs: dict[str, float] = {}
         for epoch in range(epochs):

@@ -50,7 +50,7 @@ class DatasetSplits:
 
 def _stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    test = []
+    test: list[int] = []
     for label in np.unique(y):
         rows = rng.permutation(np.flatnonzero(y == label))
         test.extend(rows[: int(round(len(rows) * test_fraction))])
@@ -60,8 +60,9 @@ def _stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[n
 
 
 def _digits(images: bool = False) -> DatasetSplits:
-    with resources.files("lamina.datasets").joinpath("digits.csv.gz").open("rb") as handle:
-        table = np.loadtxt(gzip.open(handle), delimiter=",", dtype=np.float32)
+    with resources.files("lamina.datasets").joinpath("digits.csv.gz").open("rb") as raw, \
+            gzip.open(raw) as handle:
+        table = np.loadtxt(handle, delimiter=",", dtype=np.float32)
     x, y = table[:, :-1], table[:, -1].astype(np.int64)
     if images:
         x = x.reshape(-1, 1, 8, 8)

@@ -26,7 +26,6 @@ from lamina import registry
 from lamina.callbacks import Callback, EpochLogger, History, ProgressBar
 from lamina.config import resolve
 from lamina.errors import ConfigError, DataError, NotBuiltError, NotCompiledError, ShapeError, message
-from lamina.metrics import Metric
 from lamina.train import Engine
 
 __all__ = ["Model"]
@@ -66,6 +65,7 @@ class Model(nn.Module):
         self._trackers: dict[str, Any] = {}
         self.input_spec_: dict[str, Any] | None = None
         self.history_: History | None = None
+        self.fit_state_: dict[str, Any] = {}
 
     def _get_name(self) -> str:
         return self._lamina_name
@@ -78,8 +78,8 @@ class Model(nn.Module):
         return self.module(*args, **kwargs)
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer: Any = "adam", loss: Any = None, metrics: Sequence[Any] | None = None, *,
-                learning_rate: float | None = None) -> Model:
+    def compile(self, optimizer: Any = "adam", loss: Any = None,  # type: ignore[override]
+                metrics: Sequence[Any] | None = None, *, learning_rate: float | None = None) -> Model:
         """Choose the optimizer, loss and metrics. Returns the model (chainable).
 
         Args:

@@ -1,0 +1,38 @@
+"""The code base stays clean: ruff, mypy and the line budget are part of the suite."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*command):
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_ruff_is_clean():
+    done = run(sys.executable, "-m", "ruff", "check", ".")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_mypy_is_clean():
+    done = run(sys.executable, "-m", "mypy")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_line_budget():
+    done = run(sys.executable, "tools/sz.py")
+    assert done.returncode == 0, done.stdout
+
+
+def test_no_pickle_or_unsafe_torch_load_in_library():
+    unsafe = re.compile(r"pickle\.loads?\(|weights_only\s*=\s*False|torch\.load\(|(?<![\w.])(eval|exec)\(|import_module\(")
+    offenders = []
+    for path in (ROOT / "lamina").rglob("*.py"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if unsafe.search(line) and "lamina.{name}" not in line:
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert offenders == []
