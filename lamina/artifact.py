@@ -234,6 +234,13 @@ def save(model: Any, path: str | os.PathLike[str]) -> str:
         "history": HISTORY,
         "slots": {slot: None for slot in SLOTS},
     }
+    try:  # fail before touching the disk, not halfway through writing
+        json.dumps([manifest, history])
+    except (TypeError, ValueError) as exc:
+        raise ArtifactError(message(
+            "Cannot save: a recorded value is not JSON-friendly.", str(exc),
+            "plain numbers, strings, lists and dicts in the compile settings, config_ and history_",
+            "Pass plain Python values, e.g. compile(learning_rate=float(lr)).")) from None
     _check_replaceable(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.partial-{os.getpid()}"
