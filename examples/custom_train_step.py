@@ -35,5 +35,6 @@ class PenalisedMLP(lamina.Model):
 (x_train, y_train), (x_test, y_test) = lamina.datasets.load("digits")
 model = PenalisedMLP(units=64).compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
 history = model.fit(x_train / 16.0, y_train, epochs=10, seed=0, verbose=2)
-print("sum of squared weights, first and last epoch:", round(history.history["l2"][0], 1), round(history.history["l2"][-1], 1))
+l2 = history.history["l2"]
+print(f"sum of squared weights: {l2[0]:.1f} in the first epoch, {l2[-1]:.1f} in the last")
 print("test:", model.evaluate(x_test / 16.0, y_test))

@@ -211,7 +211,10 @@ def _check_replaceable(target: Path) -> None:
 
 
 def save(model: Any, path: str | os.PathLike[str]) -> str:
-    """Write ``model`` to directory ``path`` atomically (a new directory, then a rename)."""
+    """Write ``model`` to directory ``path`` atomically (a new directory, then a rename).
+
+    An existing ``path`` is replaced only when it is empty or a saved model; anything else is refused.
+    """
     from safetensors.torch import save_file
 
     import lamina
@@ -319,10 +322,11 @@ def _read_manifest(root: Path) -> dict[str, Any]:
                 f"format_version={version}", f"format_version 1 to {FORMAT_VERSION}",
                 "Upgrade lamina to the version that saved it (see lamina_version in the manifest)."))
         if not isinstance(version, int) or isinstance(version, bool) or version < 1 \
-                or not isinstance(manifest.get("weights"), dict):
+                or not isinstance(manifest.get("weights"), dict) \
+                or not isinstance(manifest.get("compile"), (dict, type(None))):
             raise ArtifactError(message("The manifest is incomplete or malformed.", f"format_version={version!r}",
-                                        f"an int format_version from 1 to {FORMAT_VERSION} and a weights entry",
-                                        "Re-save the model with model.save()."))
+                                        f"an int format_version from 1 to {FORMAT_VERSION}, weights and compile "
+                                        "entries", "Re-save the model with model.save()."))
         return manifest
     if (root / "spec.json").is_file():
         return _migrate_v1(root)
@@ -344,12 +348,14 @@ def _migrate_v1(root: Path) -> dict[str, Any]:
     }
 
 
-def _example_input(spec: Any) -> torch.Tensor | None:
+def _example_input(signature: Any) -> torch.Tensor | None:
     """One all-zeros input row matching the saved input signature (None when none was saved)."""
-    shape = spec.get("shape") if isinstance(spec, dict) else None
+    inputs = signature.get("inputs") if isinstance(signature, dict) else None
+    spec = inputs[0] if isinstance(inputs, list) and inputs and isinstance(inputs[0], dict) else {}
+    shape, dtype = spec.get("shape"), spec.get("dtype", "float32")
     if not shape:
         return None
-    dtype = _DTYPES.get(spec.get("dtype", "float32"))
+    dtype = _DTYPES.get(dtype) if isinstance(dtype, str) else None
     if not isinstance(shape, list) or dtype is None or not all(
             isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape[1:]):
         raise ArtifactError(message("The saved input signature is malformed.", repr(spec)[:200],
@@ -417,8 +423,7 @@ def load(path: str | os.PathLike[str], *, custom_objects: Mapping[str, Any] | No
     root = Path(path)
     manifest = _read_manifest(root)
     model = deserialize(manifest.get("architecture"), custom_objects)
-    inputs = (manifest.get("signature") or {}).get("inputs") or [{}]
-    example = _example_input(inputs[0])
+    example = _example_input(manifest.get("signature"))
     if example is not None:
         model.build(example)
     tensors = _read_weights(root, manifest["weights"])

@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -29,7 +28,8 @@ def test_line_budget():
 
 
 def test_no_pickle_or_unsafe_torch_load_in_library():
-    unsafe = re.compile(r"pickle\.loads?\(|weights_only\s*=\s*False|torch\.load\((?!.*weights_only\s*=\s*True)|(?<![\w.])(eval|exec)\(|import_module\(")
+    unsafe = re.compile(r"pickle\.loads?\(|weights_only\s*=\s*False|torch\.load\((?!.*weights_only\s*=\s*True)"
+                        r"|(?<![\w.])(eval|exec)\(|import_module\(")
     offenders = []
     for path in (ROOT / "lamina").rglob("*.py"):
         for number, line in enumerate(path.read_text().splitlines(), 1):
