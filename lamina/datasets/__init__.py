@@ -40,6 +40,9 @@ from lamina.datasets._base import SOURCES, ChecksumError, DatasetNotFoundError, 
 from lamina.datasets._download import download, fetch
 from lamina.errors import ConfigError, message
 
+for _public in (ChecksumError, DatasetNotFoundError, DatasetSplits):
+    _public.__module__ = "lamina.datasets"  # errors and reprs read lamina.datasets.X
+
 __all__ = ["ChecksumError", "DatasetNotFoundError", "DatasetSplits", "download", "fetch", "load", "names"]
 
 _LOADERS: dict[str, Callable[..., DatasetSplits]] = {

@@ -54,23 +54,24 @@ def fetch(url: str, path: str | Path, *, sha256: str | None = None, md5: str | N
     digest = hashlib.new(algorithm, usedforsecurity=False)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".part",
-                                         delete=False)
-    temp = Path(handle.name)
+    temp: Path | None = None
     try:
-        try:
-            # A fresh opener reads the proxy settings (and no_proxy) of this moment.
-            with handle, urllib.request.build_opener().open(url, timeout=timeout) as response:
-                writer = gzip_module.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0) if gzip else handle
-                while chunk := response.read(1 << 20):
-                    digest.update(chunk)
-                    writer.write(chunk)
-                if writer is not handle:
-                    writer.close()
-        except (urllib.error.URLError, OSError) as error:
-            raise DataError(message("Download failed.", f"{url}: {error}", "a reachable URL serving the file",
-                                    f"Check the connection and the URL, or put the file at {target} by hand."),
-                            ) from error
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".part",
+                                         delete=False) as handle:
+            temp = Path(handle.name)
+            try:
+                # A fresh opener reads the proxy settings (and no_proxy) of this moment.
+                with urllib.request.build_opener().open(url, timeout=timeout) as response:
+                    writer = gzip_module.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0) if gzip else handle
+                    while chunk := response.read(1 << 20):
+                        digest.update(chunk)
+                        writer.write(chunk)
+                    if writer is not handle:
+                        writer.close()
+            except (urllib.error.URLError, OSError) as error:
+                raise DataError(message("Download failed.", f"{url}: {error}", "a reachable URL serving the file",
+                                        f"Check the connection and the URL, or put the file at {target} by hand.")
+                                ) from error
         received = digest.hexdigest()
         if received != str(expected).lower():
             raise ChecksumError(message(
@@ -80,7 +81,8 @@ def fetch(url: str, path: str | Path, *, sha256: str | None = None, md5: str | N
                 "and compare its checksum by hand."))
         os.replace(temp, target)
     finally:
-        temp.unlink(missing_ok=True)
+        if temp is not None:
+            temp.unlink(missing_ok=True)
     return target
 
 

@@ -64,7 +64,7 @@ def _read_idx(path: Path) -> np.ndarray:
 
 def _idx_splits(name: str, folder: Path, flatten: bool, normalize: bool, description: str,
                 classes: list[str]) -> DatasetSplits:
-    parts = []
+    parts: list[np.ndarray] = []
     for split in ("train", "t10k"):
         images = _read_idx(folder / f"{split}-images-idx3-ubyte.gz")
         labels = _read_idx(folder / f"{split}-labels-idx1-ubyte.gz").astype(np.int64)
@@ -73,8 +73,11 @@ def _idx_splits(name: str, folder: Path, flatten: bool, normalize: bool, descrip
                                     "one label per image", f"Replace the {split} files in {folder}."))
         if flatten:
             images = images.reshape(len(images), -1)  # (N, 28, 28) -> (N, 784)
-        parts += [images.astype(np.float32) / 255 if normalize else images, labels]
-    return DatasetSplits(name, *parts, description, classes)
+        if normalize:
+            images = images.astype(np.float32)
+            images /= 255  # in place: one float32 copy of the images, not two
+        parts += [images, labels]
+    return DatasetSplits(name, parts[0], parts[1], parts[2], parts[3], description, classes)
 
 
 def mnist(folder: Path, flatten: bool = False, normalize: bool = False) -> DatasetSplits:
@@ -183,7 +186,7 @@ ADULT_COLUMNS = ["age", "workclass", "fnlwgt", "education", "education-num", "ma
 def adult(folder: Path) -> DatasetSplits:
     """UCI Adult with its published train/test files; features as DataFrames, income > 50K as 0/1."""
     pandas = _pandas()
-    parts = []
+    parts: list[Any] = []
     for split in ("train", "test"):
         table = pandas.read_csv(folder / f"adult-{split}.csv.gz", header=None, names=ADULT_COLUMNS,
                                 skipinitialspace=True, na_values="?")
@@ -194,7 +197,7 @@ def adult(folder: Path) -> DatasetSplits:
                                     "'<=50K' or '>50K'", f"Replace adult-{split}.csv.gz with the published file."))
         parts += [table, (income == ">50K").to_numpy(np.int64)]
     return DatasetSplits(
-        "adult", *parts,
+        "adult", parts[0], parts[1], parts[2], parts[3],
         "UCI Adult / Census Income (1994 census extract by Ronny Kohavi and Barry Becker; jbrownlee/Datasets "
         "states no license, UCI lists CC BY 4.0): predict whether income exceeds 50K from 14 attributes "
         "(6 numeric, 8 categorical). The published split, 32,561 train / 16,281 test rows; '?' is read as "

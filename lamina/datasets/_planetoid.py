@@ -20,21 +20,22 @@ from lamina.errors import DataError, UnsafeFileError, message
 
 
 class _CSRRecord:
-    """What a pickled ``scipy.sparse.csr_matrix`` unpickles to here: its fields, nothing callable."""
+    """What a pickled ``scipy.sparse.csr_matrix`` unpickles to here: a bag of its fields, no methods."""
 
-    def to_dense(self, path: Path) -> np.ndarray:
-        """The matrix as a float32 array of its stored shape."""
-        state = vars(self)
-        try:
-            rows, columns = state.get("_shape") or state["shape"]
-            indptr, indices, data = (np.asarray(state[key]) for key in ("indptr", "indices", "data"))
-            dense = np.zeros((rows, columns), np.float32)
-            dense[np.repeat(np.arange(rows), np.diff(indptr)), indices] = data  # CSR rows -> (row, column)
-        except (KeyError, TypeError, ValueError, IndexError) as error:
-            raise DataError(message("Unreadable sparse matrix in a Planetoid file.", f"{path}: {error!r}",
-                                    "a csr_matrix with shape, indptr, indices and data",
-                                    "Replace the file with the published one.")) from None
-        return dense
+
+def _dense(record: _CSRRecord, path: Path) -> np.ndarray:
+    """The CSR matrix as a float32 array of its stored shape."""
+    state = vars(record)
+    try:
+        rows, columns = state.get("_shape") or state["shape"]
+        indptr, indices, data = (np.asarray(state[key]) for key in ("indptr", "indices", "data"))
+        dense = np.zeros((rows, columns), np.float32)
+        dense[np.repeat(np.arange(rows), np.diff(indptr)), indices] = data  # CSR rows -> (row, column) pairs
+    except (KeyError, TypeError, ValueError, IndexError) as error:
+        raise DataError(message("Unreadable sparse matrix in a Planetoid file.", f"{path}: {error!r}",
+                                "a csr_matrix with shape, indptr, indices and data",
+                                "Replace the file with the published one.")) from None
+    return dense
 
 
 def _allowed() -> dict[tuple[str, str], Any]:
@@ -79,7 +80,7 @@ def _unpickle(path: Path) -> Any:
 
 def _array(value: Any, path: Path, ndim: int) -> np.ndarray:
     if isinstance(value, _CSRRecord):
-        value = value.to_dense(path)
+        value = _dense(value, path)
     if not isinstance(value, np.ndarray) or value.ndim != ndim or value.dtype == object:
         raise DataError(message("Unexpected content in a Planetoid file.", f"{path}: {type(value).__name__}",
                                 f"a {ndim}-d numeric array", "Replace the file with the published one."))
