@@ -149,15 +149,16 @@ _act.add("swish", F.silu)
 _loss = registries["loss"]
 
 
-def _binary_cross_entropy(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+def _binary_cross_entropy(y_pred: torch.Tensor, y_true: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Binary cross-entropy on logits; ``y_true`` may be (N,) or (N, 1)."""
-    return F.binary_cross_entropy_with_logits(y_pred, y_true.to(y_pred.dtype).reshape(y_pred.shape))
+    return F.binary_cross_entropy_with_logits(y_pred, y_true.to(y_pred.dtype).reshape(y_pred.shape),
+                                              reduction=reduction)
 
 
-def _regression(fn: Callable[..., torch.Tensor]) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def _regression(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
     @functools.wraps(fn)
-    def loss(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
-        return fn(y_pred, y_true.to(y_pred.dtype).reshape(y_pred.shape))
+    def loss(y_pred: torch.Tensor, y_true: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        return fn(y_pred, y_true.to(y_pred.dtype).reshape(y_pred.shape), reduction=reduction)
     return loss
 
 

@@ -1,4 +1,5 @@
-"""The engine: owns the loops, device placement and callbacks; the model owns the steps.
+"""The engine: owns the loops, device placement, precision, clipping, accumulation,
+checkpoints and callbacks; the model owns the steps.
 
 ``Model.fit`` prepares data and calls :meth:`Engine.fit`. Everything a loop needs to know
 about where tensors live goes through the engine (``device``, ``to_device``), which is the
@@ -12,18 +13,26 @@ device(type='cpu')
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import signal
+import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from lamina.callbacks import Callback, History, LazyLogs, overrides
+from lamina.checkpoint import Checkpointer, check_compatible, rng_state, set_rng_state
 from lamina.config import select_device
+from lamina.errors import ConfigError, message
 
 if TYPE_CHECKING:
     from lamina.models.base import Model
 
-__all__ = ["Engine"]
+__all__ = ["PRECISIONS", "Engine"]
+
+PRECISIONS = ("32", "bf16", "16-mixed")
 
 
 class Engine:
@@ -31,13 +40,37 @@ class Engine:
 
     Args:
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ... (see ``lamina.config.select_device``).
+        precision: ``"32"``; ``"bf16"`` (autocast to bfloat16); ``"16-mixed"`` (float16 autocast with
+            loss scaling, CUDA only).
+        accumulate: optimizer step every this many batches (gradient accumulation).
+        clip_norm: clip the global gradient norm to this value before each step.
+        clip_value: clip each gradient element to ``[-clip_value, clip_value]``.
+        checkpointer: where to write resumable checkpoints (``lamina.checkpoint.Checkpointer``).
     """
 
-    def __init__(self, device: str | torch.device | None = "auto") -> None:
+    def __init__(self, device: str | torch.device | None = "auto", *, precision: str = "32", accumulate: int = 1,
+                 clip_norm: float | None = None, clip_value: float | None = None,
+                 checkpointer: Checkpointer | None = None) -> None:
         self.device = device if isinstance(device, torch.device) else select_device(device)
+        if str(precision) not in PRECISIONS:
+            raise ConfigError(message("Unknown precision.", repr(precision), f"one of {PRECISIONS}",
+                                      "Pass precision='bf16' for mixed precision on CPU or recent GPUs."))
+        if precision == "16-mixed" and self.device.type != "cuda":
+            raise ConfigError(message("precision='16-mixed' needs a CUDA device.", f"device {self.device}",
+                                      "a CUDA device", "Use precision='bf16' on this device, or '32'."))
+        if not isinstance(accumulate, int) or accumulate < 1:
+            raise ConfigError(message("accumulate must be a positive int.", repr(accumulate), "an int >= 1",
+                                      "Pass accumulate=4 to step every 4 batches."))
+        self.precision, self.accumulate = str(precision), accumulate
+        self.clip_norm, self.clip_value = clip_norm, clip_value
+        self.checkpointer = checkpointer
+        self.scaler = torch.amp.GradScaler("cuda") if precision == "16-mixed" else None
+        self._no_autocast = contextlib.nullcontext()
+        self._micro = 0
+        self._signal: int | None = None
 
     def __repr__(self) -> str:
-        return f"lamina.train.Engine(device={str(self.device)!r})"
+        return f"lamina.train.Engine(device={str(self.device)!r}, precision={self.precision!r})"
 
     def to_device(self, batch: Any) -> Any:
         """Move a batch (tensor, tuple, list or dict of tensors) to the engine's device."""
@@ -53,8 +86,42 @@ class Engine:
         on_device = getattr(loader, "tensors", None) is not None  # ArrayLoader: already placed
         return loader if on_device else map(self.to_device, loader)
 
+    # ------------------------------------------------------------------ the step helpers models call
+    def autocast(self) -> Any:
+        """The autocast context for forward passes (a shared no-op at full precision)."""
+        if self.precision == "32":
+            return self._no_autocast
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def optimize(self, model: Model, loss: torch.Tensor) -> None:
+        """Backward pass, then (every ``accumulate`` calls) clip, optimizer step and zero the grads."""
+        if self.accumulate > 1:
+            loss = loss / self.accumulate
+        (self.scaler.scale(loss) if self.scaler else loss).backward()
+        self._micro += 1
+        if self._micro % self.accumulate == 0:
+            self.step(model)
+
+    def step(self, model: Model) -> None:
+        """Clip and apply the accumulated gradients."""
+        optimizer = model.optimizer
+        if self.scaler is not None and (self.clip_norm or self.clip_value):
+            self.scaler.unscale_(optimizer)  # type: ignore[arg-type]
+        if self.clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), self.clip_norm)
+        if self.clip_value is not None:
+            torch.nn.utils.clip_grad_value_(model.parameters(), self.clip_value)
+        if self.scaler is not None:
+            self.scaler.step(optimizer)  # type: ignore[arg-type]
+            self.scaler.update()
+        else:
+            optimizer.step()  # type: ignore[union-attr]
+        optimizer.zero_grad(set_to_none=True)  # type: ignore[union-attr]
+
+    # ------------------------------------------------------------------ loops
     def fit(self, model: Model, train: Iterable[Any], validation: Iterable[Any] | None, epochs: int,
-            callbacks: Sequence[Callback] = ()) -> History:
+            callbacks: Sequence[Callback] = (), resume: bool = False) -> History:
         """The training loop. Returns the ``History``."""
         history = History()
         every = [history, *callbacks]
@@ -63,28 +130,43 @@ class Engine:
         batch_end = [c for c in every if overrides(c, "on_train_batch_end")]
         batch_begin = [c for c in every if overrides(c, "on_train_batch_begin")]
         model.stop_training = False
-        model.fit_state_ = {"epochs": epochs, "steps": len(train)}  # type: ignore[arg-type,assignment]
+        model.fit_state_ = {"epochs": epochs, "steps": len(train)}  # type: ignore[arg-type]
         _call(every, "on_train_begin")
+        saved = self._resume(model, every) if resume else None
+        start_epoch, start_step = (saved["epoch"], saved["step"]) if saved else (0, 0)
+        self._micro = saved["micro"] if saved else 0
         logs: dict[str, float] = {}
-        for epoch in range(epochs):
-            model.train()
-            trackers = model.reset_trackers()
-            running = LazyLogs(trackers)
-            _call(every, "on_epoch_begin", epoch)
-            for step, batch in enumerate(self._batches(train)):
-                for c in batch_begin:
-                    c.on_train_batch_begin(step, running)
-                model.track(model.train_step(batch), batch)
-                for c in batch_end:
-                    c.on_train_batch_end(step, running)
+        with self._catch_sigterm():
+            for epoch in range(start_epoch, epochs):
+                model.train()
+                trackers = model.reset_trackers()
+                running = LazyLogs(trackers)
+                _call(every, "on_epoch_begin", epoch)
+                epoch_rng = self._epoch_rng(train, saved if epoch == start_epoch else None)
+                batches = iter(self._batches(train))
+                if saved and epoch == start_epoch and start_step:
+                    self._skip(batches, model, saved)
+                for step, batch in enumerate(batches, start_step if epoch == start_epoch else 0):
+                    for c in batch_begin:
+                        c.on_train_batch_begin(step, running)
+                    model.track(model.train_step(batch), batch)
+                    for c in batch_end:
+                        c.on_train_batch_end(step, running)
+                    if self.checkpointer is not None:
+                        self._maybe_checkpoint(model, every, epoch, step + 1, epoch_rng)
+                    if model.stop_training:
+                        break
+                if self._micro % self.accumulate:  # flush a partial accumulation at the epoch end
+                    self.step(model)
+                    self._micro = 0
+                logs = model.epoch_logs()
+                if validation is not None:
+                    logs.update({f"val_{k}": v for k, v in self.evaluate(model, validation).items()})
+                _call(every, "on_epoch_end", epoch, logs)
+                if self.checkpointer is not None:
+                    self._save(model, every, epoch + 1, 0, None)
                 if model.stop_training:
                     break
-            logs = model.epoch_logs()
-            if validation is not None:
-                logs.update({f"val_{k}": v for k, v in self.evaluate(model, validation).items()})
-            _call(every, "on_epoch_end", epoch, logs)
-            if model.stop_training:
-                break
         _call(every, "on_train_end", logs)
         return history
 
@@ -93,7 +175,7 @@ class Engine:
         was_training = model.training
         model.eval()
         model.reset_trackers()
-        with torch.inference_mode():
+        with torch.inference_mode(), self.autocast():
             for batch in self._batches(loader):
                 model.track(model.test_step(batch), batch)
         model.train(was_training)
@@ -104,12 +186,98 @@ class Engine:
         was_training = model.training
         model.eval()
         outputs = []
-        with torch.inference_mode():
+        with torch.inference_mode(), self.autocast():
             for batch in self._batches(loader):
                 x = batch[0] if isinstance(batch, (tuple, list)) else batch
-                outputs.append(model.predict_step(x))
+                outputs.append(model.predict_step(x).float())
         model.train(was_training)
         return torch.cat(outputs) if outputs else torch.empty(0)
+
+    # ------------------------------------------------------------------ checkpoints
+    def _epoch_rng(self, loader: Any, saved: dict[str, Any] | None) -> dict[str, Any] | None:
+        """RNG state at the epoch start (it decides the batch order); restored from ``saved`` on resume."""
+        if self.checkpointer is None:
+            return None
+        generator = getattr(loader, "generator", None)
+        if saved is not None and saved.get("epoch_rng"):
+            torch.set_rng_state(saved["epoch_rng"]["torch"])
+            if generator is not None and saved["epoch_rng"].get("loader") is not None:
+                generator.set_state(saved["epoch_rng"]["loader"])
+        return {"torch": torch.get_rng_state(), "loader": generator.get_state() if generator is not None else None}
+
+    def _skip(self, batches: Any, model: Model, saved: dict[str, Any]) -> None:
+        """Consume the batches done before the checkpoint, then restore the step-boundary state."""
+        for _ in itertools.islice(batches, saved["step"]):
+            pass  # creating the iterator and fetching batches may draw from the RNGs...
+        set_rng_state(saved["rng"])  # ...so the step-boundary state is restored only afterwards
+        model.restore_trackers(saved)
+
+    def _fingerprint(self, model: Model) -> dict[str, Any]:
+        from lamina.artifact import serialize
+        from lamina.errors import ArtifactError
+
+        try:
+            architecture: Any = serialize(model)
+        except ArtifactError:
+            architecture = type(model).__qualname__
+        return {"architecture": architecture, "optimizer_class": type(model.optimizer).__name__,
+                "shapes": {k: list(v.shape) for k, v in model.state_dict().items()}}
+
+    def _save(self, model: Model, callbacks: Sequence[Callback], epoch: int, step: int,
+              epoch_rng: dict[str, Any] | None) -> None:
+        checkpointer = self.checkpointer
+        if checkpointer is None:
+            return
+        state = {
+            **self._fingerprint(model), "epoch": epoch, "step": step, "micro": self._micro,
+            "model": model.state_dict(), "optimizer": model.optimizer.state_dict(),  # type: ignore[union-attr]
+            "scaler": self.scaler.state_dict() if self.scaler else None, "rng": rng_state(), "epoch_rng": epoch_rng,
+            "callbacks": [c.state_dict() if hasattr(c, "state_dict") else {} for c in callbacks],
+            **model.tracker_state(),
+        }
+        checkpointer.save(state, epoch * model.fit_state_["steps"] + step)
+
+    def _maybe_checkpoint(self, model: Model, callbacks: Sequence[Callback], epoch: int, step: int,
+                          epoch_rng: dict[str, Any] | None) -> None:
+        every = self.checkpointer.every if self.checkpointer else None
+        if (every and step % every == 0) or self._signal is not None:
+            self._save(model, callbacks, epoch, step, epoch_rng)
+        if self._signal is not None:
+            raise SystemExit(128 + self._signal)
+
+    def _resume(self, model: Model, callbacks: Sequence[Callback]) -> dict[str, Any] | None:
+        checkpointer = self.checkpointer
+        saved = checkpointer.load() if checkpointer is not None else None
+        if saved is None:
+            return None
+        check_compatible(saved, self._fingerprint(model), checkpointer.latest() if checkpointer else None)
+        model.load_state_dict(saved["model"])
+        model.optimizer.load_state_dict(saved["optimizer"])  # type: ignore[union-attr]
+        if self.scaler is not None and saved.get("scaler"):
+            self.scaler.load_state_dict(saved["scaler"])
+        for callback, state in zip(callbacks, saved["callbacks"]):
+            if state and hasattr(callback, "load_state_dict"):
+                callback.load_state_dict(state)
+        if saved["step"] == 0:  # an epoch boundary: nothing to skip, restore RNGs now
+            set_rng_state(saved["rng"])
+        return saved
+
+    @contextlib.contextmanager
+    def _catch_sigterm(self) -> Any:
+        """With checkpoints on, SIGTERM saves at the next step boundary and exits with code 143."""
+        if self.checkpointer is None or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self._signal = None
+
+        def handler(signum: int, frame: Any) -> None:
+            self._signal = signum
+
+        previous = signal.signal(signal.SIGTERM, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _call(callbacks: Sequence[Callback], hook: str, *args: Any) -> None:

@@ -79,7 +79,8 @@ class Model(nn.Module):
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer: Any = "adam", loss: Any = None,  # type: ignore[override]
-                metrics: Sequence[Any] | None = None, *, learning_rate: float | None = None) -> Model:
+                metrics: Sequence[Any] | None = None, *, learning_rate: float | None = None,
+                clip_norm: float | None = None, clip_value: float | None = None) -> Model:
         """Choose the optimizer, loss and metrics. Returns the model (chainable).
 
         Args:
@@ -90,6 +91,10 @@ class Model(nn.Module):
                 callable ``(y_pred, y_true) -> scalar tensor``.
             metrics: names (``"accuracy"``, ``"f1"``, ``"auc"``, ...) or ``lamina.metrics.Metric``s.
             learning_rate: overrides the optimizer's default learning rate (names only).
+            clip_norm: clip the global gradient norm to this value before each optimizer step.
+            clip_value: clip every gradient element to ``[-clip_value, clip_value]``.
+
+        The name follows Keras; for ``torch.compile`` use ``fit(..., compile=True)``.
         """
         if loss is None:
             raise ConfigError(message("compile() needs a loss.", "loss=None",
@@ -107,7 +112,7 @@ class Model(nn.Module):
             "optimizer": optimizer if isinstance(optimizer, str) else None,
             "loss": loss if isinstance(loss, str) else None,
             "metrics": [m if isinstance(m, str) else None for m in (metrics or [])],
-            "learning_rate": learning_rate,
+            "learning_rate": learning_rate, "clip_norm": clip_norm, "clip_value": clip_value,
             "factory": factory, "loss_fn": registry.get("loss", loss), "metric_objs": metric_objs,
             "class_ids": isinstance(loss, str) and registry.registries["loss"].lookup(loss)
             in [registry.registries["loss"].lookup(n) for n in _CLASS_LOSSES],
@@ -137,9 +142,42 @@ class Model(nn.Module):
         return self._compiled_or_raise("loss")["loss_fn"]  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ steps (override these)
-    def compute_loss(self, y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The compiled loss of one batch."""
-        return self.loss_fn(y_pred, y)
+    def compute_loss(self, y_pred: torch.Tensor, y: torch.Tensor,
+                     sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+        """The compiled loss of one batch; with weights, ``sum(w_i * loss_i) / N`` (as Keras)."""
+        if sample_weight is None:
+            return self.loss_fn(y_pred, y)
+        try:
+            per_sample = self.loss_fn(y_pred, y, reduction="none")
+        except TypeError:
+            raise ConfigError(message("Sample or class weights need a loss that accepts reduction='none'.",
+                                      repr(self.loss_fn), "a built-in loss name or fn(y_pred, y, reduction=...)",
+                                      "Use a built-in loss, or add a `reduction` argument to yours.")) from None
+        per_sample = per_sample.reshape(len(per_sample), -1).mean(1)
+        return (per_sample * sample_weight.to(per_sample.dtype)).sum() / len(per_sample)
+
+    def optimize(self, loss: torch.Tensor) -> None:
+        """Backward pass and optimizer step, honouring accumulation, clipping and precision.
+
+        Call this from a custom ``train_step`` instead of ``loss.backward(); optimizer.step()``.
+        """
+        self.engine.optimize(self, loss)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine of the current (or last) fit; a default one before any fit."""
+        engine = self.__dict__.get("engine_")
+        if engine is None:
+            engine = self.engine_ = self._engine()
+        return engine  # type: ignore[no-any-return]
+
+    def _weights(self, batch: Any, y: torch.Tensor) -> torch.Tensor | None:
+        weights = batch[2] if len(batch) > 2 else None
+        class_weight = self.__dict__.get("_class_weight")
+        if class_weight is not None:
+            per_row = class_weight[y.long()]
+            weights = per_row if weights is None else weights * per_row
+        return weights
 
     def update_metrics(self, y_pred: torch.Tensor, y: torch.Tensor) -> None:
         """Feed one batch to the compiled metrics (no host sync)."""
@@ -147,13 +185,13 @@ class Model(nn.Module):
             metric.update(y_pred, y)
 
     def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
-        """One optimisation step on ``batch = (x, y)``; returns logs of 0-d tensors."""
+        """One optimisation step on ``batch = (x, y[, sample_weight])``; returns logs of 0-d tensors."""
         x, y = batch[0], batch[1]
-        y_pred = self(x)
-        loss = self.compute_loss(y_pred, y)
-        self.optimizer.zero_grad(set_to_none=True)  # type: ignore[union-attr]
-        loss.backward()
-        self.optimizer.step()  # type: ignore[union-attr]
+        engine = self.engine
+        with engine.autocast():
+            y_pred = self(x)
+            loss = self.compute_loss(y_pred, y, self._weights(batch, y))
+        engine.optimize(self, loss)
         self.update_metrics(y_pred.detach(), y)
         return {"loss": loss.detach()}
 
@@ -184,6 +222,19 @@ class Model(nn.Module):
             if tracker is None:
                 tracker = self._trackers[key] = _RunningMean()
             tracker.update(value, size)
+
+    def tracker_state(self) -> dict[str, Any]:
+        """Running means and metric states, for checkpoints."""
+        metrics = [m._state for m in self._compiled["metric_objs"]] if self._compiled else []
+        return {"trackers": {k: [t.total, t.count] for k, t in self._trackers.items()}, "metrics": metrics}
+
+    def restore_trackers(self, state: Mapping[str, Any]) -> None:
+        """Inverse of :meth:`tracker_state`."""
+        for key, (total, count) in state["trackers"].items():
+            tracker = self._trackers[key] = _RunningMean()
+            tracker.total, tracker.count = (None if total is None else total.to(self.engine.device)), count
+        for metric, tensors in zip(self._compiled["metric_objs"] if self._compiled else (), state["metrics"]):
+            metric._state = [t.to(self.engine.device) for t in tensors]
 
     def epoch_logs(self) -> dict[str, float]:
         """Floats for the running means and compiled metrics (one host sync)."""
@@ -247,7 +298,10 @@ class Model(nn.Module):
     def fit(self, x: Any, y: Any = None, *, epochs: int = 1, batch_size: int = 32,
             validation_split: float = 0.0, validation_data: tuple[Any, Any] | None = None,
             shuffle: bool = True, callbacks: Sequence[Callback] | None = None,
-            verbose: int | str | None = None, device: str | None = None, seed: int | None = None) -> History:
+            verbose: int | str | None = None, device: str | None = None, seed: int | None = None,
+            sample_weight: Any = None, class_weight: Any = None, precision: str = "32", accumulate: int = 1,
+            compile: bool | str = False, checkpoint_dir: str | None = None, checkpoint_every: int | None = None,
+            resume: bool = False) -> History:
         """Train for ``epochs`` passes over the data. Returns a ``History``.
 
         Args:
@@ -262,19 +316,40 @@ class Model(nn.Module):
             verbose: ``"auto"`` (bar on a terminal), 0 quiet, 1 bar, 2 one line per epoch.
             device: ``"auto"``, ``"cpu"``, ``"cuda"``; default from the config.
             seed: seeds python, numpy, torch and the batch order for a reproducible run.
+            sample_weight: one weight per row of in-memory ``x``; the loss is ``sum(w * loss) / N``.
+            class_weight: a weight per class id (dict or sequence), multiplied into the row weights.
+            precision: ``"32"``, ``"bf16"`` or ``"16-mixed"`` (CUDA) mixed precision.
+            accumulate: take an optimizer step every this many batches (gradient accumulation).
+            compile: ``True`` (or a backend name) runs the model through ``torch.compile``.
+            checkpoint_dir: write resumable checkpoints here (each epoch, and every ``checkpoint_every``
+                steps); SIGTERM then saves at the next step boundary and exits with code 143.
+            checkpoint_every: steps between checkpoints inside an epoch.
+            resume: continue from the latest checkpoint in ``checkpoint_dir`` (if there is one), giving
+                weights bit-identical to an uninterrupted run with the same seed.
         """
-        self._compiled_or_raise("fit")
+        compiled = self._compiled_or_raise("fit")
         if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
             raise ConfigError(message("epochs must be a positive int.", repr(epochs), "an int >= 1", "Pass epochs=5."))
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ConfigError(message("batch_size must be a positive int.", repr(batch_size), "an int >= 1",
                                       "Pass batch_size=32."))
+        if resume and checkpoint_dir is None:
+            raise ConfigError(message("resume=True needs checkpoint_dir.", "checkpoint_dir=None",
+                                      "the directory a previous fit wrote checkpoints to",
+                                      "Pass checkpoint_dir='runs/ckpt' to both runs."))
         config = resolve(device=device, seed=seed, verbose=verbose)
-        engine = Engine(config.device)
+        checkpointer = None
+        if checkpoint_dir is not None:
+            from lamina.checkpoint import Checkpointer
+
+            checkpointer = Checkpointer(checkpoint_dir, every=checkpoint_every)
+        engine = Engine(config.device, precision=precision, accumulate=accumulate, clip_norm=compiled["clip_norm"],
+                        clip_value=compiled["clip_value"], checkpointer=checkpointer)
         generator = _seed_everything(config.seed, engine.device)
         self.to(engine.device)
         train, validation, first = self._fit_data(x, y, validation_split, validation_data, batch_size,
-                                                  shuffle, generator, engine)
+                                                  shuffle, generator, engine, sample_weight)
+        self._class_weight = None if class_weight is None else _class_weights(class_weight, engine.device)
         if not self.is_built() or self.input_spec_ is None:
             out = self.build(first[0])
         else:
@@ -289,14 +364,21 @@ class Model(nn.Module):
         if self.optimizer is None:
             self._make_optimizer()
         self.config_ = config.to_dict()
-        history = engine.fit(self, train, validation, epochs, [*(callbacks or []), *_progress(config.verbose)])
+        if compile:
+            nn.Module.compile(self, **({} if compile is True else {"backend": compile}))
+        self.engine_ = engine
+        history = engine.fit(self, train, validation, epochs, [*(callbacks or []), *_progress(config.verbose)],
+                             resume=resume)
         self.history_ = history
         return history
 
     def _fit_data(self, x: Any, y: Any, validation_split: float, validation_data: Any, batch_size: int,
-                  shuffle: bool, generator: torch.Generator, engine: Engine) -> tuple[Any, Any, tuple[Any, ...]]:
+                  shuffle: bool, generator: torch.Generator, engine: Engine,
+                  sample_weight: Any = None) -> tuple[Any, Any, tuple[Any, ...]]:
         if data_lib.is_in_memory(x):
             tensors = self._tensors(x, y, "fit")
+            if sample_weight is not None:
+                tensors = (*tensors, self._sample_weights(sample_weight, len(tensors[0])))
             val_tensors = None
             if validation_split:
                 tensors, val_tensors = data_lib.train_validation_split(tensors, validation_split)
@@ -309,8 +391,10 @@ class Model(nn.Module):
                                           f"y={type(y).__name__}, validation_split={validation_split}",
                                           "batches of (x, y) from the dataset, and validation_data=",
                                           "Drop y; pass validation_data=(x_val, y_val) or a DataLoader."))
-            train = data_lib.as_loader(x, batch_size, shuffle=shuffle)
-            first = engine.to_device(tuple(next(iter(train))))
+            cpu_generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator,
+                                                                            device=generator.device)))
+            train = data_lib.as_loader(x, batch_size, shuffle=shuffle, generator=cpu_generator)
+            first = engine.to_device(tuple(next(iter(torch.utils.data.DataLoader(train.dataset, batch_size=2)))))
             val_tensors = None
         validation = None
         if val_tensors is not None:
@@ -393,6 +477,14 @@ class Model(nn.Module):
             fresh._recompile(self._compiled)
         return fresh
 
+    def _sample_weights(self, weights: Any, rows: int) -> torch.Tensor:
+        tensor = data_lib.to_tensor(weights, name="sample_weight").float().reshape(-1)
+        if len(tensor) != rows:
+            raise DataError(message("sample_weight needs one weight per row.", f"{len(tensor)} weights",
+                                    f"{rows} weights", "Pass an array with one weight per row of x."))
+        data_lib.check_finite(tensor, "sample_weight")
+        return tensor
+
     def _recompile(self, compiled: Mapping[str, Any]) -> None:
         metrics = [name if name is not None else copy.deepcopy(obj)
                    for name, obj in zip(compiled["metrics"], compiled["metric_objs"])]
@@ -400,7 +492,8 @@ class Model(nn.Module):
         if isinstance(optimizer, torch.optim.Optimizer):
             optimizer = "adam"
         self.compile(optimizer, compiled["loss"] or compiled["loss_fn"], metrics,
-                     learning_rate=compiled["learning_rate"])
+                     learning_rate=compiled["learning_rate"], clip_norm=compiled["clip_norm"],
+                     clip_value=compiled["clip_value"])
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str) -> str:
@@ -429,6 +522,20 @@ class _RunningMean:
 
     def compute(self) -> float:
         return float(self.total) / self.count if self.total is not None and self.count else float("nan")
+
+
+def _class_weights(class_weight: Any, device: torch.device) -> torch.Tensor:
+    """A dense per-class weight vector from a dict ``{class_id: weight}`` or a sequence."""
+    if isinstance(class_weight, Mapping):
+        if not all(isinstance(k, (int, np.integer)) and k >= 0 for k in class_weight):
+            raise ConfigError(message("class_weight keys must be class ids.", sorted(class_weight, key=str)[:5],
+                                      "non-negative ints", "Map labels to ids first, e.g. {0: 1.0, 1: 5.0}."))
+        dense = torch.ones(max(class_weight) + 1)
+        for key, value in class_weight.items():
+            dense[int(key)] = float(value)
+    else:
+        dense = torch.as_tensor(list(class_weight), dtype=torch.float32)
+    return dense.to(device)
 
 
 def _batch_size(batch: Any) -> int:
