@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamina import callbacks, config, data, datasets, errors, layers, metrics, models, registry, train
+from lamina import callbacks, checkpoint, config, data, datasets, errors, layers, metrics, models, registry, train
 from lamina.errors import LaminaError
 from lamina.models import Model, Sequential
 from lamina.registry import register
@@ -21,6 +21,7 @@ __all__ = [
     "Model",
     "Sequential",
     "callbacks",
+    "checkpoint",
     "config",
     "data",
     "datasets",

@@ -27,7 +27,7 @@ def test_info_prints_versions_and_device(capsys):
 
 
 def test_help_for_every_command():
-    for argv in ([], ["demo"], ["info"]):
+    for argv in ([], ["demo"], ["train"], ["info"]):
         done = subprocess.run([sys.executable, "-m", "lamina.cli", *argv, "--help"], capture_output=True, text=True)
         assert done.returncode == 0 and "usage: lamina" in done.stdout
 
@@ -35,3 +35,42 @@ def test_help_for_every_command():
 def test_no_command_prints_help(capsys):
     assert main([]) == 2
     assert "demo" in capsys.readouterr().out
+
+
+def test_train_saves_model_and_checkpoints(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--model", "mlp", "--data", "digits", "--epochs", "2", "--out", str(out), "--verbose", "0"]) == 0
+    printed = capsys.readouterr().out
+    assert "accuracy" in printed and str(out / "model") in printed
+    assert lamina.load(out / "model").predict(np.zeros((1, 64), dtype=np.float32)).shape == (1, 10)
+    assert lamina.checkpoint.Checkpointer(out / "checkpoints").latest() is not None
+
+
+def test_train_resume_continues_a_killed_run(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "lamina.cli", "train", "--model", "cnn", "--data", "digits", "--epochs", "40",
+               "--out", str(out), "--verbose", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoints = lamina.checkpoint.Checkpointer(out / "checkpoints")
+    deadline = time.monotonic() + 120
+    while checkpoints.latest() is None and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done_epochs = int(checkpoints.load()["epoch"])
+    assert 1 <= done_epochs < 40
+    resumed = subprocess.run([*command, "--resume", "--epochs", str(done_epochs + 1)], capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    lines = [line for line in resumed.stdout.splitlines() if line.startswith("Epoch ")]
+    assert lines and lines[0].startswith(f"Epoch {done_epochs + 1}/{done_epochs + 1}")
+
+
+def test_train_bad_model_and_data_names(capsys):
+    assert main(["train", "--model", "transformerx", "--data", "digits", "--verbose", "0"]) == 2
+    assert "Unknown model" in capsys.readouterr().err
+    assert main(["train", "--model", "mlp", "--data", "nosuchdata", "--verbose", "0"]) == 2
+    assert "Unknown data source" in capsys.readouterr().err

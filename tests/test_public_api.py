@@ -3,7 +3,7 @@
 import lamina
 
 EXPECTED = [
-    "LaminaError", "Model", "Sequential", "callbacks", "config", "data", "datasets", "errors", "layers",
+    "LaminaError", "Model", "Sequential", "callbacks", "checkpoint", "config", "data", "datasets", "errors", "layers",
     "load", "metrics", "models", "register", "registry", "testing", "train",
 ]
 
