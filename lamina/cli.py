@@ -87,7 +87,9 @@ def _load_data(source: str, target: str | None) -> tuple[Any, Any, Any, Any, str
             "or a .csv/.parquet/.npz file", "Check the name or the path."))
     rows = np.random.default_rng(0).permutation(len(x))
     cut = int(len(x) * 0.8)
-    pick = (lambda a, r: a.iloc[r] if hasattr(a, "iloc") else a[r])
+    def pick(values: Any, index: Any) -> Any:
+        return values.iloc[index] if hasattr(values, "iloc") else values[index]
+
     return pick(x, rows[:cut]), y[rows[:cut]], pick(x, rows[cut:]), y[rows[cut:]], str(path)
 
 

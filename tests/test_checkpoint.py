@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import lamina
-from lamina.checkpoint import CheckpointError, Checkpointer
+from lamina.checkpoint import Checkpointer, CheckpointError
 
 SCRIPT = Path(__file__).parent / "scripts" / "resumable_run.py"
 
@@ -36,32 +36,28 @@ def wait_for_checkpoint(directory, process, minimum=2, timeout=120):
     raise AssertionError("no checkpoint appeared")
 
 
-def kill_and_resume(tmp_path, *extra):
-    reference = run(tmp_path / "ref", tmp_path / "ref.txt", *extra)
-    process = run(tmp_path / "run", tmp_path / "run.txt", *extra, "--sleep", "0.05", wait=False)
-    wait_for_checkpoint(tmp_path / "run", process)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert not (tmp_path / "run.txt").exists(), "the run finished before it was killed"
+def killed_run(tmp_path, *extra):
+    """Train until a kill -9 at step 20 (epoch 2, 5 steps in; 15 steps per epoch, checkpoints every 3)."""
+    done = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "run"), str(tmp_path / "run.txt"), *extra,
+                           "--kill-at", "20"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    assert not (tmp_path / "run.txt").exists()
     latest = Checkpointer(tmp_path / "run").latest()
-    resumed = run(tmp_path / "run", tmp_path / "run.txt", *extra, "--resume")
-    return reference, resumed, latest
+    assert latest.name == "step-000018"  # mid-epoch: 18 = 15 + 3
+    return latest
 
 
 @pytest.mark.parametrize("workers", [-1, 0, 2], ids=["arrays", "workers0", "workers2"])
 def test_kill_9_mid_epoch_then_resume_is_bit_identical(tmp_path, workers):
-    reference, resumed, latest = kill_and_resume(tmp_path, "--workers", str(workers))
-    step = int(latest.name.split("-")[1])
-    assert step % 15 != 0 or step == 0 or True  # 15 steps per epoch; any step works
+    reference = run(tmp_path / "ref", tmp_path / "ref.txt", "--workers", str(workers))
+    killed_run(tmp_path, "--workers", str(workers))
+    resumed = run(tmp_path / "run", tmp_path / "run.txt", "--workers", str(workers), "--resume")
     assert resumed == reference
 
 
 def test_negative_control_without_rng_restore_differs(tmp_path):
     reference = run(tmp_path / "ref", tmp_path / "ref.txt", "--workers", "0")
-    process = run(tmp_path / "run", tmp_path / "run.txt", "--workers", "0", "--sleep", "0.05", wait=False)
-    wait_for_checkpoint(tmp_path / "run", process)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    killed_run(tmp_path, "--workers", "0")
     resumed = run(tmp_path / "run", tmp_path / "run.txt", "--workers", "0", "--resume", "--no-rng-restore")
     assert resumed.splitlines()[0] != reference.splitlines()[0]
 

@@ -39,7 +39,8 @@ def test_no_command_prints_help(capsys):
 
 def test_train_saves_model_and_checkpoints(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--model", "mlp", "--data", "digits", "--epochs", "2", "--out", str(out), "--verbose", "0"]) == 0
+    argv = ["train", "--model", "mlp", "--data", "digits", "--epochs", "2", "--out", str(out), "--verbose", "0"]
+    assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "accuracy" in printed and str(out / "model") in printed
     assert lamina.load(out / "model").predict(np.zeros((1, 64), dtype=np.float32)).shape == (1, 10)

@@ -6,6 +6,8 @@ Usage: python resumable_run.py CHECKPOINT_DIR OUT_FILE [--workers N] [--resume] 
 
 import argparse
 import hashlib
+import os
+import signal
 import time
 
 import numpy as np
@@ -37,6 +39,18 @@ class Slow(lamina.callbacks.Callback):
         time.sleep(self.seconds)
 
 
+class KillAt(lamina.callbacks.Callback):
+    """kill -9 this process after a given number of training steps (a crash with no cleanup)."""
+
+    def __init__(self, steps):
+        self.steps, self.done = steps, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.done += 1
+        if self.done == self.steps:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("directory")
@@ -45,6 +59,7 @@ def main():
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--no-rng-restore", action="store_true")
     parser.add_argument("--sleep", type=float, default=0.0)
+    parser.add_argument("--kill-at", type=int, default=0, help="SIGKILL itself after this many steps")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.no_rng_restore:  # negative control: resume without restoring RNG states
@@ -54,6 +69,8 @@ def main():
                                lamina.layers.Dense(3)])
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
     callbacks = [Slow(args.sleep)] if args.sleep else []
+    if args.kill_at:
+        callbacks.append(KillAt(args.kill_at))
     common = dict(epochs=4, seed=11, verbose=0, checkpoint_dir=args.directory, checkpoint_every=3,
                   resume=args.resume, callbacks=callbacks)
     if args.workers < 0:
