@@ -2,9 +2,9 @@
 
 Hook names are fixed: ``on_train_begin/end``, ``on_epoch_begin/end``,
 ``on_train_batch_begin/end`` and ``on_test_begin/end``. ``logs`` at epoch end is a dict of
-floats (``loss``, metrics, ``val_*``); at batch end it is a read-only mapping whose values are
-computed only when read, so a callback that ignores it costs no host sync. The engine calls
-batch hooks only on callbacks that override them.
+floats (``loss``, metrics, ``val_*``) that callbacks may add to (``lr``); at batch end it is a
+read-only mapping whose values are computed only when read, so a callback that ignores it
+costs no host sync. The engine calls batch hooks only on callbacks that override them.
 
 >>> import lamina
 >>> stop = lamina.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
@@ -13,25 +13,39 @@ batch hooks only on callbacks that override them.
 from __future__ import annotations
 
 import copy
+import csv
 import math
+import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+import torch
+
+from lamina import schedules
 from lamina.errors import ConfigError, message
 
 if TYPE_CHECKING:
     from lamina.models.base import Model
 
-__all__ = ["Callback", "EarlyStopping", "History", "ModelCheckpoint", "ProgressBar"]
+__all__ = ["CSVLogger", "Callback", "EarlyStopping", "History", "LearningRateScheduler", "ModelCheckpoint",
+           "ProgressBar", "ReduceLROnPlateau", "TerminateOnNaN"]
 
 HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
          "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end")
 
 
 class Callback:
-    """Base class; override any hook. ``self.model`` is set before ``on_train_begin``."""
+    """Base class; override any hook. ``self.model`` is set before ``on_train_begin``.
+
+    A stateful callback also overrides ``state_dict()`` (a dict of JSON values; tensors are
+    allowed and stored as safetensors) and ``load_state_dict(state)``. With checkpoints on, the
+    engine saves each callback's ``state_dict()`` in every checkpoint. On resume it calls
+    ``on_train_begin`` first (which creates the callback's objects, e.g. a torch scheduler on
+    ``self.model.optimizer``), then restores the optimizer, then calls ``load_state_dict`` with
+    the saved state (which restores those objects). The defaults store nothing.
+    """
 
     model: Model
 
@@ -46,6 +60,13 @@ class Callback:
     def on_train_batch_end(self, batch: int, logs: Mapping[str, float] | None = None) -> None: ...
     def on_test_begin(self, logs: Mapping[str, float] | None = None) -> None: ...
     def on_test_end(self, logs: Mapping[str, float] | None = None) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint needs to resume this callback exactly (nothing by default)."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s result; called after ``on_train_begin``."""
 
     def __repr__(self) -> str:
         return f"lamina.callbacks.{type(self).__name__}()"
@@ -70,6 +91,13 @@ class History(Callback):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": copy.deepcopy(self.history), "epoch": list(self.epoch)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.history = copy.deepcopy(dict(state["history"]))
+        self.epoch = list(state["epoch"])
 
     def __repr__(self) -> str:
         return f"lamina.callbacks.History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
@@ -100,6 +128,8 @@ class EarlyStopping(Callback):
         min_delta: the smallest change that counts as improvement.
         mode: ``"min"``, ``"max"`` or ``"auto"`` (from the name).
         restore_best_weights: load the best epoch's weights when training ends.
+
+    Its ``state_dict`` holds the best weights as tensors when ``restore_best_weights`` is set.
     """
 
     def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
@@ -134,6 +164,14 @@ class EarlyStopping(Callback):
         if self.restore_best_weights and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "wait": self.wait, "stopped_epoch": self.stopped_epoch,
+                "best_epoch": self.best_epoch, "best_state": self.best_state}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.best, self.wait, self.best_epoch = float(state["best"]), state["wait"], state["best_epoch"]
+        self.stopped_epoch, self.best_state = state["stopped_epoch"], state["best_state"]
+
     def __repr__(self) -> str:
         return f"lamina.callbacks.EarlyStopping(monitor={self.monitor!r}, patience={self.patience})"
 
@@ -165,6 +203,237 @@ class ModelCheckpoint(Callback):
             self.best = value
         self.model.save(path)
         self.saved.append(path)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "saved": list(self.saved)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.best, self.saved = float(state["best"]), list(state["saved"])
+
+
+def _lr(optimizer: Any) -> float:
+    """The learning rate of the first parameter group."""
+    return float(optimizer.param_groups[0]["lr"])
+
+
+def _restore_lrs(callback: Callback, state: Mapping[str, Any]) -> Any:
+    """Load the saved torch scheduler state and put its last learning rates back on the optimizer."""
+    if not hasattr(callback, "scheduler"):
+        raise ConfigError(message(f"{type(callback).__name__}.load_state_dict() ran before on_train_begin().",
+                                  "no scheduler yet", "on_train_begin() first (it creates the scheduler)",
+                                  "Call on_train_begin(), then load_state_dict(), as the engine does."))
+    scheduler = callback.scheduler
+    scheduler.load_state_dict(dict(state["scheduler"]))
+    for group, lr in zip(scheduler.optimizer.param_groups, scheduler.get_last_lr()):
+        group["lr"] = lr
+    return scheduler
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stops improving.
+
+    Wraps ``torch.optim.lr_scheduler.ReduceLROnPlateau`` on ``model.optimizer`` (every group).
+
+    Args:
+        monitor: a log key such as ``"val_loss"``.
+        factor: the multiplier, in (0, 1).
+        patience: epochs without improvement that are tolerated: the learning rate drops at the
+            next one (torch's and ``EarlyStopping``'s count; Keras drops one epoch earlier).
+        min_delta: the smallest absolute change that counts as improvement.
+        cooldown: epochs after a drop before bad epochs count again.
+        min_lr: the lower bound.
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (from the name).
+
+    Adds the learning rate to the epoch logs as ``lr``; ``reductions`` lists the epochs that
+    ended with a drop.
+
+    >>> plateau = lamina.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2)
+    """
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, min_delta: float = 1e-4,
+                 cooldown: int = 0, min_lr: float = 0.0, mode: str = "auto") -> None:
+        if not 0 < factor < 1:
+            raise ConfigError(message("ReduceLROnPlateau needs 0 < factor < 1.", f"factor={factor!r}",
+                                      "a fraction such as 0.1", "Pass factor=0.5 to halve the learning rate."))
+        self.monitor, self.factor, self.patience, self.min_delta = monitor, factor, patience, abs(min_delta)
+        self.cooldown, self.min_lr, self.mode = cooldown, min_lr, _mode(monitor, mode)
+
+    def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.model.optimizer, mode=self.mode, factor=self.factor,  # type: ignore[arg-type]
+            patience=self.patience, threshold=self.min_delta, threshold_mode="abs", cooldown=self.cooldown,
+            min_lr=self.min_lr)
+        self.reductions: list[int] = []
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+        before = _lr(self.model.optimizer)
+        self.scheduler.step(_monitored(logs, self.monitor, "ReduceLROnPlateau"))
+        if _lr(self.model.optimizer) < before:
+            self.reductions.append(epoch)
+        if isinstance(logs, MutableMapping):
+            logs["lr"] = _lr(self.model.optimizer)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"scheduler": self.scheduler.state_dict(), "reductions": list(self.reductions)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        _restore_lrs(self, state)
+        self.reductions = list(state["reductions"])
+
+    def __repr__(self) -> str:
+        return f"lamina.callbacks.ReduceLROnPlateau(monitor={self.monitor!r}, factor={self.factor}, " \
+               f"patience={self.patience})"
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate from a schedule, after every epoch or every step (batch).
+
+    Args:
+        schedule: a name (``"step"``, ``"cosine"``, ``"one_cycle"``, ``"warmup"``), a
+            ``lamina.schedules.Schedule``, a Keras-style ``fn(period, lr) -> lr``, a factory
+            ``fn(optimizer) -> torch scheduler`` or a torch scheduler class (see ``lamina.schedules.get``).
+        per: ``"epoch"`` or ``"step"``: what one period of the schedule is. A run has ``epochs``
+            or ``epochs * steps_per_epoch`` periods (cosine and one-cycle span exactly that).
+        **options: the schedule's arguments, e.g. ``step_size=5, gamma=0.5`` for ``"step"``.
+
+    The torch scheduler is built on ``model.optimizer`` when training begins (so its first
+    period already uses the schedule) and stepped after each period but the last, so the lr
+    ends at the last value used; with gradient accumulation a step is still one batch.
+    ``lrs`` lists the learning rate (first parameter group) used in each period; the last one
+    of an epoch is added to the epoch logs as ``lr``.
+
+    >>> warmup = lamina.callbacks.LearningRateScheduler("warmup", per="step", steps=50, then="cosine")
+    """
+
+    def __init__(self, schedule: Any, per: str = "epoch", **options: Any) -> None:
+        if per not in ("epoch", "step"):
+            raise ConfigError(message("Unknown per for LearningRateScheduler.", repr(per), "'epoch' or 'step'",
+                                      "Pass per='step' to update the learning rate after every batch."))
+        self.schedule, self.per = schedules.get(schedule, **options), per
+
+    def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
+        fit_state = self.model.fit_state_
+        self.periods = fit_state["epochs"] * (fit_state["steps"] if self.per == "step" else 1)
+        self.scheduler = self.schedule.build(self.model.optimizer, self.periods)  # type: ignore[arg-type]
+        self.lrs: list[float] = []
+
+    def _step(self) -> None:
+        self.lrs.append(_lr(self.model.optimizer))
+        if len(self.lrs) < self.periods:  # after the last period the lr stays at its last value
+            self.scheduler.step()
+
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, float] | None = None) -> None:
+        if self.per == "step":
+            self._step()
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+        if self.per == "epoch":
+            self._step()
+        if isinstance(logs, MutableMapping) and self.lrs:
+            logs["lr"] = self.lrs[-1]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"scheduler": self.scheduler.state_dict(), "lrs": list(self.lrs)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        _restore_lrs(self, state)
+        self.lrs = list(state["lrs"])
+
+    def __repr__(self) -> str:
+        return f"lamina.callbacks.LearningRateScheduler({self.schedule!r}, per={self.per!r})"
+
+
+class CSVLogger(Callback):
+    """Append one row per epoch to a CSV file: ``epoch`` and the epoch logs.
+
+    Args:
+        filename: the CSV path.
+        separator: the field delimiter.
+        append: add to an existing file (without a second header) instead of overwriting it.
+
+    The columns are the first epoch's log keys (a key missing later is left empty; a new one is
+    not added). The file is opened, written and closed at each epoch end, so it is always
+    complete. On resume from a checkpoint, rows written after the checkpoint are cut and later
+    epochs are appended.
+
+    >>> logger = lamina.callbacks.CSVLogger("training.csv")
+    """
+
+    def __init__(self, filename: str | os.PathLike[str], separator: str = ",", append: bool = False) -> None:
+        self.filename, self.separator, self.append = os.fspath(filename), separator, append
+
+    def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
+        self.keys: list[str] | None = None
+        self.size: int | None = None  # bytes in the file after our last row
+        self._mode = "a" if self.append else "w"
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+        logs = logs or {}
+        empty = not os.path.exists(self.filename) or os.path.getsize(self.filename) == 0
+        header = self.keys is None and (self._mode == "w" or empty)
+        if self.keys is None:
+            self.keys = list(logs)
+        with open(self.filename, self._mode, newline="") as handle:
+            writer = csv.writer(handle, delimiter=self.separator)
+            if header:
+                writer.writerow(["epoch", *self.keys])
+            writer.writerow([epoch, *(logs.get(key, "") for key in self.keys)])
+        self._mode, self.size = "a", os.path.getsize(self.filename)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"keys": self.keys, "size": self.size}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.keys, self.size = state["keys"], state["size"]
+        if self.size is not None:
+            self._mode = "a"
+            if os.path.exists(self.filename) and os.path.getsize(self.filename) > self.size:
+                os.truncate(self.filename, self.size)
+
+    def __repr__(self) -> str:
+        return f"lamina.callbacks.CSVLogger({self.filename!r})"
+
+
+class TerminateOnNaN(Callback):
+    """Stop training when the training loss becomes NaN or infinite.
+
+    Args:
+        check_every: read the running loss every this many steps. Each read is one host sync
+            (on a GPU it waits for the queued work), so 1 stops at the bad step and 50 costs a
+            fiftieth of that; 0 checks only at epoch end, which costs nothing.
+
+    The running loss is the epoch's mean, so once a step gives NaN every later check sees it.
+    ``stopped_at`` is ``(epoch, step)`` of the check that found it (``step`` is None for the
+    epoch-end check), or None.
+
+    >>> guard = lamina.callbacks.TerminateOnNaN(check_every=10)
+    """
+
+    def __init__(self, check_every: int = 1) -> None:
+        if not isinstance(check_every, int) or check_every < 0:
+            raise ConfigError(message("check_every must be an int >= 0.", repr(check_every), "an int >= 0",
+                                      "Pass check_every=1 (every step) or 0 (epoch ends only)."))
+        self.check_every = check_every
+
+    def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
+        self.stopped_at: tuple[int, int | None] | None = None
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, float] | None = None) -> None:
+        if self.check_every and (batch + 1) % self.check_every == 0 and logs is not None:
+            self._check(logs.get("loss"), batch)  # one read: LazyLogs computes on access
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+        if self.stopped_at is None and logs:
+            self._check(logs.get("loss"), None)
+
+    def _check(self, loss: float | None, step: int | None) -> None:
+        if loss is not None and not math.isfinite(loss):
+            self.model.stop_training = True
+            self.stopped_at = (self.epoch, step)
 
 
 class ProgressBar(Callback):

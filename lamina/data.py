@@ -94,12 +94,7 @@ def _numeric(array: np.ndarray, name: str) -> np.ndarray:
 
 def check_finite(tensor: torch.Tensor, name: str = "x") -> None:
     """Raise ``DataError`` naming the first NaN or infinite entry."""
-    if not tensor.is_floating_point() or tensor.numel() == 0:
-        return
-    # One reduction pass, no full-size temporaries (isfinite(x) allocates abs(x) and two masks):
-    # NaN propagates through min/max and an infinity is the min or the max.
-    low, high = torch.aminmax(tensor)
-    if not bool(torch.isfinite(low) & torch.isfinite(high)):
+    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
         bad = torch.nonzero(~torch.isfinite(tensor))[0].tolist()
         value = tensor[tuple(bad)].item()
         raise DataError(message(f"`{name}` contains NaN or infinite values.",

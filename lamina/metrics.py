@@ -21,12 +21,13 @@ import math
 from typing import ClassVar, TypeAlias
 
 import torch
+import torch.nn.functional as F
 
 from lamina.errors import ConfigError, ShapeError, message
 from lamina.registry import registries
 
 __all__ = ["AUC", "Accuracy", "F1Score", "Mean", "MeanAbsoluteError", "MeanSquaredError", "Metric",
-           "Precision", "R2Score", "Recall", "TopKAccuracy"]
+           "Perplexity", "Precision", "R2Score", "Recall", "TopKAccuracy"]
 
 Weight: TypeAlias = "torch.Tensor | float | None"  # per-sample weights, or one number for the batch
 
@@ -380,6 +381,43 @@ class AUC(Metric):
         return _roc_auc(scores, labels.unsqueeze(1) == classes, weight).nanmean()
 
 
+class Perplexity(Metric):
+    """``exp`` of the mean token cross-entropy over everything seen (the language-model metric).
+
+    Args:
+        ignore_index: the target id of tokens to skip (padding), as in ``F.cross_entropy``.
+
+    ``y_pred`` logits (N, C) or (N, T, C), classes last (torch's ``cross_entropy`` wants (N, C, T));
+    ``y_true`` integer ids (N,) or (N, T). The cross-entropy is summed per token, so batches of
+    different lengths weigh by their tokens. ``sample_weight``: (N,) or ``y_true``'s shape.
+
+    >>> metric = Perplexity()
+    >>> metric.update(torch.zeros(2, 3, 4), torch.tensor([[0, 1, -100], [2, 3, 3]]))
+    >>> round(metric.compute(), 4)
+    4.0
+    """
+
+    name = "perplexity"
+
+    def __init__(self, ignore_index: int = -100) -> None:
+        self.ignore_index = ignore_index
+        self.reset()
+
+    def update(self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None) -> None:
+        if y_pred.ndim < 2 or y_true.shape != y_pred.shape[:-1]:
+            raise _shape_error(self, y_pred, y_true, "y_true of shape y_pred.shape[:-1] (token ids)")
+        total, count = self._zeros(y_pred.device, (), ())
+        logits = y_pred.detach().reshape(-1, y_pred.shape[-1]).float()  # (N*T, C)
+        labels = y_true.detach().reshape(-1).long()
+        nll = F.cross_entropy(logits, labels, ignore_index=self.ignore_index, reduction="none")  # 0 where ignored
+        weight = _weights(sample_weight, y_true.shape, total).reshape(-1) * (labels != self.ignore_index)
+        total += (weight * nll.to(total.dtype)).sum()
+        count += weight.sum()
+
+    def result(self) -> torch.Tensor:
+        return super().result().exp() if self._state else torch.zeros(())
+
+
 def _targets(metric: Metric, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
     """``y_true`` reshaped to ``y_pred``'s shape; the shapes must agree up to axes of size 1."""
     if [d for d in y_true.shape if d != 1] != [d for d in y_pred.shape if d != 1]:
@@ -477,3 +515,4 @@ _metric.add("auc", AUC)
 _metric.add("mse", MeanSquaredError, aliases=("mean_squared_error",))
 _metric.add("mae", MeanAbsoluteError, aliases=("mean_absolute_error",))
 _metric.add("r2", R2Score, aliases=("r2_score",))
+_metric.add("perplexity", Perplexity)

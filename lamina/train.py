@@ -189,7 +189,8 @@ class Engine:
         with torch.inference_mode(), self.autocast():
             for batch in self._batches(loader):
                 x = batch[0] if isinstance(batch, (tuple, list)) else batch
-                outputs.append(model.predict_step(x).float())
+                out = model.predict_step(x)
+                outputs.append(out.float() if out.dtype in (torch.bfloat16, torch.float16) else out)
         model.train(was_training)
         return torch.cat(outputs) if outputs else torch.empty(0)
 
