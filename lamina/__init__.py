@@ -9,9 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamina import callbacks, checkpoint, config, data, datasets, errors, layers, metrics, models, registry, train
+from lamina import (
+    callbacks,
+    checkpoint,
+    config,
+    data,
+    datasets,
+    errors,
+    layers,
+    metrics,
+    models,
+    registry,
+    schedules,
+    train,
+)
 from lamina.errors import LaminaError
 from lamina.models import Model, Sequential
+from lamina.plot import plot_history
 from lamina.registry import register
 
 __version__ = "0.1.0"
@@ -30,8 +44,10 @@ __all__ = [
     "load",
     "metrics",
     "models",
+    "plot_history",
     "register",
     "registry",
+    "schedules",
     "testing",
     "train",
 ]

@@ -216,17 +216,13 @@ def _lr(optimizer: Any) -> float:
     return float(optimizer.param_groups[0]["lr"])
 
 
-def _restore_lrs(callback: Callback, state: Mapping[str, Any]) -> Any:
-    """Load the saved torch scheduler state and put its last learning rates back on the optimizer."""
+def _load_scheduler(callback: Callback, state: Mapping[str, Any]) -> None:
+    """Load the saved torch scheduler state (the optimizer's lrs come back with the optimizer's state)."""
     if not hasattr(callback, "scheduler"):
         raise ConfigError(message(f"{type(callback).__name__}.load_state_dict() ran before on_train_begin().",
                                   "no scheduler yet", "on_train_begin() first (it creates the scheduler)",
                                   "Call on_train_begin(), then load_state_dict(), as the engine does."))
-    scheduler = callback.scheduler
-    scheduler.load_state_dict(dict(state["scheduler"]))
-    for group, lr in zip(scheduler.optimizer.param_groups, scheduler.get_last_lr()):
-        group["lr"] = lr
-    return scheduler
+    callback.scheduler.load_state_dict(dict(state["scheduler"]))
 
 
 class ReduceLROnPlateau(Callback):
@@ -277,7 +273,7 @@ class ReduceLROnPlateau(Callback):
         return {"scheduler": self.scheduler.state_dict(), "reductions": list(self.reductions)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        _restore_lrs(self, state)
+        _load_scheduler(self, state)
         self.reductions = list(state["reductions"])
 
     def __repr__(self) -> str:
@@ -336,7 +332,7 @@ class LearningRateScheduler(Callback):
         return {"scheduler": self.scheduler.state_dict(), "lrs": list(self.lrs)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        _restore_lrs(self, state)
+        _load_scheduler(self, state)
         self.lrs = list(state["lrs"])
 
     def __repr__(self) -> str:

@@ -21,9 +21,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from lamina.errors import DataError, message
+from lamina.errors import ConfigError, DataError, message
 
-__all__ = ["ArrayLoader", "as_loader", "is_in_memory", "to_tensor", "train_validation_split"]
+__all__ = ["ArrayLoader", "as_loader", "check_finite", "class_weights", "is_in_memory", "sample_weights", "to_tensor",
+           "train_validation_split"]
 
 Batch = tuple[torch.Tensor, ...]
 
@@ -94,7 +95,12 @@ def _numeric(array: np.ndarray, name: str) -> np.ndarray:
 
 def check_finite(tensor: torch.Tensor, name: str = "x") -> None:
     """Raise ``DataError`` naming the first NaN or infinite entry."""
-    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+    if not tensor.is_floating_point() or tensor.numel() == 0:
+        return
+    # One reduction pass and no full-size temporaries (isfinite(x) allocates abs(x) and two masks):
+    # NaN propagates through min/max, and an infinity is always the min or the max.
+    low, high = torch.aminmax(tensor)
+    if not bool(torch.isfinite(low) & torch.isfinite(high)):
         bad = torch.nonzero(~torch.isfinite(tensor))[0].tolist()
         value = tensor[tuple(bad)].item()
         raise DataError(message(f"`{name}` contains NaN or infinite values.",
@@ -165,3 +171,31 @@ def as_loader(data: Any, batch_size: int, *, shuffle: bool, generator: torch.Gen
     raise DataError(message("Cannot make batches from this object.", type(data).__name__,
                             "a NumPy array, torch tensor, pandas DataFrame/Series, Dataset or DataLoader",
                             "Convert the data to one of those types."))
+
+
+def sample_weights(weights: Any, rows: int) -> torch.Tensor:
+    """One float weight per row, validated (length, finiteness)."""
+    tensor = to_tensor(weights, name="sample_weight").float().reshape(-1)
+    if len(tensor) != rows:
+        raise DataError(message("sample_weight needs one weight per row.", f"{len(tensor)} weights",
+                                f"{rows} weights", "Pass an array with one weight per row of x."))
+    check_finite(tensor, "sample_weight")
+    return tensor
+
+
+def class_weights(class_weight: Any, device: torch.device | str = "cpu") -> torch.Tensor:
+    """A dense per-class weight vector from a dict ``{class_id: weight}`` or a sequence.
+
+    >>> lamina.data.class_weights({1: 5.0}).tolist()
+    [1.0, 5.0]
+    """
+    if isinstance(class_weight, dict):
+        if not all(isinstance(k, (int, np.integer)) and k >= 0 for k in class_weight):
+            raise ConfigError(message("class_weight keys must be class ids.", sorted(class_weight, key=str)[:5],
+                                      "non-negative ints", "Map labels to ids first, e.g. {0: 1.0, 1: 5.0}."))
+        dense = torch.ones(int(max(class_weight)) + 1)
+        for key, value in class_weight.items():
+            dense[int(key)] = float(value)
+    else:
+        dense = torch.as_tensor(list(class_weight), dtype=torch.float32)
+    return dense.to(device)

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import random
 import signal
 import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
-from lamina.callbacks import Callback, History, LazyLogs, overrides
+from lamina.callbacks import Callback, EpochLogger, History, LazyLogs, ProgressBar, overrides
 from lamina.checkpoint import Checkpointer, check_compatible, rng_state, set_rng_state
 from lamina.config import select_device
 from lamina.errors import ConfigError, message
@@ -30,7 +32,7 @@ from lamina.errors import ConfigError, message
 if TYPE_CHECKING:
     from lamina.models.base import Model
 
-__all__ = ["PRECISIONS", "Engine"]
+__all__ = ["Engine", "PRECISIONS", "RunningMean", "batch_rows", "progress_callbacks", "seed_everything"]
 
 PRECISIONS = ("32", "bf16", "16-mixed")
 
@@ -124,7 +126,7 @@ class Engine:
             callbacks: Sequence[Callback] = (), resume: bool = False) -> History:
         """The training loop. Returns the ``History``."""
         history = History()
-        every = [history, *callbacks]
+        every = [*callbacks, history]
         for callback in every:
             callback.set_model(model)
         batch_end = [c for c in every if overrides(c, "on_train_batch_end")]
@@ -163,8 +165,8 @@ class Engine:
                 if validation is not None:
                     logs.update({f"val_{k}": v for k, v in self.evaluate(model, validation).items()})
                 _call(every, "on_epoch_end", epoch, logs)
-                if self.checkpointer is not None:
-                    self._save(model, every, epoch + 1, 0, None)
+                if self.checkpointer is not None:  # the next epoch's order comes from the RNGs as they are now
+                    self._save(model, every, epoch + 1, 0, self._epoch_rng(train, None))
                 if model.stop_training:
                     break
         _call(every, "on_train_end", logs)
@@ -233,7 +235,7 @@ class Engine:
             **self._fingerprint(model), "epoch": epoch, "step": step, "micro": self._micro,
             "model": model.state_dict(), "optimizer": model.optimizer.state_dict(),  # type: ignore[union-attr]
             "scaler": self.scaler.state_dict() if self.scaler else None, "rng": rng_state(), "epoch_rng": epoch_rng,
-            "callbacks": [c.state_dict() if hasattr(c, "state_dict") else {} for c in callbacks],
+            "callbacks": {key: c.state_dict() for key, c in _keyed(callbacks).items() if hasattr(c, "state_dict")},
             **model.tracker_state(),
         }
         checkpointer.save(state, epoch * model.fit_state_["steps"] + step)
@@ -256,7 +258,8 @@ class Engine:
         model.optimizer.load_state_dict(saved["optimizer"])  # type: ignore[union-attr]
         if self.scaler is not None and saved.get("scaler"):
             self.scaler.load_state_dict(saved["scaler"])
-        for callback, state in zip(callbacks, saved["callbacks"]):
+        for key, callback in _keyed(callbacks).items():  # matched by class, so added/removed callbacks are fine
+            state = saved["callbacks"].get(key)
             if state and hasattr(callback, "load_state_dict"):
                 callback.load_state_dict(state)
         if saved["step"] == 0:  # an epoch boundary: nothing to skip, restore RNGs now
@@ -279,6 +282,67 @@ class Engine:
             yield
         finally:
             signal.signal(signal.SIGTERM, previous)
+
+
+class RunningMean:
+    """A batch-size-weighted mean of 0-d tensors: one in-place add per step, read once per epoch."""
+
+    __slots__ = ("count", "total")
+
+    def __init__(self) -> None:
+        self.total: torch.Tensor | None = None
+        self.count = 0
+
+    def update(self, value: torch.Tensor, size: int) -> None:
+        value = value.detach()
+        if self.total is None:
+            self.total = value.to(torch.float64) * size
+        else:
+            self.total.add_(value, alpha=size)
+        self.count += size
+
+    def compute(self) -> float:
+        return float(self.total) / self.count if self.total is not None and self.count else float("nan")
+
+
+def batch_rows(batch: Any) -> int:
+    first = batch[0] if isinstance(batch, (tuple, list)) else batch
+    if isinstance(first, dict):
+        first = next(iter(first.values()))
+    return len(first) if hasattr(first, "__len__") else 1
+
+
+def seed_everything(seed: int | None, device: torch.device) -> torch.Generator:
+    """Seed the global RNGs when asked; return a generator for the batch order on ``device``."""
+    if seed is not None:
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(torch.randint(0, 2**62, (1,)).item()) if seed is None else seed)
+    return generator
+
+
+
+def progress_callbacks(verbose: int | str) -> list[Callback]:
+    import sys
+
+    if verbose == "auto":
+        verbose = 1 if sys.stderr.isatty() else 0
+    if verbose in (1, "1"):
+        return [ProgressBar()]
+    if verbose in (2, "2"):
+        return [EpochLogger()]
+    return []
+
+
+def _keyed(callbacks: Sequence[Callback]) -> dict[str, Callback]:
+    """Callbacks by ``ClassName#n`` (n counts callbacks of the same class), for checkpoint state."""
+    keyed: dict[str, Callback] = {}
+    for callback in callbacks:
+        name = type(callback).__name__
+        keyed[f"{name}#{sum(k.startswith(name + '#') for k in keyed)}"] = callback
+    return keyed
 
 
 def _call(callbacks: Sequence[Callback], hook: str, *args: Any) -> None:

@@ -55,6 +55,16 @@ def test_kill_9_mid_epoch_then_resume_is_bit_identical(tmp_path, workers):
     assert resumed == reference
 
 
+def test_kill_9_after_an_epoch_end_checkpoint_is_bit_identical(tmp_path):
+    """Resuming at an epoch boundary restores the batch-order generator too."""
+    reference = run(tmp_path / "ref", tmp_path / "ref.txt", "--every", "0")
+    done = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "run"), str(tmp_path / "run.txt"),
+                           "--every", "0", "--kill-at", "35"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == -signal.SIGKILL
+    assert Checkpointer(tmp_path / "run").latest().name == "step-000030"
+    assert run(tmp_path / "run", tmp_path / "run.txt", "--every", "0", "--resume") == reference
+
+
 def test_negative_control_without_rng_restore_differs(tmp_path):
     reference = run(tmp_path / "ref", tmp_path / "ref.txt", "--workers", "0")
     killed_run(tmp_path, "--workers", "0")

@@ -13,7 +13,6 @@ custom training logic; or write your own torch loop with the model as a plain mo
 from __future__ import annotations
 
 import copy
-import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -23,10 +22,10 @@ from torch import nn
 
 from lamina import data as data_lib
 from lamina import registry
-from lamina.callbacks import Callback, EpochLogger, History, ProgressBar
+from lamina.callbacks import Callback, History
 from lamina.config import resolve
 from lamina.errors import ConfigError, DataError, NotBuiltError, NotCompiledError, ShapeError, message
-from lamina.train import Engine
+from lamina.train import Engine, RunningMean, batch_rows, progress_callbacks, seed_everything
 
 __all__ = ["Model"]
 
@@ -216,11 +215,11 @@ class Model(nn.Module):
 
     def track(self, logs: Mapping[str, torch.Tensor], batch: Any) -> None:
         """Add a step's logs to the running means, weighted by the batch size (no host sync)."""
-        size = _batch_size(batch)
+        size = batch_rows(batch)
         for key, value in logs.items():
             tracker = self._trackers.get(key)
             if tracker is None:
-                tracker = self._trackers[key] = _RunningMean()
+                tracker = self._trackers[key] = RunningMean()
             tracker.update(value, size)
 
     def tracker_state(self) -> dict[str, Any]:
@@ -231,7 +230,7 @@ class Model(nn.Module):
     def restore_trackers(self, state: Mapping[str, Any]) -> None:
         """Inverse of :meth:`tracker_state`."""
         for key, (total, count) in state["trackers"].items():
-            tracker = self._trackers[key] = _RunningMean()
+            tracker = self._trackers[key] = RunningMean()
             tracker.total, tracker.count = (None if total is None else total.to(self.engine.device)), count
         for metric, tensors in zip(self._compiled["metric_objs"] if self._compiled else (), state["metrics"]):
             metric._state = [t.to(self.engine.device) for t in tensors]
@@ -345,11 +344,11 @@ class Model(nn.Module):
             checkpointer = Checkpointer(checkpoint_dir, every=checkpoint_every)
         engine = Engine(config.device, precision=precision, accumulate=accumulate, clip_norm=compiled["clip_norm"],
                         clip_value=compiled["clip_value"], checkpointer=checkpointer)
-        generator = _seed_everything(config.seed, engine.device)
+        generator = seed_everything(config.seed, engine.device)
         self.to(engine.device)
         train, validation, first = self._fit_data(x, y, validation_split, validation_data, batch_size,
                                                   shuffle, generator, engine, sample_weight)
-        self._class_weight = None if class_weight is None else _class_weights(class_weight, engine.device)
+        self._class_weight = None if class_weight is None else data_lib.class_weights(class_weight, engine.device)
         if not self.is_built() or self.input_spec_ is None:
             out = self.build(first[0])
         else:
@@ -367,7 +366,7 @@ class Model(nn.Module):
         if compile:
             nn.Module.compile(self, **({} if compile is True else {"backend": compile}))
         self.engine_ = engine
-        history = engine.fit(self, train, validation, epochs, [*(callbacks or []), *_progress(config.verbose)],
+        history = engine.fit(self, train, validation, epochs, [*(callbacks or []), *progress_callbacks(config.verbose)],
                              resume=resume)
         self.history_ = history
         return history
@@ -378,7 +377,7 @@ class Model(nn.Module):
         if data_lib.is_in_memory(x):
             tensors = self._tensors(x, y, "fit")
             if sample_weight is not None:
-                tensors = (*tensors, self._sample_weights(sample_weight, len(tensors[0])))
+                tensors = (*tensors, data_lib.sample_weights(sample_weight, len(tensors[0])))
             val_tensors = None
             if validation_split:
                 tensors, val_tensors = data_lib.train_validation_split(tensors, validation_split)
@@ -477,14 +476,6 @@ class Model(nn.Module):
             fresh._recompile(self._compiled)
         return fresh
 
-    def _sample_weights(self, weights: Any, rows: int) -> torch.Tensor:
-        tensor = data_lib.to_tensor(weights, name="sample_weight").float().reshape(-1)
-        if len(tensor) != rows:
-            raise DataError(message("sample_weight needs one weight per row.", f"{len(tensor)} weights",
-                                    f"{rows} weights", "Pass an array with one weight per row of x."))
-        data_lib.check_finite(tensor, "sample_weight")
-        return tensor
-
     def _recompile(self, compiled: Mapping[str, Any]) -> None:
         metrics = [name if name is not None else copy.deepcopy(obj)
                    for name, obj in zip(compiled["metrics"], compiled["metric_objs"])]
@@ -496,6 +487,12 @@ class Model(nn.Module):
                      clip_value=compiled["clip_value"])
 
     # ------------------------------------------------------------------ persistence
+    def lr_find(self, x: Any, y: Any, **options: Any) -> Any:
+        """The learning-rate range test (``lamina.schedules.lr_find``); weights and optimizer are restored."""
+        from lamina.schedules import lr_find
+
+        return lr_find(self, x, y, **options)
+
     def save(self, path: str) -> str:
         """Save to a directory (safetensors weights + JSON spec). Returns the path."""
         from lamina.artifact import save
@@ -503,69 +500,6 @@ class Model(nn.Module):
         return save(self, path)
 
 
-class _RunningMean:
-    """A batch-size-weighted mean of 0-d tensors: one in-place add per step, read once per epoch."""
-
-    __slots__ = ("count", "total")
-
-    def __init__(self) -> None:
-        self.total: torch.Tensor | None = None
-        self.count = 0
-
-    def update(self, value: torch.Tensor, size: int) -> None:
-        value = value.detach()
-        if self.total is None:
-            self.total = value.to(torch.float64) * size
-        else:
-            self.total.add_(value, alpha=size)
-        self.count += size
-
-    def compute(self) -> float:
-        return float(self.total) / self.count if self.total is not None and self.count else float("nan")
-
-
-def _class_weights(class_weight: Any, device: torch.device) -> torch.Tensor:
-    """A dense per-class weight vector from a dict ``{class_id: weight}`` or a sequence."""
-    if isinstance(class_weight, Mapping):
-        if not all(isinstance(k, (int, np.integer)) and k >= 0 for k in class_weight):
-            raise ConfigError(message("class_weight keys must be class ids.", sorted(class_weight, key=str)[:5],
-                                      "non-negative ints", "Map labels to ids first, e.g. {0: 1.0, 1: 5.0}."))
-        dense = torch.ones(max(class_weight) + 1)
-        for key, value in class_weight.items():
-            dense[int(key)] = float(value)
-    else:
-        dense = torch.as_tensor(list(class_weight), dtype=torch.float32)
-    return dense.to(device)
-
-
-def _batch_size(batch: Any) -> int:
-    first = batch[0] if isinstance(batch, (tuple, list)) else batch
-    if isinstance(first, dict):
-        first = next(iter(first.values()))
-    return len(first) if hasattr(first, "__len__") else 1
-
-
-def _seed_everything(seed: int | None, device: torch.device) -> torch.Generator:
-    """Seed the global RNGs when asked; return a generator for the batch order on ``device``."""
-    if seed is not None:
-        random.seed(seed)
-        np.random.seed(seed % 2**32)
-        torch.manual_seed(seed)
-    generator = torch.Generator(device=device)
-    generator.manual_seed(int(torch.randint(0, 2**62, (1,)).item()) if seed is None else seed)
-    return generator
-
-
-def _progress(verbose: int | str) -> list[Callback]:
-    import sys
-
-    if verbose == "auto":
-        verbose = 1 if sys.stderr.isatty() else 0
-    if verbose in (1, "1"):
-        return [ProgressBar()]
-    if verbose in (2, "2"):
-        return [EpochLogger()]
-    return []
 
 
 registry.capture_init(Model)

@@ -60,6 +60,7 @@ def main():
     parser.add_argument("--no-rng-restore", action="store_true")
     parser.add_argument("--sleep", type=float, default=0.0)
     parser.add_argument("--kill-at", type=int, default=0, help="SIGKILL itself after this many steps")
+    parser.add_argument("--every", type=int, default=3, help="checkpoint every N steps; 0: epoch ends only")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.no_rng_restore:  # negative control: resume without restoring RNG states
@@ -71,7 +72,7 @@ def main():
     callbacks = [Slow(args.sleep)] if args.sleep else []
     if args.kill_at:
         callbacks.append(KillAt(args.kill_at))
-    common = dict(epochs=4, seed=11, verbose=0, checkpoint_dir=args.directory, checkpoint_every=3,
+    common = dict(epochs=4, seed=11, verbose=0, checkpoint_dir=args.directory, checkpoint_every=args.every or None,
                   resume=args.resume, callbacks=callbacks)
     if args.workers < 0:
         history = model.fit(x, y, batch_size=16, **common)
