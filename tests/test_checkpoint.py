@@ -85,6 +85,17 @@ def test_sigterm_saves_at_step_boundary_and_exits_cleanly(tmp_path):
     assert run(tmp_path / "run", tmp_path / "run.txt", "--resume") == reference
 
 
+def test_kill_9_during_a_checkpoint_write_resumes_from_the_previous_one(tmp_path):
+    reference = run(tmp_path / "ref", tmp_path / "ref.txt")
+    done = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "run"), str(tmp_path / "run.txt"),
+                           "--kill-in-write", "4"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == -signal.SIGKILL
+    leftovers = [p.name for p in (tmp_path / "run").iterdir() if ".partial" in p.name]
+    assert leftovers, "the kill should have left a half-written staging directory"
+    assert Checkpointer(tmp_path / "run").latest().name == "step-000009"  # the 3rd, complete checkpoint
+    assert run(tmp_path / "run", tmp_path / "run.txt", "--resume") == reference
+
+
 def test_partial_checkpoint_is_never_picked(tmp_path):
     x, y = lamina.testing.tiny_classification(rows=40)
     model = lamina.Sequential([lamina.layers.Dense(3)]).compile(loss="cross_entropy")

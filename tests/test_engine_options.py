@@ -144,6 +144,15 @@ def test_compile_runs_through_torch_compile():
     assert np.allclose(model.predict(X), reference.predict(X), atol=1e-6)
 
 
+def test_compile_true_uses_the_default_inductor_backend():
+    model = linear_model().compile(loss="cross_entropy", learning_rate=0.05)
+    reference = linear_model().compile(loss="cross_entropy", learning_rate=0.05)
+    history = model.fit(X, Y, epochs=2, compile=True, seed=0, verbose=0)
+    reference_history = reference.fit(X, Y, epochs=2, seed=0, verbose=0)
+    assert model._compiled_call_impl is not None
+    assert np.allclose(history.history["loss"], reference_history.history["loss"], atol=1e-5)
+
+
 def test_custom_loss_without_reduction_explains_weights():
     model = linear_model().compile(loss=lambda p, t: nn.functional.cross_entropy(p, t))
     with pytest.raises(lamina.errors.ConfigError, match="reduction"):

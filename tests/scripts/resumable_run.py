@@ -61,10 +61,26 @@ def main():
     parser.add_argument("--sleep", type=float, default=0.0)
     parser.add_argument("--kill-at", type=int, default=0, help="SIGKILL itself after this many steps")
     parser.add_argument("--every", type=int, default=3, help="checkpoint every N steps; 0: epoch ends only")
+    parser.add_argument("--kill-in-write", type=int, default=0,
+                        help="SIGKILL itself half-way through writing the Nth checkpoint")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.no_rng_restore:  # negative control: resume without restoring RNG states
         lamina.train.set_rng_state = lambda state: None
+    if args.kill_in_write:
+        import safetensors.torch
+
+        real_save, writes = safetensors.torch.save_file, [0]
+
+        def dying_save(tensors, path, metadata=None):
+            writes[0] += 1
+            real_save(tensors, path, metadata)
+            if writes[0] == args.kill_in_write:  # leave a half-written file, then die with no cleanup
+                with open(path, "r+b") as handle:
+                    handle.truncate(os.path.getsize(path) // 2)
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        safetensors.torch.save_file = dying_save
     x, y = lamina.testing.tiny_classification(rows=240, features=6)
     model = lamina.Sequential([lamina.layers.Dense(32, activation="relu"), lamina.layers.Dropout(0.3),
                                lamina.layers.Dense(3)])
