@@ -7,12 +7,15 @@ Messages say what was received, what was expected and how to fix it.
     LaminaError
     ├── ConfigError (ValueError)        bad argument or unknown name
     ├── DataError (ValueError)          data that cannot be trained on
-    │   └── ShapeError                  shapes that do not fit the model
+    │   ├── ShapeError                  shapes that do not fit the model
+    │   ├── DatasetNotFoundError        lamina.datasets: a file is missing (says where to put it)
+    │   └── ChecksumError               lamina.datasets: a download with the wrong hash
     ├── NotCompiledError (RuntimeError) fit/evaluate before compile
     ├── NotBuiltError (RuntimeError)    needs a forward pass first
     └── ArtifactError (ValueError)      a saved model that cannot be loaded
         ├── UnsafeFileError             pickle or a disallowed class
-        └── WeightsError                corrupt or mismatched weights
+        ├── WeightsError                corrupt or mismatched weights
+        └── CheckpointError             lamina.checkpoint: a checkpoint from another run
 """
 
 from __future__ import annotations
