@@ -97,7 +97,11 @@ class Engine:
         return torch.autocast(self.device.type, dtype=dtype)
 
     def optimize(self, model: Model, loss: torch.Tensor) -> None:
-        """Backward pass, then (every ``accumulate`` calls) clip, optimizer step and zero the grads."""
+        """Zero the grads (at the start of each accumulation window), backward pass, then (every
+        ``accumulate`` calls) clip and step. Zeroing right before backward, as a hand-written loop does,
+        lets backward reuse the memory the old gradients just freed."""
+        if self._micro % self.accumulate == 0:
+            model.optimizer.zero_grad(set_to_none=True)  # type: ignore[union-attr]
         if self.accumulate > 1:
             loss = loss / self.accumulate
         (self.scaler.scale(loss) if self.scaler else loss).backward()
@@ -119,7 +123,6 @@ class Engine:
             self.scaler.update()
         else:
             optimizer.step()  # type: ignore[union-attr]
-        optimizer.zero_grad(set_to_none=True)  # type: ignore[union-attr]
 
     # ------------------------------------------------------------------ loops
     def fit(self, model: Model, train: Iterable[Any], validation: Iterable[Any] | None, epochs: int,
