@@ -171,6 +171,18 @@ def test_y_with_dataset_input_is_refused():
         compiled().fit(dataset, Y, verbose=0)
 
 
+def test_fit_without_targets_explains():
+    with pytest.raises(DataError) as error:
+        compiled().fit(X, verbose=0)
+    assert_helpful(error, "needs targets", "override train_step")
+
+
+def test_sample_weight_with_dataset_input_is_refused():
+    dataset = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(Y))
+    with pytest.raises(ConfigError, match="sample_weight"):
+        compiled().fit(dataset, sample_weight=np.ones(40), verbose=0)
+
+
 def test_nothing_is_lost_after_an_error():
     """A failed fit leaves the model and the caller's data untouched."""
     model = compiled()

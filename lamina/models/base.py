@@ -185,7 +185,7 @@ class Model(nn.Module):
 
     def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
         """One optimisation step on ``batch = (x, y[, sample_weight])``; returns logs of 0-d tensors."""
-        x, y = batch[0], batch[1]
+        x, y = _inputs_and_targets(batch)
         engine = self.engine
         with engine.autocast():
             y_pred = self(x)
@@ -196,7 +196,7 @@ class Model(nn.Module):
 
     def test_step(self, batch: Any) -> dict[str, torch.Tensor]:
         """Loss and metrics on ``batch = (x, y)`` without updating weights."""
-        x, y = batch[0], batch[1]
+        x, y = _inputs_and_targets(batch)
         y_pred = self(x)
         self.update_metrics(y_pred, y)
         return {"loss": self.compute_loss(y_pred, y)}
@@ -385,11 +385,12 @@ class Model(nn.Module):
                                               generator=generator).to(engine.device)
             first = train.tensors
         else:
-            if y is not None or validation_split:
-                raise ConfigError(message("With a Dataset or DataLoader, y and validation_split are not used.",
-                                          f"y={type(y).__name__}, validation_split={validation_split}",
-                                          "batches of (x, y) from the dataset, and validation_data=",
-                                          "Drop y; pass validation_data=(x_val, y_val) or a DataLoader."))
+            if y is not None or validation_split or sample_weight is not None:
+                raise ConfigError(message(
+                    "With a Dataset or DataLoader, y, sample_weight and validation_split are not used.",
+                    f"y={type(y).__name__}, sample_weight={type(sample_weight).__name__}, "
+                    f"validation_split={validation_split}", "batches of (x, y) or (x, y, weight) from the dataset",
+                    "Drop y; yield weights from the dataset; pass validation_data=(x_val, y_val) or a DataLoader."))
             cpu_generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator,
                                                                             device=generator.device)))
             train = data_lib.as_loader(x, batch_size, shuffle=shuffle, generator=cpu_generator)
@@ -500,6 +501,16 @@ class Model(nn.Module):
         return save(self, path)
 
 
+
+
+def _inputs_and_targets(batch: Any) -> tuple[Any, Any]:
+    if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+        raise DataError(message("The default train_step/test_step needs targets.",
+                                f"batches of {type(batch).__name__}" + (f" with {len(batch)} item(s)"
+                                                                        if isinstance(batch, (tuple, list)) else ""),
+                                "(x, y) or (x, y, sample_weight) batches",
+                                "Pass y to fit/evaluate, or override train_step for unsupervised training."))
+    return batch[0], batch[1]
 
 
 registry.capture_init(Model)
