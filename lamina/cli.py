@@ -138,7 +138,11 @@ def _train(args: argparse.Namespace) -> int:
     if args.model == "cnn" and x_train.ndim == 3:
         x_train, x_test = x_train[:, None], x_test[:, None]  # add the channel axis
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
-    classify = y_train.dtype.kind in "iub" or (y_train.dtype.kind == "O")
+    if y_train.dtype.kind in "OUS":  # text labels -> class ids 0..K-1 (sorted)
+        names, codes = np.unique(np.concatenate([y_train, y_test]).astype(str), return_inverse=True)
+        y_train, y_test = codes[:len(y_train)], codes[len(y_train):]
+        print(f"      classes: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}")
+    classify = y_train.dtype.kind in "iub"
     outputs = int(max(y_train.max(), y_test.max()) + 1) if classify else (1 if y_train.ndim == 1 else y_train.shape[1])
     model = _build_model(args.model, x_train, outputs)
     model.compile(optimizer="adam", loss="cross_entropy" if classify else "mse",

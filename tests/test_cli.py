@@ -75,3 +75,13 @@ def test_train_bad_model_and_data_names(capsys):
     assert "Unknown model" in capsys.readouterr().err
     assert main(["train", "--model", "mlp", "--data", "nosuchdata", "--verbose", "0"]) == 2
     assert "Unknown data source" in capsys.readouterr().err
+
+
+def test_train_on_a_csv_with_text_labels(tmp_path, capsys):
+    rows = ["a,b,label"] + [f"{i},{(i * 7) % 5},{'cat' if i % 2 else 'dog'}" for i in range(40)]
+    (tmp_path / "table.csv").write_text("\n".join(rows))
+    argv = ["train", "--model", "mlp", "--data", str(tmp_path / "table.csv"), "--target", "label", "--epochs", "2",
+            "--out", str(tmp_path / "run"), "--verbose", "0"]
+    assert main(argv) == 0
+    assert "classes: cat, dog" in capsys.readouterr().out
+    assert lamina.load(tmp_path / "run" / "model").predict(np.zeros((1, 2), dtype=np.float32)).shape == (1, 2)
