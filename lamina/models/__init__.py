@@ -4,6 +4,8 @@ Architecture families (MLP, CNN, RNN, ...) live here, one per file.
 """
 
 from lamina.models.base import Model
+from lamina.models.mlp import MLP
+from lamina.models.perceptron import Perceptron
 from lamina.models.sequential import Sequential
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["MLP", "Model", "Perceptron", "Sequential"]
