@@ -15,4 +15,4 @@ def mnist_mlp() -> float:
     return model.evaluate(data.x_test, data.y_test)["accuracy"]
 
 
-ROWS = [Row("MNIST | MLP | test acc", 0.980, mnist_mlp)]
+ROWS = [Row("MNIST / MLP / test acc", 0.980, mnist_mlp)]

@@ -15,4 +15,4 @@ def mnist_softmax() -> float:
     return model.evaluate(data.x_test, data.y_test)["accuracy"]
 
 
-ROWS = [Row("MNIST | Perceptron (softmax) | test acc", 0.915, mnist_softmax)]
+ROWS = [Row("MNIST / Perceptron (softmax) / test acc", 0.915, mnist_softmax)]
