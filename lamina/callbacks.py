@@ -16,6 +16,7 @@ import copy
 import csv
 import math
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator, Mapping, MutableMapping
@@ -452,7 +453,8 @@ class ProgressBar(Callback):
         from tqdm.auto import tqdm
 
         self.bar = tqdm(total=self.steps, desc=f"Epoch {epoch + 1}/{self.epochs}", unit="step",
-                        file=self.stream or sys.stderr, leave=True, dynamic_ncols=True)
+                        file=self.stream or sys.stderr, leave=True,
+                        ncols=shutil.get_terminal_size((100, 20)).columns or 100)  # a 0-wide pty falls back
         self.last = 0.0
 
     def on_train_batch_end(self, batch: int, logs: Mapping[str, float] | None = None) -> None:
