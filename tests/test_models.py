@@ -205,6 +205,16 @@ def test_get_set_params_and_clone():
         wrapped.set_params(units=3)
 
 
+def test_clone_of_a_model_compiled_with_an_optimizer_instance(data):
+    model = lamina.Model(torch.nn.Linear(6, 3))
+    model.compile(optimizer=torch.optim.SGD(model.parameters(), lr=0.123, momentum=0.5), loss="cross_entropy")
+    twin = model.clone()
+    twin.fit(*data, epochs=1, verbose=0)
+    assert isinstance(twin.optimizer, torch.optim.SGD) and twin.optimizer is not model.optimizer
+    assert twin.optimizer.defaults["lr"] == 0.123 and twin.optimizer.defaults["momentum"] == 0.5
+    assert all(p in {id(q) for q in twin.parameters()} for p in map(id, twin.optimizer.param_groups[0]["params"]))
+
+
 def test_stop_training_flag_ends_fit(data):
     class StopAfterTwo(lamina.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):

@@ -13,6 +13,7 @@ custom training logic; or write your own torch loop with the model as a plain mo
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -481,8 +482,8 @@ class Model(nn.Module):
         metrics = [name if name is not None else copy.deepcopy(obj)
                    for name, obj in zip(compiled["metrics"], compiled["metric_objs"])]
         optimizer = compiled["optimizer"] or compiled["factory"]
-        if isinstance(optimizer, torch.optim.Optimizer):
-            optimizer = "adam"
+        if isinstance(optimizer, torch.optim.Optimizer):  # bound to the old parameters: same class and settings
+            optimizer = functools.partial(type(optimizer), **optimizer.defaults)
         self.compile(optimizer, compiled["loss"] or compiled["loss_fn"], metrics,
                      learning_rate=compiled["learning_rate"], clip_norm=compiled["clip_norm"],
                      clip_value=compiled["clip_value"])
