@@ -21,6 +21,7 @@ from lamina import (
     models,
     registry,
     schedules,
+    sequences,
     train,
 )
 from lamina.errors import LaminaError
@@ -48,6 +49,7 @@ __all__ = [
     "register",
     "registry",
     "schedules",
+    "sequences",
     "testing",
     "train",
 ]

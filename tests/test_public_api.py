@@ -4,7 +4,8 @@ import lamina
 
 EXPECTED = [
     "LaminaError", "Model", "Sequential", "callbacks", "checkpoint", "config", "data", "datasets", "errors", "layers",
-    "load", "metrics", "models", "plot_history", "register", "registry", "schedules", "testing", "train",
+    "load", "metrics", "models", "plot_history", "register", "registry", "schedules", "sequences", "testing",
+    "train",
 ]
 
 
@@ -21,7 +22,7 @@ def test_every_public_name_resolves():
 def test_submodule_all_sorted_and_resolving():
     for module in (lamina.layers, lamina.callbacks, lamina.metrics, lamina.errors, lamina.models,
                    lamina.data, lamina.datasets, lamina.registry, lamina.config, lamina.testing, lamina.schedules,
-                   lamina.checkpoint, lamina.train):
+                   lamina.checkpoint, lamina.train, lamina.sequences):
         assert list(module.__all__) == sorted(module.__all__), module.__name__
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

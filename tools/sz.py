@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "lamina"
-PACKAGE_BUDGET = 6000
+PACKAGE_BUDGET = 14000
 FILE_BUDGET = 450
 
 
