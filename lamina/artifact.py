@@ -4,7 +4,7 @@ Layout (format version 2)::
 
     model_dir/
       lamina.json          manifest: architecture spec, compile settings, input signature,
-                           resolved config, versions, weight hashes, reserved slots
+                           resolved config, versions, weight hashes, extra states, reserved slots
       weights.safetensors  every parameter and buffer
       history.json         per-epoch logs of the last fit
 
@@ -12,6 +12,11 @@ The architecture is a JSON spec ``{"class": name, "config": {...}}`` resolved th
 ``object`` registry (the allowlist): built-in layers and models, common ``torch.nn`` layers,
 and classes you register with ``@lamina.register`` or pass as ``custom_objects``. Nothing
 named in a file is ever imported. Format 1 (``spec.json`` + ``model.safetensors``) still loads.
+
+State learned from data that is not a tensor (a module's ``get_extra_state()``, e.g. the column info
+of a tabular MLP) must be JSON-able; it goes to the manifest's ``"extra_state"`` as ``{module path:
+value}`` and is handed back to ``set_extra_state`` on load, before the model is built, so a module
+can size its layers from it. (Extra states that are tensors go to the weights file.)
 
 >>> import lamina, tempfile
 >>> model = lamina.Sequential([lamina.layers.Dense(2)])
@@ -183,9 +188,16 @@ def _file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _state(model: nn.Module) -> dict[str, torch.Tensor]:
-    state, seen = {}, set()
+_EXTRA = "_extra_state"  # torch's state-dict key suffix for get_extra_state()
+
+
+def _state(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The tensors to save, and the non-tensor extra states as ``{module path: value}``."""
+    state, extra, seen = {}, {}, set()
     for key, value in model.state_dict().items():
+        if not isinstance(value, torch.Tensor):
+            extra[key[:-len(_EXTRA)].rstrip(".")] = value  # "tabular._extra_state" -> "tabular"; root -> ""
+            continue
         if is_lazy(value):
             raise NotBuiltError(message("Cannot save a model whose layers have no input size yet.", key,
                                         "a built model", "Call fit() or model.build(x) before save()."))
@@ -194,7 +206,16 @@ def _state(model: nn.Module) -> dict[str, torch.Tensor]:
             tensor = tensor.clone()
         seen.add(tensor.data_ptr())
         state[key] = tensor
-    return state
+    return state, extra
+
+
+def _extra_keys(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest's extra states as state-dict entries ``{"<path>._extra_state": value}``."""
+    extra = manifest.get("extra_state") or {}
+    if not isinstance(extra, dict) or not all(isinstance(path, str) for path in extra):
+        raise ArtifactError(message("The manifest's extra_state is malformed.", repr(extra)[:200],
+                                    "a JSON object {module path: value}", "Re-save the model with model.save()."))
+    return {f"{path}.{_EXTRA}" if path else _EXTRA: value for path, value in extra.items()}
 
 
 def _check_replaceable(target: Path) -> None:
@@ -220,7 +241,15 @@ def save(model: Any, path: str | os.PathLike[str]) -> str:
     import lamina
 
     target = Path(path)
-    state = _state(model)
+    state, extra = _state(model)
+    for where, value in extra.items():
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ArtifactError(message(
+                f"Cannot save: the extra state of module {where or '(the model)'!r} is not JSON-friendly.",
+                str(exc), "get_extra_state() returning plain numbers (finite), strings, lists and dicts",
+                "Return JSON values from get_extra_state(), or a tensor (saved with the weights).")) from None
     compiled = getattr(model, "_compiled", None)
     history = model.history_.history if getattr(model, "history_", None) is not None else {}
     manifest: dict[str, Any] = {
@@ -235,6 +264,7 @@ def save(model: Any, path: str | os.PathLike[str]) -> str:
         "config": getattr(model, "config_", None),
         "weights": {"file": WEIGHTS, "sha256": None, "tensors": {k: _tensor_hash(v) for k, v in state.items()}},
         "history": HISTORY,
+        "extra_state": extra,
         "slots": {slot: None for slot in SLOTS},
     }
     try:  # fail before touching the disk, not halfway through writing
@@ -390,10 +420,11 @@ def _read_weights(root: Path, info: Mapping[str, Any]) -> dict[str, torch.Tensor
     return tensors
 
 
-def _check_weights(model: nn.Module, tensors: Mapping[str, torch.Tensor]) -> None:
-    own = model.state_dict()
-    missing = sorted(set(own) - set(tensors))
-    extra = sorted(set(tensors) - set(own))
+def _check_weights(model: nn.Module, tensors: Mapping[str, torch.Tensor], extra_state: Mapping[str, Any]) -> None:
+    everything = model.state_dict()
+    own = {k: v for k, v in everything.items() if isinstance(v, torch.Tensor)}
+    missing = sorted(set(own) - set(tensors)) + sorted(set(everything) - set(own) - set(extra_state))
+    extra = sorted(set(tensors) - set(own)) + sorted(set(extra_state) - set(everything))
     if missing or extra:
         raise WeightsError(message(
             "The weights do not match the architecture.",
@@ -423,12 +454,15 @@ def load(path: str | os.PathLike[str], *, custom_objects: Mapping[str, Any] | No
     root = Path(path)
     manifest = _read_manifest(root)
     model = deserialize(manifest.get("architecture"), custom_objects)
+    extra_state = _extra_keys(manifest)
+    if extra_state:  # before build: a module may make or size its layers from its extra state
+        model.load_state_dict(extra_state, strict=False)
     example = _example_input(manifest.get("signature"))
     if example is not None:
         model.build(example)
     tensors = _read_weights(root, manifest["weights"])
-    _check_weights(model, tensors)
-    model.load_state_dict(tensors, strict=True)
+    _check_weights(model, tensors, extra_state)
+    model.load_state_dict({**tensors, **extra_state}, strict=True)
     compiled = manifest.get("compile")
     if compile and isinstance(compiled, dict) and compiled.get("loss") and compiled.get("optimizer") \
             and None not in compiled.get("metrics", []):

@@ -44,17 +44,22 @@ class CheckpointError(ArtifactError):
 
 
 # ---------------------------------------------------------------- nested state <-> JSON + tensors
+_TAGS = ("__tensor__", "__items__", "__tuple__")
+
+
 def flatten(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "") -> Any:
     """Replace tensors in a nested structure by references, collecting them in ``tensors``.
 
-    Dicts with non-string keys and tuples are tagged so that :func:`unflatten` restores them.
+    Dicts with non-string keys and tuples are tagged so that :func:`unflatten` restores them; so are
+    dicts that use a tag as a key (a JSON spec's ``{"__tuple__": [...]}``, a module's extra state), which
+    would otherwise be read back as the tagged value.
     """
     if isinstance(obj, torch.Tensor):
         key = prefix or "tensor"
         tensors[key] = obj.detach().cpu().contiguous().clone()
         return {"__tensor__": key}
     if isinstance(obj, dict):
-        if all(isinstance(k, str) for k in obj):
+        if all(isinstance(k, str) for k in obj) and not any(tag in obj for tag in _TAGS):
             return {k: flatten(v, tensors, f"{prefix}.{k}") for k, v in obj.items()}
         return {"__items__": [[k, flatten(v, tensors, f"{prefix}.{k}")] for k, v in obj.items()]}
     if isinstance(obj, tuple):

@@ -227,7 +227,8 @@ class Engine:
         except ArtifactError:
             architecture = type(model).__qualname__
         return {"architecture": architecture, "optimizer_class": type(model.optimizer).__name__,
-                "shapes": {k: list(v.shape) for k, v in model.state_dict().items()}}
+                "shapes": {k: list(v.shape) for k, v in model.state_dict().items()
+                           if isinstance(v, torch.Tensor)}}
 
     def _save(self, model: Model, callbacks: Sequence[Callback], epoch: int, step: int,
               epoch_rng: dict[str, Any] | None) -> None:
