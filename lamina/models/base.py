@@ -26,6 +26,7 @@ from lamina import registry
 from lamina.callbacks import Callback, History
 from lamina.config import resolve
 from lamina.errors import ConfigError, DataError, NotBuiltError, NotCompiledError, ShapeError, message
+from lamina.models.transfer import TransferMixin
 from lamina.train import Engine, RunningMean, batch_rows, progress_callbacks, seed_everything
 
 __all__ = ["Model"]
@@ -33,7 +34,7 @@ __all__ = ["Model"]
 _CLASS_LOSSES = ("cross_entropy", "nll")
 
 
-class Model(nn.Module):
+class Model(TransferMixin, nn.Module):
     """A trainable ``nn.Module``. Wrap any module, or subclass and define ``forward``.
 
     Args:
