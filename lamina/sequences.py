@@ -23,7 +23,7 @@ import torch
 
 from lamina.errors import DataError, message
 
-__all__ = ["CharVocabulary", "lengths", "pad_sequences", "windows"]
+__all__ = ["CharVocabulary", "forecast_windows", "lengths", "pad_sequences", "windows"]
 
 
 def pad_sequences(sequences: Iterable[Sequence[Any]], *, maxlen: int | None = None, value: float = 0,
@@ -109,6 +109,39 @@ def windows(ids: Any, length: int, *, stride: int | None = None) -> tuple[np.nda
     starts = np.arange(0, len(array) - length, stride)
     index = starts[:, None] + np.arange(length)[None, :]  # (windows, length)
     return array[index], array[index + 1]
+
+
+def forecast_windows(series: Any, lookback: int, horizon: int = 1, *,
+                     stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a series into forecasting pairs: ``x[i] = series[s:s+lookback]``, ``y[i]`` the ``horizon`` values after.
+
+    Args:
+        series: ``(T,)`` values of one series, or ``(T, features)`` for several (a pandas Series or
+            DataFrame works too).
+        lookback: input steps per window.
+        horizon: target steps per window (the steps right after the input).
+        stride: start-to-start distance between windows.
+
+    Returns:
+        ``(x, y)`` float32 arrays: ``(windows, lookback)`` and ``(windows, horizon)`` for one series,
+        ``(windows, lookback, features)`` and ``(windows, horizon, features)`` for several.
+
+    >>> x, y = forecast_windows(range(6), lookback=3, horizon=2)
+    >>> x.tolist(), y.tolist()
+    ([[0.0, 1.0, 2.0], [1.0, 2.0, 3.0]], [[3.0, 4.0], [4.0, 5.0]])
+    """
+    array = np.asarray(series.to_numpy() if hasattr(series, "to_numpy") else series, dtype=np.float32)
+    sizes = (lookback, horizon, stride)
+    if array.ndim not in (1, 2) or not all(isinstance(n, int) and n >= 1 for n in sizes) \
+            or len(array) < lookback + horizon:
+        raise DataError(message("forecast_windows() needs a 1-D or 2-D series longer than one window.",
+                                f"series of shape {array.shape}, lookback={lookback!r}, horizon={horizon!r}, "
+                                f"stride={stride!r}", "len(series) >= lookback + horizon, all three sizes ints >= 1",
+                                "Pass a longer series or a shorter lookback/horizon."))
+    starts = np.arange(0, len(array) - lookback - horizon + 1, stride)
+    inputs = starts[:, None] + np.arange(lookback)[None, :]  # (windows, lookback)
+    targets = starts[:, None] + lookback + np.arange(horizon)[None, :]  # (windows, horizon)
+    return array[inputs], array[targets]
 
 
 class CharVocabulary:
