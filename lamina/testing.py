@@ -41,9 +41,18 @@ def _fail(check: str, detail: str) -> AssertionError:
     return AssertionError(f"check_model: {check} failed: {detail}")
 
 
+def _rows(x: Any) -> int:
+    """Rows ``predict(x)`` returns: one per node for a single graph (an object with ``num_nodes``), else ``len(x)``."""
+    num_nodes = getattr(x, "num_nodes", None)
+    return num_nodes if isinstance(num_nodes, int) and not hasattr(x, "num_graphs") else len(x)
+
+
 def check_model(model: Any, x: Any, y: Any, *, loss: str = "cross_entropy", optimizer: str = "adam",
                 learning_rate: float = 1e-2, epochs: int = 15, batch_size: int = 32) -> dict[str, Any]:
     """Check the lamina model contract on ``model`` and tiny data ``(x, y)``.
+
+    ``y`` may be None when ``x`` carries its targets: a graph (``torch_geometric.data.Data``, where
+    ``predict`` gives one row per node) or a list of graphs (one row per graph).
 
     Checks, in order: it is an ``nn.Module`` with a ``lamina.`` repr; ``get_params`` returns the
     constructor arguments and ``clone`` rebuilds an unfitted twin with equal params;
@@ -81,8 +90,8 @@ def check_model(model: Any, x: Any, y: Any, *, loss: str = "cross_entropy", opti
     if repr(model.get_params()) != repr(params):
         raise _fail("fit leaves constructor params unchanged", f"{model.get_params()} != {params}")
     prediction = model.predict(x)
-    if len(prediction) != len(x):
-        raise _fail("predict returns one row per input", f"{len(prediction)} rows for {len(x)} inputs")
+    if len(prediction) != _rows(x):
+        raise _fail("predict returns one row per input", f"{len(prediction)} rows for {_rows(x)} inputs")
     report["output_shape"] = prediction.shape
     with tempfile.TemporaryDirectory() as directory:
         path = model.save(f"{directory}/model")
