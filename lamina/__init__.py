@@ -23,6 +23,7 @@ from lamina import (
     schedules,
     sequences,
     train,
+    trees,
 )
 from lamina.errors import LaminaError
 from lamina.models import Model, Sequential
@@ -52,6 +53,7 @@ __all__ = [
     "sequences",
     "testing",
     "train",
+    "trees",
 ]
 
 

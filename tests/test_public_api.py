@@ -5,13 +5,19 @@ import lamina
 EXPECTED = [
     "LaminaError", "Model", "Sequential", "callbacks", "checkpoint", "config", "data", "datasets", "errors", "layers",
     "load", "metrics", "models", "plot_history", "register", "registry", "schedules", "sequences", "testing",
-    "train",
+    "train", "trees",
 ]
 
 
 def test_all_is_pinned_and_sorted():
     assert lamina.__all__ == EXPECTED
     assert sorted(lamina.__all__) == lamina.__all__
+
+
+def test_model_families_are_pinned():
+    assert lamina.models.__all__ == [
+        "CNN", "GAT", "GCN", "GraphSAGE", "MLP", "Model", "Perceptron", "RNN", "RecursiveNet", "Seq2Seq", "Sequential",
+        "Transformer", "TransformerLM"]
 
 
 def test_every_public_name_resolves():
@@ -22,7 +28,7 @@ def test_every_public_name_resolves():
 def test_submodule_all_sorted_and_resolving():
     for module in (lamina.layers, lamina.callbacks, lamina.metrics, lamina.errors, lamina.models,
                    lamina.data, lamina.datasets, lamina.registry, lamina.config, lamina.testing, lamina.schedules,
-                   lamina.checkpoint, lamina.train, lamina.sequences):
+                   lamina.checkpoint, lamina.train, lamina.sequences, lamina.trees):
         assert list(module.__all__) == sorted(module.__all__), module.__name__
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

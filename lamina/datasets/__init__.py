@@ -15,6 +15,9 @@ see ``DIGITS_LICENSE``). The others are read from the data directory, ``LAMINA_D
     adult/                   adult-train.csv.gz, adult-test.csv.gz
     online-retail/           online_retail.parquet
 
+Synthetic tasks are generated, not read: ``digit_sequences`` (copy, reverse or sort rows of digits,
+for encoder-decoders) and ``arithmetic_trees`` (expression trees and their values, for tree networks).
+
 A missing file raises ``DatasetNotFoundError`` saying where to put it. Nothing is downloaded unless
 asked: ``load(name, download=True)`` or ``download(name)`` fetch the missing files from their
 canonical URLs and verify their checksums. Tables and time series need pandas (``lamina[data]``).
@@ -38,12 +41,15 @@ from typing import Any
 from lamina.datasets import _download, _loaders, _planetoid
 from lamina.datasets._base import SOURCES, ChecksumError, DatasetNotFoundError, DatasetSplits, locate
 from lamina.datasets._download import download, fetch
+from lamina.datasets.synthetic import digit_sequences
+from lamina.datasets.synthetic_trees import arithmetic_trees
 from lamina.errors import ConfigError, message
 
 for _public in (ChecksumError, DatasetNotFoundError, DatasetSplits):
     _public.__module__ = "lamina.datasets"  # errors and reprs read lamina.datasets.X
 
-__all__ = ["ChecksumError", "DatasetNotFoundError", "DatasetSplits", "download", "fetch", "load", "names"]
+__all__ = ["ChecksumError", "DatasetNotFoundError", "DatasetSplits", "arithmetic_trees", "digit_sequences", "download",
+           "fetch", "load", "names"]
 
 _LOADERS: dict[str, Callable[..., DatasetSplits]] = {
     "adult": _loaders.adult,

@@ -1,12 +1,21 @@
-"""Model classes: ``Model`` (wrap or subclass any module) and ``Sequential``.
+"""Model classes: ``Model`` (wrap or subclass any module), ``Sequential`` and the architecture families.
 
-Architecture families (MLP, CNN, RNN, ...) live here, one per file.
+One family per file: ``Perceptron``, ``MLP`` (with a tabular mode), ``CNN``, ``RNN``, ``Seq2Seq``,
+``Transformer`` and ``TransformerLM``, ``RecursiveNet``, and the graph networks ``GCN``, ``GAT`` and
+``GraphSAGE`` (these need ``torch_geometric``: ``pip install "lamina[graph]"``). Every model also has the
+transfer-learning methods ``freeze``, ``unfreeze``, ``replace_head`` and ``fine_tune``.
 """
 
 from lamina.models.base import Model
 from lamina.models.cnn import CNN
+from lamina.models.gnn import GAT, GCN, GraphSAGE
 from lamina.models.mlp import MLP
 from lamina.models.perceptron import Perceptron
+from lamina.models.recursive import RecursiveNet
+from lamina.models.rnn import RNN
+from lamina.models.seq2seq import Seq2Seq
 from lamina.models.sequential import Sequential
+from lamina.models.transformer import Transformer, TransformerLM
 
-__all__ = ["CNN", "MLP", "Model", "Perceptron", "Sequential"]
+__all__ = ["CNN", "GAT", "GCN", "GraphSAGE", "MLP", "Model", "Perceptron", "RNN", "RecursiveNet", "Seq2Seq",
+           "Sequential", "Transformer", "TransformerLM"]
