@@ -19,6 +19,16 @@ def _doctest_names(doctest_namespace):
     doctest_namespace.update({"lamina": lamina, "torch": torch, "np": np})
 
 
+@pytest.fixture
+def images():
+    """48 single-channel 12x12 images of 3 classes; each class lights up its own row (learnable)."""
+    rng = np.random.default_rng(0)
+    x = rng.random((48, 1, 12, 12), dtype=np.float32)
+    y = np.arange(48) % 3
+    x[np.arange(48), 0, y * 4, :] += 1.0
+    return x, y
+
+
 @pytest.fixture(autouse=True)
 def _isolated_config(tmp_path, monkeypatch):
     """No user config file leaks into tests; files written land in a temp dir."""

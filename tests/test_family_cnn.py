@@ -10,15 +10,6 @@ from lamina.errors import ConfigError, ShapeError
 from lamina.models import CNN
 
 
-@pytest.fixture
-def images():
-    rng = np.random.default_rng(0)
-    x = rng.random((48, 1, 12, 12), dtype=np.float32)
-    y = np.arange(48) % 3
-    x[np.arange(48), 0, y * 4, :] += 1.0  # the class lights up a row: learnable
-    return x, y
-
-
 # ------------------------------------------------------------------ contract
 @pytest.mark.parametrize("preset,filters", [(None, (4, 8)), ("lenet5", (32, 64)), ("resnet", (4, 8))])
 def test_check_model_each_preset(images, preset, filters):

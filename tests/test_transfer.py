@@ -10,15 +10,6 @@ from lamina.models import CNN, MLP
 from lamina.models.transfer import TransferMixin
 
 
-@pytest.fixture
-def images():
-    rng = np.random.default_rng(0)
-    x = rng.random((48, 1, 12, 12), dtype=np.float32)
-    y = np.arange(48) % 3
-    x[np.arange(48), 0, y * 4, :] += 1.0  # the class lights up a row: learnable
-    return x, y
-
-
 def _fitted(model, x, y, epochs=1):
     model.compile(optimizer="adam", loss="cross_entropy", learning_rate=1e-2)
     model.fit(x, y, epochs=epochs, batch_size=16, verbose=0, seed=0)
