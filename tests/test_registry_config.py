@@ -84,3 +84,17 @@ def test_resolved_config_is_saved_with_the_model(tmp_path, monkeypatch):
     model.fit(x, y, epochs=1, verbose=0)
     manifest = json.loads((tmp_path / "m" / "lamina.json").read_text()) if model.save(tmp_path / "m") else None
     assert manifest["config"]["seed"] == 11 and manifest["config"]["device"] == "auto"
+
+
+def test_num_threads_from_the_environment_is_applied_by_fit(monkeypatch):
+    # Regression: LAMINA_NUM_THREADS was resolved into the config but never given to torch.
+    before = torch.get_num_threads()
+    x, y = lamina.testing.tiny_classification(rows=16, features=3, classes=2)
+    model = lamina.Sequential([lamina.layers.Dense(2)]).compile(loss="cross_entropy")
+    try:
+        torch.set_num_threads(2)
+        monkeypatch.setenv("LAMINA_NUM_THREADS", "1")
+        model.fit(x, y, epochs=1, verbose=0)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

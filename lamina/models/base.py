@@ -339,6 +339,8 @@ class Model(TransferMixin, nn.Module):
                                       "the directory a previous fit wrote checkpoints to",
                                       "Pass checkpoint_dir='runs/ckpt' to both runs."))
         config = resolve(device=device, seed=seed, verbose=verbose)
+        if config.num_threads and config.num_threads != torch.get_num_threads():
+            torch.set_num_threads(config.num_threads)  # LAMINA_NUM_THREADS: the CPU threads of this process
         checkpointer = None
         if checkpoint_dir is not None:
             from lamina.checkpoint import Checkpointer
