@@ -14,7 +14,9 @@ batches by index, with no per-sample Python and no host sync per step.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,8 +25,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from lamina.errors import ConfigError, DataError, message
 
-__all__ = ["ArrayLoader", "as_loader", "check_finite", "class_weights", "is_in_memory", "sample_weights", "to_tensor",
-           "train_validation_split"]
+__all__ = ["ArrayLoader", "WordVocabulary", "as_loader", "check_finite", "class_weights", "is_in_memory",
+           "sample_weights", "to_tensor", "tokenize", "train_validation_split"]
 
 Batch = tuple[torch.Tensor, ...]
 
@@ -199,3 +201,102 @@ def class_weights(class_weight: Any, device: torch.device | str = "cpu") -> torc
     else:
         dense = torch.as_tensor(list(class_weight), dtype=torch.float32)
     return dense.to(device)
+
+
+# ---------------------------------------------------------------- words
+_WORD = re.compile(r"\w+(?:'\w+)*|[^\w\s]")  # words (with inner apostrophes: "o'er") or one punctuation mark
+
+
+def tokenize(text: str, *, lower: bool = True) -> list[str]:
+    """Split ``text`` into words and punctuation marks.
+
+    Args:
+        text: the text.
+        lower: lower-case it first.
+
+    Returns:
+        The tokens, in order.
+
+    >>> tokenize("O Romeo, Romeo! Wherefore art thou?")
+    ['o', 'romeo', ',', 'romeo', '!', 'wherefore', 'art', 'thou', '?']
+    """
+    if not isinstance(text, str):
+        raise DataError(message("tokenize() takes a string.", type(text).__name__, "a str",
+                                "Pass the text itself, e.g. open(path).read()."))
+    return _WORD.findall(text.lower() if lower else text)
+
+
+class WordVocabulary:
+    """Words <-> ids: ``<pad>`` is 0, ``<unk>`` is 1, then words from most to least frequent.
+
+    Args:
+        tokens: a text (split with :func:`tokenize`) or an iterable of tokens.
+        min_count: keep words seen at least this often; the rest encode as ``<unk>``.
+        max_size: keep at most this many words (the most frequent), not counting ``<pad>`` and ``<unk>``.
+        lower: lower-case texts before splitting them (here and in :meth:`encode`).
+
+    Ties in frequency are broken alphabetically, so the ids do not depend on word order.
+    ``get_config``/``from_config`` round-trip the vocabulary through JSON.
+
+    >>> vocabulary = WordVocabulary("the cat saw the dog.")
+    >>> vocabulary.encode("the bird saw").tolist(), vocabulary.decode([2, 3, 0])
+    ([2, 1, 6], ['the', '.'])
+    """
+
+    PAD, UNK = "<pad>", "<unk>"
+
+    def __init__(self, tokens: str | Iterable[str], *, min_count: int = 1, max_size: int | None = None,
+                 lower: bool = True) -> None:
+        for name, value in (("min_count", min_count), ("max_size", 1 if max_size is None else max_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(message(f"WordVocabulary {name} must be a positive int.", f"{name}={value!r}",
+                                          "an int >= 1", f"Pass e.g. {name}=5."))
+        self.min_count, self.max_size, self.lower = min_count, max_size, lower
+        words = tokenize(tokens, lower=lower) if isinstance(tokens, str) else list(tokens)
+        if not words or not all(isinstance(word, str) for word in words):
+            raise DataError(message("WordVocabulary needs some words.", repr(words[:5]) if words else "no tokens",
+                                    "a non-empty text or iterable of str tokens",
+                                    "Pass text with at least one word, or a list of tokens."))
+        counts = sorted(Counter(words).items(), key=lambda item: (-item[1], item[0]))
+        kept = [(word, n) for word, n in counts if n >= min_count and word not in (self.PAD, self.UNK)]
+        self._index(kept[:max_size])
+
+    def _index(self, counted: Sequence[tuple[str, int]]) -> None:
+        self.words = [self.PAD, self.UNK, *(word for word, _ in counted)]
+        self.counts = [0, 0, *(int(n) for _, n in counted)]  # counts[id]: how often the word was seen
+        self._ids = {word: i for i, word in enumerate(self.words)}
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._ids
+
+    def __repr__(self) -> str:
+        return f"lamina.data.WordVocabulary({len(self.words) - 2} words, min_count={self.min_count})"
+
+    def encode(self, tokens: str | Iterable[str]) -> np.ndarray:
+        """Ids of a text's tokens (or of a list of tokens); words outside the vocabulary get ``<unk>`` (1)."""
+        words = tokenize(tokens, lower=self.lower) if isinstance(tokens, str) else list(tokens)
+        return np.fromiter((self._ids.get(word, 1) for word in words), dtype=np.int64, count=len(words))
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """The tokens for ``ids``; padding ids are dropped (``" ".join`` them for text)."""
+        ids = [int(i) for i in ids]
+        bad = [i for i in ids if not 0 <= i < len(self.words)]
+        if bad:
+            raise DataError(message("Ids outside the vocabulary.", bad[:5], f"ids in 0..{len(self.words) - 1}",
+                                    "Decode ids made by this vocabulary's encode()."))
+        return [self.words[i] for i in ids if i != 0]
+
+    def get_config(self) -> dict[str, Any]:
+        """A JSON-able dict that :meth:`from_config` turns back into this vocabulary."""
+        return {"words": self.words[2:], "counts": self.counts[2:], "min_count": self.min_count,
+                "max_size": self.max_size, "lower": self.lower}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> WordVocabulary:
+        """The vocabulary :meth:`get_config` described."""
+        vocabulary = cls([cls.PAD], min_count=config["min_count"], max_size=config["max_size"], lower=config["lower"])
+        vocabulary._index(list(zip(config["words"], config["counts"])))
+        return vocabulary

@@ -1,7 +1,7 @@
 """Model classes: ``Model`` (wrap or subclass any module), ``Sequential`` and the architecture families.
 
 One family per file: ``Perceptron``, ``MLP`` (with a tabular mode), ``CNN``, ``RNN``, ``Seq2Seq``,
-``Transformer`` and ``TransformerLM``, ``RecursiveNet``, and the graph networks ``GCN``, ``GAT`` and
+``Transformer`` and ``TransformerLM``, ``RecursiveNet``, ``Word2Vec``, and the graph networks ``GCN``, ``GAT`` and
 ``GraphSAGE`` (these need ``torch_geometric``: ``pip install "lamina[graph]"``). Every model also has the
 transfer-learning methods ``freeze``, ``unfreeze``, ``replace_head`` and ``fine_tune``.
 """
@@ -16,6 +16,7 @@ from lamina.models.rnn import RNN
 from lamina.models.seq2seq import Seq2Seq
 from lamina.models.sequential import Sequential
 from lamina.models.transformer import Transformer, TransformerLM
+from lamina.models.word2vec import Word2Vec
 
 __all__ = ["CNN", "GAT", "GCN", "GraphSAGE", "MLP", "Model", "Perceptron", "RNN", "RecursiveNet", "Seq2Seq",
-           "Sequential", "Transformer", "TransformerLM"]
+           "Sequential", "Transformer", "TransformerLM", "Word2Vec"]
