@@ -34,10 +34,12 @@ def discover() -> list[tuple[str, Row]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__)
     parser.add_argument("--only", help="a family file name (e.g. mlp) or part of a row name")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     args = parser.parse_args(argv)
     # The data sets live beside the repository unless LAMINA_DATA says otherwise.
     os.environ.setdefault("LAMINA_DATA", str(Path(__file__).resolve().parents[3] / "shared" / "datasets"))
-    torch.set_num_threads(2)  # rows are specified for 2 CPU cores
+    # Rows are specified for 2 CPU cores; --threads 1 gives the same values on a busy machine (slower rows).
+    torch.set_num_threads(args.threads)
     rows = [(family, row) for family, row in discover()
             if args.only is None or args.only == family or args.only.lower() in row.name.lower()]
     if not rows:
