@@ -1,11 +1,13 @@
 """Model classes: ``Model`` (wrap or subclass any module), ``Sequential`` and the architecture families.
 
-One family per file: ``Perceptron``, ``MLP`` (with a tabular mode), ``CNN``, ``RNN``, ``Seq2Seq``,
-``Transformer`` and ``TransformerLM``, ``RecursiveNet``, ``Word2Vec``, and the graph networks ``GCN``, ``GAT`` and
-``GraphSAGE`` (these need ``torch_geometric``: ``pip install "lamina[graph]"``). Every model also has the
+One family per file. Supervised: ``Perceptron``, ``MLP`` (with a tabular mode), ``CNN``, ``RNN``,
+``Seq2Seq``, ``Transformer`` and ``TransformerLM``, ``RecursiveNet``, and the graph networks ``GCN``,
+``GAT`` and ``GraphSAGE`` (these need ``torch_geometric``: ``pip install "lamina[graph]"``).
+Unsupervised: ``Autoencoder`` (seven kinds) and ``Word2Vec``. Every model also has the
 transfer-learning methods ``freeze``, ``unfreeze``, ``replace_head`` and ``fine_tune``.
 """
 
+from lamina.models.autoencoder import Autoencoder
 from lamina.models.base import Model
 from lamina.models.cnn import CNN
 from lamina.models.gnn import GAT, GCN, GraphSAGE
@@ -18,5 +20,7 @@ from lamina.models.sequential import Sequential
 from lamina.models.transformer import Transformer, TransformerLM
 from lamina.models.word2vec import Word2Vec
 
-__all__ = ["CNN", "GAT", "GCN", "GraphSAGE", "MLP", "Model", "Perceptron", "RNN", "RecursiveNet", "Seq2Seq",
-           "Sequential", "Transformer", "TransformerLM", "Word2Vec"]
+__all__ = [
+    "Autoencoder", "CNN", "GAT", "GCN", "GraphSAGE", "MLP", "Model", "Perceptron", "RNN", "RecursiveNet",
+    "Seq2Seq", "Sequential", "Transformer", "TransformerLM", "Word2Vec",
+]
