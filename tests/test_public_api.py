@@ -16,8 +16,8 @@ def test_all_is_pinned_and_sorted():
 
 def test_model_families_are_pinned():
     assert lamina.models.__all__ == [
-        "Autoencoder", "CNN", "GAT", "GCN", "GraphSAGE", "MLP", "Model", "Perceptron", "RNN", "RecursiveNet",
-        "Seq2Seq", "Sequential", "Transformer", "TransformerLM", "Word2Vec"]
+        "Autoencoder", "CNN", "DBN", "GAN", "GAT", "GCN", "GraphSAGE", "MLP", "Model", "Perceptron", "RBM", "RNN",
+        "RecursiveNet", "Seq2Seq", "Sequential", "Transformer", "TransformerLM", "VAE", "Word2Vec"]
 
 
 def test_every_public_name_resolves():

@@ -3,13 +3,16 @@
 One family per file. Supervised: ``Perceptron``, ``MLP`` (with a tabular mode), ``CNN``, ``RNN``,
 ``Seq2Seq``, ``Transformer`` and ``TransformerLM``, ``RecursiveNet``, and the graph networks ``GCN``,
 ``GAT`` and ``GraphSAGE`` (these need ``torch_geometric``: ``pip install "lamina[graph]"``).
-Unsupervised: ``Autoencoder`` (seven kinds) and ``Word2Vec``. Every model also has the
+Unsupervised and generative: ``Autoencoder`` (seven kinds), ``VAE``, ``GAN``, ``RBM`` and ``DBN``, and
+``Word2Vec``. Every model also has the
 transfer-learning methods ``freeze``, ``unfreeze``, ``replace_head`` and ``fine_tune``.
 """
 
 from lamina.models.autoencoder import Autoencoder
 from lamina.models.base import Model
 from lamina.models.cnn import CNN
+from lamina.models.dbn import DBN, RBM
+from lamina.models.gan import GAN
 from lamina.models.gnn import GAT, GCN, GraphSAGE
 from lamina.models.mlp import MLP
 from lamina.models.perceptron import Perceptron
@@ -18,9 +21,10 @@ from lamina.models.rnn import RNN
 from lamina.models.seq2seq import Seq2Seq
 from lamina.models.sequential import Sequential
 from lamina.models.transformer import Transformer, TransformerLM
+from lamina.models.vae import VAE
 from lamina.models.word2vec import Word2Vec
 
 __all__ = [
-    "Autoencoder", "CNN", "GAT", "GCN", "GraphSAGE", "MLP", "Model", "Perceptron", "RNN", "RecursiveNet",
-    "Seq2Seq", "Sequential", "Transformer", "TransformerLM", "Word2Vec",
+    "Autoencoder", "CNN", "DBN", "GAN", "GAT", "GCN", "GraphSAGE", "MLP", "Model", "Perceptron", "RBM", "RNN",
+    "RecursiveNet", "Seq2Seq", "Sequential", "Transformer", "TransformerLM", "VAE", "Word2Vec",
 ]
