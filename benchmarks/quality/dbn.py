@@ -28,6 +28,8 @@ SEEDS = (0, 1, 2)
 HIDDEN = (500, 500, 2000)
 PRETRAIN_EPOCHS, PRETRAIN_LEARNING_RATE = 2, 0.05
 # Fine-tuning, identical for both arms: Adam at 1e-3 with cosine decay per step, batch 128, dropout 0.2.
+# Chosen on a 50000/10000 split of the training images (pretrained arm, validation accuracy): this recipe 0.984;
+# 1 pretraining epoch and 15 fine-tuning epochs 0.982; 784-500-500 with this recipe 0.982 (random init 0.979).
 EPOCHS, BATCH_SIZE, LEARNING_RATE, DROPOUT = 20, 128, 1e-3, 0.2
 
 
