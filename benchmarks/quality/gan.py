@@ -28,8 +28,11 @@ from lamina.models.cnn import CNN
 from lamina.models.gan import GAN
 
 SAMPLES = 1000
-# GAN recipe: see the module docstring of lamina.models.gan for the architecture.
-LATENT, FILTERS, BATCH_SIZE, EPOCHS, LEARNING_RATE = 64, 64, 64, 3, 2e-4
+# GAN recipe: Adam(betas 0.5, 0.999) at 1e-3 for both networks, cosine decay per step, batch 64, 4 epochs
+# (3,752 steps). Tried on the same budget, none better (seed-to-seed noise is about +-0.02 on the first row):
+# lr 2e-4 (0.44 after 4 epochs), lr 2e-3, filters 32 (0.62-0.64, 4 to 8 epochs), label smoothing 0.1,
+# spectral norm, a deeper or wider discriminator, an extra generator conv, an EMA of the generator's weights.
+LATENT, FILTERS, BATCH_SIZE, EPOCHS, LEARNING_RATE = 64, 64, 64, 4, 1e-3
 
 
 def _nearest_distance(images: np.ndarray, train: torch.Tensor) -> float:
@@ -60,7 +63,8 @@ def experiment() -> dict[str, float]:
 
     start = time.perf_counter()
     gan = GAN(latent=LATENT, image_shape=(1, 28, 28), filters=FILTERS).compile(learning_rate=LEARNING_RATE)
-    gan.fit(data.x_train, epochs=EPOCHS, batch_size=BATCH_SIZE, seed=0, verbose=0)
+    schedule = lamina.callbacks.LearningRateScheduler("cosine", per="step")
+    gan.fit(data.x_train, epochs=EPOCHS, batch_size=BATCH_SIZE, callbacks=[schedule], seed=0, verbose=0)
     print(f"  GAN: {EPOCHS * -(-len(data.x_train) // BATCH_SIZE)} steps in {time.perf_counter() - start:.0f} s",
           flush=True)
 
