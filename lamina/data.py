@@ -21,12 +21,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
+from torch.utils.data import Dataset as TorchDataset
 
 from lamina.errors import ConfigError, DataError, message
 
-__all__ = ["ArrayLoader", "WordVocabulary", "as_loader", "check_finite", "class_weights", "is_in_memory",
-           "sample_weights", "to_tensor", "tokenize", "train_validation_split"]
+__all__ = ["ArrayLoader", "Dataset", "WordVocabulary", "as_loader", "check_finite", "class_weights", "is_in_memory",
+           "iter_chunks", "load", "sample_weights", "to_tensor", "tokenize", "train_validation_split"]
 
 Batch = tuple[torch.Tensor, ...]
 
@@ -168,7 +169,7 @@ def as_loader(data: Any, batch_size: int, *, shuffle: bool, generator: torch.Gen
     """An iterable of batches for a ``Dataset`` or a ``DataLoader`` (returned unchanged)."""
     if isinstance(data, DataLoader):
         return data
-    if isinstance(data, Dataset):
+    if isinstance(data, TorchDataset):
         return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator)
     raise DataError(message("Cannot make batches from this object.", type(data).__name__,
                             "a NumPy array, torch tensor, pandas DataFrame/Series, Dataset or DataLoader",
@@ -300,3 +301,6 @@ class WordVocabulary:
         vocabulary = cls([cls.PAD], min_count=config["min_count"], max_size=config["max_size"], lower=config["lower"])
         vocabulary._index(list(zip(config["words"], config["counts"])))
         return vocabulary
+
+
+from lamina.sources import Dataset, iter_chunks, load  # noqa: E402
