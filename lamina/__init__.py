@@ -35,7 +35,9 @@ __version__ = "0.1.0"
 __all__ = [
     "LaminaError",
     "Model",
+    "Project",
     "Sequential",
+    "advise",
     "callbacks",
     "checkpoint",
     "config",
@@ -46,7 +48,9 @@ __all__ = [
     "load",
     "metrics",
     "models",
+    "plan",
     "plot_history",
+    "project",
     "register",
     "registry",
     "schedules",
@@ -64,9 +68,27 @@ def load(path: str, *, custom_objects: dict[str, Any] | None = None, compile: bo
     return _load(path, custom_objects=custom_objects, compile=compile)
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("testing", "artifact", "cli", "summary"):
-        import importlib
+def plan(data: Any, target: str | None = None, **options: Any) -> Any:
+    """Viability findings from the data before any training (see ``lamina.planning.plan``)."""
+    from lamina.planning import plan as _plan
 
+    return _plan(data, target, **options)
+
+
+def advise(data: Any, target: str | None = None, **options: Any) -> Any:
+    """Deep learning or classical ML? Measured baselines and an honest pick (see ``lamina.advisor.advise``)."""
+    from lamina.advisor import advise as _advise
+
+    return _advise(data, target, **options)
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in ("testing", "artifact", "cli", "summary", "project", "planning", "advisor", "fitted", "stages"):
         return importlib.import_module(f"lamina.{name}")
+    if name == "Project":
+        from lamina.project import Project
+
+        return Project
     raise AttributeError(f"module 'lamina' has no attribute {name!r}")

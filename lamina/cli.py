@@ -1,8 +1,13 @@
 """The ``lamina`` command line: one subcommand per stage.
 
-    lamina demo     train, evaluate, save and reload a model on the bundled digits
-    lamina train    train a model family or spec file on a data set or file
-    lamina info     versions, device and configuration
+    lamina demo      a whole project on the bundled digits, from goal to verdict
+    lamina init      write a project file (lamina.yaml)
+    lamina run       run a project's stages: plan, data, eda, prepare, advise, train, evaluate, report
+    lamina <stage>   run one stage of a project (and the unchanged stages it needs are skipped)
+    lamina plan      viability findings for a project, or for a data file with --target
+    lamina advise    deep learning or classical ML? measured baselines for a project or a data file
+    lamina train     train a project's model, or a model family (--model) on a data set or file
+    lamina info      versions, device and configuration
 """
 
 from __future__ import annotations
@@ -18,38 +23,77 @@ __all__ = ["main"]
 
 
 def _demo(args: argparse.Namespace) -> int:
-    import numpy as np
-
+    """A project on the bundled digits, from goal to verdict, in ``--out``."""
     import lamina
 
     started = time.perf_counter()
-    digits = lamina.datasets.load("digits")
-    print(f"Data: {digits.description}")
-    print(f"      {len(digits.x_train)} training rows, {len(digits.x_test)} test rows")
-    x_train, x_test = digits.x_train / 16.0, digits.x_test / 16.0  # pixels 0..16 -> 0..1
-    model = lamina.Sequential([
-        lamina.layers.Dense(128, activation="relu"),
-        lamina.layers.Dropout(0.1),
-        lamina.layers.Dense(64, activation="relu"),
-        lamina.layers.Dense(10),
-    ])
-    model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy", "f1"])
-    stop = lamina.callbacks.EarlyStopping("val_loss", patience=5, restore_best_weights=True)
-    history = model.fit(x_train, digits.y_train, epochs=args.epochs, batch_size=32, validation_split=0.1,
-                        callbacks=[stop], verbose=args.verbose, seed=args.seed)
-    model.summary()
-    scores = model.evaluate(x_test, digits.y_test)
-    path = model.save(args.out)
-    reloaded = lamina.load(path)
-    same = np.allclose(reloaded.predict(x_test), model.predict(x_test), atol=1e-6)
-    seconds = time.perf_counter() - started
-    print(f"\nTrained {len(history.epoch)} epochs; test results:")
-    for name, value in scores.items():
-        print(f"  {name:<10} {value:.4f}")
-    print(f"\nSaved model: {Path(path).resolve()}")
-    print(f"Reloaded from disk: predictions {'identical' if same else 'DIFFERENT'}.")
-    print(f"Done in {seconds:.1f} s. Next: lamina.load({str(path)!r}).predict(x)")
-    return 0 if same else 1
+    folder = Path(args.out)
+    lamina.project.init(folder, name="digits-demo", data="digits", kpi="accuracy", threshold=0.95,
+                        goal="Read handwritten digits on scanned forms so clerks stop typing them in.",
+                        max_latency_ms=10, train_seconds=args.budget, overwrite=True)
+    print(f"Project file: {(folder / 'lamina.yaml').resolve()}")
+    project = lamina.Project.load(folder)
+    results = project.run(force=args.force, verbose=1)
+    _print_verdict(project, results)
+    print(f"Done in {time.perf_counter() - started:.1f} s.")
+    return 0
+
+
+def _print_verdict(project: Any, results: dict[str, Any]) -> None:
+    verdict = results.get("evaluate", {}).get("verdict")
+    if verdict:
+        print(f"\nVerdict: {verdict['sentence']}")
+    print(f"Results: {project.run_path.resolve()}")
+    for name in results:
+        for file in sorted((project.run_path / name).glob("*")):
+            if file.suffix in (".md", ".html") or file.is_dir():
+                print(f"  {name:<9} {file.resolve()}")
+
+
+def _project(args: argparse.Namespace) -> Any:
+    import lamina
+
+    return lamina.Project.load(args.project)
+
+
+def _is_project(path: str) -> bool:
+    candidate = Path(path)
+    return candidate.suffix in (".yaml", ".yml") or (candidate / "lamina.yaml").is_file()
+
+
+def _init(args: argparse.Namespace) -> int:
+    import lamina
+
+    path = lamina.project.init(args.folder, name=args.name, goal=args.goal or "", kpi=args.kpi,
+                               threshold=args.threshold, data=args.data, target=args.target, task=args.task,
+                               overwrite=args.force)
+    print(f"Wrote {path.resolve()}\nEdit it, then: lamina run {args.folder}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    project = _project(args)
+    results = project.run(force=args.force, verbose=1)
+    _print_verdict(project, results)
+    return 0
+
+
+def _stage(args: argparse.Namespace) -> int:
+    """One stage of a project; plan and advise also take a data file with --target."""
+    import lamina
+
+    if args.command in ("plan", "advise") and not _is_project(args.project):
+        data = lamina.data.load(args.project, target=args.target)
+        if args.command == "plan":
+            print(lamina.plan(data))
+        else:
+            print(lamina.advise(data, metric=args.metric, time_budget=args.budget, seed=args.seed))
+        return 0
+    project = _project(args)
+    results = project.run([args.command], force=[args.command] if args.force else False, verbose=1)
+    if args.command in ("evaluate", "report"):
+        _print_verdict(project, results)
+    return 0
 
 
 def _load_data(source: str, target: str | None) -> tuple[Any, Any, Any, Any, str]:
@@ -124,6 +168,14 @@ def _build_model(name: str, x: Any, outputs: int) -> Any:
 def _train(args: argparse.Namespace) -> int:
     import numpy as np
 
+    if args.model is None:
+        return _stage(args)
+    if args.data is None:
+        import lamina
+
+        raise lamina.errors.ConfigError(lamina.errors.message(
+            "--model needs --data.", "no --data", "a data set name or a .csv/.parquet/.npz file",
+            "Pass --data digits (for example), or leave out --model to train the project here."))
 
     x_train, y_train, x_test, y_test, description = _load_data(args.data, args.target)
     print(f"Data: {description}")
@@ -185,21 +237,56 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (one subparser per command)."""
     parser = argparse.ArgumentParser(prog="lamina", description="lamina: deep learning from plan to monitoring.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="train, evaluate, save and reload a model on the bundled digits",
-                          description="Train an MLP on the bundled 8x8 digits, evaluate it on the test "
-                          "split, save it, reload it and check the predictions match.")
-    demo.add_argument("--epochs", type=int, default=60, help="maximum epochs (early stopping may end sooner)")
-    demo.add_argument("--out", default="lamina-runs/demo", help="directory to save the model in")
-    demo.add_argument("--seed", type=int, default=0, help="random seed for a reproducible run")
-    demo.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2),
-                      help="0 quiet, 1 progress bar, 2 one line per epoch")
+    demo = sub.add_parser("demo", help="a whole project on the bundled digits, from goal to verdict",
+                          description="Write a project file for the bundled 8x8 digits and run every stage: "
+                          "plan, data, eda, prepare, advise, train, evaluate, report.")
+    demo.add_argument("--out", default="lamina-runs/demo", help="project folder to write and run in")
+    demo.add_argument("--budget", type=float, default=20, help="training time budget per model, seconds")
+    demo.add_argument("--force", action="store_true", help="redo every stage even when unchanged")
     demo.set_defaults(func=_demo)
-    train = sub.add_parser("train", help="train a model family or spec file on a data set or file",
+    init = sub.add_parser("init", help="write a project file (lamina.yaml)",
+                          description="Write a commented lamina.yaml: goal, KPI, threshold, data, constraints.")
+    init.add_argument("folder", nargs="?", default=".", help="project folder (default: here)")
+    init.add_argument("--name", help="project name (default: the folder's name)")
+    init.add_argument("--goal", help="the business goal in plain words")
+    init.add_argument("--kpi", default="accuracy", help="the metric that decides success")
+    init.add_argument("--threshold", type=float, default=0.9, help="the KPI value that counts as success")
+    init.add_argument("--data", default="data.csv", help="data set name, file, folder or SQL URL")
+    init.add_argument("--target", help="the column to predict")
+    init.add_argument("--task", choices=("classification", "regression"), help="inferred when absent")
+    init.add_argument("--force", action="store_true", help="overwrite an existing lamina.yaml")
+    init.set_defaults(func=_init)
+    run = sub.add_parser("run", help="run a project's stages, skipping those whose inputs did not change",
+                         description="Run plan, data, eda, prepare, advise, train, evaluate and report; end with "
+                         "the verdict (KPI against threshold).")
+    run.add_argument("project", nargs="?", default=".", help="lamina.yaml or its folder (default: here)")
+    run.add_argument("--force", action="store_true", help="redo every stage")
+    run.set_defaults(func=_run)
+    for name, text in (("plan", "viability findings before training"),
+                       ("data", "load and snapshot the project's data"), ("eda", "profile the data"),
+                       ("prepare", "split the data"), ("advise", "deep learning or classical ML, measured"),
+                       ("evaluate", "measure the KPI on the test split and give the verdict"),
+                       ("report", "write the project report")):
+        stage = sub.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}. Runs the stage of a "
+                               "project (earlier stages run first when their inputs changed).")
+        stage.add_argument("project", nargs="?", default=".",
+                           help="lamina.yaml or its folder" + (", or a data file" if name in ("plan", "advise")
+                                                                else ""))
+        if name in ("plan", "advise"):
+            stage.add_argument("--target", help="the column to predict (with a data file)")
+        if name == "advise":
+            stage.add_argument("--metric", help="metric to compare on (default accuracy or rmse)")
+            stage.add_argument("--budget", type=float, default=120, help="seconds for the network")
+            stage.add_argument("--seed", type=int, default=0, help="random seed")
+        stage.add_argument("--force", action="store_true", help="redo the stage even when unchanged")
+        stage.set_defaults(func=_stage)
+    train = sub.add_parser("train", help="train a project's model, or a model family on a data set or file",
                            description="Train, evaluate on the test split and save. Checkpoints go to "
                            "OUT/checkpoints; --resume continues a killed run exactly.")
-    train.add_argument("--model", required=True, help="'linear', 'mlp', 'cnn', or a JSON architecture spec file")
-    train.add_argument("--data", required=True, help="a data set name (lamina.datasets.names()) or a "
-                       ".csv/.parquet/.npz file")
+    train.add_argument("project", nargs="?", default=".", help="with no --model: the project to train")
+    train.add_argument("--model", help="'linear', 'mlp', 'cnn', or a JSON architecture spec file")
+    train.add_argument("--data", help="a data set name (lamina.datasets.names()) or a .csv/.parquet/.npz file")
+    train.add_argument("--force", action="store_true", help="with a project: redo the stage")
     train.add_argument("--target", help="label column of a table")
     train.add_argument("--epochs", type=int, default=10, help="passes over the training data")
     train.add_argument("--batch-size", type=int, default=64, help="rows per step")

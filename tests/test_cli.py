@@ -1,23 +1,32 @@
 """The lamina command: demo, info and help."""
 
+import json
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import lamina
 from lamina.cli import main
 
 
-def test_demo_trains_saves_and_reloads(tmp_path, capsys):
-    code = main(["demo", "--epochs", "15", "--out", str(tmp_path / "demo"), "--verbose", "0"])
+def test_demo_runs_a_project_from_goal_to_verdict(tmp_path, capsys):
+    code = main(["demo", "--out", str(tmp_path / "demo"), "--budget", "5"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "accuracy" in out and "predictions identical" in out and str(tmp_path / "demo") in out
-    model = lamina.load(tmp_path / "demo")
-    digits = lamina.datasets.load("digits")
-    assert model.evaluate(digits.x_test / 16.0, digits.y_test)["accuracy"] > 0.9
-    assert np.isfinite(model.history_.history["loss"]).all()
+    assert "Verdict: accuracy" in out and "MET" in out and str(tmp_path / "demo" / "runs") in out
+    for stage in lamina.project.STAGES:
+        assert f"[{stage}] done" in out
+    verdict = json.loads((tmp_path / "demo" / "runs" / "evaluate" / "verdict.json").read_text())
+    assert verdict["met"] and verdict["value"] >= 0.95
+    # The saved model predicts the digits from disk.
+    model = lamina.fitted.FittedModel.load(tmp_path / "demo" / "runs" / "train" / "model")
+    digits = lamina.data.load("digits")
+    assert np.mean(model.predict(digits.x_test).astype(int) == digits.y_test) == pytest.approx(verdict["value"])
+    # A second demo skips every unchanged stage.
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--budget", "5"]) == 0
+    assert capsys.readouterr().out.count("unchanged, skipped") == len(lamina.project.STAGES)
 
 
 def test_info_prints_versions_and_device(capsys):
@@ -27,7 +36,8 @@ def test_info_prints_versions_and_device(capsys):
 
 
 def test_help_for_every_command():
-    for argv in ([], ["demo"], ["train"], ["info"]):
+    for argv in ([], ["demo"], ["train"], ["info"], ["init"], ["run"], ["plan"], ["advise"], ["data"], ["eda"],
+                 ["prepare"], ["evaluate"], ["report"]):
         done = subprocess.run([sys.executable, "-m", "lamina.cli", *argv, "--help"], capture_output=True, text=True)
         assert done.returncode == 0 and "usage: lamina" in done.stdout
 

@@ -3,9 +3,9 @@
 import lamina
 
 EXPECTED = [
-    "LaminaError", "Model", "Sequential", "callbacks", "checkpoint", "config", "data", "datasets", "errors", "layers",
-    "load", "metrics", "models", "plot_history", "register", "registry", "schedules", "sequences", "testing",
-    "train", "trees",
+    "LaminaError", "Model", "Project", "Sequential", "advise", "callbacks", "checkpoint", "config", "data", "datasets",
+    "errors", "layers", "load", "metrics", "models", "plan", "plot_history", "project", "register", "registry",
+    "schedules", "sequences", "testing", "train", "trees",
 ]
 
 

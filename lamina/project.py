@@ -1,0 +1,313 @@
+"""A deep-learning project from business goal to verdict: ``lamina.yaml`` and its stages.
+
+A project file states the goal, the KPI and its success threshold, the data and the constraints.
+:meth:`Project.run` executes the stages ``plan -> data -> eda -> prepare -> advise -> train ->
+evaluate -> report``; each writes into ``<run_dir>/<stage>/`` and records the content hash of its
+inputs in ``stage.json``. A stage whose inputs did not change is skipped (``force=True`` redoes it).
+The run ends with a verdict: the KPI measured on the test split against the threshold.
+
+>>> import lamina, tempfile, pathlib
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> path = lamina.project.init(folder, name="digits", data="digits", kpi="accuracy", threshold=0.9)
+>>> lamina.Project.load(path).kpi
+'accuracy'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from lamina.errors import ConfigError, message
+
+__all__ = ["KPIS", "STAGES", "Project", "Stage", "StageContext", "init", "register_stage"]
+
+# KPI name -> higher is better. Regression errors are lower-is-better.
+KPIS = {"accuracy": True, "balanced_accuracy": True, "f1": True, "precision": True, "recall": True,
+        "roc_auc": True, "r2": True, "rmse": False, "mae": False}
+FILE_NAME = "lamina.yaml"
+_FIELDS = ("name", "goal", "kpi", "threshold", "data", "task", "model", "constraints", "seed", "run_dir")
+_TEMPLATE = """\
+# lamina project file: `lamina run` executes plan -> data -> eda -> prepare -> advise -> train -> evaluate -> report.
+name: {name}
+goal: {goal}
+kpi: {kpi}                # the business metric: {kpis}
+threshold: {threshold}          # success when the KPI reaches this on the test split
+data:
+  source: {source}        # a bundled data set, a file or folder (relative to this file), or an SQL URL
+  target: {target}
+  # options: {{table: sales}}   # passed to lamina.data.load (sql table/query, sample, delimiter, ...)
+task: {task}              # classification | regression | null (inferred from the target)
+model: auto               # auto (the advisor's pick) | classical | deep | a candidate name from the advisor
+constraints:
+  max_latency_ms: {latency}     # prediction latency per row
+  train_seconds: {train_seconds}      # training time budget
+seed: 0
+run_dir: runs
+"""
+
+
+@dataclasses.dataclass
+class Project:
+    """A loaded ``lamina.yaml``; :meth:`run` executes its stages.
+
+    Attributes:
+        name: short name, used in reports and artifact names.
+        goal: the business goal in plain words.
+        kpi: the metric that decides success (a key of ``KPIS``).
+        threshold: the KPI value that counts as success.
+        data: ``{"source": ..., "target": ..., "options": {...}}``.
+        task: ``"classification"``, ``"regression"`` or None (inferred).
+        model: ``"auto"``, ``"classical"``, ``"deep"`` or an advisor candidate name.
+        constraints: ``{"max_latency_ms": ..., "train_seconds": ...}``.
+        seed: random seed of every stage.
+        root: the folder of the project file; relative paths resolve against it.
+    """
+
+    name: str
+    goal: str
+    kpi: str
+    threshold: float
+    data: dict[str, Any]
+    task: str | None = None
+    model: str = "auto"
+    constraints: dict[str, Any] = dataclasses.field(default_factory=dict)
+    seed: int = 0
+    run_dir: str = "runs"
+    root: Path = Path(".")
+
+    def __post_init__(self) -> None:
+        where = f"{self.root / FILE_NAME}"
+        if self.kpi not in KPIS:
+            raise ConfigError(message(f"Unknown kpi in {where}.", repr(self.kpi), f"one of {sorted(KPIS)}",
+                                      "Set kpi: to one of those metric names."))
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)):
+            raise ConfigError(message(f"threshold in {where} is not a number.", repr(self.threshold),
+                                      "a number such as 0.85", "Write the KPI value that counts as success."))
+        if not isinstance(self.data, Mapping) or not self.data.get("source"):
+            raise ConfigError(message(f"data in {where} has no source.", repr(self.data),
+                                      "data: {source: <name, file or URL>, target: <column>}",
+                                      "Add data.source (and data.target for supervised learning)."))
+        if self.task not in (None, "classification", "regression"):
+            raise ConfigError(message(f"Unknown task in {where}.", repr(self.task),
+                                      "classification, regression or null", "Fix or remove task:."))
+
+    @classmethod
+    def load(cls, path: str | Path = FILE_NAME) -> Project:
+        """Read a project file (a folder means its ``lamina.yaml``)."""
+        import yaml
+
+        path = Path(path)
+        if path.is_dir():
+            path = path / FILE_NAME
+        if not path.is_file():
+            raise ConfigError(message("No project file found.", str(path), f"a {FILE_NAME} file",
+                                      "Create one with `lamina init`, or pass the path to yours."))
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(message(f"{path} is not valid YAML.", str(exc).splitlines()[0], "a YAML mapping",
+                                      "Fix the line the parser names.")) from None
+        if not isinstance(values, dict):
+            raise ConfigError(message(f"{path} is not a mapping.", type(values).__name__,
+                                      "keys such as name, goal, kpi, threshold, data", "Start from `lamina init`."))
+        unknown = sorted(set(values) - set(_FIELDS))
+        if unknown:
+            raise ConfigError(message(f"Unknown keys in {path}.", unknown, f"only {list(_FIELDS)}",
+                                      "Check the spelling or remove them."))
+        missing = [key for key in ("name", "kpi", "threshold", "data") if values.get(key) is None]
+        if missing:
+            raise ConfigError(message(f"{path} lacks required keys.", missing, "name, kpi, threshold and data",
+                                      "Add them (see `lamina init`)."))
+        values.setdefault("goal", "")
+        if isinstance(values["data"], str):
+            values["data"] = {"source": values["data"]}
+        values["constraints"] = values.get("constraints") or {}
+        values["model"] = values.get("model") or "auto"
+        return cls(**values, root=path.resolve().parent)
+
+    @property
+    def run_path(self) -> Path:
+        """Where the stages write: ``<root>/<run_dir>``."""
+        return self.root / self.run_dir
+
+    def settings(self) -> dict[str, Any]:
+        """The project's settings as written in the file (JSON-able)."""
+        return {key: getattr(self, key) for key in _FIELDS}
+
+    def run(self, stages: list[str] | None = None, *, force: bool | list[str] = False,
+            verbose: int = 1) -> dict[str, Any]:
+        """Run ``stages`` (default all, in order) and return every stage's result by name.
+
+        Args:
+            stages: stage names to run; the stages they depend on run first (or are skipped when
+                unchanged).
+            force: True redoes every stage; a list redoes those stages.
+            verbose: 0 quiet, 1 one line per stage.
+
+        Returns:
+            ``{stage name: result dict}``; ``result["evaluate"]["verdict"]`` holds the verdict.
+        """
+        unknown = sorted(set(stages or []) - set(STAGES))
+        if unknown:
+            raise ConfigError(message("Unknown stage.", unknown, f"one of {list(STAGES)}", "Check the name."))
+        wanted = _with_dependencies(stages or list(STAGES))
+        context = StageContext(self, verbose=verbose)
+        for name in STAGES:
+            if name in wanted:
+                redo = force is True or (isinstance(force, list) and name in force)
+                context.results[name] = _run_stage(STAGES[name], context, redo)
+        return context.results
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One step of a project run.
+
+    Attributes:
+        name: the stage (and CLI subcommand) name.
+        needs: stages whose results this one reads; their output hashes are part of its input hash.
+        settings: project settings this stage reads (a change redoes it).
+        run: ``run(context) -> dict``: does the work, writes files into ``context.folder(name)`` and
+            returns a JSON-able result.
+        uses_data: True when the data's content hash is one of its inputs.
+        version: bump when the stage's logic changes, so old results are redone.
+    """
+
+    name: str
+    needs: tuple[str, ...]
+    settings: tuple[str, ...]
+    run: Callable[[StageContext], dict[str, Any]]
+    uses_data: bool = False
+    version: int = 1
+
+
+class StageContext:
+    """What stages share during one run: the project, loaded data and earlier results."""
+
+    def __init__(self, project: Project, verbose: int = 1) -> None:
+        self.project = project
+        self.verbose = verbose
+        self.results: dict[str, dict[str, Any]] = {}
+        self._dataset: Any = None
+
+    def folder(self, stage: str) -> Path:
+        """``<run_dir>/<stage>``, created."""
+        path = self.project.run_path / stage
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def dataset(self) -> Any:
+        """The project's data (``lamina.data.load`` on ``data.source``), loaded once per run."""
+        if self._dataset is None:
+            from lamina.data import load
+
+            spec = self.project.data
+            source = spec["source"]
+            candidate = self.project.root / str(source)
+            if "://" not in str(source) and candidate.exists():
+                source = candidate
+            self._dataset = load(source, target=spec.get("target"), **(spec.get("options") or {}))
+        return self._dataset
+
+    def result(self, stage: str) -> dict[str, Any]:
+        """An earlier stage's result, from this run or from its ``stage.json``."""
+        if stage not in self.results:
+            record = self.project.run_path / stage / "stage.json"
+            self.results[stage] = json.loads(record.read_text())["result"]
+        return self.results[stage]
+
+    def say(self, text: str) -> None:
+        if self.verbose:
+            print(text, flush=True)
+
+
+STAGES: dict[str, Stage] = {}
+
+
+def register_stage(stage: Stage) -> Stage:
+    """Add or replace a stage (replacing keeps its place in the run order)."""
+    STAGES[stage.name] = stage
+    return stage
+
+
+def _with_dependencies(names: list[str]) -> set[str]:
+    wanted, queue = set(), list(names)
+    while queue:
+        name = queue.pop()
+        if name not in wanted:
+            wanted.add(name)
+            queue.extend(STAGES[name].needs)
+    return wanted
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _run_stage(stage: Stage, context: StageContext, force: bool) -> dict[str, Any]:
+    """Run one stage unless its input hash matches the recorded one."""
+    project = context.project
+    inputs = {"stage": stage.name, "version": stage.version,
+              "settings": {key: getattr(project, key) for key in stage.settings},
+              "needs": {name: _digest(context.result(name)) for name in stage.needs}}
+    if stage.uses_data:
+        inputs["data"] = context.dataset().fingerprint()
+    input_hash = _digest(inputs)
+    record = project.run_path / stage.name / "stage.json"
+    if not force and record.is_file():
+        previous = json.loads(record.read_text())
+        if previous.get("input_hash") == input_hash:
+            context.say(f"[{stage.name}] unchanged, skipped")
+            return previous["result"]  # type: ignore[no-any-return]
+    context.say(f"[{stage.name}] running")
+    started = time.perf_counter()
+    result = stage.run(context)
+    seconds = time.perf_counter() - started
+    record.parent.mkdir(parents=True, exist_ok=True)
+    temporary = record.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"stage": stage.name, "input_hash": input_hash, "seconds": round(seconds, 3),
+                                     "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "result": result},
+                                    indent=2, default=str))
+    temporary.replace(record)  # atomic: a killed run never leaves a half-written record
+    context.say(f"[{stage.name}] done in {seconds:.1f} s")
+    return result
+
+
+def init(folder: str | Path = ".", *, name: str | None = None, goal: str = "", kpi: str = "accuracy",
+         threshold: float = 0.9, data: str = "data.csv", target: str | None = None, task: str | None = None,
+         max_latency_ms: float = 100, train_seconds: float = 300, overwrite: bool = False) -> Path:
+    """Write a commented ``lamina.yaml`` into ``folder`` and return its path.
+
+    Raises ``ConfigError`` when the file exists (pass ``overwrite=True`` to replace it) or a value is invalid.
+    """
+    folder = Path(folder)
+    path = folder / FILE_NAME
+    if path.exists() and not overwrite:
+        raise ConfigError(message("A project file already exists.", str(path), "a folder without lamina.yaml",
+                                  "Edit it, pick another folder, or pass --force to overwrite it."))
+    quote = json.dumps  # JSON strings are valid YAML scalars and keep colons/quotes safe
+    text = _TEMPLATE.format(name=quote(name or folder.resolve().name), goal=quote(goal), kpi=kpi,
+                            kpis=", ".join(KPIS), threshold=threshold, source=quote(data),
+                            target=quote(target) if target else "null", task=task or "null",
+                            latency=max_latency_ms, train_seconds=train_seconds)
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = folder / (FILE_NAME + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    try:
+        import yaml
+
+        Project(**{**yaml.safe_load(text), "root": folder.resolve()})
+    except ConfigError:
+        temporary.unlink()
+        raise
+    temporary.replace(path)
+    return path
+
+
+from lamina import stages as _stages  # noqa: E402,F401  (registers the built-in stages)

@@ -1,0 +1,278 @@
+"""The built-in project stages: plan, data, eda, prepare, advise, train, evaluate, report.
+
+Each stage reads the project and earlier results through a :class:`lamina.project.StageContext`,
+writes its files into ``<run_dir>/<stage>/`` and returns a JSON-able summary. They are registered
+in run order when :mod:`lamina.project` is imported; ``register_stage`` replaces one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lamina.errors import ConfigError, DataError, message
+from lamina.planning import METRICS
+from lamina.project import KPIS, Stage, StageContext, register_stage
+
+__all__ = ["kpi_value", "split_dataset"]
+
+VALIDATION_FRACTION = 0.1
+TEST_FRACTION = 0.2
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, indent=2, default=str))
+
+
+def _take(values: Any, index: np.ndarray) -> Any:
+    """Rows ``index`` of a DataFrame, an array or a list of texts."""
+    if hasattr(values, "iloc"):
+        return values.iloc[index].reset_index(drop=True)
+    if isinstance(values, list):
+        return [values[i] for i in index]
+    return values[index]
+
+
+def _split(y: np.ndarray | None, rows: int, fraction: float, seed: int, stratify: bool) -> tuple[Any, Any]:
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(rows)
+    labels = y if stratify and y is not None and np.unique(y).size < rows * fraction else None
+    try:
+        first, second = train_test_split(index, test_size=fraction, random_state=seed, stratify=labels)
+    except ValueError:  # a class with a single row cannot be stratified
+        first, second = train_test_split(index, test_size=fraction, random_state=seed)
+    return np.sort(first), np.sort(second)
+
+
+def split_dataset(context: StageContext) -> tuple[Any, Any]:
+    """``(train, test)`` Datasets from the prepare stage's split (train includes validation rows)."""
+    dataset = context.dataset()
+    split = context.result("prepare")
+    with np.load(context.project.run_path / "prepare" / "split.npz") as saved:
+        train, test = saved["train"], saved["test"]
+    if split["given_test"]:
+        return dataset, dataclasses.replace(dataset, x=dataset.x_test, y=dataset.y_test, x_test=None, y_test=None)
+    trained = dataclasses.replace(dataset, x=_take(dataset.x, train), y=_take(dataset.y, train),
+                                  x_test=_take(dataset.x, test), y_test=_take(dataset.y, test))
+    tested = dataclasses.replace(dataset, x=_take(dataset.x, test), y=_take(dataset.y, test), x_test=None, y_test=None)
+    return trained, tested
+
+
+def _task(context: StageContext) -> str:
+    task = context.project.task or context.dataset().task
+    if task is None:
+        raise DataError(message("The project has no target to learn.", repr(context.project.data.get("target")),
+                                "data.target naming the label column", "Add data.target to lamina.yaml."))
+    return str(task)
+
+
+def kpi_value(kpi: str, y_true: np.ndarray, predicted: np.ndarray, scores: np.ndarray | None = None) -> float:
+    """The KPI ``kpi`` of predictions (``scores``: class probabilities, needed for ``roc_auc``)."""
+    from sklearn import metrics
+
+    average = "binary" if np.unique(y_true).size <= 2 else "macro"
+    if kpi == "accuracy":
+        return float(metrics.accuracy_score(y_true, predicted))
+    if kpi == "balanced_accuracy":
+        return float(metrics.balanced_accuracy_score(y_true, predicted))
+    if kpi in ("f1", "precision", "recall"):
+        labels = np.unique(y_true)
+        options: dict[str, Any] = {"average": average, "zero_division": 0}
+        if average == "binary":
+            options["pos_label"] = labels[-1]
+        return float(getattr(metrics, f"{kpi}_score")(y_true, predicted, **options))
+    if kpi == "roc_auc":
+        if scores is None:
+            raise ConfigError(message("roc_auc needs class probabilities.", "a model without them",
+                                      "a classifier with predict_proba", "Use kpi: accuracy or f1."))
+        return float(metrics.roc_auc_score(y_true, scores[:, 1] if scores.shape[1] == 2 else scores,
+                                           multi_class="ovr"))
+    if kpi == "rmse":
+        return float(np.sqrt(metrics.mean_squared_error(y_true, predicted)))
+    if kpi == "mae":
+        return float(metrics.mean_absolute_error(y_true, predicted))
+    return float(metrics.r2_score(y_true, predicted))
+
+
+# ---------------------------------------------------------------- stages
+def _plan(context: StageContext) -> dict[str, Any]:
+    from lamina.planning import plan
+
+    project = context.project
+    constraints = project.constraints
+    result = plan(context.dataset(), goal=project.goal, kpi=project.kpi, threshold=project.threshold,
+                  budget_seconds=constraints.get("train_seconds"), max_latency_ms=constraints.get("max_latency_ms"))
+    folder = context.folder("plan")
+    (folder / "plan.md").write_text(result.to_markdown())
+    for finding in result.findings:
+        context.say(f"  {finding.level:<8} {finding.message}")
+    return result.to_dict()  # type: ignore[no-any-return]
+
+
+def _data(context: StageContext) -> dict[str, Any]:
+    dataset = context.dataset()
+    folder = context.folder("data")
+    summary = dict(dataset.summary(), fingerprint=dataset.fingerprint())
+    _write_json(folder / "summary.json", summary)
+    context.say(f"  {len(dataset)} rows from {dataset.source} ({dataset.modality}, target {dataset.target!r})")
+    return summary  # type: ignore[no-any-return]
+
+
+def _eda(context: StageContext) -> dict[str, Any]:
+    """A first profile: shape, missing values and class balance (the full EDA replaces this stage)."""
+    dataset = context.dataset()
+    profile: dict[str, Any] = {"rows": len(dataset), "modality": dataset.modality}
+    if hasattr(dataset.x, "isna"):
+        missing = dataset.x.isna().mean()
+        profile["missing"] = {str(k): round(float(v), 4) for k, v in missing.items() if v > 0}
+        profile["columns"] = {str(k): str(v) for k, v in dataset.x.dtypes.items()}
+    if dataset.y is not None and _task(context) == "classification":
+        values, counts = np.unique(np.asarray(dataset.y).astype(str), return_counts=True)
+        profile["class_balance"] = {str(v): int(c) for v, c in zip(values, counts)}
+    _write_json(context.folder("eda") / "profile.json", profile)
+    return profile
+
+
+def _prepare(context: StageContext) -> dict[str, Any]:
+    dataset = context.dataset()
+    seed, stratify = context.project.seed, _task(context) == "classification"
+    given = dataset.x_test is not None
+    y = None if dataset.y is None else np.asarray(dataset.y)
+    if given:
+        train, test = np.arange(len(dataset)), np.arange(len(dataset.x_test))
+    else:
+        train, test = _split(y, len(dataset), TEST_FRACTION, seed, stratify)
+    np.savez(context.folder("prepare") / "split.npz", train=train, test=test)
+    context.say(f"  {len(train)} training rows, {len(test)} test rows ({'given' if given else 'seeded'} split)")
+    return {"given_test": given, "train_rows": len(train), "test_rows": len(test), "seed": seed}
+
+
+def _advise(context: StageContext) -> dict[str, Any]:
+    from lamina.advisor import advise
+
+    train, _ = split_dataset(context)
+    project = context.project
+    budget = float(project.constraints.get("train_seconds") or 120)
+    advice = advise(train, metric=project.kpi if project.kpi in _ADVISOR_METRICS else None, time_budget=budget,
+                    seed=project.seed, keep=True)
+    folder = context.folder("advise")
+    (folder / "advice.md").write_text(advice.to_markdown())
+    context.say(str(advice))
+    chosen = _choose(advice.rows, advice.winner, project.model, METRICS[advice.metric][1])
+    advice.fitted[chosen].save(folder / "chosen")
+    return dict(advice.to_dict(), chosen=chosen)
+
+
+_ADVISOR_METRICS = ("accuracy", "balanced_accuracy", "f1", "rmse", "mae", "r2")
+
+
+def _choose(rows: list[dict[str, Any]], winner: str, setting: str, higher: bool) -> str:
+    """The candidate the project's ``model:`` setting picks from the advisor's rows."""
+    if setting == "auto":
+        return winner
+    if setting in ("classical", "deep"):
+        pool = [row for row in rows if row["family"] == setting]
+        return str(max(pool, key=lambda row: row["value"] if higher else -row["value"])["candidate"])
+    names = [row["candidate"] for row in rows]
+    if setting not in names:
+        raise ConfigError(message("model: in lamina.yaml names no candidate.", repr(setting),
+                                  f"auto, classical, deep or one of {names}", "Pick one of those."))
+    return setting
+
+
+def _train(context: StageContext) -> dict[str, Any]:
+    """Package the chosen candidate; a classical one is refitted on every training row."""
+    from sklearn.base import clone
+
+    from lamina.fitted import FittedModel
+
+    fitted = FittedModel.load(context.project.run_path / "advise" / "chosen")
+    train, _ = split_dataset(context)
+    note = "the network trained by the advisor (early stopping on a held-out tenth of the training rows)"
+    if fitted.family == "classical":
+        labelled = np.flatnonzero(~_missing(train.y))
+        x = fitted.transform(_take(train.x, labelled))
+        y = np.asarray(train.y)[labelled]
+        if fitted.prep.get("classes") is not None:  # the advisor trained on class ids 0..K-1
+            classes = np.asarray(fitted.prep["classes"], dtype=object)
+            y = np.searchsorted(classes.astype(str), y.astype(str))
+        fitted.model = clone(fitted.model).fit(x, y)
+        note = f"refitted on all {len(labelled):,} labelled training rows"
+    fitted.save(context.folder("train") / "model")
+    context.say(f"  {fitted.name}: {note}")
+    return {"candidate": fitted.name, "family": fitted.family, "note": note}
+
+
+def _missing(y: Any) -> np.ndarray:
+    import pandas as pd
+
+    return np.asarray(pd.isna(pd.Series(np.asarray(y, dtype=object))))
+
+
+def _evaluate(context: StageContext) -> dict[str, Any]:
+    """Load the saved model from disk, predict the test split and judge the KPI against the threshold."""
+    import time
+
+    from lamina.fitted import FittedModel
+
+    project = context.project
+    model = FittedModel.load(project.run_path / "train" / "model")
+    _, test = split_dataset(context)
+    keep = np.flatnonzero(~_missing(test.y))
+    x, y = _take(test.x, keep), np.asarray(test.y, dtype=object)[keep]
+    started = time.perf_counter()
+    predicted = model.predict(x)
+    latency = 1e3 * (time.perf_counter() - started) / max(1, len(keep))
+    if model.prep.get("classes") is not None:
+        y, predicted = y.astype(str), predicted.astype(str)
+    value = kpi_value(project.kpi, y.astype(float) if model.prep["task"] == "regression" else y, predicted)
+    higher = KPIS[project.kpi]
+    met = value >= project.threshold if higher else value <= project.threshold
+    sign = (">=" if met else "<") if higher else ("<=" if met else ">")
+    sentence = (f"{project.kpi} {value:.4f} {sign} {project.threshold} on {len(keep):,} test rows: "
+                f"{'MET' if met else 'NOT MET'} ({model.name})")
+    limit = project.constraints.get("max_latency_ms")
+    verdict = {"kpi": project.kpi, "value": value, "threshold": project.threshold, "met": bool(met),
+               "model": model.name, "sentence": sentence, "latency_ms": latency,
+               "latency_met": None if limit is None else bool(latency <= float(limit))}
+    _write_json(context.folder("evaluate") / "verdict.json", verdict)
+    context.say(f"  {sentence}")
+    return {"verdict": verdict, "test_rows": len(keep)}
+
+
+def _report(context: StageContext) -> dict[str, Any]:
+    """A markdown summary: goal, verdict, plan findings, data and the advisor's table."""
+    project = context.project
+    verdict = context.result("evaluate")["verdict"]
+    plan, advice, data = context.result("plan"), context.result("advise"), context.result("data")
+    lines = [f"# {project.name}", "", f"**Goal**: {project.goal or '(not stated)'}", "",
+             f"**Verdict**: {verdict['sentence']}.", ""]
+    if verdict["latency_met"] is not None:
+        lines += [f"Prediction latency {verdict['latency_ms']:.3f} ms per row (limit "
+                  f"{project.constraints['max_latency_ms']} ms): {'met' if verdict['latency_met'] else 'NOT met'}.",
+                  ""]
+    lines += ["## Data", "", f"{data['rows']:,} rows from {data['source']} ({data['modality']}); "
+              f"target {data.get('target')!r}.", "", "## Viability", ""]
+    lines += [f"- **{f['level']}** {f['message']} {f['reason']}" for f in plan["findings"]]
+    lines += ["", "## Deep learning or classical?", "",
+              (project.run_path / "advise" / "advice.md").read_text(), "",
+              f"Chosen for training (model: {project.model}): **{advice['chosen']}**.", ""]
+    path = context.folder("report") / "report.md"
+    path.write_text("\n".join(lines))
+    return {"path": str(path), "verdict": verdict["sentence"]}
+
+
+for _stage in (Stage("plan", (), ("goal", "kpi", "threshold", "constraints", "data", "task"), _plan, True),
+               Stage("data", (), ("data",), _data, True),
+               Stage("eda", ("data",), ("task",), _eda, True),
+               Stage("prepare", ("data",), ("seed", "task"), _prepare, True),
+               Stage("advise", ("prepare",), ("kpi", "constraints", "seed", "model"), _advise, True),
+               Stage("train", ("advise",), (), _train, True),
+               Stage("evaluate", ("train",), ("kpi", "threshold", "constraints"), _evaluate, True),
+               Stage("report", ("plan", "data", "advise", "evaluate"), ("name", "goal", "model"), _report)):
+    register_stage(_stage)

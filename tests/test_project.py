@@ -1,0 +1,139 @@
+"""Projects: the project file, the stage machinery (content-hash skipping, --force) and a whole run."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lamina
+from lamina.cli import main
+from lamina.errors import ConfigError
+from lamina.project import STAGES, Project, Stage, init, register_stage
+
+
+def _table(rows=240, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 3))
+    colour = rng.choice(["red", "green", "blue"], rows)
+    label = np.where(x[:, 0] + 0.5 * x[:, 1] + (colour == "red") > 0.3, "yes", "no")
+    return pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "colour": colour, "label": label})
+
+
+@pytest.fixture
+def project_dir(tmp_path):
+    _table().to_csv(tmp_path / "table.csv", index=False)
+    init(tmp_path, name="toy", goal="Say yes or no.", kpi="accuracy", threshold=0.8, data="table.csv",
+         target="label", train_seconds=3)
+    return tmp_path
+
+
+def test_init_writes_a_file_that_loads(project_dir):
+    project = Project.load(project_dir)
+    assert (project.name, project.kpi, project.threshold) == ("toy", "accuracy", 0.8)
+    assert project.data == {"source": "table.csv", "target": "label"}
+    assert project.constraints == {"max_latency_ms": 100, "train_seconds": 3}
+    assert project.run_path == project_dir / "runs"
+    with pytest.raises(ConfigError, match="already exists"):
+        init(project_dir)
+    assert Project.load(project_dir).name == "toy"  # the refused init left the file alone
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("name: x\nkpi: accuracy\nthreshold: 0.9\n", "lacks required keys"),
+    ("name: x\nkpi: accurcy\nthreshold: 0.9\ndata: d.csv\n", "Unknown kpi"),
+    ("name: x\nkpi: accuracy\nthreshold: high\ndata: d.csv\n", "not a number"),
+    ("name: x\nkpi: accuracy\nthreshold: 0.9\ndata: d.csv\ncolour: red\n", "Unknown keys"),
+    ("name: [x\n", "not valid YAML"),
+    ("- a list\n", "not a mapping"),
+])
+def test_bad_project_files_say_what_to_fix(tmp_path, text, expected):
+    (tmp_path / "lamina.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=expected):
+        Project.load(tmp_path)
+
+
+def test_missing_project_file_says_how_to_make_one(tmp_path):
+    with pytest.raises(ConfigError, match="lamina init"):
+        Project.load(tmp_path)
+
+
+def test_unchanged_stages_are_skipped_and_force_redoes_them(project_dir):
+    calls = []
+
+    def count(context):
+        calls.append(context.project.seed)
+        (context.folder("count") / "out.txt").write_text("done")
+        return {"rows": len(context.dataset())}
+
+    register_stage(Stage("count", ("data",), ("seed",), count, uses_data=True))
+    try:
+        project = Project.load(project_dir)
+        assert project.run(["count"], verbose=0)["count"] == {"rows": 240}
+        project.run(["count"], verbose=0)
+        assert len(calls) == 1  # same inputs: skipped
+        project.run(["count"], force=True, verbose=0)
+        assert len(calls) == 2
+        project.seed = 1  # a setting the stage reads changed
+        project.run(["count"], verbose=0)
+        assert calls == [0, 0, 1]
+        _table(seed=1).to_csv(project_dir / "table.csv", index=False)  # the data's content changed
+        project.run(["count"], verbose=0)
+        assert len(calls) == 4
+        record = json.loads((project.run_path / "count" / "stage.json").read_text())
+        assert record["result"] == {"rows": 240} and len(record["input_hash"]) == 64
+    finally:
+        del STAGES["count"]
+
+
+def test_unknown_stage_lists_the_stages(project_dir):
+    with pytest.raises(ConfigError, match="Unknown stage") as error:
+        Project.load(project_dir).run(["trian"])
+    assert "advise" in str(error.value)
+
+
+def test_a_whole_run_ends_with_a_verdict(project_dir, capsys):
+    project = Project.load(project_dir)
+    results = project.run(verbose=0)
+    assert list(results) == list(STAGES)
+    verdict = results["evaluate"]["verdict"]
+    assert verdict["kpi"] == "accuracy" and 0.5 < verdict["value"] <= 1
+    assert verdict["met"] == (verdict["value"] >= 0.8)
+    assert (project.run_path / "report" / "report.md").read_text().count("Verdict") >= 1
+    # Nothing changed: a second run skips every stage and gives the same verdict.
+    again = project.run(verbose=1)
+    assert again["evaluate"]["verdict"] == verdict
+    assert capsys.readouterr().out.count("unchanged, skipped") == len(STAGES)
+
+
+def test_cli_runs_a_csv_project_to_a_verdict(project_dir):
+    done = subprocess.run([sys.executable, "-m", "lamina.cli", "run", str(project_dir)], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "Verdict: accuracy" in done.stdout and str(project_dir / "runs") in done.stdout
+
+
+def test_cli_init_and_single_stage(tmp_path, capsys):
+    _table().to_csv(tmp_path / "table.csv", index=False)
+    assert main(["init", str(tmp_path), "--data", "table.csv", "--target", "label", "--kpi", "f1",
+                 "--threshold", "0.7"]) == 0
+    assert Project.load(tmp_path).kpi == "f1"
+    assert main(["data", str(tmp_path)]) == 0
+    assert "240 rows" in capsys.readouterr().out
+    assert main(["init", str(tmp_path)]) == 2  # exists: a clear error, not a traceback
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_plan_and_advise_take_a_data_file(tmp_path, capsys):
+    _table().to_csv(tmp_path / "table.csv", index=False)
+    assert main(["plan", str(tmp_path / "table.csv"), "--target", "label"]) == 0
+    assert main(["advise", str(tmp_path / "table.csv"), "--target", "label", "--budget", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "HistGradientBoosting" in out and "MLP" in out
+
+
+def test_project_api_is_public():
+    assert lamina.Project is Project
+    assert callable(lamina.plan) and callable(lamina.advise)
