@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -39,7 +40,8 @@ goal: {goal}
 kpi: {kpi}                # the business metric: {kpis}
 threshold: {threshold}          # success when the KPI reaches this on the test split
 data:
-  source: {source}        # a bundled data set, a file or folder (relative to this file), or an SQL URL
+  source: {source}        # a bundled data set, a file or folder (relative to this file), or an SQL URL;
+                          # ${{VARIABLE}} is read from the environment (keep passwords out of this file)
   target: {target}
   # options: {{table: sales}}   # passed to lamina.data.load (sql table/query, sample, delimiter, ...)
 task: {task}              # classification | regression | null (inferred from the target)
@@ -208,10 +210,10 @@ class StageContext:
             from lamina.data import load
 
             spec = self.project.data
-            source = spec["source"]
-            candidate = self.project.root / str(source)
-            if "://" not in str(source) and candidate.exists():
-                source = candidate
+            source = os.path.expandvars(str(spec["source"]))  # ${PGPASSWORD}: secrets stay out of the file
+            candidate = self.project.root / source
+            if "://" not in source and candidate.exists():
+                source = str(candidate)
             self._dataset = load(source, target=spec.get("target"), **(spec.get("options") or {}))
         return self._dataset
 
