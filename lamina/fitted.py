@@ -79,6 +79,20 @@ class FittedModel:
             out = out.argmax(1) if classes is not None else out[:, 0] * self.prep["std"] + self.prep["mean"]
         return np.asarray(classes, dtype=object)[out.astype(int)] if classes is not None else out.astype(float)
 
+    def predict_proba(self, x: Any) -> np.ndarray | None:
+        """Class probabilities ``(N, classes)`` in the order of ``prep["classes"]``; None for regression or
+        a classical model without ``predict_proba``."""
+        if self.prep.get("classes") is None:
+            return None
+        if self.family == "deep":
+            import torch
+
+            logits = torch.as_tensor(np.asarray(self.model.predict(self.transform(x)), dtype=np.float32))
+            return logits.softmax(1).numpy()  # type: ignore[no-any-return]
+        if not hasattr(self.model, "predict_proba"):
+            return None
+        return np.asarray(self.model.predict_proba(self.transform(x)))
+
     def save(self, folder: str | Path) -> Path:
         """Write ``prep.json`` and ``model/`` (lamina) or ``model.skops`` (scikit-learn) into ``folder``."""
         folder = Path(folder)

@@ -32,7 +32,7 @@ __all__ = ["KPIS", "STAGES", "Project", "Stage", "StageContext", "init", "regist
 KPIS = {"accuracy": True, "balanced_accuracy": True, "f1": True, "precision": True, "recall": True,
         "roc_auc": True, "r2": True, "rmse": False, "mae": False}
 FILE_NAME = "lamina.yaml"
-_FIELDS = ("name", "goal", "kpi", "threshold", "data", "task", "model", "constraints", "seed", "run_dir")
+_FIELDS = ("name", "goal", "kpi", "threshold", "data", "task", "model", "constraints", "seed", "run_dir", "report")
 _TEMPLATE = """\
 # lamina project file: `lamina run` executes plan -> data -> eda -> prepare -> advise -> train -> evaluate -> report.
 name: {name}
@@ -51,6 +51,7 @@ constraints:
   train_seconds: {train_seconds}      # training time budget
 seed: 0
 run_dir: runs
+# report: {{slices: [sex, race]}}   # quality per group of these columns, large gaps flagged
 """
 
 
@@ -68,6 +69,8 @@ class Project:
         model: ``"auto"``, ``"classical"``, ``"deep"`` or an advisor candidate name.
         constraints: ``{"max_latency_ms": ..., "train_seconds": ...}``.
         seed: random seed of every stage.
+        run_dir: the folder (relative to ``root``) the stages write into.
+        report: report options: ``{"slices": [column, ...]}`` measures quality per value of those columns.
         root: the folder of the project file; relative paths resolve against it.
     """
 
@@ -81,6 +84,7 @@ class Project:
     constraints: dict[str, Any] = dataclasses.field(default_factory=dict)
     seed: int = 0
     run_dir: str = "runs"
+    report: dict[str, Any] = dataclasses.field(default_factory=dict)
     root: Path = Path(".")
 
     def __post_init__(self) -> None:
@@ -131,6 +135,7 @@ class Project:
             values["data"] = {"source": values["data"]}
         values["constraints"] = values.get("constraints") or {}
         values["model"] = values.get("model") or "auto"
+        values["report"] = values.get("report") or {}
         return cls(**values, root=path.resolve().parent)
 
     @property

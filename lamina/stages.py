@@ -228,9 +228,18 @@ def _evaluate(context: StageContext) -> dict[str, Any]:
     started = time.perf_counter()
     predicted = model.predict(x)
     latency = 1e3 * (time.perf_counter() - started) / max(1, len(keep))
+    probabilities = model.predict_proba(x)
+    folder = context.folder("evaluate")
+    kind = float if model.prep["task"] == "regression" else str
+    saved: dict[str, Any] = {"row": keep, "truth": y.astype(kind), "predicted": predicted.astype(kind)}
+    if probabilities is not None:
+        saved["probabilities"] = probabilities.astype(np.float32)  # (N, classes) in prep["classes"] order
+        saved["classes"] = np.asarray(model.prep["classes"]).astype(str)
+    np.savez_compressed(folder / "predictions.npz", **saved)  # the report's errors, calibration and slices
     if model.prep.get("classes") is not None:
         y, predicted = y.astype(str), predicted.astype(str)
-    value = kpi_value(project.kpi, y.astype(float) if model.prep["task"] == "regression" else y, predicted)
+    value = kpi_value(project.kpi, y.astype(float) if model.prep["task"] == "regression" else y, predicted,
+                      probabilities)
     higher = KPIS[project.kpi]
     met = value >= project.threshold if higher else value <= project.threshold
     sign = (">=" if met else "<") if higher else ("<=" if met else ">")
@@ -240,7 +249,7 @@ def _evaluate(context: StageContext) -> dict[str, Any]:
     verdict = {"kpi": project.kpi, "value": value, "threshold": project.threshold, "met": bool(met),
                "model": model.name, "sentence": sentence, "latency_ms": latency,
                "latency_met": None if limit is None else bool(latency <= float(limit))}
-    _write_json(context.folder("evaluate") / "verdict.json", verdict)
+    _write_json(folder / "verdict.json", verdict)
     context.say(f"  {sentence}")
     return {"verdict": verdict, "test_rows": len(keep)}
 
@@ -264,7 +273,11 @@ def _report(context: StageContext) -> dict[str, Any]:
               f"Chosen for training (model: {project.model}): **{advice['chosen']}**.", ""]
     path = context.folder("report") / "report.md"
     path.write_text("\n".join(lines))
-    return {"path": str(path), "verdict": verdict["sentence"]}
+    from lamina.report import write
+
+    page = write(context)
+    context.say(f"  {page}")
+    return {"path": str(page), "markdown": str(path), "verdict": verdict["sentence"]}
 
 
 for _stage in (Stage("plan", (), ("goal", "kpi", "threshold", "constraints", "data", "task"), _plan, True),
@@ -274,5 +287,6 @@ for _stage in (Stage("plan", (), ("goal", "kpi", "threshold", "constraints", "da
                Stage("advise", ("prepare",), ("kpi", "constraints", "seed", "model"), _advise, True),
                Stage("train", ("advise",), (), _train, True),
                Stage("evaluate", ("train",), ("kpi", "threshold", "constraints"), _evaluate, True),
-               Stage("report", ("plan", "data", "advise", "evaluate"), ("name", "goal", "model"), _report)):
+               Stage("report", ("plan", "data", "eda", "advise", "evaluate"), ("name", "goal", "model", "report"),
+                     _report, True)):
     register_stage(_stage)
