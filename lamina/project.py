@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from lamina.errors import ConfigError, message
+from lamina.planning import METRICS
 
 __all__ = ["KPIS", "STAGES", "Project", "Stage", "StageContext", "init", "register_stage"]
 
-# KPI name -> higher is better. Regression errors are lower-is-better.
-KPIS = {"accuracy": True, "balanced_accuracy": True, "f1": True, "precision": True, "recall": True,
-        "roc_auc": True, "r2": True, "rmse": False, "mae": False}
+# KPI name -> higher is better (regression errors are lower-is-better), as lamina.planning.METRICS says.
+KPIS = {name: METRICS[name][1] for name in ("accuracy", "balanced_accuracy", "f1", "precision", "recall", "roc_auc",
+                                           "r2", "rmse", "mae")}
 FILE_NAME = "lamina.yaml"
 _FIELDS = ("name", "goal", "kpi", "threshold", "data", "task", "model", "constraints", "seed", "run_dir", "report")
 _TEMPLATE = """\

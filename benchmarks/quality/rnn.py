@@ -65,7 +65,7 @@ def mnist1d_gru() -> float:
     return model.evaluate((data.x_test - mean) / std, data.y_test)["accuracy"]
 
 
-def shakespeare_char_lstm(units: int = 512, epochs: int = 4, stride: int = 50, length: int = 100,
+def shakespeare_char_lstm(units: int = 512, epochs: int = 6, stride: int = 50, length: int = 100,
                           batch_size: int = 64, learning_rate: float = 2e-3, rows: int = 16) -> float:
     """Mean cross-entropy (nats) of a character LSTM over every character of the validation text.
 
@@ -77,6 +77,8 @@ def shakespeare_char_lstm(units: int = 512, epochs: int = 4, stride: int = 50, l
     non-overlapping windows covering it, ~7,000 characters each; the hidden state is not carried
     across windows, so only the first character of each window starts without context.
     The value is ``log(perplexity)``: the mean over every validation character, not over batches.
+    6 epochs (about 12M training characters) take about 6 minutes at 2 threads with bf16 autocast
+    (about 60,000 characters per second for 512 units at batch 64 on an AMX CPU).
     """
     data = lamina.datasets.load("tinyshakespeare")
     vocabulary = lamina.sequences.CharVocabulary(data.extra["vocabulary"], pad=True)  # 65 characters; 0 = padding
