@@ -50,7 +50,9 @@ __all__ = ["FORMAT_VERSION", "deserialize", "load", "save", "serialize"]
 
 FORMAT_VERSION = 2
 MANIFEST, WEIGHTS, HISTORY = "lamina.json", "weights.safetensors", "history.json"
-SLOTS = ("preprocessing", "reference_profile")  # filled by later stages; versioned by FORMAT_VERSION
+# JSON slots a model carries in its manifest (set ``model.slots_ = {name: value}`` before saving): the
+# preprocessing pipeline's config and the training data's reference profile for drift monitoring.
+SLOTS = ("preprocessing", "reference_profile")
 
 _TORCH_ALLOWED = (
     nn.Linear, nn.Bilinear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
@@ -265,7 +267,7 @@ def save(model: Any, path: str | os.PathLike[str]) -> str:
         "weights": {"file": WEIGHTS, "sha256": None, "tensors": {k: _tensor_hash(v) for k, v in state.items()}},
         "history": HISTORY,
         "extra_state": extra,
-        "slots": {slot: None for slot in SLOTS},
+        "slots": {slot: (getattr(model, "slots_", None) or {}).get(slot) for slot in SLOTS},
     }
     try:  # fail before touching the disk, not halfway through writing
         json.dumps([manifest, history])
@@ -474,5 +476,6 @@ def load(path: str | os.PathLike[str], *, custom_objects: Mapping[str, Any] | No
         model.history_ = History()
         model.history_.history = _read_json(_member(root, manifest["history"]))
     model.config_ = manifest.get("config")
+    model.slots_ = {k: v for k, v in (manifest.get("slots") or {}).items() if v is not None}
     model.manifest_ = manifest
     return model

@@ -727,3 +727,14 @@ def test_lambda_argument_fails_at_save_naming_the_argument(tmp_path):
     text = str(info.value)
     assert "lamina.layers.Dense.activation" in text and "<lambda>" in text and "activation='relu'" in text
     assert list(tmp_path.iterdir()) == []
+
+
+def test_slots_carry_json_through_save_and_load(tmp_path):
+    model = lamina.Sequential([lamina.layers.Dense(2)])
+    model.build(torch.zeros(1, 3))
+    model.slots_ = {"reference_profile": {"columns": {"a": {"mean": 1.5}}}, "unknown": "dropped"}
+    loaded = lamina.load(model.save(tmp_path / "m"))
+    assert loaded.slots_ == {"reference_profile": {"columns": {"a": {"mean": 1.5}}}}
+    plain = lamina.Sequential([lamina.layers.Dense(2)])
+    plain.build(torch.zeros(1, 3))
+    assert lamina.load(plain.save(tmp_path / "n")).slots_ == {}  # no slot set: nothing stored
