@@ -50,6 +50,7 @@ __all__ = [
     "models",
     "plan",
     "plot_history",
+    "prepare",
     "project",
     "register",
     "registry",
@@ -85,7 +86,8 @@ def advise(data: Any, target: str | None = None, **options: Any) -> Any:
 def __getattr__(name: str) -> Any:
     import importlib
 
-    if name in ("testing", "artifact", "cli", "summary", "project", "planning", "advisor", "fitted", "stages"):
+    if name in ("testing", "artifact", "cli", "summary", "project", "planning", "advisor", "fitted", "stages", "prepare",
+                "report", "eda"):
         return importlib.import_module(f"lamina.{name}")
     if name == "Project":
         from lamina.project import Project

@@ -41,8 +41,9 @@ class FittedModel:
             and ``maxlen`` (texts), ``center``/``spread`` (arrays), ``mean``/``std`` (regression targets).
     """
 
-    def __init__(self, name: str, family: str, model: Any, prep: dict[str, Any]) -> None:
+    def __init__(self, name: str, family: str, model: Any, prep: dict[str, Any], pipeline: Any = None) -> None:
         self.name, self.family, self.model, self.prep = name, family, model, prep
+        self.pipeline = pipeline  # a fitted lamina.prepare.Pipeline applied first, or None
         self._vocabulary: Any = None
 
     def __repr__(self) -> str:
@@ -51,6 +52,8 @@ class FittedModel:
     def transform(self, x: Any) -> Any:
         """Raw inputs (the data set's ``x`` format) -> what the model takes."""
         modality, prep = self.prep["modality"], self.prep
+        if self.pipeline is not None:
+            x = self.pipeline.transform(x)
         if modality == "text":
             if self.family == "classical":
                 return list(x)
@@ -99,7 +102,10 @@ class FittedModel:
         folder.mkdir(parents=True, exist_ok=True)
         card = {"name": self.name, "family": self.family, "prep": self.prep}
         (folder / "prep.json").write_text(json.dumps(card, default=_plain))
+        if self.pipeline is not None:
+            self.pipeline.save(folder / "preprocessing")
         if self.family == "deep":
+            self.model.slots_ = {"preprocessing": None if self.pipeline is None else self.pipeline.get_config()}
             self.model.save(folder / "model")
         else:
             import skops.io
@@ -112,10 +118,15 @@ class FittedModel:
         """Read a folder written by :meth:`save`; refuses skops files holding types off the allowlist."""
         folder = Path(folder)
         card = json.loads((folder / "prep.json").read_text())
+        pipeline = None
+        if (folder / "preprocessing").is_dir():
+            from lamina.prepare import Pipeline
+
+            pipeline = Pipeline.load(folder / "preprocessing")
         if card["family"] == "deep":
             from lamina.artifact import load
 
-            return cls(card["name"], "deep", load(folder / "model"), card["prep"])
+            return cls(card["name"], "deep", load(folder / "model"), card["prep"], pipeline)
         import skops.io
 
         path = folder / "model.skops"
@@ -125,7 +136,7 @@ class FittedModel:
             raise DataError(message("The saved model holds types lamina does not trust.", refused[:5],
                                     f"types from {', '.join(TRUSTED_PREFIXES)}",
                                     "Only load models you saved with lamina; retrain the model otherwise."))
-        return cls(card["name"], "classical", skops.io.load(path, trusted=found), card["prep"])
+        return cls(card["name"], "classical", skops.io.load(path, trusted=found), card["prep"], pipeline)
 
 
 def _plain(value: Any) -> Any:

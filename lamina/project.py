@@ -33,7 +33,8 @@ __all__ = ["KPIS", "STAGES", "Project", "Stage", "StageContext", "init", "regist
 KPIS = {name: METRICS[name][1] for name in ("accuracy", "balanced_accuracy", "f1", "precision", "recall", "roc_auc",
                                            "r2", "rmse", "mae")}
 FILE_NAME = "lamina.yaml"
-_FIELDS = ("name", "goal", "kpi", "threshold", "data", "task", "model", "constraints", "seed", "run_dir", "report")
+_FIELDS = ("name", "goal", "kpi", "threshold", "data", "task", "model", "constraints", "seed", "run_dir", "prepare",
+           "report")
 _TEMPLATE = """\
 # lamina project file: `lamina run` executes plan -> data -> eda -> prepare -> advise -> train -> evaluate -> report.
 name: {name}
@@ -52,6 +53,7 @@ constraints:
   train_seconds: {train_seconds}      # training time budget
 seed: 0
 run_dir: runs
+# prepare: {{split: group, group_column: customer_id}}   # random | stratified | group | time (time_column)
 # report: {{slices: [sex, race]}}   # quality per group of these columns, large gaps flagged
 """
 
@@ -71,6 +73,8 @@ class Project:
         constraints: ``{"max_latency_ms": ..., "train_seconds": ...}``.
         seed: random seed of every stage.
         run_dir: the folder (relative to ``root``) the stages write into.
+        prepare: split options: ``{"split": "random" | "stratified" | "group" | "time", "group_column": ...,
+            "time_column": ..., "test_fraction": 0.2}`` (ignored when the data set has its own test split).
         report: report options: ``{"slices": [column, ...]}`` measures quality per value of those columns.
         root: the folder of the project file; relative paths resolve against it.
     """
@@ -85,6 +89,7 @@ class Project:
     constraints: dict[str, Any] = dataclasses.field(default_factory=dict)
     seed: int = 0
     run_dir: str = "runs"
+    prepare: dict[str, Any] = dataclasses.field(default_factory=dict)
     report: dict[str, Any] = dataclasses.field(default_factory=dict)
     root: Path = Path(".")
 
@@ -137,6 +142,7 @@ class Project:
         values["constraints"] = values.get("constraints") or {}
         values["model"] = values.get("model") or "auto"
         values["report"] = values.get("report") or {}
+        values["prepare"] = values.get("prepare") or {}
         return cls(**values, root=path.resolve().parent)
 
     @property

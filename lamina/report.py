@@ -290,7 +290,7 @@ def write(context: Any) -> Path:
         probabilities, classes = (saved[key] if key in saved.files else None for key in ("probabilities", "classes"))
     model = FittedModel.load(run / "train" / "model")
     history = getattr(getattr(model.model, "history_", None), "history", None)
-    _, test = split_dataset(context)
+    _, test = split_dataset(context, prepared=False)
     x = test.x.iloc[keep].reset_index(drop=True) if hasattr(test.x, "iloc") else [test.x[i] for i in keep] \
         if isinstance(test.x, list) else test.x[keep]
     task = model.prep["task"]

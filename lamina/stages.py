@@ -37,30 +37,32 @@ def _take(values: Any, index: np.ndarray) -> Any:
     return values[index]
 
 
-def _split(y: np.ndarray | None, rows: int, fraction: float, seed: int, stratify: bool) -> tuple[Any, Any]:
-    from sklearn.model_selection import train_test_split
+def split_dataset(context: StageContext, prepared: bool = True) -> tuple[Any, Any]:
+    """``(train, test)`` Datasets from the prepare stage's split (train includes validation rows).
 
-    index = np.arange(rows)
-    labels = y if stratify and y is not None and np.unique(y).size < rows * fraction else None
-    try:
-        first, second = train_test_split(index, test_size=fraction, random_state=seed, stratify=labels)
-    except ValueError:  # a class with a single row cannot be stratified
-        first, second = train_test_split(index, test_size=fraction, random_state=seed)
-    return np.sort(first), np.sort(second)
-
-
-def split_dataset(context: StageContext) -> tuple[Any, Any]:
-    """``(train, test)`` Datasets from the prepare stage's split (train includes validation rows)."""
+    ``prepared=True`` applies the shared preprocessing pipeline fitted by the prepare stage (tables); the
+    saved model applies it itself, so evaluation passes raw rows (``prepared=False``).
+    """
     dataset = context.dataset()
-    split = context.result("prepare")
-    with np.load(context.project.run_path / "prepare" / "split.npz") as saved:
-        train, test = saved["train"], saved["test"]
-    if split["given_test"]:
-        return dataset, dataclasses.replace(dataset, x=dataset.x_test, y=dataset.y_test, x_test=None, y_test=None)
-    trained = dataclasses.replace(dataset, x=_take(dataset.x, train), y=_take(dataset.y, train),
-                                  x_test=_take(dataset.x, test), y_test=_take(dataset.y, test))
-    tested = dataclasses.replace(dataset, x=_take(dataset.x, test), y=_take(dataset.y, test), x_test=None, y_test=None)
-    return trained, tested
+    result = context.result("prepare")
+    folder = context.project.run_path / "prepare"
+    if result["given_test"]:
+        train, test = dataset, dataclasses.replace(dataset, x=dataset.x_test, y=dataset.y_test, x_test=None,
+                                                   y_test=None)
+    else:
+        with np.load(folder / "split.npz") as saved:
+            rows, held = saved["train"], saved["test"]
+        train = dataclasses.replace(dataset, x=_take(dataset.x, rows), y=_take(dataset.y, rows),
+                                    x_test=_take(dataset.x, held), y_test=_take(dataset.y, held))
+        test = dataclasses.replace(dataset, x=_take(dataset.x, held), y=_take(dataset.y, held), x_test=None,
+                                   y_test=None)
+    if prepared and (folder / "pipeline").is_dir():
+        from lamina.prepare import Pipeline
+
+        pipeline = Pipeline.load(folder / "pipeline")
+        train = dataclasses.replace(train, x=pipeline.transform(train.x), x_test=pipeline.transform(train.x_test))
+        test = dataclasses.replace(test, x=pipeline.transform(test.x))
+    return train, test
 
 
 def _task(context: StageContext) -> str:
@@ -138,18 +140,59 @@ def _eda(context: StageContext) -> dict[str, Any]:
     return profile
 
 
+def _shared_pipeline(frame: Any) -> Any:
+    """Steps every candidate gets on a table: datetime parts, then missing values filled (fitted on train only).
+
+    Scaling and encoding stay with each candidate (gradient boosting splits categories natively; the tabular
+    MLP embeds them), so the advisor compares models, not preprocessings.
+    """
+    from lamina.prepare import DateTimeFeatures, Impute, Pipeline
+
+    kinds = {column: frame[column].dtype.kind for column in frame.columns}
+    steps: list[Any] = [DateTimeFeatures()] if "M" in kinds.values() else []
+    numeric = [c for c, kind in kinds.items() if kind in "iuf"]
+    categorical = [c for c, kind in kinds.items() if kind not in "iufM"]
+    if numeric and frame[numeric].isna().any().any():
+        steps.append(Impute("median", add_indicator=True, columns=numeric))
+    if categorical and frame[categorical].isna().any().any():
+        steps.append(Impute("most_frequent", columns=categorical))
+    return Pipeline(steps) if steps else None
+
+
 def _prepare(context: StageContext) -> dict[str, Any]:
-    dataset = context.dataset()
-    seed, stratify = context.project.seed, _task(context) == "classification"
+    """Split (the data set's own test split when it has one) with leakage checks; fit the shared pipeline."""
+    import shutil
+
+    from lamina.prepare import split
+
+    dataset, project = context.dataset(), context.project
+    options = dict(project.prepare)
+    kind = options.pop("split", "stratified" if _task(context) == "classification" else "random")
+    folder = context.folder("prepare")
     given = dataset.x_test is not None
-    y = None if dataset.y is None else np.asarray(dataset.y)
+    findings: list[dict[str, Any]] = []
     if given:
         train, test = np.arange(len(dataset)), np.arange(len(dataset.x_test))
     else:
-        train, test = _split(y, len(dataset), TEST_FRACTION, seed, stratify)
-    np.savez(context.folder("prepare") / "split.npz", train=train, test=test)
-    context.say(f"  {len(train)} training rows, {len(test)} test rows ({'given' if given else 'seeded'} split)")
-    return {"given_test": given, "train_rows": len(train), "test_rows": len(test), "seed": seed}
+        drawn = split(dataset, kind, test_fraction=float(options.pop("test_fraction", TEST_FRACTION)),
+                      validation_fraction=0.0, seed=project.seed, **options)
+        train, test, findings = drawn.train, drawn.test, drawn.findings
+    np.savez(folder / "split.npz", train=train, test=test)
+    for finding in findings:
+        context.say(f"  {finding['severity']}: {finding['message']}")
+    shutil.rmtree(folder / "pipeline", ignore_errors=True)
+    steps: list[str] = []
+    if dataset.modality == "table":
+        rows = dataset.x if given else _take(dataset.x, train)
+        pipeline = _shared_pipeline(rows)
+        if pipeline is not None:
+            pipeline.fit(rows)  # the training rows only
+            pipeline.save(folder / "pipeline")
+            steps = [type(step).__name__ for step in pipeline.steps]
+    context.say(f"  {len(train)} training rows, {len(test)} test rows ({'given' if given else kind} split)"
+                + (f"; shared preprocessing: {', '.join(steps)}" if steps else ""))
+    return {"given_test": given, "kind": "given" if given else kind, "train_rows": len(train),
+            "test_rows": len(test), "seed": project.seed, "findings": findings, "pipeline": steps}
 
 
 def _advise(context: StageContext) -> dict[str, Any]:
@@ -203,6 +246,10 @@ def _train(context: StageContext) -> dict[str, Any]:
             y = np.searchsorted(classes.astype(str), y.astype(str))
         fitted.model = clone(fitted.model).fit(x, y)
         note = f"refitted on all {len(labelled):,} labelled training rows"
+    if (context.project.run_path / "prepare" / "pipeline").is_dir():
+        from lamina.prepare import Pipeline
+
+        fitted.pipeline = Pipeline.load(context.project.run_path / "prepare" / "pipeline")
     fitted.save(context.folder("train") / "model")
     context.say(f"  {fitted.name}: {note}")
     return {"candidate": fitted.name, "family": fitted.family, "note": note}
@@ -222,7 +269,7 @@ def _evaluate(context: StageContext) -> dict[str, Any]:
 
     project = context.project
     model = FittedModel.load(project.run_path / "train" / "model")
-    _, test = split_dataset(context)
+    _, test = split_dataset(context, prepared=False)  # raw rows: the saved model applies its own preprocessing
     keep = np.flatnonzero(~_missing(test.y))
     x, y = _take(test.x, keep), np.asarray(test.y, dtype=object)[keep]
     started = time.perf_counter()
@@ -283,7 +330,7 @@ def _report(context: StageContext) -> dict[str, Any]:
 for _stage in (Stage("plan", (), ("goal", "kpi", "threshold", "constraints", "data", "task"), _plan, True),
                Stage("data", (), ("data",), _data, True),
                Stage("eda", ("data",), ("task",), _eda, True),
-               Stage("prepare", ("data",), ("seed", "task"), _prepare, True),
+               Stage("prepare", ("data",), ("seed", "task", "prepare"), _prepare, True),
                Stage("advise", ("prepare",), ("kpi", "constraints", "seed", "model"), _advise, True),
                Stage("train", ("advise",), (), _train, True),
                Stage("evaluate", ("train",), ("kpi", "threshold", "constraints"), _evaluate, True),

@@ -166,3 +166,40 @@ def test_example_projects_run_to_a_verdict(name, tmp_path):
     verdict = project.run(verbose=0)["evaluate"]["verdict"]
     assert verdict["kpi"] == "accuracy" and 0.6 < verdict["value"] <= 1
     assert verdict["sentence"] in (project.run_path / "report" / "report.md").read_text()
+
+
+def test_preparation_is_fitted_on_training_rows_and_saved_with_the_model(tmp_path):
+    frame = _table(300)
+    frame.loc[::7, "a"] = np.nan  # missing numbers and categories
+    frame.loc[::11, "colour"] = None
+    frame["when"] = pd.date_range("2024-01-01", periods=300, freq="h")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    init(tmp_path, data="t.csv", target="label", threshold=0.6, train_seconds=2)
+    project = Project.load(tmp_path)
+    results = project.run(verbose=0)
+    assert "Impute" in results["prepare"]["pipeline"]
+    with np.load(project.run_path / "prepare" / "split.npz") as split:
+        train = split["train"]
+    pipeline = lamina.prepare.Pipeline.load(project.run_path / "prepare" / "pipeline")
+    numbers = next(step for step in pipeline.steps if type(step).__name__ == "Impute")
+    fills = dict(zip(numbers.state_["columns"], numbers.state_["fill"]))
+    assert fills["a"] == pytest.approx(np.nanmedian(frame["a"].to_numpy()[train]))  # training rows only
+    model = lamina.fitted.FittedModel.load(project.run_path / "train" / "model")
+    assert model.pipeline is not None  # the saved model carries the steps and applies them to raw rows
+    raw = frame.drop(columns=["label"]).iloc[:20]
+    assert set(model.predict(raw)) <= {"yes", "no"}
+
+
+def test_group_split_keeps_each_group_on_one_side(tmp_path):
+    frame = _table(300)
+    frame["customer"] = np.arange(300) // 5
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    init(tmp_path, data="t.csv", target="label", threshold=0.6, train_seconds=2)
+    project = Project.load(tmp_path)
+    project.prepare = {"split": "group", "group_column": "customer"}
+    result = project.run(["prepare"], verbose=0)["prepare"]
+    assert result["kind"] == "group"
+    with np.load(project.run_path / "prepare" / "split.npz") as split:
+        customers = frame["customer"].to_numpy()
+        train, test = set(customers[split["train"]]), set(customers[split["test"]])
+    assert train and test and not train & test

@@ -4,7 +4,7 @@ import lamina
 
 EXPECTED = [
     "LaminaError", "Model", "Project", "Sequential", "advise", "callbacks", "checkpoint", "config", "data", "datasets",
-    "errors", "layers", "load", "metrics", "models", "plan", "plot_history", "project", "register", "registry",
+    "errors", "layers", "load", "metrics", "models", "plan", "plot_history", "prepare", "project", "register", "registry",
     "schedules", "sequences", "testing", "train", "trees",
 ]
 
