@@ -43,6 +43,7 @@ __all__ = [
     "config",
     "data",
     "datasets",
+    "eda",
     "errors",
     "layers",
     "load",
@@ -86,8 +87,8 @@ def advise(data: Any, target: str | None = None, **options: Any) -> Any:
 def __getattr__(name: str) -> Any:
     import importlib
 
-    if name in ("testing", "artifact", "cli", "summary", "project", "planning", "advisor", "fitted", "stages", "prepare",
-                "report", "eda"):
+    if name in ("testing", "artifact", "cli", "summary", "project", "planning", "advisor", "fitted", "stages",
+                "prepare", "report", "eda"):
         return importlib.import_module(f"lamina.{name}")
     if name == "Project":
         from lamina.project import Project

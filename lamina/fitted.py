@@ -44,6 +44,7 @@ class FittedModel:
     def __init__(self, name: str, family: str, model: Any, prep: dict[str, Any], pipeline: Any = None) -> None:
         self.name, self.family, self.model, self.prep = name, family, model, prep
         self.pipeline = pipeline  # a fitted lamina.prepare.Pipeline applied first, or None
+        self.reference: dict[str, Any] | None = None  # the training data's reference profile (monitoring)
         self._vocabulary: Any = None
 
     def __repr__(self) -> str:
@@ -104,8 +105,11 @@ class FittedModel:
         (folder / "prep.json").write_text(json.dumps(card, default=_plain))
         if self.pipeline is not None:
             self.pipeline.save(folder / "preprocessing")
+        if self.reference is not None:
+            (folder / "reference_profile.json").write_text(json.dumps(self.reference, default=_plain))
         if self.family == "deep":
-            self.model.slots_ = {"preprocessing": None if self.pipeline is None else self.pipeline.get_config()}
+            self.model.slots_ = {"preprocessing": None if self.pipeline is None else self.pipeline.get_config(),
+                                 "reference_profile": self.reference}
             self.model.save(folder / "model")
         else:
             import skops.io
@@ -126,17 +130,25 @@ class FittedModel:
         if card["family"] == "deep":
             from lamina.artifact import load
 
-            return cls(card["name"], "deep", load(folder / "model"), card["prep"], pipeline)
-        import skops.io
+            fitted = cls(card["name"], "deep", load(folder / "model"), card["prep"], pipeline)
+        else:
+            fitted = cls(card["name"], "classical", _load_skops(folder / "model.skops"), card["prep"], pipeline)
+        if (folder / "reference_profile.json").is_file():
+            fitted.reference = json.loads((folder / "reference_profile.json").read_text())
+        return fitted
 
-        path = folder / "model.skops"
-        found = skops.io.get_untrusted_types(file=path)
-        refused = [name for name in found if not name.startswith(TRUSTED_PREFIXES)]
-        if refused:
-            raise DataError(message("The saved model holds types lamina does not trust.", refused[:5],
-                                    f"types from {', '.join(TRUSTED_PREFIXES)}",
-                                    "Only load models you saved with lamina; retrain the model otherwise."))
-        return cls(card["name"], "classical", skops.io.load(path, trusted=found), card["prep"], pipeline)
+
+def _load_skops(path: Path) -> Any:
+    """A scikit-learn model from skops, refused when it holds a type off the allowlist."""
+    import skops.io
+
+    found = skops.io.get_untrusted_types(file=path)
+    refused = [name for name in found if not name.startswith(TRUSTED_PREFIXES)]
+    if refused:
+        raise DataError(message("The saved model holds types lamina does not trust.", refused[:5],
+                                f"types from {', '.join(TRUSTED_PREFIXES)}",
+                                "Only load models you saved with lamina; retrain the model otherwise."))
+    return skops.io.load(path, trusted=found)
 
 
 def _plain(value: Any) -> Any:

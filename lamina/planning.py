@@ -168,7 +168,7 @@ def read_data(data: Any, target: Any = None) -> Data:
         return Data(x, _labels(data[1], len(x)), modality, "arrays")
     splits = hasattr(data, "x_train")  # a lamina.datasets split, else a lamina.sources.Dataset
     if not splits and not (hasattr(data, "x") and hasattr(data, "modality")):
-        raise DataError(message("plan/advise cannot read this data.", type(data).__name__,
+        raise DataError(message("lamina cannot read this data.", type(data).__name__,
                                 "a Dataset, a DataFrame with target=, or a tuple (x, y)",
                                 "Pass (x, y), or a DataFrame and the name of its target column."))
     x, y = (data.x_train, data.y_train) if splits else (data.x, getattr(data, "y", None))

@@ -126,18 +126,19 @@ def _data(context: StageContext) -> dict[str, Any]:
 
 
 def _eda(context: StageContext) -> dict[str, Any]:
-    """A first profile: shape, missing values and class balance (the full EDA replaces this stage)."""
-    dataset = context.dataset()
-    profile: dict[str, Any] = {"rows": len(dataset), "modality": dataset.modality}
-    if hasattr(dataset.x, "isna"):
-        missing = dataset.x.isna().mean()
-        profile["missing"] = {str(k): round(float(v), 4) for k, v in missing.items() if v > 0}
-        profile["columns"] = {str(k): str(v) for k, v in dataset.x.dtypes.items()}
-    if dataset.y is not None and _task(context) == "classification":
-        values, counts = np.unique(np.asarray(dataset.y).astype(str), return_counts=True)
-        profile["class_balance"] = {str(v): int(c) for v, c in zip(values, counts)}
-    _write_json(context.folder("eda") / "profile.json", profile)
-    return profile
+    """Profile the data (``lamina.eda``): ``profile.json``, ``eda.html`` and the monitoring reference."""
+    from lamina.eda import profile
+
+    found = profile(context.dataset())
+    folder = context.folder("eda")
+    found.to_json(folder / "profile.json")
+    found.to_html(folder / "eda.html")
+    _write_json(folder / "reference.json", found.reference())
+    for finding in found.findings[:8]:
+        context.say(f"  {finding}")
+    balance = (found.target or {}).get("balance")
+    return {"findings": found.findings, "class_balance": balance, "rows": found.overview["rows"],
+            "html": str(folder / "eda.html")}
 
 
 def _shared_pipeline(frame: Any) -> Any:
@@ -250,6 +251,8 @@ def _train(context: StageContext) -> dict[str, Any]:
         from lamina.prepare import Pipeline
 
         fitted.pipeline = Pipeline.load(context.project.run_path / "prepare" / "pipeline")
+    reference = context.project.run_path / "eda" / "reference.json"
+    fitted.reference = json.loads(reference.read_text()) if reference.is_file() else None
     fitted.save(context.folder("train") / "model")
     context.say(f"  {fitted.name}: {note}")
     return {"candidate": fitted.name, "family": fitted.family, "note": note}
@@ -332,7 +335,7 @@ for _stage in (Stage("plan", (), ("goal", "kpi", "threshold", "constraints", "da
                Stage("eda", ("data",), ("task",), _eda, True),
                Stage("prepare", ("data",), ("seed", "task", "prepare"), _prepare, True),
                Stage("advise", ("prepare",), ("kpi", "constraints", "seed", "model"), _advise, True),
-               Stage("train", ("advise",), (), _train, True),
+               Stage("train", ("advise", "eda"), (), _train, True),
                Stage("evaluate", ("train",), ("kpi", "threshold", "constraints"), _evaluate, True),
                Stage("report", ("plan", "data", "eda", "advise", "evaluate"), ("name", "goal", "model", "report"),
                      _report, True)):

@@ -203,3 +203,32 @@ def test_group_split_keeps_each_group_on_one_side(tmp_path):
         customers = frame["customer"].to_numpy()
         train, test = set(customers[split["train"]]), set(customers[split["test"]])
     assert train and test and not train & test
+
+
+def test_a_saved_classical_model_with_an_untrusted_function_is_refused(tmp_path):
+    import os as os_module
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from lamina.errors import DataError
+    from lamina.fitted import FittedModel
+
+    x, y = np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 2
+    hostile = make_pipeline(FunctionTransformer(os_module.system), LogisticRegression())  # os.system by name
+    hostile.steps[1][1].fit(x, y)
+    FittedModel("evil", "classical", hostile, {"modality": "array", "task": "classification", "classes": [0, 1]}) \
+        .save(tmp_path / "evil")
+    with pytest.raises(DataError, match="does not trust") as error:
+        FittedModel.load(tmp_path / "evil")
+    assert "system" in str(error.value)
+
+
+def test_the_saved_model_carries_the_training_reference_profile(project_dir):
+    project = Project.load(project_dir)
+    project.run(verbose=0)
+    model = lamina.fitted.FittedModel.load(project.run_path / "train" / "model")
+    assert model.reference["rows"] == 240  # the profile of the whole data set
+    assert set(model.reference["columns"]) >= {"a", "b", "c", "colour"}
+    assert (project.run_path / "eda" / "eda.html").read_text().count("<section") >= 3

@@ -1,0 +1,530 @@
+"""Exploratory data analysis: ``profile(data)`` describes a data set in numbers and plain words before training.
+
+Sections: columns (kind, missing values, distribution, outliers), correlations, target (balance, mutual
+information), leakage, duplicates, train/test shift, images, text, time series; and plain-language ``findings``.
+
+>>> import pandas
+>>> frame = pandas.DataFrame({"id": range(100), "size": [1.0, 2.0, 3.0, 30.0] * 25, "label": [0, 1] * 50})
+>>> report = profile(frame, "label")
+>>> report.columns["id"]["kind"], report.target["balance"], [suspect["column"] for suspect in report.leakage]
+('id', {'0': 50, '1': 50}, ['size'])
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import time
+import warnings
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lamina.data import tokenize
+from lamina.errors import ConfigError, DataError, message
+from lamina.planning import Data, labelled, read_data
+from lamina.sources import _pandas, _task
+
+__all__ = ["Profile", "profile"]
+
+SAMPLE_ROWS, MI_ROWS = 100_000, 20_000  # rows sampled above: for correlations and tokens; for mutual information
+TOP, BINS, MAX_CORRELATED, MAX_LEVELS, LAGS, MAX_CLASSES = 20, 20, 30, 50, 48, 20
+LEAK_SCORE = 0.99  # a feature whose holdout score alone reaches this is a leakage suspect
+SHIFT_P, SHIFT_EFFECT = 0.01, 0.1  # shifted: p-value below SHIFT_P and KS statistic (numbers) or PSI >= SHIFT_EFFECT
+QUANTILES = {"p1": 0.01, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p99": 0.99}
+DATE = r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}"  # strings that hold dates
+
+
+@dataclass
+class Profile:
+    """What ``profile`` found: one JSON-able attribute per section, and ``findings`` in plain language."""
+
+    overview: dict[str, Any]
+    columns: dict[str, Any] = field(default_factory=dict)
+    correlations: dict[str, Any] = field(default_factory=dict)
+    target: dict[str, Any] | None = None
+    leakage: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: dict[str, Any] = field(default_factory=dict)
+    shift: dict[str, Any] | None = None
+    images: dict[str, Any] | None = None
+    text: dict[str, Any] | None = None
+    time_series: dict[str, Any] | None = None
+    findings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (numbers to 6 significant digits, None for NaN); :meth:`from_dict` reads it back."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Profile:
+        """The profile :meth:`to_dict` described."""
+        return cls(**data)
+
+    def to_json(self, path: str | Path) -> None:
+        """Write :meth:`to_dict` as JSON to ``path``."""
+        Path(path).write_text(json.dumps(self.to_dict(), allow_nan=False), encoding="utf-8")
+
+    def to_html(self, path: str | Path | None = None) -> str:
+        """A self-contained HTML page (inline CSS, plots as embedded PNG, no links), also written to ``path``."""
+        page = _html(self)
+        _ = path is None or Path(path).write_text(page, encoding="utf-8")
+        return page
+
+    def reference(self) -> dict[str, Any]:
+        """The training reference kept with a model for monitoring: per column (and for the target) its kind or
+        task, missing share, and quantiles and histogram or category frequencies."""
+        def compact(part: dict[str, Any]) -> dict[str, Any]:
+            counts, present = part.get("top") or part.get("balance") or {}, self.overview["rows"] - part["missing"]
+            return {**{k: part[k] for k in ("kind", "task", "missing_share", "quantiles", "histogram") if k in part},
+                    **({"frequencies": {k: n / present for k, n in counts.items()}} if counts else {})}
+        return {"rows": self.overview["rows"], "modality": self.overview["modality"], "columns": {
+            name: compact(c) for name, c in self.columns.items()}, "target": self.target and compact(self.target)}
+
+    def __repr__(self) -> str:
+        return f"lamina.eda.Profile({self.overview['modality']!r}, rows={self.overview['rows']:,})"
+
+
+def profile(data: Any, target: str | None = None, *, test: Any = None, time_column: str | None = None,
+            sample_rows: int | None = None) -> Profile:
+    """Profile a data set: columns, correlations, target, leakage, duplicates, shift, images, text, time series.
+
+    Args:
+        data: a ``lamina.data.Dataset``, a DataFrame, ``(x, y)`` (``x``: a DataFrame, an array ``(N, F)``, images
+            ``(N, H, W)``/``(N, C, H, W)`` or texts), or a 1-D series.
+        target: the label column of a DataFrame.
+        test: data of the same form for the shift section (default: the Dataset's ``x_test``).
+        time_column: the time column (default: the first datetime column) for the time-series section.
+        sample_rows: rows sampled for correlations and text tokens when there are more (default 100,000).
+
+    Returns:
+        A :class:`Profile`.
+    """
+    started, limit = time.perf_counter(), SAMPLE_ROWS if sample_rows is None else sample_rows
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 10:
+        raise ConfigError(message("sample_rows must be an int >= 10.", repr(sample_rows), "an int >= 10", "E.g. 9999."))
+    read = _read(data, target)
+    if test is not None:
+        read.x_test = _read(test, read.target if read.target in getattr(test, "columns", ()) else None).x
+    x, y, modality, x_test, rng = read.x, read.y, read.modality, read.x_test, np.random.default_rng(0)
+    if read.classes and y is not None and y.dtype.kind in "iu" and 0 <= y.min() <= y.max() < len(read.classes):
+        y = np.asarray(read.classes, dtype=object)[y]  # class ids -> class names
+    if len(x) == 0 or len(getattr(x, "columns", [0])) == 0:
+        raise DataError(message("The data are empty.", f"shape {np.shape(x)}", "rows and columns", "Pass some data."))
+    sample = None if len(x) <= limit else np.sort(rng.choice(len(x), limit, replace=False))
+    report = Profile({"rows": len(x), "modality": modality, "source": read.source, "target": read.target,
+                      "task": None, "test_rows": None if x_test is None else len(x_test), "sampled": sample is not None
+                      and f"Correlations and text statistics use a seeded sample of {limit:,} rows, mutual information"
+                      f" {MI_ROWS:,}."})
+    report.images = _images(np.asarray(x), y, rng) if modality == "image" else None
+    report.text = _texts(x, y, sample) if modality == "text" else None
+    features = {"image": _image_features, "text": _text_features}.get(modality, _frame)  # per-row columns
+    frame, test_frame = features(x), None if x_test is None else features(x_test)
+    if time_column is not None and time_column not in frame.columns:
+        raise DataError(message("No such time column.", repr(time_column), f"one of {list(frame)[:50]}", "Pick one."))
+    unique = {c: int(frame[c].nunique()) for c in frame.columns}
+    kinds = {c: _kind(frame[c], unique[c]) for c in frame.columns}
+    report.columns = {c: _column(frame[c], kinds[c], unique[c]) for c in frame.columns}
+    report.correlations = _correlations(frame if sample is None else frame.iloc[sample], kinds, unique)
+    if y is not None:
+        report.overview["task"] = task = read.task or _task(y[labelled(y)])
+        report.target, report.leakage = _target(frame, kinds, y, task, rng, min(limit, MI_ROWS))
+    report.duplicates = _duplicates(x, y, modality)
+    if test_frame is not None:
+        report.shift, leaks = _shift(frame, test_frame, kinds, time_column)
+        report.leakage += leaks
+    series = _series(frame, kinds, time_column, one_column=len(frame.columns) == 1)
+    report.time_series = _time_series(*series) if series else None
+    report.overview.update(columns=len(frame.columns), seconds=time.perf_counter() - started)
+    report = Profile.from_dict(_clean(report.to_dict()))  # plain Python numbers from here on
+    report.findings = _findings(report)
+    return report
+
+
+# ---------------------------------------------------------------- reading the data
+def _read(data: Any, target: str | None) -> Data:
+    """``data`` as ``lamina.planning.Data`` (with ``x_test`` even without ``y_test``); a 1-D series as a table."""
+    series = isinstance(data, _pandas().Series) or (isinstance(data, np.ndarray) and data.ndim == 1)
+    read = read_data(_frame(data) if series else data, target)
+    read.x_test, read.target = getattr(data, "x_test", None), read.target or (None if read.y is None else "target")
+    return read
+
+
+def _frame(x: Any) -> Any:
+    """A DataFrame with string column names; a DatetimeIndex becomes a column."""
+    pandas = _pandas()
+    if not hasattr(x, "columns") and not hasattr(x, "to_frame"):  # an array (N, ...): columns x0, x1, ...
+        x = pandas.DataFrame(np.asarray(x).reshape(len(x), -1)).add_prefix("x")
+    x = x.to_frame(x.name if x.name is not None else "value") if hasattr(x, "to_frame") else x
+    x = (x.reset_index() if isinstance(x.index, pandas.DatetimeIndex) else x).rename(columns=str)
+    return x.astype({c: str for c in x if x[c].dtype.kind == "O" and x[c].head(100).map(type).isin([list, dict]).any()})
+
+
+def _kind(column: Any, unique: int) -> str:
+    """numeric, boolean, datetime, text, id (> 95% distinct integers or strings) or categorical."""
+    values, kind, many = column.dropna(), column.dtype.kind, column.count() > 20 and unique > 0.95 * column.count()
+    if kind in "Mmbiuf":
+        return "datetime" if kind in "Mm" else "boolean" if kind == "b" or (unique <= 2 and values.isin(
+            [0, 1]).all()) else "id" if kind in "iu" and many else "numeric"
+    head = values.iloc[::max(1, len(values) // 200)].astype(str)
+    return "datetime" if len(head) and head.str.match(DATE).all() else "text" if len(head) and head.str.count(
+        r"\s+").mean() >= 4 else "id" if many else "categorical"  # text: five words or more on average
+
+
+def _floats(column: Any) -> np.ndarray:
+    """Numbers as float64 (NaN when missing); times in seconds since 1970."""
+    pandas = _pandas()
+    if column.dtype.kind in "Mm" or not pandas.api.types.is_numeric_dtype(column):
+        stamps = pandas.to_datetime(column, errors="coerce", format="mixed", utc=True)
+        return np.where(stamps.isna(), np.nan, stamps.to_numpy("datetime64[ns]").astype(np.int64) / 1e9)
+    return np.asarray(pandas.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan))
+
+
+# ---------------------------------------------------------------- columns and correlations
+def _numbers(values: np.ndarray) -> dict[str, Any]:
+    """Mean, std, quantiles, skew, a histogram over [p1, p99], outliers: IQR rule (None if IQR is 0), > 4 std."""
+    from scipy import stats
+
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return {}
+    q = np.quantile(values, list(QUANTILES.values()))
+    mean, std, reach = values.mean(), values.std(ddof=1) if len(values) > 1 else 0.0, 1.5 * (q[3] - q[1])
+    iqr = int(np.count_nonzero((values < q[1] - reach) | (values > q[3] + reach))) if reach > 0 else None
+    counts, edges = np.histogram(np.clip(values, q[0], q[4]), bins=BINS)
+    return {"mean": mean, "std": std, "min": values.min(), "max": values.max(), "quantiles": dict(zip(QUANTILES, q)),
+            "skew": stats.skew(values, bias=False) if std > 0 else 0.0, "histogram": {"edges": edges, "counts": counts},
+            "outliers": {"iqr": iqr, "iqr_share": None if iqr is None else iqr / len(values),
+                         "z4": int(np.count_nonzero(np.abs(values - mean) > 4 * std)) if std > 0 else 0}}
+
+
+def _column(column: Any, kind: str, unique: int) -> dict[str, Any]:
+    rows, missing = len(column), int(column.isna().sum())
+    out = {"kind": kind, "missing": missing, "missing_share": missing / rows, "unique": unique,
+           "unique_share": unique / max(1, rows - missing)}
+    if kind in ("numeric", "text"):
+        out.update(_numbers(_floats(column)) if kind == "numeric" else {"chars": _numbers(
+            column.dropna().astype(str).str.len().to_numpy(dtype=float))})
+    elif kind == "datetime" and missing < rows:
+        known, stamp = _floats(column)[column.notna().to_numpy()], _pandas().to_datetime
+        out.update(first=str(stamp(known.min(), unit="s")), last=str(stamp(known.max(), unit="s")))
+    if kind in ("categorical", "boolean"):
+        out["top"] = {str(value): int(n) for value, n in column.value_counts().head(TOP).items()}
+    return out
+
+
+def _correlations(frame: Any, kinds: dict[str, str], unique: dict[str, int]) -> dict[str, Any]:
+    """Pearson, Spearman (30 numeric columns of most variance); Cramer's V (30 categorical, most levels <= 50)."""
+    from scipy.stats.contingency import association
+
+    pandas = _pandas()
+    numeric = pandas.DataFrame({c: _floats(frame[c]) for c in frame.columns if kinds[c] in ("numeric", "boolean")
+                                and unique[c] > 1}, index=range(len(frame)))
+    numeric = numeric[numeric.var().nlargest(MAX_CORRELATED).index]
+    levels = sorted((c for c in frame.columns if kinds[c] in ("categorical", "boolean") and 1 < unique[c]
+                     <= MAX_LEVELS), key=lambda c: -unique[c])[:MAX_CORRELATED]
+    codes, cramer = [pandas.factorize(frame[c])[0] + 1 for c in levels], np.eye(len(levels))  # missing: code 0
+    for i, j in [(row, column) for row in range(len(levels)) for column in range(row)]:
+        a, b = codes[i], codes[j]
+        table = np.bincount(a * (b.max() + 1) + b, minlength=(a.max() + 1) * (b.max() + 1)).reshape(a.max() + 1, -1)
+        table = table[table.sum(1) > 0][:, table.sum(0) > 0]
+        cramer[i, j] = cramer[j, i] = association(table, method="cramer") if min(table.shape) > 1 else 0.0
+    return {"numeric": list(numeric.columns), "pearson": numeric.corr().to_numpy(),
+            "spearman": numeric.corr("spearman").to_numpy(), "categorical": levels, "cramers_v": cramer}
+
+
+# ---------------------------------------------------------------- target and leakage
+def _target(frame: Any, kinds: dict[str, str], y: np.ndarray, task: str, rng: np.random.Generator,
+            rows: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Balance or distribution; on <= ``rows`` rows each feature's mutual information, score alone, leakage."""
+    from sklearn import metrics
+    from sklearn.feature_selection import mutual_info_classif, mutual_info_regression
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    keep, classify, pandas, target = labelled(y), task == "classification", _pandas(), np.zeros(len(y))
+    out: dict[str, Any] = {"task": task, "missing": int(np.count_nonzero(~keep))}
+    if classify:
+        values, target[keep], counts = np.unique(y[keep].astype(str), return_inverse=True, return_counts=True)
+        out.update(balance=dict(zip(values, counts)), imbalance_ratio=counts.max() / counts.min())
+    else:
+        target[keep] = y[keep].astype(float)
+        out.update(_numbers(target[keep]))
+    index = rng.permutation(np.flatnonzero(keep))[:rows]
+    target, names = target[index].astype(int) if classify else target[index], [c for c in frame if kinds[c] != "text"]
+    columns = [frame[c].iloc[index] for c in names]  # categories and identifiers as sorted codes, times in seconds
+    columns = [pandas.factorize(part.astype(str).where(part.notna()), sort=True)[0].astype(float) if kinds[c] in (
+        "categorical", "id") and part.dtype.kind not in "iuf" else _floats(part) for c, part in zip(names, columns)]
+    columns = [np.where(np.isfinite(v), v, np.nanmedian(v) if np.isfinite(v).any() else 0.0) for v in columns]
+    if not names or len(index) < 20:
+        return out, []
+    discrete = np.array([kinds[c] in ("categorical", "boolean") for c in names])
+    score, scorer = (mutual_info_classif, metrics.balanced_accuracy_score) if classify else (
+        mutual_info_regression, metrics.r2_score)
+    information = score(np.column_stack(columns), target, discrete_features=discrete, random_state=0)
+    out["mutual_information"] = dict(sorted(zip(names, information), key=lambda pair: -pair[1]))
+    half, model = len(index) // 2, (DecisionTreeClassifier if classify else DecisionTreeRegressor)(max_depth=8)
+    with warnings.catch_warnings():  # each feature alone: a tree fitted on one half of the rows, scored on the other
+        warnings.simplefilter("ignore")  # a class never predicted, or a constant target
+        out["alone"] = alone = {c: scorer(target[half:], model.fit(v[:half, None], target[:half]).predict(
+            v[half:, None])) for c, v in zip(names, columns)}
+    metric, chance = ("balanced accuracy", 1 / len(np.unique(target))) if classify else ("R2", 0.0)
+    return out, [{"column": c, "score": s, "reason": ("is an identifier that predicts the target" if kinds[c] ==
+                  "id" else "predicts the target almost perfectly on its own") + f" (holdout {metric} {s:.3f}, chance "
+                  f"{chance:.2f})"} for c, s in alone.items() if s >= (chance + .1 if kinds[c] == "id" else LEAK_SCORE)]
+
+
+# ---------------------------------------------------------------- duplicates and shift
+def _duplicates(x: Any, y: np.ndarray | None, modality: str) -> dict[str, Any]:
+    """Rows repeated exactly (with their target), and rows whose features repeat with another target."""
+    pandas = _pandas()
+    keys = pandas.util.hash_pandas_object(_frame(x).astype(str), index=False).to_numpy() if modality == "table" \
+        else np.array([t if modality == "text" else hash(t.tobytes()) for t in x], dtype=object)
+    table = pandas.DataFrame({"key": keys, "y": 0 if y is None else y})
+    repeated, distinct = int(table.duplicated().sum()), table.groupby("key")["y"].nunique()
+    conflicting = None if y is None else int(table["key"].isin(distinct.index[distinct > 1]).sum())
+    return {"rows": repeated, "share": repeated / len(table), "conflicting": conflicting,
+            "conflicting_share": None if conflicting is None else conflicting / len(table)}
+
+
+def _shift(frame: Any, test: Any, kinds: dict[str, str], time_column: str | None) -> tuple[dict[str, Any], list]:
+    """Per column KS or chi-squared, PSI and a flag; and time columns that split training from test (leakage)."""
+    from scipy import stats
+
+    out, leaks = {}, []
+    for c in [c for c in frame.columns if c in test.columns and kinds[c] not in ("text", "id")]:
+        numeric = kinds[c] in ("numeric", "datetime")
+        if numeric:
+            a, b = (v[np.isfinite(v)] for v in (_floats(frame[c]), _floats(test[c])))
+            if not len(a) or not len(b):
+                continue
+            statistic, p = stats.ks_2samp(a, b)
+            edges = np.unique(np.quantile(a, np.linspace(0, 1, 11)[1:-1]))  # train deciles
+            counts = [np.bincount(np.searchsorted(edges, v, side="right"), minlength=len(edges) + 1) for v in (a, b)]
+            if (kinds[c] == "datetime" or c == time_column) and np.all(np.diff(a) >= 0) and a.max() <= b.min():
+                leaks.append({"column": c, "score": None, "reason": "grows with row order and all test rows come "
+                              "later: a split by time (the raw time as a feature, or a shuffled split, leaks)"})
+        else:
+            levels = frame[c].value_counts().index[:TOP]
+            counts = [np.append(part, len(column) - part.sum()) for column in (frame[c], test[c])
+                      for part in [column.value_counts().reindex(levels, fill_value=0).to_numpy()]]
+            table = np.array(counts)[:, np.array(counts).sum(0) > 0]
+            statistic, p = stats.chi2_contingency(table)[:2] if table.shape[1] > 1 else (0.0, 1.0)
+        shares = [np.clip(n / max(1, n.sum()), 1e-4, None) for n in counts]
+        psi = float(np.sum((shares[1] - shares[0]) * np.log(shares[1] / shares[0])))
+        out[c] = {"test": "ks" if numeric else "chi2", "statistic": statistic, "p_value": p, "psi": psi,
+                  "shifted": bool(p < SHIFT_P and (statistic if numeric else psi) >= SHIFT_EFFECT)}
+    return out, leaks
+
+
+# ---------------------------------------------------------------- images, text, time series
+def _image_features(images: Any) -> Any:
+    """Per image: its mean (brightness) and standard deviation (contrast), 4096 images at a time."""
+    chunks = np.array_split(np.asarray(images).reshape(len(images), -1), max(1, math.ceil(len(images) / 4096)))
+    return _pandas().DataFrame({"brightness": np.concatenate([c.mean(1, dtype=np.float64) for c in chunks]),
+                                "contrast": np.concatenate([c.std(1, dtype=np.float64) for c in chunks])})
+
+
+def _images(x: np.ndarray, y: np.ndarray | None, rng: np.random.Generator) -> dict[str, Any]:
+    """Size, per-channel stats, per-class mean images and 16 samples (both shrunk to at most 32 pixels a side)."""
+    images = x[:, None] if x.ndim == 3 else x  # (N, H, W) -> (N, 1, H, W)
+    count, channels, height, width = images.shape
+    few = images[np.sort(rng.choice(count, min(count, 10_000), replace=False))]  # channel stats on <= 10,000 images
+    step, picked = max(1, math.ceil(max(height, width) / 32)), np.sort(rng.choice(count, min(count, 16), replace=False))
+    small = images[:, :, ::step, ::step]  # at most 32 pixels a side
+    low, high = float(images.min()), float(images.max())
+    values, codes = np.unique([] if y is None else y.astype(str), return_inverse=True)
+    return {"count": count, "channels": channels, "height": height, "width": width, "dtype": str(x.dtype),
+            "min": low, "max": high, "mean": few.mean((0, 2, 3), dtype=np.float64), "shrink": step,
+            "std": few.std((0, 2, 3), dtype=np.float64), "class_means": {
+                values[k]: small[codes == k].mean(0, dtype=np.float64) for k in range(min(len(values), MAX_CLASSES))},
+            "samples": np.round(255 * (small[picked] - low) / max(high - low, 1e-12)).astype(np.uint8),
+            "sample_labels": None if y is None else [values[k] for k in codes[picked]]}
+
+
+def _text_features(texts: Any) -> Any:
+    return _pandas().DataFrame({"chars": [len(str(t)) for t in texts], "words": [len(str(t).split()) for t in texts]})
+
+
+def _texts(texts: Any, y: np.ndarray | None, sample: np.ndarray | None) -> dict[str, Any]:
+    """Vocabulary, frequent words, and per class the most frequent and most distinctive (log-odds) words."""
+    rows = np.arange(len(texts)) if sample is None else sample
+    tokens = [[t for t in tokenize(str(texts[i])) if t[0].isalnum() or t[0] == "_"] for i in rows]
+    vocabulary, by_class = Counter(t for words in tokens for t in words), {}
+    values, codes = np.unique([] if y is None else y[rows].astype(str), return_inverse=True)
+    for k, name in list(enumerate(values))[:MAX_CLASSES]:
+        inside = Counter(t for words, code in zip(tokens, codes) if code == k for t in words)
+        total, rest, size = inside.total(), vocabulary.total() - inside.total(), len(vocabulary)
+        odds = {t: (n + 1) / (total + size) * (rest + size) / (vocabulary[t] - n + 1) for t, n in inside.items()}
+        by_class[name] = {"top": [t for t, _ in inside.most_common(10)],
+                          "distinctive": sorted(odds, key=odds.__getitem__, reverse=True)[:10]}
+    return {"documents": len(texts), "vocabulary": len(vocabulary), "top_tokens": dict(vocabulary.most_common(TOP)),
+            "classes": by_class}
+
+
+def _series(frame: Any, kinds: dict[str, str], time_column: str | None, one_column: bool) -> Any:
+    """The 1-D input, the first numeric column in time order (times unique) or rows per day, and its name."""
+    pandas, numeric = _pandas(), [c for c in frame.columns if kinds[c] == "numeric" and c != time_column]
+    column = time_column or next((c for c in frame.columns if kinds[c] == "datetime"), None)
+    if column is None:
+        return (_floats(frame[numeric[0]]), f"'{numeric[0]}' in row order") if one_column and numeric else None
+    times = pandas.Series(_floats(frame[column]))
+    if times.nunique() == times.count():  # one row per time: the first numeric column in time order
+        order = np.argsort(times.to_numpy(), kind="stable")
+        return (_floats(frame[numeric[0]])[order], f"'{numeric[0]}' in order of '{column}'") if numeric else None
+    days = (times.dropna().to_numpy() // 86400).astype(np.int64)  # days since 1970
+    return np.bincount(days - days.min()).astype(float), f"rows per day of '{column}'"  # days without rows: 0
+
+
+def _time_series(values: np.ndarray, label: str) -> dict[str, Any]:
+    """Trend (slope, rolling mean), the detrended autocorrelation to 48 lags, peaks (prominent, > 2/sqrt(N))."""
+    values = values[np.isfinite(values)]
+    count, steps = len(values), np.arange(len(values))
+    if count < 8:
+        return {"series": label, "steps": count}
+    trend = np.polyfit(steps, values, 1)  # slope, intercept
+    residual = values - np.polyval(trend, steps)  # mean 0: least squares with an intercept
+    lags, power = min(LAGS, count - 2), float(residual @ residual)
+    acf = [1.0] + [float(residual[:-k] @ residual[k:]) / power if power > 0 else 0.0 for k in range(1, lags + 1)]
+    peaks = [k for k in range(2, lags) if acf[k - 1] < acf[k] >= acf[k + 1] and acf[k] > 2 / math.sqrt(count)
+             and acf[k] - min(acf[1:k]) >= 0.1]
+    season = max(peaks, key=lambda k: acf[k]) if peaks else None
+    window, shown = season or max(2, count // 20), np.unique(np.linspace(0, count - 1, min(count, 200)).astype(int))
+    rolling = _pandas().Series(values).rolling(window, center=True, min_periods=1).mean().to_numpy()
+    return {"series": label, "steps": count, "mean": values.mean(), "std": values.std(), "slope": trend[0], "acf": acf,
+            "peaks": peaks, "season": season, "rolling_mean": {"window": window, "steps": shown,
+                                                               "values": rolling[shown]}}
+
+
+# ---------------------------------------------------------------- findings and output
+def _findings(p: Profile) -> list[str]:
+    """Plain-language sentences about what stands out (``sentence * condition`` is "" when it is false)."""
+    t, d, ts, found = p.target or {}, p.duplicates, p.time_series or {}, [p.overview["sampled"] or ""]
+    for name, c in p.columns.items():
+        share = (c.get("outliers") or {}).get("iqr_share") or 0
+        found += [f"Column '{name}' looks like an identifier ({c['unique_share']:.0%} of its values differ): leave it "
+                  "out of the features." * (c["kind"] == "id"),
+                  f"Column '{name}' holds a single value: it carries no information." * (c["unique"] <= 1),
+                  f"'{name}' is missing in {c['missing_share']:.1%} of rows." * (c["missing"] > 0),
+                  f"'{name}' has {share:.1%} outliers (far outside its middle half)." * (share >= 0.01)]
+    for group, key, what in (("numeric", "pearson", "Pearson"), ("categorical", "cramers_v", "Cramer's V")):
+        matrix, names = p.correlations.get(key) or [], p.correlations.get(group, [])
+        found += [f"'{a}' and '{b}' move almost together ({what} {matrix[i][j]:.2f}): one may be redundant."
+                  for i, a in enumerate(names) for j, b in enumerate(names[:i]) if abs(matrix[i][j] or 0) >= 0.95]
+    ratio, information = t.get("imbalance_ratio") or 1, list(t.get("mutual_information", {}).items())[:1]
+    found += [f"The classes are imbalanced: the largest is {ratio:.1f} times the smallest." * (ratio >= 3),
+              f"{t.get('missing', 0):,} rows have no target value." * bool(t.get("missing"))]
+    found += [f"'{c}' tells the most about the target (mutual information {v:.3f})." for c, v in information]
+    found += [f"Possible leakage: '{s['column']}' {s['reason']}." for s in p.leakage]
+    found += [f"{d['rows']:,} rows ({d['share']:.1%}) repeat an earlier row exactly." * (d["rows"] > 0),
+              f"{d['conflicting'] or 0:,} rows share their features with a row of another target (label noise, or "
+              "features that miss something)." * bool(d["conflicting"])]
+    found += [f"'{c}' differs between training and test data ({s['test']} {s['statistic']:.3g}, PSI {s['psi']:.2f})."
+              for c, s in (p.shift or {}).items() if s["shifted"]]
+    season, slope, series = ts.get("season") or 0, ts.get("slope") or 0, f"The series ({ts.get('series')})"
+    found += [f"{series} repeats every {season} steps (autocorrelation {(ts.get('acf') or [0])[season]:.2f})."
+              * (season > 0),
+              f"{series} trends {'up' if slope > 0 else 'down'} by {slope:.3g} per step." * bool(
+                  ts.get("std") and abs(slope) * ts["steps"] >= ts["std"])]
+    return [sentence for sentence in found if sentence] or ["Nothing unusual stands out."]
+
+
+def _clean(value: Any) -> Any:
+    """JSON-able: dict keys as str, arrays as lists, floats to 6 significant digits, NaN and infinity as None."""
+    if isinstance(value, (dict, list, tuple, np.ndarray)):
+        return {str(k): _clean(v) for k, v in value.items()} if isinstance(value, dict) else [
+            _clean(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
+    if isinstance(value, (float, np.floating)):
+        return float(f"{value:.6g}") if math.isfinite(value) else None
+    value = value.item() if isinstance(value, np.generic) else value
+    return value if value is None or isinstance(value, (str, bool, int)) else str(value)
+
+
+_CSS = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;display:block;overflow-x:auto}"
+        "td,th{border:1px solid #ccc;padding:3px;vertical-align:top;font-size:14px}img{display:block}")
+_HIDDEN = {"histogram", "acf", "rolling_mean", "samples", "sample_labels", "class_means", "pearson", "spearman",
+           "cramers_v", "numeric", "categorical", "sampled", "mutual_information", "alone", "classes"}  # shown apart
+_NOTES = {"overview": "What the data hold and what stands out.", "leakage": "Columns that may hand a model the answer.",
+          "columns": "Per column: kind, missing and distinct values, spread, outliers (far outside the middle half).",
+          "correlations": "How columns move together: -1 to 1 for numbers, 0 to 1 for categories (Cramer's V).",
+          "target": "The label: its balance, and how much each column tells about it (mutual information).",
+          "duplicates": "Rows that repeat; repeats with another label point at label noise.", "shift": "Do test data "
+          "look like training data? (KS or chi-squared test; a PSI over 0.1 is a notable change)", "images": "Image "
+          "size, pixel statistics, the mean image of each class, samples.", "text": "Vocabulary and words per class "
+          "(the lengths are in the columns section).", "time_series": "The trend (rolling mean), and how the series "
+          "repeats (autocorrelation by lag)."}
+
+
+def _render(value: Any, nested: bool = False) -> str:
+    """HTML: a dict or list of dicts as a table of rows, a dict as a table (in a cell: pairs), a list as commas."""
+    records = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else None
+    if records and all(isinstance(r, dict) for r in records) and not nested:
+        keys = list(dict.fromkeys(k for r in records for k in r if k not in _HIDDEN))
+        names = [html.escape(str(n)) for n in value] if isinstance(value, dict) else [""] * len(records)
+        return _table([["", *(k.replace("_", " ") for k in keys)]] + [
+            [n, *(_render(r.get(k), True) for k in keys)] for n, r in zip(names, records)])
+    if isinstance(value, dict):
+        shown = [[html.escape(str(k)[:30]), _render(v, True)] for k, v in list(value.items())[:10 if nested else None]
+                 if k not in _HIDDEN]
+        return ", ".join(f"{k} {v}" for k, v in shown) if nested else _table([["", ""], *shown]) if shown else ""
+    if isinstance(value, list):
+        return ", ".join(_render(v, True) for v in value[:20])
+    return "" if value is None else f"{value:.4g}" if isinstance(value, float) else html.escape(str(value))
+
+
+def _table(rows: list[list[str]]) -> str:
+    return "<table>" + "".join("<tr>" + "".join(f"<{tag}>{cell}</{tag}>" for cell in row) + "</tr>"
+                               for tag, row in [("th", rows[0])] + [("td", row) for row in rows[1:]]) + "</table>"
+
+
+def _png(panels: list[tuple[str, Any]], size: tuple[float, float] = (3.2, 2.4)) -> str:
+    """An <img> with an embedded PNG of (title, draw) panels, 4 to a row; ``draw(axes)`` fills one panel."""
+    from lamina.plot import _figure
+
+    if not panels:
+        return ""
+    rows, columns = math.ceil(len(panels) / 4), min(len(panels), 4)
+    figure, buffer = _figure(size[0] * columns, size[1] * rows), io.BytesIO()
+    for ax, (title, draw) in zip(figure.subplots(rows, columns, squeeze=False).ravel(), panels + [("", None)] * 3):
+        ax.set_title(title, fontsize=9)
+        _ = draw(ax) if draw else ax.axis("off")
+    figure.savefig(buffer, format="png", dpi=80, metadata={"Software": None})  # no URL in the file
+    return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+
+
+def _picture(ax: Any, image: Any) -> None:
+    """An image ``(C, H, W)`` on ``ax``, scaled to [0, 1]: gray for one channel, RGB for three."""
+    array = ((raw := np.asarray(image, dtype=float)) - raw.min()) / max(float(np.ptp(raw)), 1e-12)
+    ax.imshow(array[0] if array.shape[0] != 3 else array.transpose(1, 2, 0), cmap="gray")
+    ax.axis("off")
+
+
+def _html(p: Profile) -> str:
+    """The page: one <section> per part of the profile with a plain-language note, tables and plots."""
+    c, i, t, ts = p.correlations, p.images or {}, p.target or {}, p.time_series or {}
+    plots = {"overview": "<h3>Findings</h3><ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in p.findings) + "</ul>",
+             "columns": _png([(n, lambda ax, h=col["histogram"]: ax.stairs(h["counts"], h["edges"], fill=True))
+                              for n, col in p.columns.items() if "histogram" in col][:12]),
+             "correlations": "".join(_png([(what, lambda ax, n=c[group], m=c[key]: (
+                 ax.imshow(np.array(m, dtype=float), vmin=-1, vmax=1, cmap="coolwarm"), ax.set_xticks(range(len(n)), n,
+                 rotation=90), ax.set_yticks(range(len(n)), n)))], (5.0, 4.5)) for group, key, what in (
+                 ("numeric", "pearson", "Pearson"), ("categorical", "cramers_v", "Cramer's V")) if len(c[group]) > 1),
+             "target": _render({c: {"mutual information": v, "holdout score alone": t["alone"][c]}
+                                for c, v in t.get("mutual_information", {}).items()}),
+             "text": _render((p.text or {}).get("classes", {})),
+             "images": "".join(_png([(str(n), lambda ax, m=m: _picture(ax, m)) for n, m in pictures], (1.6, 1.6))
+                               for pictures in (i.get("class_means", {}).items(), zip(
+                                   i.get("sample_labels") or [""] * 16, i.get("samples", [])))),
+             "time_series": _png([("rolling mean", lambda ax: ax.plot(ts["rolling_mean"]["steps"], ts["rolling_mean"][
+                 "values"])), ("autocorrelation by lag", lambda ax: ax.bar(range(len(ts["acf"])), ts["acf"]))],
+                 (4.5, 2.8)) if "acf" in ts else ""}
+    body = "".join(f'<section id="{key}"><h2>{key.replace("_", " ").capitalize()}</h2><p class="note">'
+                   f'{html.escape(note)}</p>{_render(getattr(p, key)) if getattr(p, key) else "<p>None.</p>"}'
+                   f'{plots.get(key, "")}</section>' for key, note in _NOTES.items()
+                   if key not in ("images", "text", "time_series") or getattr(p, key))
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Data profile</title><style>{_CSS}</style>"
+            f"</head><body><h1>Data profile: {html.escape(str(p.overview['source']))}</h1>{body}</body></html>")
