@@ -49,6 +49,7 @@ __all__ = [
     "load",
     "metrics",
     "models",
+    "monitor",
     "plan",
     "plot_history",
     "prepare",
@@ -57,6 +58,7 @@ __all__ = [
     "registry",
     "schedules",
     "sequences",
+    "serve",
     "testing",
     "train",
     "trees",
@@ -88,7 +90,7 @@ def __getattr__(name: str) -> Any:
     import importlib
 
     if name in ("testing", "artifact", "cli", "summary", "project", "planning", "advisor", "fitted", "stages",
-                "prepare", "report", "eda"):
+                "prepare", "report", "eda", "monitor", "serve"):
         return importlib.import_module(f"lamina.{name}")
     if name == "Project":
         from lamina.project import Project

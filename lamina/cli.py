@@ -7,6 +7,8 @@
     lamina plan      viability findings for a project, or for a data file with --target
     lamina advise    deep learning or classical ML? measured baselines for a project or a data file
     lamina train     train a project's model, or a model family (--model) on a data set or file
+    lamina monitor   drift of logged inputs against a saved model's training reference
+    lamina serve     serve a saved model over HTTP (KServe v2, /predict, /metrics)
     lamina info      versions, device and configuration
 """
 
@@ -212,6 +214,52 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _monitor(args: argparse.Namespace) -> int:
+    """Drift of DATA against the model's reference profile: monitor.html, monitor.json, metrics.prom; 1 on drift."""
+    import shlex
+
+    import lamina.data
+    from lamina import monitor
+
+    data, predictions, folder = lamina.data.load(args.data), None, Path(args.model)
+    if (folder / "prep.json").is_file():
+        from lamina.fitted import FittedModel
+
+        try:
+            predictions = FittedModel.load(folder).predict(data.x)
+        except Exception as error:  # the inputs are still compared when the model cannot predict on them
+            print(f"warning: no predictions, so no prediction drift ({type(error).__name__}: {error})", file=sys.stderr)
+    report = monitor.drift(folder, data, predictions=predictions)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report.to_html(out / "monitor.html")
+    report.to_json(out / "monitor.json")
+    (out / "metrics.prom").write_text(report.to_prometheus(), encoding="utf-8")
+    print(f"{'Drift' if report.alarm else 'No drift'}: {report.drifted['count']} of {report.drifted['of']} features "
+          f"drifted {report.drifted['names'][:10]}; data set drift: {report.dataset_drift}.")
+    for row in report.rows:
+        if row["drifted"] and row["role"] != "feature":
+            print(f"  {row['feature']} drifted ({row['test']} {row['statistic']:.4g})")
+    for finding in report.findings:
+        print(f"  finding: {finding}")
+    print(f"Dashboard: {(out / 'monitor.html').resolve()}")
+    command = shlex.split(args.alert_command) if args.alert_command else None
+    monitor.alert(report, command=command, webhook=args.webhook)
+    return int(report.alarm)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    from lamina.serve import serve
+
+    token = os.environ.get(args.admin_token_env) if args.admin_token_env else None
+    print(f"Serving {args.model_dir} on http://{args.host}:{args.port} (docs at /docs)")
+    serve(args.model_dir, host=args.host, port=args.port, name=args.name, max_batch_size=args.max_batch_size,
+          queue_size=args.queue_size, admin_token=token)
+    return 0
+
+
 def _info(args: argparse.Namespace) -> int:
     import platform
 
@@ -297,6 +345,27 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                        help="0 quiet, 1 progress bar (on a terminal), 2 one line per epoch")
     train.set_defaults(func=_train)
+    watch = sub.add_parser("monitor", help="compare logged inputs with a model's training reference (drift)",
+                           description="Per-feature, prediction and data-quality drift of DATA against the "
+                           "reference profile saved with the model; writes monitor.html, monitor.json and "
+                           "metrics.prom into --out; exits 1 when anything drifted.")
+    watch.add_argument("model", help="the saved model folder (holds reference_profile.json)")
+    watch.add_argument("data", help="the logged inputs: a file, folder or data set name (lamina.data.load)")
+    watch.add_argument("--out", default="lamina-runs/monitor", help="folder for the dashboard, JSON and metrics")
+    watch.add_argument("--alert-command", help="run on drift with the JSON on stdin (split like a shell, no shell)")
+    watch.add_argument("--webhook", help="POST the JSON to this http(s) URL on drift")
+    watch.set_defaults(func=_monitor)
+    served = sub.add_parser("serve", help="serve a saved model over HTTP (KServe v2, /predict, /metrics)",
+                            description="Serve a project's model folder or a lamina model directory with FastAPI "
+                            "under uvicorn: dynamic batching, a bounded queue, input validation, hot swap.")
+    served.add_argument("model_dir", help="a folder with prep.json (project model) or lamina.json (lamina model)")
+    served.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    served.add_argument("--port", type=int, default=8000, help="port to listen on")
+    served.add_argument("--name", help="the model's name in URLs (default: the folder's name)")
+    served.add_argument("--max-batch-size", type=int, default=32, help="most requests predicted together")
+    served.add_argument("--queue-size", type=int, default=64, help="most waiting requests; more get 429")
+    served.add_argument("--admin-token-env", help="environment variable holding the management token")
+    served.set_defaults(func=_serve)
     info = sub.add_parser("info", help="print versions, device and configuration",
                           description="Print lamina, torch and python versions, the device and the config.")
     info.set_defaults(func=_info)

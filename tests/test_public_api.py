@@ -4,8 +4,8 @@ import lamina
 
 EXPECTED = [
     "LaminaError", "Model", "Project", "Sequential", "advise", "callbacks", "checkpoint", "config", "data", "datasets",
-    "eda", "errors", "layers", "load", "metrics", "models", "plan", "plot_history", "prepare", "project", "register",
-    "registry", "schedules", "sequences", "testing", "train", "trees",
+    "eda", "errors", "layers", "load", "metrics", "models", "monitor", "plan", "plot_history", "prepare", "project",
+    "register", "registry", "schedules", "sequences", "serve", "testing", "train", "trees",
 ]
 
 

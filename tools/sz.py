@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "lamina"
-PACKAGE_BUDGET = 14000
+# 14,000 until the project lifecycle arrived (plan, data, eda, prepare, advise, report, serve, monitor).
+PACKAGE_BUDGET = 16000
 FILE_BUDGET = 450
 
 

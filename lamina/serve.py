@@ -1,0 +1,541 @@
+"""Serve a saved model over HTTP: the KServe v2 / Open Inference Protocol, a friendly ``/predict`` and metrics.
+
+``create_app(model_dir)``: a FastAPI app for a project's model folder (``prep.json``, its preprocessing applied) or a
+lamina model directory (``lamina.json``), with dynamic batching and a bounded queue; ``serve`` runs it (uvicorn).
+
+Status codes: 401 management with no or an unknown token, 403 with the read-only token; 404 unknown model; 413
+body over ``max_body_bytes``; 422 bad input (``detail`` gives the field path; NaN, Infinity, 1e309 are bad input);
+429 queue full (``Retry-After``); 503 only while the model is not ready; 504 no answer within ``timeout_s``.
+Every response carries ``X-Model-Version``, a short hash of the model folder's files.
+
+>>> import lamina, tempfile, torch
+>>> from fastapi.testclient import TestClient
+>>> model = lamina.Sequential([lamina.layers.Dense(2)])
+>>> _ = model.build(torch.ones(1, 3))
+>>> folder = model.save(tempfile.mkdtemp() + "/tiny")
+>>> with TestClient(create_app(folder)) as client:
+...     client.post("/predict", json={"inputs": [[1, 2, 3]]}).status_code
+200
+"""
+
+import asyncio
+import base64
+import hashlib
+import io
+import json
+import math
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from lamina.errors import ArtifactError, ConfigError, message
+
+__all__ = ["create_app", "serve"]
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+V2_TYPES = {"FP32": np.float32, "FP64": np.float64, "INT64": np.int64, "INT32": np.int32, "BOOL": np.bool_}
+_NUMPY_V2 = {"float32": "FP32", "float64": "FP64", "int64": "INT64", "int32": "INT32", "bool": "BOOL"}
+
+
+class InputError(ValueError):
+    """Input the model cannot take; answered 422 with ``loc`` as the field path."""
+
+    def __init__(self, msg: str, loc: tuple[Any, ...] = ("body",)) -> None:
+        super().__init__(msg)
+        self.loc = loc
+
+
+def folder_version(folder: str | Path) -> str:
+    """A short content hash of a folder: sha256 over its sorted relative paths and bytes (12 hex digits)."""
+    root, digest = Path(folder), hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+class Served:
+    """A loaded model from ``folder`` (``prep.json`` or ``lamina.json``) named ``name`` (default: the folder's
+    name) with what serving needs: version, modality, input shape or table columns and a canary example."""
+
+    def __init__(self, folder: str | Path, name: str | None = None) -> None:
+        self.folder = Path(folder)
+        self.name = name or self.folder.resolve().name
+        self.fitted: Any = None
+        if (self.folder / "prep.json").is_file():
+            from lamina.fitted import FittedModel
+
+            self.fitted = FittedModel.load(self.folder)
+            self.model, self.modality = self.fitted.model, self.fitted.prep["modality"]
+            self.columns: dict[str, str] = self._table_columns() if self.modality == "table" else {}  # name -> kind
+            self.flat = self.modality == "array" or (self.modality == "image" and self.fitted.family == "classical")
+        elif (self.folder / "lamina.json").is_file():
+            from lamina.artifact import load
+
+            self.model, self.modality, self.flat, self.columns = load(self.folder), "tensor", False, {}
+        else:
+            raise ArtifactError(message("Not a model folder.", str(self.folder), "a folder with prep.json "
+                                        "(a project's model) or lamina.json (a lamina model)",
+                                        "Pass the folder written by FittedModel.save or model.save."))
+        spec = getattr(self.model, "input_spec_", None) or {}  # the saved input signature of a lamina model
+        features = spec.get("shape") or [None, getattr(self.model, "n_features_in_", None)]
+        self.shape = [-1, *features[1:]]  # raw inputs of a project model are numbers: float32
+        self.dtype = spec.get("dtype", "float32") if self.fitted is None else "float32"
+        _ = hasattr(self.model, "eval") and self.model.eval()
+        self.version = folder_version(self.folder)
+
+    def _table_columns(self) -> dict[str, str]:
+        """Column -> kind from the reference profile, a tabular network's columns or scikit-learn's feature names."""
+        reference = (self.fitted.reference or {}).get("columns") or {}
+        tabular = getattr(getattr(self.model, "tabular", None), "columns_", None) or []
+        return {str(k): str(v.get("kind", "")) for k, v in reference.items()} or {
+            str(c["name"]): str(c.get("kind", "")) for c in tabular} or {
+            str(c): "" for c in getattr(self.model, "feature_names_in_", [])}
+
+    # ------------------------------------------------------------ inputs
+    def example(self) -> Any:
+        """One input row for the canary prediction."""
+        if self.modality == "table":
+            reference = (self.fitted.reference or {}).get("columns", {})
+            return pd.DataFrame([{c: (reference.get(c, {}).get("quantiles") or {}).get("p50", 0.0) if k in (
+                "numeric", "") else next(iter(reference.get(c, {}).get("frequencies") or {"": 1}))
+                for c, k in self.columns.items()}])
+        if self.modality == "text":
+            return ["example"]
+        dims = [n if isinstance(n, int) and n > 0 else 1 for n in self.shape[1:]]
+        return np.zeros((1, *dims), dtype=self.dtype)
+
+    def check_array(self, data: Any, loc: tuple[Any, ...], one: bool = False) -> np.ndarray:
+        """Nested lists or an array (``one``: a single item) -> a finite array of the model's item shape."""
+        try:
+            array = np.asarray(data, dtype=self.dtype)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"Not a rectangular array of {self.dtype}: {exc}", loc) from None
+        expected = self.shape[1:]
+        if one or (array.ndim == len(expected) and array.ndim > 0 and len(self.shape) > 1):
+            array = array[None]  # one item without the batch axis
+        if array.ndim < 1 or len(array) == 0:
+            raise InputError("Expected at least one item.", loc)
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise InputError("Values must be finite (no NaN or Infinity).", loc)
+        size = int(np.prod(expected)) if all(isinstance(n, int) and n > 0 for n in expected) else None
+        if (size is not None and int(np.prod(array.shape[1:])) != size) if self.flat else (
+                array.ndim != len(self.shape) or any(isinstance(n, int) and n > 0 and n != m
+                                                     for n, m in zip(expected, array.shape[1:]))):
+            raise InputError(f"Expected shape {self.shape} (-1: any); received {list(array.shape)}.", loc)
+        return array
+
+    def table(self, rows: list[dict[str, Any]]) -> Any:
+        """Checked rows (column -> value) -> a DataFrame in the training column order."""
+        return pd.DataFrame(rows, columns=list(self.columns) or None)
+
+    # ------------------------------------------------------------ prediction
+    def predict(self, x: Any) -> dict[str, np.ndarray]:
+        """Outputs by name: ``predictions`` (and ``probabilities``) for a project model, ``output`` otherwise."""
+        if self.fitted is None:
+            return {"output": np.asarray(self.model.predict(x))}
+        probabilities = self.fitted.predict_proba(x)
+        return {"predictions": np.asarray(self.fitted.predict(x)), **(
+            {} if probabilities is None else {"probabilities": np.asarray(probabilities, dtype=np.float32)})}
+
+    def concat(self, parts: list[Any]) -> Any:
+        """The inputs of several requests as one batch."""
+        if self.modality == "table":
+            return pd.concat(parts, ignore_index=True)
+        return [t for part in parts for t in part] if self.modality == "text" else np.concatenate(parts)
+
+    def metadata(self) -> dict[str, Any]:
+        """The v2 model metadata: name, versions, platform, inputs and outputs with datatype and shape."""
+        def tensor(name: str, datatype: str, shape: list[Any]) -> dict[str, Any]:
+            return {"name": name, "datatype": datatype, "shape": [n if isinstance(n, int) else -1 for n in shape]}
+        inputs = [tensor(c, "FP64" if k == "numeric" else "BYTES", [-1]) for c, k in self.columns.items()] if \
+            self.modality == "table" else [tensor("input", "BYTES" if self.modality == "text" else
+                                                  _NUMPY_V2.get(self.dtype, "FP32"), self.shape)]
+        classes = self.fitted is not None and self.fitted.prep.get("classes")
+        outputs = [tensor("output", "FP32", [-1])] if self.fitted is None else [
+            tensor("predictions", "BYTES" if classes else "FP64", [-1])] + (
+            [tensor("probabilities", "FP32", [-1, len(classes)])] if classes else [])
+        return {"name": self.name, "versions": [self.version], "platform": "lamina", "inputs": inputs,
+                "outputs": outputs}
+
+
+def _decode_image(item: Any, loc: tuple[Any, ...]) -> Any:
+    """A base64 PNG or NPY string -> an array; nested lists pass through."""
+    if not isinstance(item, str):
+        return item
+    try:
+        raw = base64.b64decode(item, validate=True)
+        if raw.startswith(b"\x93NUMPY"):
+            return np.load(io.BytesIO(raw), allow_pickle=False)
+        from PIL import Image
+
+        return np.asarray(Image.open(io.BytesIO(raw)))
+    except Exception as exc:  # any decoder failure is the input's fault
+        raise InputError(f"Not a base64 PNG or NPY image: {exc}", loc) from None
+
+
+def _finite(text: str) -> float:
+    if not math.isfinite(value := float(text)):
+        raise ValueError(f"{text[:40]} is not allowed: send finite numbers")
+    return value
+
+
+def parse_json(body: bytes) -> Any:
+    """Strict JSON: NaN, Infinity, -Infinity and numbers beyond float range raise ``json.JSONDecodeError``."""
+    try:
+        return json.loads(body, parse_float=_finite, parse_constant=_finite)
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # from _finite, or bytes that are not UTF-8
+        raise json.JSONDecodeError(str(exc), "", 0) from None
+
+
+class Metrics:
+    """Prometheus counters: requests by endpoint and status, latency and batch-size histograms, queue depth."""
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, int], int] = defaultdict(int)
+        self.latency = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.latency_sum, self.batches, self.batch_items, self.queue_depth = 0.0, 0, 0, 0
+
+    def observe(self, endpoint: str, status: int, seconds: float) -> None:
+        self.requests[(endpoint, status)] += 1
+        self.latency[next((i for i, b in enumerate(LATENCY_BUCKETS) if seconds <= b), len(LATENCY_BUCKETS))] += 1
+        self.latency_sum += seconds
+
+    def text(self) -> str:
+        lines = ["# TYPE lamina_requests_total counter"]
+        lines += [f'lamina_requests_total{{endpoint="{e}",status="{s}"}} {n}'
+                  for (e, s), n in sorted(self.requests.items())]
+        lines.append("# TYPE lamina_request_seconds histogram")
+        lines += [f'lamina_request_seconds_bucket{{le="{bound}"}} {sum(self.latency[:i + 1])}'
+                  for i, bound in enumerate((*LATENCY_BUCKETS, "+Inf"))]
+        lines += [f"lamina_request_seconds_sum {self.latency_sum:.6f}",
+                  f"lamina_request_seconds_count {sum(self.latency)}", "# TYPE lamina_batch_size summary",
+                  f"lamina_batch_size_sum {self.batch_items}",
+                  f"lamina_batch_size_count {self.batches}", "# TYPE lamina_queue_depth gauge",
+                  f"lamina_queue_depth {self.queue_depth}"]
+        return "\n".join(lines) + "\n"
+
+
+class Batcher:
+    """One asyncio worker: gathers up to ``max_batch_size`` queued requests, predicts once in a thread, answers
+    each. A request keeps the model it was checked against, so a hot swap never fails or splits one."""
+
+    def __init__(self, max_batch_size: int, max_wait_ms: float, queue_size: int, metrics: Metrics) -> None:
+        self.queue: asyncio.Queue[tuple[Served, Any, int, asyncio.Future[Any]]] = asyncio.Queue(queue_size)
+        self.max_batch_size, self.max_wait, self.metrics = max_batch_size, max_wait_ms / 1000, metrics
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lamina-predict")
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self.queue.get()]
+            if self.queue.qsize() < self.max_batch_size - 1 and self.max_wait > 0:
+                await asyncio.sleep(self.max_wait)  # let more requests arrive
+            while len(batch) < self.max_batch_size and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            self.metrics.queue_depth = self.queue.qsize()
+            batch = [item for item in batch if not item[3].done()]  # timed-out requests are gone
+            for served in {id(item[0]): item[0] for item in batch}.values():
+                group = [item for item in batch if item[0] is served]
+                await self._answer(loop, served, group)
+
+    async def _answer(self, loop: asyncio.AbstractEventLoop, served: Served, group: list[Any]) -> None:
+        rows = sum(item[2] for item in group)
+        self.metrics.batches, self.metrics.batch_items = self.metrics.batches + 1, self.metrics.batch_items + rows
+        try:
+            outputs = await loop.run_in_executor(self.executor, served.predict, served.concat([i[1] for i in group]))
+        except Exception:  # one bad request spoils the batch: answer each on its own
+            for item in group:
+                try:
+                    result: Any = await loop.run_in_executor(self.executor, served.predict, item[1])
+                except Exception as exc:
+                    result = InputError(f"The model could not predict on this input: {exc}")
+                _ = item[3].done() or item[3].set_result(result)
+            return
+        start = 0
+        for item in group:
+            part = {k: v[start:start + item[2]] for k, v in outputs.items()}
+            start += item[2]
+            _ = item[3].done() or item[3].set_result(part)
+
+
+def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size: int = 32, max_wait_ms: float = 5.0,
+               queue_size: int = 64, timeout_s: float = 10.0, max_body_bytes: int = 10_000_000,
+               admin_token: str | None = None, read_token: str | None = None,
+               cors_origins: list[str] | None = None) -> Any:
+    """A FastAPI app serving the model in ``model_dir``.
+
+    Args:
+        model_dir: a project's model folder (``prep.json``) or a lamina model directory (``lamina.json``).
+        name: the model's name in URLs (default: the folder's name). max_batch_size: most requests per prediction;
+            max_wait_ms: longest wait to fill a batch; queue_size: most waiting requests (more get 429).
+        timeout_s: a request waiting longer gets 504. max_body_bytes: larger bodies get 413.
+        admin_token: bearer token for ``/v2/repository/...``; read_token: a token refused there (403).
+        cors_origins: allowed origins (CORS off when None).
+
+    Returns:
+        A ``fastapi.FastAPI`` app; the model is loaded and a canary prediction runs at startup.
+    """
+    from contextlib import asynccontextmanager
+
+    from fastapi import Depends, FastAPI, HTTPException, Request
+    from fastapi.responses import JSONResponse, PlainTextResponse
+    from fastapi.routing import APIRoute
+    from pydantic import BaseModel, ConfigDict, Field, create_model
+
+    sizes = {"max_batch_size": max_batch_size, "queue_size": queue_size, "max_body_bytes": max_body_bytes}
+    for option, value in sizes.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(message(f"{option} must be an int >= 1.", repr(value), "an int >= 1", "E.g. 32."))
+    first = Served(model_dir, name)
+    state: dict[str, Any] = {"served": first, "ready": False}
+    metrics = Metrics()
+
+    def canary(served: Served) -> Served:
+        served.predict(served.example())
+        return served
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        state["batcher"] = batcher = Batcher(max_batch_size, max_wait_ms, queue_size, metrics)
+        task = asyncio.get_running_loop().create_task(batcher.run())
+        try:
+            await asyncio.get_running_loop().run_in_executor(batcher.executor, canary, first)
+            state["ready"] = True
+        except Exception as exc:
+            state["error"] = str(exc)
+        yield
+        task.cancel()
+        batcher.executor.shutdown(wait=False)
+
+    class StrictRequest(Request):
+        async def json(self) -> Any:  # the body bytes are cached by Request.body
+            return parse_json(await self.body())
+
+    class StrictRoute(APIRoute):
+        def get_route_handler(self) -> Any:
+            handler = super().get_route_handler()
+
+            async def strict(request: Request) -> Any:
+                return await handler(StrictRequest(request.scope, request.receive))
+            return strict
+
+    app = FastAPI(title="lamina model server", lifespan=lifespan, version=first.version)
+    app.router.route_class = StrictRoute
+    if cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["*"], allow_headers=["*"])
+
+    app.add_middleware(Envelope, state=state, metrics=metrics, max_body_bytes=max_body_bytes)
+
+    @app.exception_handler(InputError)
+    async def input_error(request: Request, exc: InputError) -> Any:
+        return JSONResponse({"detail": [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]}, 422)
+
+    def model_named(name: str) -> Served:
+        served: Served = state["served"]
+        if name != served.name:
+            raise HTTPException(404, f"No model named {name!r}; this server has {served.name!r}.")
+        return served
+
+    async def submit(request: Request, served: Served, x: Any, count: int) -> dict[str, np.ndarray]:
+        if not state["ready"]:
+            raise HTTPException(503, "The model is not ready.", headers={"Retry-After": "1"})
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        try:
+            state["batcher"].queue.put_nowait((served, x, count, future))
+        except asyncio.QueueFull:
+            raise HTTPException(429, "The server is busy: the queue is full.", headers={"Retry-After": "1"}) from None
+        metrics.queue_depth = state["batcher"].queue.qsize()
+        request.scope["lamina.version"] = served.version
+        try:
+            result = await asyncio.wait_for(asyncio.shield(future), timeout_s)
+        except asyncio.TimeoutError:
+            future.cancel()
+            raise HTTPException(504, f"No answer within {timeout_s} s.") from None
+        if isinstance(result, InputError):
+            raise result
+        return result  # type: ignore[no-any-return]
+
+    # ---------------------------------------------------------------- request models (documented in OpenAPI)
+    kinds = {"numeric": float | None}
+    row_fields: dict[str, Any] = {f"column_{i}": (kinds.get(kind, str | float | bool | None), Field(None, alias=col))
+                                  for i, (col, kind) in enumerate(first.columns.items())}
+    Row = create_model("Row", __config__=ConfigDict(extra="forbid" if first.columns else "allow"), **row_fields)
+    field, item_type = {"table": ("rows", Row), "text": ("texts", str)}.get(
+        first.modality, ("images" if first.modality == "image" else "inputs", str | list[Any] | float))
+    fields: dict[str, Any] = {field: (list[item_type], Field(min_length=1))}  # type: ignore[valid-type]
+    PredictRequest = create_model("PredictRequest", __config__=ConfigDict(extra="forbid"), **fields)
+
+    class V2Input(BaseModel):
+        name: str
+        shape: list[int]
+        datatype: Literal["FP32", "FP64", "INT64", "INT32", "BOOL", "BYTES"]
+        data: list[Any]
+
+    class V2Request(BaseModel):
+        id: str | None = None
+        inputs: list[V2Input] = Field(min_length=1)
+
+    # ---------------------------------------------------------------- endpoints
+    @app.get("/v2/health/live")
+    async def live() -> dict[str, bool]:
+        return {"live": True}
+
+    @app.get("/v2/health/ready")
+    async def ready() -> Any:
+        return JSONResponse({"ready": state["ready"], "error": state.get("error")}, 200 if state["ready"] else 503)
+
+    @app.get("/v2/models/{name}")
+    async def metadata(name: str) -> dict[str, Any]:
+        return model_named(name).metadata()
+
+    @app.post("/v2/models/{name}/infer")
+    async def infer(name: str, body: V2Request, request: Request) -> dict[str, Any]:
+        served = model_named(name)
+        x, count = _v2_inputs(served, body.inputs)
+        outputs = await submit(request, served, x, count)
+        return {"model_name": served.name, "model_version": served.version, "id": body.id, "outputs": [
+            {"name": k, "datatype": _NUMPY_V2.get(str(v.dtype), "BYTES"), "shape": list(v.shape),
+             "data": v.reshape(-1).tolist() if v.dtype != object else [str(t) for t in v.reshape(-1)]}
+            for k, v in outputs.items()]}
+
+    @app.post("/predict")
+    async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:  # type: ignore[valid-type]
+        served: Served = state["served"]
+        items, loc = getattr(body, field), ("body", field)
+        if served.modality == "table":
+            x: Any = served.table([r.model_dump(by_alias=True, exclude_unset=True) | (r.model_extra or {})
+                                   for r in items])
+        elif served.modality == "text":
+            x = list(items)
+        else:
+            decoded = [_decode_image(item, (*loc, i)) for i, item in enumerate(items)]
+            x = np.concatenate([served.check_array(d, (*loc, i), one=True) for i, d in enumerate(decoded)]) \
+                if served.modality == "image" else served.check_array(decoded, loc)
+        outputs = await submit(request, served, x, len(x))
+        return {k: v.tolist() for k, v in outputs.items()} | {"model_version": served.version}
+
+    @app.get("/metrics")
+    async def prometheus() -> Any:
+        return PlainTextResponse(metrics.text(), media_type="text/plain; version=0.0.4")
+
+    def admin(request: Request) -> None:
+        header = request.headers.get("authorization", "")
+        token = header[7:] if header.lower().startswith("bearer ") else ""
+        if not token or token not in (admin_token, read_token):
+            raise HTTPException(401, "Send Authorization: Bearer <admin token>.", {"WWW-Authenticate": "Bearer"})
+        if token != admin_token:
+            raise HTTPException(403, "This token may not manage models.")
+
+    class LoadRequest(BaseModel):
+        path: str
+
+    @app.post("/v2/repository/models/{name}/load", dependencies=[Depends(admin)])
+    async def load_model(name: str, body: LoadRequest) -> dict[str, Any]:
+        try:
+            served = await asyncio.get_running_loop().run_in_executor(None, lambda: canary(Served(body.path, name)))
+        except Exception as exc:
+            raise InputError(f"The model could not be loaded; the old one keeps serving: {exc}",
+                             ("body", "path")) from None
+        state["served"] = served  # queued requests finish on the model they were checked against (no await here)
+        return {"name": served.name, "version": served.version}
+
+    app.state.lamina = state
+    return app
+
+
+class Envelope:
+    """ASGI middleware: the body limit (413), ``X-Model-Version`` on every response and request metrics."""
+
+    def __init__(self, app: Any, state: dict[str, Any], metrics: Metrics, max_body_bytes: int) -> None:
+        self.app, self.state, self.metrics, self.limit = app, state, metrics, max_body_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        from fastapi.responses import JSONResponse
+
+        started, status = time.perf_counter(), [500]
+        scope["lamina.version"] = self.state["served"].version  # a prediction sets the version that answered it
+
+        async def send_with_version(event: Any) -> None:
+            if event["type"] == "http.response.start":
+                status[0] = event["status"]
+                headers = [(k, v) for k, v in event.get("headers", []) if k.lower() != b"x-model-version"]
+                event = {**event, "headers": [*headers, (b"x-model-version", scope["lamina.version"].encode())]}
+            await send(event)
+
+        length = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        body, more, too_big = b"", True, not length.isdigit() or int(length) > self.limit
+        while more and not too_big:
+            event = await receive()
+            body += event.get("body", b"")
+            more, too_big = event.get("more_body", False), len(body) > self.limit
+        if too_big:
+            response = JSONResponse({"detail": f"The body is over the limit of {self.limit} bytes."}, 413)
+            await response(scope, receive, send_with_version)
+        else:
+            events = iter([{"type": "http.request", "body": body, "more_body": False}])
+
+            async def replay() -> Any:  # the body read above, then the client's later events (disconnect)
+                return next(events, None) or await receive()
+            await self.app(scope, replay, send_with_version)
+        self.metrics.observe(getattr(scope.get("route"), "path", "other"), status[0], time.perf_counter() - started)
+
+
+def _v2_inputs(served: Served, inputs: list[Any]) -> tuple[Any, int]:
+    """v2 ``inputs`` -> the model's input: one input per column for tables, else one tensor (or texts)."""
+    if served.modality == "table":
+        rows: dict[str, Any] = {}
+        for i, spec in enumerate(inputs):
+            if served.columns and spec.name not in served.columns:
+                raise InputError(f"Unknown input {spec.name!r}; expected {sorted(served.columns)[:50]}.",
+                                 ("body", "inputs", i, "name"))
+            rows[spec.name] = _flat(spec, i, np.float64 if served.columns.get(spec.name) == "numeric" else None)
+        lengths = {len(v) for v in rows.values()}
+        if len(lengths) != 1:
+            raise InputError(f"Every column needs the same number of rows; received {sorted(lengths)}.",
+                             ("body", "inputs"))
+        frame = served.table([dict(zip(rows, values)) for values in zip(*rows.values())])
+        return frame, len(frame)
+    if len(inputs) != 1 or inputs[0].name != "input":
+        raise InputError(f"Expected one input named 'input'; received {[spec.name for spec in inputs]}.",
+                         ("body", "inputs"))
+    spec = inputs[0]
+    if served.modality == "text":
+        texts = [str(t) for t in _flat(spec, 0, None)]
+        return texts, len(texts)
+    array = _flat(spec, 0, V2_TYPES.get(spec.datatype, served.dtype)).reshape(spec.shape)
+    array = served.check_array(array.astype(served.dtype), ("body", "inputs", 0, "data"))
+    return array, len(array)
+
+
+def _flat(spec: Any, i: int, dtype: Any) -> np.ndarray:
+    """The flattened ``data`` of one v2 input, checked against its ``shape``."""
+    loc = ("body", "inputs", i, "data")
+    try:
+        data = np.asarray(spec.data, dtype=dtype if dtype is not None else object).reshape(-1)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"Data do not fit datatype {spec.datatype}: {exc}", loc) from None
+    if any(n < 0 for n in spec.shape) or int(np.prod(spec.shape)) != data.size:
+        raise InputError(f"shape {spec.shape} needs {int(np.prod(spec.shape))} values; received {data.size}.",
+                         ("body", "inputs", i, "shape"))
+    return data  # finite: the JSON parser refuses NaN, Infinity and 1e309
+
+
+def serve(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, *, threads: int = 1,
+          **options: Any) -> None:
+    """Run :func:`create_app` (``options``: its keywords) under uvicorn on ``host:port``, torch at ``threads``."""
+    import torch
+    import uvicorn
+
+    torch.set_num_threads(threads)
+    uvicorn.run(create_app(model_dir, **options), host=host, port=port, log_level="warning", access_log=False)
