@@ -311,8 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="redo every stage")
     run.set_defaults(func=_run)
     for name, text in (("plan", "viability findings before training"),
-                       ("data", "load and snapshot the project's data"), ("eda", "profile the data"),
-                       ("prepare", "split the data"), ("advise", "deep learning or classical ML, measured"),
+                       ("data", "load the data and record its content fingerprint"), ("eda", "profile the data"),
+                       ("prepare", "split the data and fit the shared preprocessing"),
+                       ("advise", "deep learning or classical ML, measured"),
                        ("evaluate", "measure the KPI on the test split and give the verdict"),
                        ("report", "write the project report")):
         stage = sub.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}. Runs the stage of a "
