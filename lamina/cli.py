@@ -256,7 +256,7 @@ def _serve(args: argparse.Namespace) -> int:
     token = os.environ.get(args.admin_token_env) if args.admin_token_env else None
     print(f"Serving {args.model_dir} on http://{args.host}:{args.port} (docs at /docs)")
     serve(args.model_dir, host=args.host, port=args.port, name=args.name, max_batch_size=args.max_batch_size,
-          queue_size=args.queue_size, admin_token=token)
+          queue_size=args.queue_size, admin_token=token, log_path=args.log)
     return 0
 
 
@@ -366,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     served.add_argument("--max-batch-size", type=int, default=32, help="most requests predicted together")
     served.add_argument("--queue-size", type=int, default=64, help="most waiting requests; more get 429")
     served.add_argument("--admin-token-env", help="environment variable holding the management token")
+    served.add_argument("--log", metavar="PATH", help="append every answered prediction to this JSON-lines log")
     served.set_defaults(func=_serve)
     info = sub.add_parser("info", help="print versions, device and configuration",
                           description="Print lamina, torch and python versions, the device and the config.")

@@ -3,10 +3,9 @@
 ``create_app(model_dir)``: a FastAPI app for a project's model folder (``prep.json``, its preprocessing applied) or a
 lamina model directory (``lamina.json``), with dynamic batching and a bounded queue; ``serve`` runs it (uvicorn).
 
-Status codes: 401 management with no or an unknown token, 403 with the read-only token; 404 unknown model; 413
-body over ``max_body_bytes``; 422 bad input (``detail`` gives the field path; NaN, Infinity, 1e309 are bad input);
-429 queue full (``Retry-After``); 503 only while the model is not ready; 504 no answer within ``timeout_s``.
-Every response carries ``X-Model-Version``, a short hash of the model folder's files.
+Status codes: 401/403 management with no or a read-only token; 404 unknown model; 413 body over ``max_body_bytes``;
+422 bad input (``detail`` gives the field path; NaN, Infinity, 1e309 are bad input); 429 queue full (``Retry-After``);
+503 not ready; 504 no answer within ``timeout_s``. Responses carry ``X-Model-Version``, predictions ``X-Request-Id``.
 
 >>> import lamina, tempfile, torch
 >>> from fastapi.testclient import TestClient
@@ -25,7 +24,9 @@ import io
 import json
 import math
 import time
+import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from lamina.errors import ArtifactError, ConfigError, message
+from lamina.predlog import PredictionLog
 
 __all__ = ["create_app", "serve"]
 
@@ -59,12 +61,11 @@ def folder_version(folder: str | Path) -> str:
 
 
 class Served:
-    """A loaded model from ``folder`` (``prep.json`` or ``lamina.json``) named ``name`` (default: the folder's
-    name) with what serving needs: version, modality, input shape or table columns and a canary example."""
+    """A loaded model from ``folder`` named ``name`` (default: the folder's name) with what serving needs."""
+    # version, modality, input shape or table columns and a canary example
 
     def __init__(self, folder: str | Path, name: str | None = None) -> None:
-        self.folder = Path(folder)
-        self.name = name or self.folder.resolve().name
+        self.folder, self.name = Path(folder), name or Path(folder).resolve().name
         self.fitted: Any = None
         if (self.folder / "prep.json").is_file():
             from lamina.fitted import FittedModel
@@ -78,8 +79,7 @@ class Served:
 
             self.model, self.modality, self.flat, self.columns = load(self.folder), "tensor", False, {}
         else:
-            raise ArtifactError(message("Not a model folder.", str(self.folder), "a folder with prep.json "
-                                        "(a project's model) or lamina.json (a lamina model)",
+            raise ArtifactError(message("Not a model folder.", str(self.folder), "prep.json or lamina.json inside",
                                         "Pass the folder written by FittedModel.save or model.save."))
         spec = getattr(self.model, "input_spec_", None) or {}  # the saved input signature of a lamina model
         features = spec.get("shape") or [None, getattr(self.model, "n_features_in_", None)]
@@ -188,10 +188,8 @@ def parse_json(body: bytes) -> Any:
     """Strict JSON: NaN, Infinity, -Infinity and numbers beyond float range raise ``json.JSONDecodeError``."""
     try:
         return json.loads(body, parse_float=_finite, parse_constant=_finite)
-    except json.JSONDecodeError:
-        raise
     except ValueError as exc:  # from _finite, or bytes that are not UTF-8
-        raise json.JSONDecodeError(str(exc), "", 0) from None
+        raise exc if isinstance(exc, json.JSONDecodeError) else json.JSONDecodeError(str(exc), "", 0) from None
 
 
 class Metrics:
@@ -208,27 +206,25 @@ class Metrics:
         self.latency_sum += seconds
 
     def text(self) -> str:
-        lines = ["# TYPE lamina_requests_total counter"]
-        lines += [f'lamina_requests_total{{endpoint="{e}",status="{s}"}} {n}'
-                  for (e, s), n in sorted(self.requests.items())]
-        lines.append("# TYPE lamina_request_seconds histogram")
+        lines = ["# TYPE lamina_requests_total counter", *(f'lamina_requests_total{{endpoint="{e}",status="{s}"}} {n}'
+                 for (e, s), n in sorted(self.requests.items())), "# TYPE lamina_request_seconds histogram"]
         lines += [f'lamina_request_seconds_bucket{{le="{bound}"}} {sum(self.latency[:i + 1])}'
                   for i, bound in enumerate((*LATENCY_BUCKETS, "+Inf"))]
         lines += [f"lamina_request_seconds_sum {self.latency_sum:.6f}",
                   f"lamina_request_seconds_count {sum(self.latency)}", "# TYPE lamina_batch_size summary",
-                  f"lamina_batch_size_sum {self.batch_items}",
-                  f"lamina_batch_size_count {self.batches}", "# TYPE lamina_queue_depth gauge",
-                  f"lamina_queue_depth {self.queue_depth}"]
+                  f"lamina_batch_size_sum {self.batch_items}", f"lamina_batch_size_count {self.batches}",
+                  "# TYPE lamina_queue_depth gauge", f"lamina_queue_depth {self.queue_depth}"]
         return "\n".join(lines) + "\n"
 
 
 class Batcher:
-    """One asyncio worker: gathers up to ``max_batch_size`` queued requests, predicts once in a thread, answers
-    each. A request keeps the model it was checked against, so a hot swap never fails or splits one."""
+    """One asyncio worker: batches up to ``max_batch_size`` queued requests, predicts once in a thread, answers each."""
+    # A request keeps the model it was checked against, so a hot swap never fails or splits one.
 
-    def __init__(self, max_batch_size: int, max_wait_ms: float, queue_size: int, metrics: Metrics) -> None:
-        self.queue: asyncio.Queue[tuple[Served, Any, int, asyncio.Future[Any]]] = asyncio.Queue(queue_size)
-        self.max_batch_size, self.max_wait, self.metrics = max_batch_size, max_wait_ms / 1000, metrics
+    def __init__(self, max_batch_size: int, max_wait_ms: float, queue_size: int, metrics: Metrics, log: Any) -> None:
+        # items: (model, input, rows, future, {"request_id", "endpoint", "received"}); log: a PredictionLog or None
+        self.queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(queue_size)
+        self.max_batch_size, self.max_wait, self.metrics, self.log = max_batch_size, max_wait_ms / 1000, metrics, log
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lamina-predict")
 
     async def run(self) -> None:
@@ -242,42 +238,47 @@ class Batcher:
             self.metrics.queue_depth = self.queue.qsize()
             batch = [item for item in batch if not item[3].done()]  # timed-out requests are gone
             for served in {id(item[0]): item[0] for item in batch}.values():
-                group = [item for item in batch if item[0] is served]
-                await self._answer(loop, served, group)
+                await self._answer(loop, served, [item for item in batch if item[0] is served])
 
     async def _answer(self, loop: asyncio.AbstractEventLoop, served: Served, group: list[Any]) -> None:
-        rows = sum(item[2] for item in group)
-        self.metrics.batches, self.metrics.batch_items = self.metrics.batches + 1, self.metrics.batch_items + rows
+        rows = [item[2] for item in group]  # rows per request
+        self.metrics.batches, self.metrics.batch_items = self.metrics.batches + 1, self.metrics.batch_items + sum(rows)
+        results: list[Any] = []
         try:
             outputs = await loop.run_in_executor(self.executor, served.predict, served.concat([i[1] for i in group]))
+            results += [{k: v[end - n:end] for k, v in outputs.items()} for end, n in zip(np.cumsum(rows), rows)]
         except Exception:  # one bad request spoils the batch: answer each on its own
             for item in group:
                 try:
-                    result: Any = await loop.run_in_executor(self.executor, served.predict, item[1])
+                    results.append(await loop.run_in_executor(self.executor, served.predict, item[1]))
                 except Exception as exc:
-                    result = InputError(f"The model could not predict on this input: {exc}")
-                _ = item[3].done() or item[3].set_result(result)
-            return
-        start = 0
-        for item in group:
-            part = {k: v[start:start + item[2]] for k, v in outputs.items()}
-            start += item[2]
-            _ = item[3].done() or item[3].set_result(part)
+                    results.append(InputError(f"The model could not predict on this input: {exc}"))
+        if self.log is not None:  # group commit: the batch's records are on disk before any of its replies leaves
+            records = [{**item[4], "version": served.version, "inputs": item[1], "outputs": result} for item, result
+                       in zip(group, results) if not item[3].done() and not isinstance(result, InputError)]
+            try:
+                await loop.run_in_executor(self.executor, self.log.write, records)
+            except Exception as exc:  # no reply without its record: the batch fails (500), the worker lives on
+                results = [r if isinstance(r, InputError) else exc for r in results]
+        for item, result in zip(group, results):
+            _ = item[3].done() or item[3].set_result(result)
 
 
 def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size: int = 32, max_wait_ms: float = 5.0,
                queue_size: int = 64, timeout_s: float = 10.0, max_body_bytes: int = 10_000_000,
                admin_token: str | None = None, read_token: str | None = None,
-               cors_origins: list[str] | None = None) -> Any:
+               cors_origins: list[str] | None = None, log_path: str | Path | None = None,
+               redact: Iterable[str] = (), hash_fields: Iterable[str] = ()) -> Any:
     """A FastAPI app serving the model in ``model_dir``.
 
     Args:
         model_dir: a project's model folder (``prep.json``) or a lamina model directory (``lamina.json``).
         name: the model's name in URLs (default: the folder's name). max_batch_size: most requests per prediction;
             max_wait_ms: longest wait to fill a batch; queue_size: most waiting requests (more get 429).
-        timeout_s: a request waiting longer gets 504. max_body_bytes: larger bodies get 413.
-        admin_token: bearer token for ``/v2/repository/...``; read_token: a token refused there (403).
-        cors_origins: allowed origins (CORS off when None).
+        timeout_s: a request waiting longer gets 504. max_body_bytes: larger bodies get 413. cors_origins: allowed
+            origins (CORS off when None). admin_token: bearer token for ``/v2/repository/...``; read_token: a token
+            refused there (403). log_path: a ``lamina.predlog.PredictionLog`` file: each answered prediction is
+            logged (fsync'd) before its reply, with the ``X-Request-Id`` sent; redact, hash_fields: fields hidden there.
 
     Returns:
         A ``fastapi.FastAPI`` app; the model is loaded and a canary prediction runs at startup.
@@ -293,9 +294,9 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
     for option, value in sizes.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(message(f"{option} must be an int >= 1.", repr(value), "an int >= 1", "E.g. 32."))
-    first = Served(model_dir, name)
-    state: dict[str, Any] = {"served": first, "ready": False}
-    metrics = Metrics()
+    first, metrics = Served(model_dir, name), Metrics()
+    state: dict[str, Any] = {"served": first, "ready": False, "log": None if log_path is None else PredictionLog(
+        log_path, redact=redact, hash_fields=hash_fields)}
 
     def canary(served: Served) -> Served:
         served.predict(served.example())
@@ -303,7 +304,7 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
 
     @asynccontextmanager
     async def lifespan(app: Any) -> Any:
-        state["batcher"] = batcher = Batcher(max_batch_size, max_wait_ms, queue_size, metrics)
+        state["batcher"] = batcher = Batcher(max_batch_size, max_wait_ms, queue_size, metrics, state["log"])
         task = asyncio.get_running_loop().create_task(batcher.run())
         try:
             await asyncio.get_running_loop().run_in_executor(batcher.executor, canary, first)
@@ -349,18 +350,19 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
         if not state["ready"]:
             raise HTTPException(503, "The model is not ready.", headers={"Retry-After": "1"})
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        meta = {"request_id": uuid.uuid4().hex, "endpoint": request.url.path, "received": time.time()}
         try:
-            state["batcher"].queue.put_nowait((served, x, count, future))
+            state["batcher"].queue.put_nowait((served, x, count, future, meta))
         except asyncio.QueueFull:
             raise HTTPException(429, "The server is busy: the queue is full.", headers={"Retry-After": "1"}) from None
         metrics.queue_depth = state["batcher"].queue.qsize()
-        request.scope["lamina.version"] = served.version
+        request.scope["lamina.version"], request.scope["lamina.request_id"] = served.version, meta["request_id"]
         try:
             result = await asyncio.wait_for(asyncio.shield(future), timeout_s)
         except asyncio.TimeoutError:
             future.cancel()
             raise HTTPException(504, f"No answer within {timeout_s} s.") from None
-        if isinstance(result, InputError):
+        if isinstance(result, Exception):  # InputError (422) or a failed log write (500)
             raise result
         return result  # type: ignore[no-any-return]
 
@@ -470,7 +472,8 @@ class Envelope:
             if event["type"] == "http.response.start":
                 status[0] = event["status"]
                 headers = [(k, v) for k, v in event.get("headers", []) if k.lower() != b"x-model-version"]
-                event = {**event, "headers": [*headers, (b"x-model-version", scope["lamina.version"].encode())]}
+                ids = {b"x-model-version": scope["lamina.version"], b"x-request-id": scope.get("lamina.request_id")}
+                event = {**event, "headers": [*headers, *((k, v.encode()) for k, v in ids.items() if v)]}
             await send(event)
 
         length = dict(scope.get("headers", [])).get(b"content-length", b"0")
