@@ -254,9 +254,18 @@ def _serve(args: argparse.Namespace) -> int:
     from lamina.serve import serve
 
     token = os.environ.get(args.admin_token_env) if args.admin_token_env else None
-    print(f"Serving {args.model_dir} on http://{args.host}:{args.port} (docs at /docs)")
-    serve(args.model_dir, host=args.host, port=args.port, name=args.name, max_batch_size=args.max_batch_size,
-          queue_size=args.queue_size, admin_token=token, log_path=args.log)
+    model_dir, log, redact, hashed = args.model_dir, args.log, list(args.redact), list(args.hash)
+    if _is_project(model_dir):  # a project: its trained model, its log, and the privacy fields of lamina.yaml
+        project = _project(argparse.Namespace(project=model_dir))
+        model_dir = str(project.run_path / "train" / "model")
+        log = log or str(project.run_path / "serve" / "predictions.jsonl")
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+        redact += project.privacy.get("redact", [])
+        hashed += project.privacy.get("hash", [])
+    print(f"Serving {model_dir} on http://{args.host}:{args.port} (docs at /docs)"
+          + (f"; logging to {log}" if log else ""))
+    serve(model_dir, host=args.host, port=args.port, name=args.name, max_batch_size=args.max_batch_size,
+          queue_size=args.queue_size, admin_token=token, log_path=log, redact=redact, hash_fields=hashed)
     return 0
 
 
@@ -359,7 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     served = sub.add_parser("serve", help="serve a saved model over HTTP (KServe v2, /predict, /metrics)",
                             description="Serve a project's model folder or a lamina model directory with FastAPI "
                             "under uvicorn: dynamic batching, a bounded queue, input validation, hot swap.")
-    served.add_argument("model_dir", help="a folder with prep.json (project model) or lamina.json (lamina model)")
+    served.add_argument("model_dir", help="a project (lamina.yaml or its folder: serves runs/train/model), a folder "
+                        "with prep.json (project model) or lamina.json (lamina model)")
     served.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     served.add_argument("--port", type=int, default=8000, help="port to listen on")
     served.add_argument("--name", help="the model's name in URLs (default: the folder's name)")
@@ -367,6 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
     served.add_argument("--queue-size", type=int, default=64, help="most waiting requests; more get 429")
     served.add_argument("--admin-token-env", help="environment variable holding the management token")
     served.add_argument("--log", metavar="PATH", help="append every answered prediction to this JSON-lines log")
+    served.add_argument("--redact", action="append", default=[], metavar="FIELD",
+                        help="log this input field as <redacted> (repeatable; also privacy.redact in lamina.yaml)")
+    served.add_argument("--hash", action="append", default=[], metavar="FIELD",
+                        help="log a salted hash of this field (repeatable; also privacy.hash in lamina.yaml)")
     served.set_defaults(func=_serve)
     info = sub.add_parser("info", help="print versions, device and configuration",
                           description="Print lamina, torch and python versions, the device and the config.")

@@ -34,7 +34,7 @@ KPIS = {name: METRICS[name][1] for name in ("accuracy", "balanced_accuracy", "f1
                                            "r2", "rmse", "mae")}
 FILE_NAME = "lamina.yaml"
 _FIELDS = ("name", "goal", "kpi", "threshold", "data", "task", "model", "constraints", "seed", "run_dir", "prepare",
-           "report")
+           "report", "privacy")
 _TEMPLATE = """\
 # lamina project file: `lamina run` executes plan -> data -> eda -> prepare -> advise -> train -> evaluate -> report.
 name: {name}
@@ -55,6 +55,7 @@ seed: 0
 run_dir: runs
 # prepare: {{split: group, group_column: customer_id}}   # random | stratified | group | time (time_column)
 # report: {{slices: [sex, race]}}   # quality per group of these columns, large gaps flagged
+# privacy: {{redact: [name], hash: [email]}}   # how lamina serve logs these input fields
 """
 
 
@@ -76,6 +77,8 @@ class Project:
         prepare: split options: ``{"split": "random" | "stratified" | "group" | "time", "group_column": ...,
             "time_column": ..., "test_fraction": 0.2}`` (ignored when the data set has its own test split).
         report: report options: ``{"slices": [column, ...]}`` measures quality per value of those columns.
+        privacy: ``{"redact": [field, ...], "hash": [field, ...]}``: input fields ``lamina serve`` writes to
+            its prediction log as ``<redacted>`` or as a salted hash.
         root: the folder of the project file; relative paths resolve against it.
     """
 
@@ -91,6 +94,7 @@ class Project:
     run_dir: str = "runs"
     prepare: dict[str, Any] = dataclasses.field(default_factory=dict)
     report: dict[str, Any] = dataclasses.field(default_factory=dict)
+    privacy: dict[str, Any] = dataclasses.field(default_factory=dict)
     root: Path = Path(".")
 
     def __post_init__(self) -> None:
@@ -143,6 +147,7 @@ class Project:
         values["model"] = values.get("model") or "auto"
         values["report"] = values.get("report") or {}
         values["prepare"] = values.get("prepare") or {}
+        values["privacy"] = values.get("privacy") or {}
         return cls(**values, root=path.resolve().parent)
 
     @property

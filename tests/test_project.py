@@ -232,3 +232,16 @@ def test_the_saved_model_carries_the_training_reference_profile(project_dir):
     assert model.reference["rows"] == 240  # the profile of the whole data set
     assert set(model.reference["columns"]) >= {"a", "b", "c", "colour"}
     assert (project.run_path / "eda" / "eda.html").read_text().count("<section") >= 3
+
+
+def test_serving_a_project_uses_its_model_log_and_privacy_fields(project_dir, monkeypatch):
+    import lamina.serve
+
+    text = (project_dir / "lamina.yaml").read_text() + "privacy: {redact: [colour], hash: [a]}\n"
+    (project_dir / "lamina.yaml").write_text(text)
+    seen = {}
+    monkeypatch.setattr(lamina.serve, "serve", lambda model_dir, **options: seen.update(options, model_dir=model_dir))
+    assert main(["serve", str(project_dir), "--hash", "b"]) == 0
+    assert seen["model_dir"] == str(project_dir / "runs" / "train" / "model")
+    assert seen["log_path"] == str(project_dir / "runs" / "serve" / "predictions.jsonl")
+    assert seen["redact"] == ["colour"] and seen["hash_fields"] == ["b", "a"]
