@@ -3,9 +3,8 @@
 ``create_app(model_dir)``: a FastAPI app for a project's model folder (``prep.json``, its preprocessing applied) or a
 lamina model directory (``lamina.json``), with dynamic batching and a bounded queue; ``serve`` runs it (uvicorn).
 
-Status codes: 401/403 management with no or a read-only token; 404 unknown model; 413 body over ``max_body_bytes``;
-422 bad input (``detail`` gives the field path; NaN, Infinity, 1e309 are bad input); 429 queue full (``Retry-After``);
-503 not ready; 504 no answer within ``timeout_s``. Responses carry ``X-Model-Version``, predictions ``X-Request-Id``.
+Status codes (``STATUS``, also in the OpenAPI schema), plus 422 for bad input (``detail`` gives the field path;
+NaN, Infinity and 1e309 are bad input). Responses carry ``X-Model-Version``, predictions ``X-Request-Id``.
 
 >>> import lamina, tempfile, torch
 >>> from fastapi.testclient import TestClient
@@ -39,6 +38,8 @@ from lamina.predlog import PredictionLog
 
 __all__ = ["create_app", "serve"]
 
+STATUS = {401: "management without a token", 403: "read-only token", 404: "no such model", 413: "body over "
+          "max_body_bytes", 429: "queue full (see Retry-After)", 503: "not ready", 504: "no answer within timeout_s"}
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 V2_TYPES = {"FP32": np.float32, "FP64": np.float64, "INT64": np.int64, "INT32": np.int32, "BOOL": np.bool_}
 _NUMPY_V2 = {"float32": "FP32", "float64": "FP64", "int64": "INT64", "int32": "INT32", "bool": "BOOL"}
@@ -62,7 +63,6 @@ def folder_version(folder: str | Path) -> str:
 
 class Served:
     """A loaded model from ``folder`` named ``name`` (default: the folder's name) with what serving needs."""
-    # version, modality, input shape or table columns and a canary example
 
     def __init__(self, folder: str | Path, name: str | None = None) -> None:
         self.folder, self.name = Path(folder), name or Path(folder).resolve().name
@@ -88,8 +88,7 @@ class Served:
         _ = hasattr(self.model, "eval") and self.model.eval()
         self.version = folder_version(self.folder)
 
-    def _table_columns(self) -> dict[str, str]:
-        """Column -> kind from the reference profile, a tabular network's columns or scikit-learn's feature names."""
+    def _table_columns(self) -> dict[str, str]:  # from the reference, a tabular network or sklearn's feature names
         reference = (self.fitted.reference or {}).get("columns") or {}
         tabular = getattr(getattr(self.model, "tabular", None), "columns_", None) or []
         return {str(k): str(v.get("kind", "")) for k, v in reference.items()} or {
@@ -97,8 +96,7 @@ class Served:
             str(c): "" for c in getattr(self.model, "feature_names_in_", [])}
 
     # ------------------------------------------------------------ inputs
-    def example(self) -> Any:
-        """One input row for the canary prediction."""
+    def example(self) -> Any:  # one input row for the canary prediction
         if self.modality == "table":
             reference = (self.fitted.reference or {}).get("columns", {})
             return pd.DataFrame([{c: (reference.get(c, {}).get("quantiles") or {}).get("p50", 0.0) if k in (
@@ -130,8 +128,9 @@ class Served:
         return array
 
     def table(self, rows: list[dict[str, Any]]) -> Any:
-        """Checked rows (column -> value) -> a DataFrame in the training column order."""
-        return pd.DataFrame(rows, columns=list(self.columns) or None)
+        """Checked rows -> a DataFrame in training column order; categories stay objects even when all null."""
+        frame = pd.DataFrame(rows, columns=list(self.columns) or None)
+        return frame.astype({c: object for c, kind in self.columns.items() if kind not in ("numeric", "boolean")})
 
     # ------------------------------------------------------------ prediction
     def predict(self, x: Any) -> dict[str, np.ndarray]:
@@ -280,15 +279,14 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
             refused there (403). log_path: a ``lamina.predlog.PredictionLog`` file: each answered prediction is
             logged (fsync'd) before its reply, with the ``X-Request-Id`` sent; redact, hash_fields: fields hidden there.
 
-    Returns:
-        A ``fastapi.FastAPI`` app; the model is loaded and a canary prediction runs at startup.
+    Returns: a ``fastapi.FastAPI`` app; the model is loaded and a canary prediction runs at startup.
     """
     from contextlib import asynccontextmanager
 
     from fastapi import Depends, FastAPI, HTTPException, Request
     from fastapi.responses import JSONResponse, PlainTextResponse
     from fastapi.routing import APIRoute
-    from pydantic import BaseModel, ConfigDict, Field, create_model
+    from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, create_model
 
     sizes = {"max_batch_size": max_batch_size, "queue_size": queue_size, "max_body_bytes": max_body_bytes}
     for option, value in sizes.items():
@@ -327,7 +325,8 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
                 return await handler(StrictRequest(request.scope, request.receive))
             return strict
 
-    app = FastAPI(title="lamina model server", lifespan=lifespan, version=first.version)
+    app = FastAPI(title="lamina model server", lifespan=lifespan, version=first.version,
+                  responses={code: {"description": text} for code, text in STATUS.items()})
     app.router.route_class = StrictRoute
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -367,7 +366,7 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
         return result  # type: ignore[no-any-return]
 
     # ---------------------------------------------------------------- request models (documented in OpenAPI)
-    kinds = {"numeric": float | None}
+    kinds = {"numeric": StrictFloat | StrictInt | None}
     row_fields: dict[str, Any] = {f"column_{i}": (kinds.get(kind, str | float | bool | None), Field(None, alias=col))
                                   for i, (col, kind) in enumerate(first.columns.items())}
     Row = create_model("Row", __config__=ConfigDict(extra="forbid" if first.columns else "allow"), **row_fields)
@@ -425,7 +424,7 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
         outputs = await submit(request, served, x, len(x))
         return {k: v.tolist() for k, v in outputs.items()} | {"model_version": served.version}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> Any:
         return PlainTextResponse(metrics.text(), media_type="text/plain; version=0.0.4")
 
