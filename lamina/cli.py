@@ -9,6 +9,7 @@
     lamina train     train a project's model, or a model family (--model) on a data set or file
     lamina monitor   drift of logged inputs against a saved model's training reference
     lamina serve     serve a saved model over HTTP (KServe v2, /predict, /metrics)
+    lamina export    export a saved network to ONNX
     lamina info      versions, device and configuration
 """
 
@@ -269,6 +270,17 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from lamina.errors import ConfigError, message
+    from lamina.export import FORMATS, to_onnx
+
+    if args.format not in FORMATS:
+        raise ConfigError(message("Unknown export format.", repr(args.format), f"one of {list(FORMATS)}",
+                                  "Pass --format onnx."))
+    print(f"Wrote {to_onnx(args.model_dir, args.out, opset=args.opset).resolve()}")
+    return 0
+
+
 def _info(args: argparse.Namespace) -> int:
     import platform
 
@@ -382,6 +394,14 @@ def build_parser() -> argparse.ArgumentParser:
     served.add_argument("--hash", action="append", default=[], metavar="FIELD",
                         help="log a salted hash of this field (repeatable; also privacy.hash in lamina.yaml)")
     served.set_defaults(func=_serve)
+    export = sub.add_parser("export", help="export a saved network to ONNX",
+                            description="Write a lamina model directory or a project model folder as one ONNX "
+                            "file with a dynamic batch axis, checked with onnx.checker.")
+    export.add_argument("model_dir", help="a folder with lamina.json (lamina model) or prep.json + model/")
+    export.add_argument("--format", default="onnx", help="the export format (only 'onnx' for now)")
+    export.add_argument("--out", default="model.onnx", help="the file to write")
+    export.add_argument("--opset", type=int, help="the ONNX opset version (default: the exporter's)")
+    export.set_defaults(func=_export)
     info = sub.add_parser("info", help="print versions, device and configuration",
                           description="Print lamina, torch and python versions, the device and the config.")
     info.set_defaults(func=_info)
