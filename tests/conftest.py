@@ -1,4 +1,4 @@
-"""Fixtures shared by test files: a throwaway PostgreSQL server on loopback."""
+"""Fixtures shared by test files: a throwaway PostgreSQL server on loopback, a tiny saved lamina model."""
 
 import os
 import shutil
@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+
+import lamina
 
 POSTGRES_PASSWORD = "Pg-s3cret-4711"
 
@@ -74,3 +77,12 @@ def postgres():
         shutil.rmtree(root, ignore_errors=True)
 
 
+
+
+@pytest.fixture(scope="module")
+def plain_dir(tmp_path_factory):
+    """A saved ``Sequential([Dense(3)])`` on 4 inputs: ``(directory, model)``."""
+    torch.manual_seed(0)
+    model = lamina.Sequential([lamina.layers.Dense(3)])
+    model.build(torch.ones(1, 4))
+    return model.save(tmp_path_factory.mktemp("m") / "tiny"), model

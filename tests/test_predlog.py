@@ -14,21 +14,11 @@ import time
 import httpx
 import numpy as np
 import pytest
-import torch
 from fastapi.testclient import TestClient
 
-import lamina
 from lamina.errors import ConfigError
 from lamina.predlog import PredictionLog, read, rotated_files
 from lamina.serve import create_app
-
-
-@pytest.fixture(scope="module")
-def plain_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    model = lamina.Sequential([lamina.layers.Dense(3)])
-    model.build(torch.ones(1, 4))
-    return model.save(tmp_path_factory.mktemp("m") / "tiny"), model
 
 
 def test_records_round_trip_with_arrays_and_time(tmp_path):

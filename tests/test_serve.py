@@ -35,14 +35,6 @@ def array_dir(tmp_path_factory):
     return advice.fitted["MLP (lamina)"].save(tmp_path_factory.mktemp("m") / "arrays"), x
 
 
-@pytest.fixture(scope="module")
-def plain_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    model = lamina.Sequential([lamina.layers.Dense(3)])
-    model.build(torch.ones(1, 4))
-    return model.save(tmp_path_factory.mktemp("m") / "tiny"), model
-
-
 def raw(client, path, text, **kwargs):
     return client.post(path, content=text.encode(), headers={"content-type": "application/json"}, **kwargs)
 
