@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lamina._splits import Split, check_leakage, class_weights, resample, split
+from lamina._splits import Split, _is_frame, check_leakage, class_weights, resample, split
 from lamina.errors import ArtifactError, ConfigError, DataError, NotBuiltError, ShapeError, UnsafeFileError, message
 
 __all__ = ["Augment", "DateTimeFeatures", "ImageNormalize", "Impute", "OneHot", "Ordinal", "Pipeline", "STEPS",
@@ -27,10 +27,6 @@ FORMAT = 1  # version of the pipeline.json layout
 STATE_FILE = "pipeline.safetensors"  # the arrays of the steps' state, beside pipeline.json
 HIGH_CARDINALITY = 50  # auto_pipeline: categorical columns with more distinct values get Ordinal, not OneHot
 CYCLES = {"month": 12, "day": 31, "dayofweek": 7, "hour": 24, "minute": 60}  # periods of the cyclical date parts
-
-
-def _is_frame(x: Any) -> bool:
-    return type(x).__module__.split(".")[0] == "pandas" and type(x).__name__ == "DataFrame"
 
 
 def _kind(dtype: Any) -> str:
