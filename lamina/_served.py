@@ -1,7 +1,6 @@
 """What serving needs from a saved model: loading, input checks, the v2 metadata and the folder's version."""
 
 import base64
-import hashlib
 import io
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,10 @@ class InputError(ValueError):
 
 
 def folder_version(folder: str | Path) -> str:
-    """A short content hash of a folder: sha256 over its sorted relative paths and bytes (12 hex digits)."""
-    root, digest = Path(folder), hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:12]
+    """A short content hash of a folder: the first 12 hex digits of ``lamina.model_registry.content_hash``."""
+    from lamina.model_registry import content_hash
+
+    return content_hash(folder)[:12]
 
 
 class Served:

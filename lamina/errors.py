@@ -26,6 +26,7 @@ __all__ = [
     "ArtifactError",
     "ConfigError",
     "DataError",
+    "IntegrityError",
     "LaminaError",
     "NotBuiltError",
     "NotCompiledError",
@@ -69,6 +70,10 @@ class UnsafeFileError(ArtifactError):
 
 class WeightsError(ArtifactError):
     """Weights that are corrupt or do not fit the architecture."""
+
+
+class IntegrityError(ArtifactError):
+    """A stored model whose bytes no longer match the content hash recorded for it."""
 
 
 def message(what: str, received: Any, expected: str, fix: str) -> str:

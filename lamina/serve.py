@@ -30,12 +30,14 @@ from typing import Any, Literal
 import numpy as np
 
 from lamina._served import _NUMPY_V2, InputError, Served, _decode_image, _v2_inputs, folder_version
-from lamina.errors import ConfigError, message
+from lamina.errors import ConfigError, LaminaError, message
+from lamina.model_registry import ModelRegistry
 from lamina.predlog import PredictionLog
 
 __all__ = ["InputError", "Served", "create_app", "folder_version", "serve"]
 
-STATUS = {401: "management without a token", 403: "read-only token", 404: "no such model", 413: "body over "
+STATUS = {401: "management without a token", 403: "read-only token", 404: "no such model", 409: "promotion refused "
+          "(no registry, hash check or canary failed; the old version serves on)", 413: "body over "
           "max_body_bytes", 429: "queue full (see Retry-After)", 503: "not ready", 504: "no answer within timeout_s"}
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -60,7 +62,7 @@ class Metrics:
     def __init__(self) -> None:
         self.requests: dict[tuple[str, int], int] = defaultdict(int)
         self.latency = [0] * (len(LATENCY_BUCKETS) + 1)
-        self.latency_sum, self.batches, self.batch_items, self.queue_depth = 0.0, 0, 0, 0
+        self.latency_sum, self.batches, self.batch_items, self.queue_depth, self.swap_failures = 0.0, 0, 0, 0, 0
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
         self.requests[(endpoint, status)] += 1
@@ -75,7 +77,8 @@ class Metrics:
         lines += [f"lamina_request_seconds_sum {self.latency_sum:.6f}",
                   f"lamina_request_seconds_count {sum(self.latency)}", "# TYPE lamina_batch_size summary",
                   f"lamina_batch_size_sum {self.batch_items}", f"lamina_batch_size_count {self.batches}",
-                  "# TYPE lamina_queue_depth gauge", f"lamina_queue_depth {self.queue_depth}"]
+                  "# TYPE lamina_queue_depth gauge", f"lamina_queue_depth {self.queue_depth}",
+                  "# TYPE lamina_swap_failures_total counter", f"lamina_swap_failures_total {self.swap_failures}"]
         return "\n".join(lines) + "\n"
 
 
@@ -130,7 +133,8 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
                queue_size: int = 64, timeout_s: float = 10.0, max_body_bytes: int = 10_000_000,
                admin_token: str | None = None, read_token: str | None = None,
                cors_origins: list[str] | None = None, log_path: str | Path | None = None,
-               redact: Iterable[str] = (), hash_fields: Iterable[str] = ()) -> Any:
+               redact: Iterable[str] = (), hash_fields: Iterable[str] = (), registry: str | Path | None = None,
+               poll_s: float = 2.0) -> Any:
     """A FastAPI app serving the model in ``model_dir``.
 
     Args:
@@ -141,6 +145,10 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
             origins (CORS off when None). admin_token: bearer token for ``/v2/repository/...``; read_token: a token
             refused there (403). log_path: a ``lamina.predlog.PredictionLog`` file: each answered prediction is
             logged (fsync'd) before its reply, with the ``X-Request-Id`` sent; redact, hash_fields: fields hidden there.
+        registry: a ``lamina.model_registry`` folder; ``model_dir`` is then a reference (``churn@production``), its
+            files are hash-checked before loading, and a server on ``name@alias`` follows the alias (checked every
+            ``poll_s`` seconds; a version failing its hash check or canary is refused and the old one serves on).
+            ``/v2/repository/models/{name}/promote`` and ``/rollback`` (admin token) change aliases and swap.
 
     Returns: a ``fastapi.FastAPI`` app; the model is loaded and a canary prediction runs at startup.
     """
@@ -155,18 +163,40 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
     for option, value in sizes.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(message(f"{option} must be an int >= 1.", repr(value), "an int >= 1", "E.g. 32."))
+    store = None if registry is None else ModelRegistry(registry)
+    following = store is not None and "@" in str(model_dir) and str(model_dir)
+    if store is not None:
+        found = store.checkout(str(model_dir))
+        name, model_dir, registered = name or found.name, found.path, found
     first, metrics = Served(model_dir, name), Metrics()
-    state: dict[str, Any] = {"served": first, "ready": False, "log": None if log_path is None else PredictionLog(
-        log_path, redact=redact, hash_fields=hash_fields)}
+    log = None if log_path is None else PredictionLog(log_path, redact=redact, hash_fields=hash_fields)
+    state: dict[str, Any] = {"served": first, "ref": store and registered.ref, "ready": False, "log": log}
 
     def canary(served: Served) -> Served:
         served.predict(served.example())
         return served
 
+    def opened(ref: str) -> Served:  # blocking: the registry's hash check, loading and a canary prediction
+        return canary(Served(store.checkout(ref).path, first.name))  # type: ignore[union-attr]
+
+    async def follow(ref: str) -> None:  # a server started on name@alias serves what the alias points at
+        loop, refused = asyncio.get_running_loop(), set()
+        while True:
+            await asyncio.sleep(poll_s)
+            try:
+                found = await loop.run_in_executor(None, store.get, ref)  # type: ignore[union-attr]
+                if found.hash[:12] != state["served"].version and found.hash not in refused:
+                    refused.add(found.hash)
+                    state["served"], state["ref"] = await loop.run_in_executor(None, opened, found.ref), found.ref
+                    refused.discard(found.hash)
+            except Exception as exc:  # the old version keeps serving
+                state["swap_error"], metrics.swap_failures = str(exc), metrics.swap_failures + 1
+
     @asynccontextmanager
     async def lifespan(app: Any) -> Any:
         state["batcher"] = batcher = Batcher(max_batch_size, max_wait_ms, queue_size, metrics, state["log"])
         task = asyncio.get_running_loop().create_task(batcher.run())
+        follower = asyncio.get_running_loop().create_task(follow(str(following))) if following else None
         try:
             await asyncio.get_running_loop().run_in_executor(batcher.executor, canary, first)
             state["ready"] = True
@@ -174,6 +204,7 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
             state["error"] = str(exc)
         yield
         task.cancel()
+        _ = follower and follower.cancel()
         batcher.executor.shutdown(wait=False)
 
     class StrictRequest(Request):
@@ -311,6 +342,42 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
                              ("body", "path")) from None
         state["served"] = served  # queued requests finish on the model they were checked against (no await here)
         return {"name": served.name, "version": served.version}
+
+    class PromoteRequest(BaseModel):
+        version: str = Field(description="a registry reference, e.g. churn:3 or churn@staging")
+        alias: str = "production"
+
+    class RollbackRequest(BaseModel):
+        alias: str = "production"
+
+    async def change(alias: str, act: Any) -> dict[str, Any]:
+        """Run ``act`` (an alias change); swap now when this server follows the alias; undo it when that fails."""
+        if store is None:
+            raise HTTPException(409, "This server has no model registry; start it with --registry.")
+        loop = asyncio.get_running_loop()
+        try:
+            found = await loop.run_in_executor(None, act)
+        except LaminaError as exc:
+            raise HTTPException(409, f"Refused; the old version keeps serving. {exc}") from None
+        if str(following) == f"{found.name}@{alias}" and found.hash[:12] != state["served"].version:
+            try:
+                state["served"], state["ref"] = await loop.run_in_executor(None, opened, found.ref), found.ref
+            except Exception as exc:
+                old = state["ref"]
+                await loop.run_in_executor(None, lambda: store.promote(old, alias, note="undone: did not load"))
+                raise HTTPException(409, f"Refused; the old version keeps serving. {exc}") from None
+        return {"name": found.name, "version": found.version, "alias": alias, "hash": found.hash[:12],
+                "serving": state["served"].version}
+
+    @app.post("/v2/repository/models/{name}/promote", dependencies=[Depends(admin)])
+    async def promote(name: str, body: PromoteRequest) -> dict[str, Any]:
+        model_named(name)
+        return await change(body.alias, lambda: store.promote(body.version, body.alias))  # type: ignore[union-attr]
+
+    @app.post("/v2/repository/models/{name}/rollback", dependencies=[Depends(admin)])
+    async def rollback(name: str, body: RollbackRequest) -> dict[str, Any]:
+        model_named(name)
+        return await change(body.alias, lambda: store.rollback(registered.name, body.alias))  # type: ignore[union-attr]
 
     app.state.lamina = state
     return app
