@@ -8,8 +8,11 @@
     lamina advise    deep learning or classical ML? measured baselines for a project or a data file
     lamina train     train a project's model, or a model family (--model) on a data set or file
     lamina monitor   drift of logged inputs against a saved model's training reference
+    lamina label-feedback   record true labels of logged predictions; live performance vs the reference
     lamina serve     serve a saved model over HTTP (KServe v2, /predict, /metrics)
     lamina export    export a saved network to ONNX
+    lamina registry  versioned models: add, list, promote, rollback, verify, history, gc
+    lamina retrain   retrain on new labelled data when drift or a KPI drop calls for it; lamina approve promotes
     lamina info      versions, device and configuration
 """
 
@@ -246,7 +249,33 @@ def _monitor(args: argparse.Namespace) -> int:
     print(f"Dashboard: {(out / 'monitor.html').resolve()}")
     command = shlex.split(args.alert_command) if args.alert_command else None
     monitor.alert(report, command=command, webhook=args.webhook)
-    return int(report.alarm)
+    from lamina.feedback import for_monitor  # labels beside the log: performance.json, its section and gauges
+
+    performance = for_monitor(folder, args.log)
+    if performance is not None:
+        performance.write_into(out)
+        print(performance.summary())
+    return int(report.alarm or (performance is not None and performance.degraded))
+
+
+def _label_feedback(args: argparse.Namespace) -> int:
+    """Record labels for logged predictions, then print the live performance against the training reference."""
+    import warnings
+
+    from lamina import feedback
+
+    log, reference = Path(args.target), None
+    if _is_project(args.target):  # the project's served log, its evaluate verdict, KPI and threshold
+        reference = _project(argparse.Namespace(project=args.target))
+        log = reference.run_path / "serve" / "predictions.jsonl"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = feedback.record(args.labels, log, id_column=args.id_column, label_column=args.label_column)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    print(f"Labels: {path.resolve()}")
+    print(feedback.performance(log, reference=reference).summary())
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -256,9 +285,14 @@ def _serve(args: argparse.Namespace) -> int:
 
     token = os.environ.get(args.admin_token_env) if args.admin_token_env else None
     model_dir, log, redact, hashed = args.model_dir, args.log, list(args.redact), list(args.hash)
+    registry = args.registry
     if _is_project(model_dir):  # a project: its trained model, its log, and the privacy fields of lamina.yaml
         project = _project(argparse.Namespace(project=model_dir))
         model_dir = str(project.run_path / "train" / "model")
+        if project.maintenance and registry is None:  # maintained: serve (and follow) the production alias
+            from lamina.maintain import _store, champion
+
+            registry, model_dir = str(_store(project)[0].root), f"{champion(project).name}@production"
         log = log or str(project.run_path / "serve" / "predictions.jsonl")
         Path(log).parent.mkdir(parents=True, exist_ok=True)
         redact += project.privacy.get("redact", [])
@@ -266,7 +300,8 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"Serving {model_dir} on http://{args.host}:{args.port} (docs at /docs)"
           + (f"; logging to {log}" if log else ""))
     serve(model_dir, host=args.host, port=args.port, name=args.name, max_batch_size=args.max_batch_size,
-          queue_size=args.queue_size, admin_token=token, log_path=log, redact=redact, hash_fields=hashed)
+          queue_size=args.queue_size, admin_token=token, log_path=log, redact=redact, hash_fields=hashed,
+          registry=registry)
     return 0
 
 
@@ -376,7 +411,18 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--out", default="lamina-runs/monitor", help="folder for the dashboard, JSON and metrics")
     watch.add_argument("--alert-command", help="run on drift with the JSON on stdin (split like a shell, no shell)")
     watch.add_argument("--webhook", help="POST the JSON to this http(s) URL on drift")
+    watch.add_argument("--log", help="the prediction log whose labels (labels.jsonl beside it) give the live "
+                       "performance (default: a project's runs/serve/predictions.jsonl); exits 1 when it degraded")
     watch.set_defaults(func=_monitor)
+    feedback = sub.add_parser("label-feedback", help="record true labels of logged predictions; live performance",
+                              description="Append labels (by request id) to labels.jsonl beside the prediction "
+                              "log, then print the live performance against the training-time test metric.")
+    feedback.add_argument("target", help="a project (lamina.yaml or its folder: its served log and evaluate "
+                          "verdict) or a prediction log file")
+    feedback.add_argument("--labels", required=True, help="a CSV or JSON-lines file of request ids and labels")
+    feedback.add_argument("--id-column", default="request_id", help="the column holding the request ids")
+    feedback.add_argument("--label-column", default="label", help="the column holding the true labels")
+    feedback.set_defaults(func=_label_feedback)
     served = sub.add_parser("serve", help="serve a saved model over HTTP (KServe v2, /predict, /metrics)",
                             description="Serve a project's model folder or a lamina model directory with FastAPI "
                             "under uvicorn: dynamic batching, a bounded queue, input validation, hot swap.")
@@ -388,6 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     served.add_argument("--max-batch-size", type=int, default=32, help="most requests predicted together")
     served.add_argument("--queue-size", type=int, default=64, help="most waiting requests; more get 429")
     served.add_argument("--admin-token-env", help="environment variable holding the management token")
+    served.add_argument("--registry", help="serve MODEL_DIR as a registry reference (NAME@ALIAS follows the alias)")
     served.add_argument("--log", metavar="PATH", help="append every answered prediction to this JSON-lines log")
     served.add_argument("--redact", action="append", default=[], metavar="FIELD",
                         help="log this input field as <redacted> (repeatable; also privacy.redact in lamina.yaml)")
@@ -402,6 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", default="model.onnx", help="the file to write")
     export.add_argument("--opset", type=int, help="the ONNX opset version (default: the exporter's)")
     export.set_defaults(func=_export)
+    from lamina._commands import add_commands
+
+    add_commands(sub)
     info = sub.add_parser("info", help="print versions, device and configuration",
                           description="Print lamina, torch and python versions, the device and the config.")
     info.set_defaults(func=_info)
