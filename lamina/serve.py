@@ -405,6 +405,12 @@ class Envelope:
                 event = {**event, "headers": [*headers, *((k, v.encode()) for k, v in ids.items() if v)]}
             await send(event)
 
+        batcher = self.state.get("batcher")
+        if batcher is not None and batcher.queue.full() and scope["method"] == "POST" and (
+                scope["path"] == "/predict" or scope["path"].endswith("/infer")):  # refused before the body is read
+            busy = JSONResponse({"detail": "The queue is full; retry after a second."}, 429, {"Retry-After": "1"})
+            await busy(scope, receive, send_with_version)
+            return self.metrics.observe("busy", 429, time.perf_counter() - started)
         length = dict(scope.get("headers", [])).get(b"content-length", b"0")
         body, more, too_big = b"", True, not length.isdigit() or int(length) > self.limit
         while more and not too_big:
