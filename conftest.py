@@ -10,6 +10,9 @@ import torch
 torch.set_num_threads(int(os.environ.get("LAMINA_TEST_THREADS", "1")))
 os.environ.setdefault("LAMINA_DATA", os.path.join(os.path.dirname(__file__), "..", "shared", "datasets"))
 os.environ.setdefault("LAMINA_VERBOSE", "0")
+# Most tests check numbers against plain-torch or NumPy oracles on the CPU, so models train there even on a CUDA
+# machine; `LAMINA_TEST_DEVICE=cuda pytest` runs the whole suite with CUDA as the default device instead.
+os.environ["LAMINA_DEVICE"] = os.environ.get("LAMINA_TEST_DEVICE", "cpu")
 
 
 @pytest.fixture(autouse=True)

@@ -65,11 +65,12 @@ __all__ = [
 ]
 
 
-def load(path: str, *, custom_objects: dict[str, Any] | None = None, compile: bool = True) -> Any:
+def load(path: str, *, custom_objects: dict[str, Any] | None = None, compile: bool = True,
+         device: Any = None) -> Any:
     """Load a model directory written by ``model.save`` (see ``lamina.artifact.load``)."""
     from lamina.artifact import load as _load
 
-    return _load(path, custom_objects=custom_objects, compile=compile)
+    return _load(path, custom_objects=custom_objects, compile=compile, device=device)
 
 
 def plan(data: Any, target: str | None = None, **options: Any) -> Any:

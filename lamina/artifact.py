@@ -443,13 +443,15 @@ def _check_weights(model: nn.Module, tensors: Mapping[str, torch.Tensor], extra_
 
 
 def load(path: str | os.PathLike[str], *, custom_objects: Mapping[str, Any] | None = None,
-         compile: bool = True) -> Any:
+         compile: bool = True, device: str | Any | None = None) -> Any:
     """Load a model saved by ``model.save``; works in a fresh process.
 
     Args:
         path: the model directory.
         custom_objects: your own classes by name, if not registered with ``@lamina.register``.
         compile: re-apply the saved compile settings (when they were names).
+        device: where the weights go (``"cpu"``, ``"cuda"``, ``"auto"``, a ``torch.device`` or a model, whose
+            device is taken); default: the CPU.
     """
     import lamina.models  # noqa: F401  (registers the built-in families)
 
@@ -465,6 +467,12 @@ def load(path: str | os.PathLike[str], *, custom_objects: Mapping[str, Any] | No
     tensors = _read_weights(root, manifest["weights"])
     _check_weights(model, tensors, extra_state)
     model.load_state_dict({**tensors, **extra_state}, strict=True)
+    if device is not None:
+        from lamina.config import select_device
+
+        if isinstance(device, torch.nn.Module):
+            device = next(iter(device.parameters()), torch.empty(0)).device
+        model.to(device if isinstance(device, torch.device) else select_device(device))
     compiled = manifest.get("compile")
     if compile and isinstance(compiled, dict) and compiled.get("loss") and compiled.get("optimizer") \
             and None not in compiled.get("metrics", []):

@@ -95,7 +95,7 @@ def check_model(model: Any, x: Any, y: Any, *, loss: str = "cross_entropy", opti
     report["output_shape"] = prediction.shape
     with tempfile.TemporaryDirectory() as directory:
         path = model.save(f"{directory}/model")
-        reloaded = lamina.load(path)
+        reloaded = lamina.load(path, device=model)  # the same device: identical kernels, identical numbers
         again = reloaded.predict(x)
     if type(reloaded) is not type(model) or not np.array_equal(prediction, again):
         raise _fail("save/load round trip", "reloaded predictions differ")
