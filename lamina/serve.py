@@ -172,7 +172,12 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
     log = None if log_path is None else PredictionLog(log_path, redact=redact, hash_fields=hash_fields)
     state: dict[str, Any] = {"served": first, "ref": store and registered.ref, "ready": False, "log": log}
 
-    def canary(served: Served) -> Served:
+    def canary(served: Served) -> Served:  # a swap keeps the published schema: the new model takes the same inputs
+        inputs = [(t["name"], t["datatype"], t["shape"]) for t in served.metadata()["inputs"]]
+        if served is not first and inputs != [(t["name"], t["datatype"], t["shape"]) for t in first.metadata()[
+                "inputs"]]:
+            raise ValueError(f"The new model takes other inputs ({inputs[:8]}) than this server's schema "
+                             "publishes; serve it from a new server.")
         served.predict(served.example())
         return served
 

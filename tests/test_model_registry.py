@@ -252,3 +252,18 @@ def test_hot_swap_under_load_fails_no_request(registry: ModelRegistry, tmp_path:
     assert {version for _, version, _ in answers} == set(expected)  # both versions answered
     for _, version, output in answers:  # each answer came whole from the version its header names
         np.testing.assert_allclose(output, expected[version][0], rtol=1e-5)
+
+
+def test_a_version_with_other_inputs_is_refused_so_the_schema_stays_true(registry: ModelRegistry,
+                                                                        tmp_path: Path) -> None:
+    one = registry.register(_model(tmp_path, 0), "churn", alias="production")
+    torch.manual_seed(5)
+    wider = lamina.Sequential([lamina.layers.Dense(2)])
+    wider.build(torch.ones(1, 4))  # four inputs where the served model takes three
+    registry.register(wider.save(str(tmp_path / "wider")), "churn")
+    client, admin = _client(registry, "churn@production")
+    with client:
+        refused = client.post("/v2/repository/models/churn/promote", json={"version": "churn:2"}, headers=admin)
+        assert refused.status_code == 409 and "takes other inputs" in refused.json()["detail"]
+        assert registry.get("churn@production").version == 1  # the alias moved back
+        assert client.post("/predict", json={"inputs": [[1, 2, 3]]}).headers["x-model-version"] == one.hash[:12]
