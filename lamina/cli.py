@@ -286,6 +286,10 @@ def _serve(args: argparse.Namespace) -> int:
     token = os.environ.get(args.admin_token_env) if args.admin_token_env else None
     model_dir, log, redact, hashed = args.model_dir, args.log, list(args.redact), list(args.hash)
     registry = args.registry
+    if registry is None and not Path(model_dir).exists() and "@" in model_dir:  # NAME@ALIAS: the default registry
+        from lamina.model_registry import default_root
+
+        registry = str(default_root())
     if _is_project(model_dir):  # a project: its trained model, its log, and the privacy fields of lamina.yaml
         project = _project(argparse.Namespace(project=model_dir))
         model_dir = str(project.run_path / "train" / "model")

@@ -120,3 +120,18 @@ def test_cli_registry_retrain_and_approve(project: Path, tmp_path: Path, capsys:
     assert "Proposed pumps:2 over pumps:1" in capsys.readouterr().out
     assert main(["approve", str(project), "--by", "ops"]) == 0
     assert "pumps:2" in capsys.readouterr().out
+
+
+def test_serve_resolves_registry_references_and_maintained_projects(project: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import lamina.serve
+
+    calls: list[tuple[str, dict[str, object]]] = []
+    monkeypatch.setattr(lamina.serve, "serve", lambda model, **options: calls.append((model, options)))
+    monkeypatch.setenv("LAMINA_REGISTRY", str(tmp_path / "default"))
+    assert main(["serve", "pumps@production"]) == 0  # a reference: the default registry
+    assert calls[-1][0] == "pumps@production" and calls[-1][1]["registry"] == str(tmp_path / "default")
+    _policy(project, margin=0.02)  # a maintained project serves (and follows) its production alias
+    assert main(["serve", str(project)]) == 0
+    assert calls[-1][0] == "pumps@production" and calls[-1][1]["registry"] == str(project / "registry")
+    assert str(calls[-1][1]["log_path"]).endswith("predictions.jsonl")
