@@ -79,6 +79,7 @@ def test_config_errors_are_clear(tmp_path, monkeypatch):
 
 def test_resolved_config_is_saved_with_the_model(tmp_path, monkeypatch):
     monkeypatch.setenv("LAMINA_SEED", "11")
+    monkeypatch.delenv("LAMINA_DEVICE")  # the suite pins the CPU; the default is "auto"
     x, y = lamina.testing.tiny_classification(rows=30)
     model = lamina.Sequential([lamina.layers.Dense(3)]).compile(loss="cross_entropy")
     model.fit(x, y, epochs=1, verbose=0)
