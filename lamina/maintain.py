@@ -5,8 +5,9 @@
 
 1. The champion is the registry's ``<model>@production`` (``lamina.model_registry``); on first use the project's
    ``runs/train/model`` is registered and promoted, with the training data's hash as its lineage.
-2. Trigger: the new rows' inputs drift from the champion's training reference (``lamina.monitor.drift``), or the
-   champion's KPI on the new labelled rows falls below ``trigger.min_kpi`` (default: the project's threshold).
+2. Trigger: the new rows' inputs drift from the champion's training reference (``lamina.monitor.drift``), the
+   champion's KPI on the new labelled rows falls below ``trigger.min_kpi`` (default: the project's threshold),
+   or the served log's labelled predictions (``lamina label-feedback``) show a degraded KPI.
 3. The new rows are split once (``holdout`` share, stratified for classification, the project's seed); the
    challenger is the project's own recipe (advise + train stages) run on the rest (plus the original data when
    ``combine``), in ``runs/retrain/candidate``.
@@ -37,7 +38,8 @@ __all__ = ["POLICY", "RetrainResult", "approve", "champion", "retrain"]
 POLICY: dict[str, Any] = {
     "registry": "registry",  # the registry folder, relative to the project
     "model": None,  # the model's name in the registry (default: the project's name)
-    "trigger": {"drift": True, "min_kpi": None},  # retrain on input drift / when the live KPI < min_kpi
+    # retrain on input drift / when the KPI on the new rows < min_kpi / when labelled served predictions degraded
+    "trigger": {"drift": True, "min_kpi": None, "feedback": True},
     "holdout": 0.3,  # share of the new labelled rows kept to compare champion and challenger
     "margin": 0.01,  # the challenger must beat the champion by at least this on the holdout
     "combine": False,  # train the challenger on the original data plus the new rows (else the new rows only)
@@ -161,9 +163,11 @@ def retrain(project: Any, new_data: Any, *, force: bool = False, verbose: int = 
     live = _score(project, model, x, y)
     higher = _higher(project)
     low = live < policy["trigger"]["min_kpi"] if higher else live > policy["trigger"]["min_kpi"]
-    reasons = [f"input drift in {report.drifted['names'][:5]}"] if report.alarm and policy["trigger"]["drift"] else []
+    drifted = [row["feature"] for row in report.rows if row["drifted"]][:5]
+    reasons = [f"drift in {drifted}"] if report.alarm and policy["trigger"]["drift"] else []
     reasons += [f"{project.kpi} {live:.4f} on {len(y):,} new rows is past min_kpi {policy['trigger']['min_kpi']}"
                 ] if low else []
+    reasons += _live(project) if policy["trigger"]["feedback"] else []
     reasons += ["forced"] if force else []
     folder = project.run_path / "retrain"
     folder.mkdir(parents=True, exist_ok=True)
@@ -204,6 +208,17 @@ def retrain(project: Any, new_data: Any, *, force: bool = False, verbose: int = 
     else:
         result.sentence += f" Promote it with `lamina approve {project.root}`."
     return _finish(result, folder, say)
+
+
+def _live(project: Any) -> list[str]:
+    """The served log's labelled predictions (``lamina label-feedback``), when they show a degraded KPI."""
+    from lamina.feedback import labels_path, performance
+
+    log = project.run_path / "serve" / "predictions.jsonl"
+    if not (log.is_file() and labels_path(log).is_file()):
+        return []
+    live = performance(log, reference=project)
+    return [f"served predictions degraded: {live.reasons[0]}"] if live.degraded and live.reasons else []
 
 
 def _higher(project: Any) -> bool:

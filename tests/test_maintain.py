@@ -135,3 +135,16 @@ def test_serve_resolves_registry_references_and_maintained_projects(project: Pat
     assert main(["serve", str(project)]) == 0
     assert calls[-1][0] == "pumps@production" and calls[-1][1]["registry"] == str(project / "registry")
     assert str(calls[-1][1]["log_path"]).endswith("predictions.jsonl")
+
+
+def test_degraded_served_predictions_trigger_a_retrain(project: Path) -> None:
+    from lamina.feedback import record
+    from lamina.predlog import PredictionLog
+
+    log = PredictionLog(project / "runs" / "serve" / "predictions.jsonl")
+    log.write([{"request_id": str(i), "outputs": {"predictions": [1]}} for i in range(40)])
+    record([{"request_id": str(i), "label": i % 2} for i in range(40)], log.path)  # half of them wrong
+    result = retrain(project, _readings(400, False, 1), verbose=0)  # the new rows alone trigger nothing
+    assert result.triggered and len(result.reasons) == 1 and result.reasons[0].startswith("served predictions")
+    _policy(project, trigger={"feedback": False})
+    assert not retrain(project, _readings(400, False, 1), verbose=0).triggered
