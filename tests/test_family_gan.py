@@ -58,6 +58,10 @@ def test_shapes_and_structure():
     assert all(parametrize.is_parametrized(layer, "weight") for layer in (normed.features[0], normed.features[2],
                                                                          normed.head))
     assert not parametrize.is_parametrized(gan.discriminator.head)
+    deeper = GAN(**SMALL, generator_depth=2).generator.body  # two 3x3 conv blocks on the (2F, H/4, W/4) maps
+    convs = [layer for layer in deeper if isinstance(layer, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [(16, 16, (3, 3))] * 2
+    assert deeper(torch.randn(2, 16, 2, 2)).shape == (2, 1, 8, 8)
 
 
 def test_projection_term_matches_hand_computation():
@@ -176,6 +180,11 @@ def test_save_load_round_trip_gives_identical_samples(tmp_path):
     np.testing.assert_array_equal(reloaded.sample(3, labels=[1, 1, 0], seed=5), gan.sample(3, labels=[1, 1, 0], seed=5))
     np.testing.assert_array_equal(reloaded.predict(x), gan.predict(x))
     assert reloaded.history_.history.keys() == {"loss", "generator_loss"}
+    deep = GAN(**SMALL, generator_depth=1).compile()
+    deep.fit(x, epochs=1, batch_size=8, seed=0, verbose=0)
+    again_deep = lamina.load(deep.save(str(tmp_path / "deep")))
+    assert again_deep.get_params()["generator_depth"] == 1
+    np.testing.assert_array_equal(again_deep.sample(4, seed=2), deep.sample(4, seed=2))
     named = GAN(**SMALL).compile("adam", learning_rate=1e-3)  # named settings are re-applied on load
     named.fit(x, epochs=1, batch_size=8, seed=0, verbose=0)
     again = lamina.load(named.save(str(tmp_path / "named")))
@@ -231,7 +240,8 @@ def test_plot_samples_and_loss_curves(tmp_path):
     ({"image_shape": (1, 30, 30)}, "divisible by 4"), ({"conditional_classes": 1}, "conditional_classes=1"),
     ({"loss": "wasserstein"}, "'non_saturating', 'standard'"), ({"label_smoothing": 1.0}, "label_smoothing=1.0"),
     ({"spectral_norm": "yes"}, "spectral_norm='yes'"), ({"filters": 0}, "filters=0"),
-    ({"output": "relu"}, "output='relu'")])
+    ({"output": "relu"}, "output='relu'"), ({"generator_depth": -1}, "generator_depth=-1"),
+    ({"generator_depth": True}, "generator_depth=True")])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         GAN(**kwargs)
