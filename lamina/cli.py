@@ -294,9 +294,10 @@ def _serve(args: argparse.Namespace) -> int:
         project = _project(argparse.Namespace(project=model_dir))
         model_dir = str(project.run_path / "train" / "model")
         if project.maintenance and registry is None:  # maintained: serve (and follow) the production alias
-            from lamina.maintain import _store, champion
+            from lamina.maintain import champion
+            from lamina.maintain import registry as registry_of
 
-            registry, model_dir = str(_store(project)[0].root), f"{champion(project).name}@production"
+            registry, model_dir = str(registry_of(project)[0].root), f"{champion(project).name}@production"
         log = log or str(project.run_path / "serve" / "predictions.jsonl")
         Path(log).parent.mkdir(parents=True, exist_ok=True)
         redact += project.privacy.get("redact", [])

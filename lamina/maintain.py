@@ -33,7 +33,7 @@ import numpy as np
 
 from lamina.errors import ConfigError, DataError, message
 
-__all__ = ["POLICY", "RetrainResult", "approve", "champion", "retrain"]
+__all__ = ["POLICY", "RetrainResult", "approve", "champion", "registry", "retrain"]
 
 POLICY: dict[str, Any] = {
     "registry": "registry",  # the registry folder, relative to the project
@@ -86,9 +86,11 @@ def _load(project: Any) -> Any:
     return project if hasattr(project, "maintenance") else Project.load(project)
 
 
-def _store(project: Any) -> tuple[Any, str]:
+def registry(project: Any) -> tuple[Any, str]:
+    """The project's (a ``Project`` or its path) ``ModelRegistry`` (``maintenance.registry``) and model name there."""
     from lamina.model_registry import ModelRegistry
 
+    project = _load(project)
     policy = _policy(project)
     return ModelRegistry(project.root / policy["registry"]), str(policy["model"] or project.name)
 
@@ -96,7 +98,7 @@ def _store(project: Any) -> tuple[Any, str]:
 def champion(project: Any) -> Any:
     """The production version of the project's model; the trained ``runs/train/model`` is registered first."""
     project = _load(project)
-    store, name = _store(project)
+    store, name = registry(project)
     try:
         return store.checkout(f"{name}@production")
     except ConfigError:
@@ -149,7 +151,7 @@ def retrain(project: Any, new_data: Any, *, force: bool = False, verbose: int = 
 
     project = _load(project)
     policy, say = _policy(project), (print if verbose else (lambda *a, **k: None))
-    store, name = _store(project)
+    store, name = registry(project)
     champ = champion(project)
     model = FittedModel.load(champ.path)
     new = lamina.data.load(new_data, target=project.data.get("target"))
@@ -254,7 +256,7 @@ def approve(project: Any, version: str | None = None, *, by: str | None = None) 
     The proposal in ``runs/retrain/proposal.json`` records who approved and when.
     """
     project = _load(project)
-    store, _ = _store(project)
+    store, _ = registry(project)
     path = project.run_path / "retrain" / "proposal.json"
     proposal = json.loads(path.read_text()) if path.is_file() else {}
     ref = version or proposal.get("version")
