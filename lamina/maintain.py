@@ -114,13 +114,9 @@ def champion(project: Any) -> Any:
 
 
 def _score(project: Any, model: Any, x: Any, y: np.ndarray) -> float:
-    from lamina.stages import kpi_value
+    from lamina.stages import model_kpi
 
-    predicted, probabilities = model.predict(x), model.predict_proba(x)
-    if model.prep.get("classes") is not None:
-        y, predicted = y.astype(str), np.asarray(predicted).astype(str)
-    return float(kpi_value(project.kpi, y.astype(float) if model.prep["task"] == "regression" else y, predicted,
-                           probabilities))
+    return float(model_kpi(project.kpi, model, y, model.predict(x), model.predict_proba(x)))
 
 
 def _split(y: np.ndarray, share: float, seed: int, classify: bool) -> tuple[np.ndarray, np.ndarray]:

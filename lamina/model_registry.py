@@ -162,11 +162,9 @@ class ModelRegistry:
         _check_name(name, "model name")
         extra = json.dumps(metadata or {}, sort_keys=True, default=str)
         incoming = self.blobs / f".incoming-{uuid.uuid4().hex}"
-        digest = hashlib.sha256()
         for path in _files(source):
             relative = path.relative_to(source)
             data = path.read_bytes()
-            digest.update(relative.as_posix().encode() + b"\0" + data)
             target = incoming / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "wb") as handle:
@@ -176,7 +174,7 @@ class ModelRegistry:
             target.chmod(0o444)
         for directory in sorted({p.parent for p in incoming.rglob("*")} | {incoming}, key=lambda p: -len(p.parts)):
             _fsync(directory)
-        blob = self.blobs / digest.hexdigest()
+        blob = self.blobs / content_hash(incoming)  # the hash of what was stored
         if blob.exists():
             shutil.rmtree(incoming)
         else:

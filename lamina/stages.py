@@ -18,7 +18,7 @@ from lamina.errors import ConfigError, DataError, message
 from lamina.planning import METRICS
 from lamina.project import KPIS, Stage, StageContext, register_stage
 
-__all__ = ["kpi_value", "split_dataset"]
+__all__ = ["kpi_value", "model_kpi", "split_dataset"]
 
 VALIDATION_FRACTION = 0.1
 TEST_FRACTION = 0.2
@@ -71,6 +71,13 @@ def _task(context: StageContext) -> str:
         raise DataError(message("The project has no target to learn.", repr(context.project.data.get("target")),
                                 "data.target naming the label column", "Add data.target to lamina.yaml."))
     return str(task)
+
+
+def model_kpi(kpi: str, model: Any, y: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray | None) -> float:
+    """The KPI of a ``FittedModel``'s predictions against labels ``y`` (class names compared as text)."""
+    if model.prep.get("classes") is not None:
+        y, predicted = y.astype(str), np.asarray(predicted).astype(str)
+    return kpi_value(kpi, y.astype(float) if model.prep["task"] == "regression" else y, predicted, probabilities)
 
 
 def kpi_value(kpi: str, y_true: np.ndarray, predicted: np.ndarray, scores: np.ndarray | None = None) -> float:
@@ -286,10 +293,7 @@ def _evaluate(context: StageContext) -> dict[str, Any]:
         saved["probabilities"] = probabilities.astype(np.float32)  # (N, classes) in prep["classes"] order
         saved["classes"] = np.asarray(model.prep["classes"]).astype(str)
     np.savez_compressed(folder / "predictions.npz", **saved)  # the report's errors, calibration and slices
-    if model.prep.get("classes") is not None:
-        y, predicted = y.astype(str), predicted.astype(str)
-    value = kpi_value(project.kpi, y.astype(float) if model.prep["task"] == "regression" else y, predicted,
-                      probabilities)
+    value = model_kpi(project.kpi, model, y, predicted, probabilities)
     higher = KPIS[project.kpi]
     met = value >= project.threshold if higher else value <= project.threshold
     sign = (">=" if met else "<") if higher else ("<=" if met else ">")
