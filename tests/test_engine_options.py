@@ -157,3 +157,18 @@ def test_custom_loss_without_reduction_explains_weights():
     model = linear_model().compile(loss=lambda p, t: nn.functional.cross_entropy(p, t))
     with pytest.raises(lamina.errors.ConfigError, match="reduction"):
         model.fit(X, Y, class_weight=[1.0, 2.0, 1.0], verbose=0)
+
+
+def test_array_loader_shuffled_batches_match_fancy_indexing():
+    """index_select batching gives the same order and rows as t[randperm] did, for a seeded shuffle."""
+    x, y = torch.randn(37, 3, 2), torch.arange(37)
+    loader = lamina.data.ArrayLoader((x, y), batch_size=8, shuffle=True,
+                                     generator=torch.Generator().manual_seed(5))
+    order = torch.randperm(37, generator=torch.Generator().manual_seed(5))
+    expected = [(x[order[s:s + 8]], y[order[s:s + 8]]) for s in range(0, 37, 8)]
+    batches = list(loader)
+    assert len(batches) == len(expected) == 5
+    for (bx, by), (ex, ey) in zip(batches, expected):
+        assert torch.equal(bx, ex) and torch.equal(by, ey)
+    plain = list(lamina.data.ArrayLoader((x, y), batch_size=8))
+    assert torch.equal(torch.cat([b[1] for b in plain]), y)
