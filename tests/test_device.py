@@ -53,3 +53,43 @@ def test_the_model_contract_holds_on_cuda(build, images, monkeypatch) -> None:
         x = x[:, 0]  # 12 steps of 12 features
     report = lamina.testing.check_model(model, x, y, epochs=8)
     assert report["loss_fell"]
+
+
+def _sync_free_cases():  # type: ignore[no-untyped-def]
+    """(model, x, y, loss) for one training step of each supervised family, on token ids or floats."""
+    from lamina.models.transformer import Transformer, TransformerLM
+
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(1, 9, (16, 6), generator=g)
+    ids[:4, 4:] = 0  # padded rows: the lengths must not be copied to the host
+    labels = torch.randint(0, 3, (16,), generator=g)
+    return {
+        "mlp": (MLP(units=(16,), outputs=3), torch.randn(16, 5, generator=g), labels),
+        "cnn": (CNN(filters=(4, 8), outputs=3), torch.randn(16, 1, 12, 12, generator=g), labels),
+        "rnn": (RNN(cell="gru", units=8, outputs=3, vocabulary_size=9), ids, labels),
+        "rnn_label": (RNN(cell="lstm", units=8, outputs=3, task="label", vocabulary_size=9), ids, ids % 3),
+        "transformer": (Transformer(vocabulary_size=9, outputs=3, dim=16, num_heads=2, num_layers=1,
+                                    max_length=8), ids, labels),
+        "transformer_lm": (TransformerLM(vocabulary_size=9, dim=16, num_heads=2, num_layers=1,
+                                         max_length=8), ids, ids.roll(-1, 1)),
+    }
+
+
+@cuda
+@pytest.mark.parametrize("case", ["mlp", "cnn", "rnn", "rnn_label", "transformer", "transformer_lm"])
+def test_a_training_step_never_waits_for_the_gpu(case) -> None:
+    """Regression: per-step id-range checks, ``.nonzero()`` and ``.cpu()`` made the host wait every batch."""
+    model, x, y = _sync_free_cases()[case]
+    model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0, device="cuda")  # data checks and set-up may sync
+    batch = (x[:8].cuda(), y[:8].cuda())
+    model.train()
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(2):
+            logs = model.train_step(batch)
+            model.track(logs, batch)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert torch.isfinite(logs["loss"]).item()

@@ -151,11 +151,8 @@ class RNN(Model):
                                          f"{x.dtype} of shape {tuple(x.shape)}", "int64 ids of shape (N, T), T >= 1",
                                          "Encode tokens as ids (e.g. lamina.sequences.CharVocabulary), "
                                          "or drop vocabulary_size for float features."))
-            low, high = int(x.min()), int(x.max())
-            if low < 0 or high >= self.vocabulary_size:
-                raise DataError(message("Token ids outside the vocabulary.", f"ids from {low} to {high}",
-                                        f"ids in 0..{self.vocabulary_size - 1} (0 = padding)",
-                                        f"Pass vocabulary_size={high + 1} or more, or re-encode the tokens."))
+            if _host_check(x):  # fit/evaluate/predict check the ids once, before the data moves to the device
+                _check_ids(x, self.vocabulary_size)
             return x
         x = x if x.is_floating_point() else x.float()
         x = x.unsqueeze(-1) if x.dim() == 2 else x  # (N, T) -> (N, T, 1)
@@ -176,20 +173,33 @@ class RNN(Model):
                                      f"{x.shape[-1]} features (shape {tuple(x.shape)})",
                                      f"{recurrent.input_size} features", "Pass the same features as during fit."))
         total = x.shape[1]
-        if bool((steps == total).all()):  # no padding: the plain (faster) path
+        if not self.bidirectional:
+            # One direction: padding comes after each row's last real step, so the output at
+            # step length-1 is the packed result, with no lengths copied to the host.
+            out, _ = recurrent(x)  # (N, T, units)
+            if self.task == "label":
+                real = torch.arange(total, device=x.device) < steps[:, None]  # (N, T)
+                return self.head(out * real[..., None].to(out.dtype))  # zeros after each length, as packed
+            last = out[torch.arange(len(x), device=x.device), steps - 1]  # (N, units): each row's last real step
+            return self._output(last)
+        host_steps = steps.cpu()  # pack_padded_sequence needs the lengths on the host (a sync off the CPU)
+        if bool((host_steps == total).all()):  # no padding: the plain (faster) path
             out, state = recurrent(x)
         else:
-            packed = pack_padded_sequence(x, steps.cpu(), batch_first=True, enforce_sorted=False)
+            packed = pack_padded_sequence(x, host_steps, batch_first=True, enforce_sorted=False)
             out, state = recurrent(packed)
             out = pad_packed_sequence(out, batch_first=True, total_length=total)[0]  # zeros after each length
         if self.task == "label":
             return self.head(out)  # (N, T, D * units) -> (N, T, outputs)
-        hidden = state[0] if isinstance(state, tuple) else state  # LSTM: (h, c); (layers * D, N, units)
-        directions = 2 if self.bidirectional else 1
-        final = hidden[-directions:].transpose(0, 1).reshape(len(x), -1)  # last layer: (D, N, units) -> (N, D*units)
+        hidden = state[0] if isinstance(state, tuple) else state  # LSTM: (h, c); (layers * 2, N, units)
+        final = hidden[-2:].transpose(0, 1).reshape(len(x), -1)  # last layer: (2, N, units) -> (N, 2 * units)
+        return self._output(final)
+
+    def _output(self, final: torch.Tensor) -> torch.Tensor:
+        """The output layer on each row's final state ``(N, D * units)``."""
         y = self.head(final)  # (N, outputs) or (N, horizon * outputs)
         if self.task == "forecast" and self.outputs > 1:
-            y = y.reshape(len(x), self.horizon, self.outputs)  # (N, horizon * outputs) -> (N, horizon, outputs)
+            y = y.reshape(len(final), self.horizon, self.outputs)  # (N, horizon * outputs) -> (N, horizon, outputs)
         return y  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ data checks (fit/evaluate/predict)
@@ -204,6 +214,8 @@ class RNN(Model):
 
     def _tensors(self, x: Any, y: Any, name: str) -> tuple[torch.Tensor, ...]:
         tensors = super()._tensors(x, y, name)
+        if self.vocabulary_size is not None and tensors[0].dim() == 2 and not tensors[0].is_floating_point():
+            _check_ids(tensors[0], self.vocabulary_size)
         _check_rows(tensors[0], f"{name}()")
         if self.task == "label" and len(tensors) > 1 and tuple(tensors[1].shape[:2]) != tuple(tensors[0].shape[:2]):
             raise ShapeError(message("task='label' needs one target per step.",
@@ -218,7 +230,8 @@ class RNN(Model):
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
             return batch
         x, y = batch[0], batch[1]
-        _check_rows(x, "This batch")
+        if _host_check(x):  # in-memory data was checked once at entry; this covers DataLoaders on the CPU
+            _check_rows(x, "This batch")
         if self.task != "label" or y.is_floating_point() or y.dim() < 2:
             return batch
         padded = torch.arange(y.shape[1], device=y.device) >= lengths(x)[:, None]  # (N, T)
@@ -233,8 +246,9 @@ class RNN(Model):
         return super().test_step(self._masked(batch))
 
     def predict_step(self, x: Any) -> torch.Tensor:
-        """The model output for one batch; a row with no real step raises ``DataError``."""
-        _check_rows(x, "This batch")
+        """The model output for one batch; a row with no real step raises ``DataError`` (CPU batches)."""
+        if _host_check(x):
+            _check_rows(x, "This batch")
         return super().predict_step(x)
 
     def _labels(self, y_pred: torch.Tensor, y: torch.Tensor) -> bool:
@@ -284,3 +298,19 @@ def _check_rows(x: Any, where: str) -> None:
                                 f"{len(empty)} empty row(s), first at row index {first}",
                                 "every row with at least one non-padding step (id != 0, or a step not all 0.0)",
                                 f"Drop row {first} (and the other empty rows) before calling."))
+
+
+def _check_ids(x: torch.Tensor, vocabulary_size: int) -> None:
+    """Raise ``DataError`` when a token id falls outside ``0..vocabulary_size-1``."""
+    if not x.numel():
+        return
+    low, high = (int(v) for v in torch.aminmax(x))
+    if low < 0 or high >= vocabulary_size:
+        raise DataError(message("Token ids outside the vocabulary.", f"ids from {low} to {high}",
+                                f"ids in 0..{vocabulary_size - 1} (0 = padding)",
+                                f"Pass vocabulary_size={high + 1} or more, or re-encode the tokens."))
+
+
+def _host_check(x: Any) -> bool:
+    """True when a data check on ``x`` is free: a CPU tensor outside ``torch.compile`` tracing."""
+    return isinstance(x, torch.Tensor) and x.device.type == "cpu" and not torch.compiler.is_compiling()

@@ -163,25 +163,44 @@ class TransformerBlock(Layer):
         return x + self.dropout(self.feed_forward(self.feed_forward_norm(x)))  # type: ignore[no-any-return]
 
 
-def _check_ids(ids: torch.Tensor, vocabulary_size: int, owner: str) -> None:
+def _check_ids(ids: torch.Tensor, vocabulary_size: int, owner: str, *, ranges: bool = True) -> None:
+    """Integer ids in ``0..vocabulary_size-1``; the range needs a host sync, so ``ranges=False`` skips it."""
     if ids.is_floating_point() or ids.is_complex():
         raise DataError(message(f"{owner} with vocabulary_size={vocabulary_size} reads integer token ids.",
                                 f"a {str(ids.dtype).replace('torch.', '')} tensor of shape {tuple(ids.shape)}",
                                 "int64 ids in 0..vocabulary_size-1",
                                 "Encode the text (e.g. lamina.sequences.CharVocabulary), or pass "
                                 "vocabulary_size=None for float sequences (Transformer only)."))
-    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocabulary_size):
-        raise DataError(message(f"{owner} got token ids outside its vocabulary.",
-                                f"ids from {int(ids.min())} to {int(ids.max())}",
+    if not ranges or not ids.numel():
+        return
+    low, high = (int(v) for v in torch.aminmax(ids))
+    if low < 0 or high >= vocabulary_size:
+        raise DataError(message(f"{owner} got token ids outside its vocabulary.", f"ids from {low} to {high}",
                                 f"ids in 0..{vocabulary_size - 1} (vocabulary_size={vocabulary_size})",
-                                f"Build the model with vocabulary_size={int(ids.max()) + 1} or more, "
-                                "or re-encode the ids."))
+                                f"Build the model with vocabulary_size={high + 1} or more, or re-encode the ids."))
+
+
+def _host_check(x: torch.Tensor) -> bool:
+    """True when a data check on ``x`` is free: a CPU tensor outside ``torch.compile`` tracing.
+
+    ``fit``/``evaluate``/``predict`` check the ids once, on the CPU, before the data moves to the
+    device; the forward pass repeats the check only where it costs no device sync or graph break.
+    """
+    return x.device.type == "cpu" and not torch.compiler.is_compiling()
 
 
 class _Sequences(Model):
     """Shared input handling: sequences of any length up to ``max_length``, not only the length seen at build."""
 
     max_length: int
+    vocabulary_size: int | None
+
+    def _tensors(self, x: Any, y: Any, name: str) -> tuple[torch.Tensor, ...]:
+        """The base checks, plus the token-id range once for the whole data (not once per step)."""
+        tensors = super()._tensors(x, y, name)
+        if self.vocabulary_size is not None:
+            _check_ids(tensors[0], self.vocabulary_size, self._lamina_name.rsplit(".", 1)[-1])
+        return tensors
 
     def _check_input(self, x: torch.Tensor) -> None:
         spec = self.input_spec_
@@ -267,7 +286,7 @@ class Transformer(_Sequences):
                 raise ShapeError(message("Transformer with vocabulary_size reads token ids (N, T).",
                                          f"shape {tuple(x.shape)}", "(N, T) integer ids",
                                          "Pad the id lists with lamina.sequences.pad_sequences."))
-            _check_ids(x, self.vocabulary_size, "Transformer")
+            _check_ids(x, self.vocabulary_size, "Transformer", ranges=_host_check(x))
             keep = x != 0  # (N, T): True at real tokens
         else:
             if x.dim() != 3 or not x.is_floating_point():
@@ -317,6 +336,7 @@ class TransformerLM(_Sequences):
     """
 
     _lamina_name = "lamina.models.TransformerLM"
+    vocabulary_size: int
 
     def __init__(self, vocabulary_size: int = 256, dim: int = 128, num_heads: int = 4, num_layers: int = 4, *,
                  max_length: int = 256, dropout: float = 0.0) -> None:
@@ -339,7 +359,7 @@ class TransformerLM(_Sequences):
         if x.dim() != 2:
             raise ShapeError(message("TransformerLM reads token ids (N, T).", f"shape {tuple(x.shape)}",
                                      "(N, T) integer ids", "Cut the text with lamina.sequences.windows(ids, T)."))
-        _check_ids(x, self.vocabulary_size, "TransformerLM")
+        _check_ids(x, self.vocabulary_size, "TransformerLM", ranges=_host_check(x))
         self._check_length(x.shape[1], f"Feed at most the last {self.max_length} ids (x[:, -max_length:]); "
                                         "generate() crops the context itself.")
         h = self.embedding_dropout(self.token_embedding(x) + self.position[: x.shape[1]])  # (N, T, dim)
