@@ -10,6 +10,7 @@ import pandas as pd
 
 from lamina.errors import ArtifactError, message
 
+_ALLOW = "Send a value, or allow missing values in lamina.yaml: serving: {allow_missing: [%s]}."
 V2_TYPES = {"FP32": np.float32, "FP64": np.float64, "INT64": np.int64, "INT32": np.int32, "BOOL": np.bool_}
 _NUMPY_V2 = {"float32": "FP32", "float64": "FP64", "int64": "INT64", "int32": "INT32", "bool": "BOOL"}
 
@@ -55,6 +56,9 @@ class Served:
         self.dtype = spec.get("dtype", "float32") if self.fitted is None else "float32"
         _ = hasattr(self.model, "eval") and self.model.eval()
         self.version = folder_version(self.folder)
+        classes = self.fitted.prep.get("classes") if self.fitted is not None else getattr(self.model, "classes_", None)
+        self.classes: list[Any] | None = None if classes is None else np.asarray(classes).tolist()
+        self._probe: dict[str, np.ndarray] | None = None
 
     def _table_columns(self) -> dict[str, str]:  # from the reference, a tabular network or sklearn's feature names
         reference = (self.fitted.reference or {}).get("columns") or {}
@@ -102,12 +106,29 @@ class Served:
 
     # ------------------------------------------------------------ prediction
     def predict(self, x: Any) -> dict[str, np.ndarray]:
-        """Outputs by name: ``predictions`` (and ``probabilities``) for a project model, ``output`` otherwise."""
-        if self.fitted is None:
-            return {"output": np.asarray(self.model.predict(x))}
-        probabilities = self.fitted.predict_proba(x)
-        return {"predictions": np.asarray(self.fitted.predict(x)), **(
-            {} if probabilities is None else {"probabilities": np.asarray(probabilities, dtype=np.float32)})}
+        """Outputs by name: ``predictions`` (class labels of a classifier, else the model's outputs) and, for a
+        classifier, ``probabilities`` ``(N, classes)`` in the order of ``self.classes``."""
+        if self.fitted is None and (self.classes is None or not hasattr(self.model, "predict_proba")):
+            return {"predictions": np.asarray(self.model.predict(x))}
+        probabilities = (self.fitted or self.model).predict_proba(x)
+        if probabilities is None:
+            return {"predictions": np.asarray(self.fitted.predict(x))}
+        probabilities = np.asarray(probabilities, dtype=np.float32)
+        if self.fitted is None and probabilities.shape[1:] != (len(self.classes or []),):
+            labels = np.asarray(self.model.predict_classes(x), dtype=object)  # e.g. one sigmoid output
+            return {"predictions": labels, "probabilities": probabilities}
+        labels = np.asarray(self.classes, dtype=object)[probabilities.argmax(1)] if self.fitted is None else \
+            np.asarray(self.fitted.predict(x))
+        return {"predictions": labels, "probabilities": probabilities}
+
+    def probe(self) -> dict[str, np.ndarray]:
+        """The outputs for :meth:`example` (computed once; empty when the model cannot predict)."""
+        if self._probe is None:
+            try:
+                self._probe = self.predict(self.example())
+            except Exception:  # the canary reports it; metadata then gives unknown output shapes
+                return {}
+        return self._probe
 
     def concat(self, parts: list[Any]) -> Any:
         """The inputs of several requests as one batch."""
@@ -122,10 +143,7 @@ class Served:
         inputs = [tensor(c, "FP64" if k == "numeric" else "BYTES", [-1]) for c, k in self.columns.items()] if \
             self.modality == "table" else [tensor("input", "BYTES" if self.modality == "text" else
                                                   _NUMPY_V2.get(self.dtype, "FP32"), self.shape)]
-        classes = self.fitted is not None and self.fitted.prep.get("classes")
-        outputs = [tensor("output", "FP32", [-1])] if self.fitted is None else [
-            tensor("predictions", "BYTES" if classes else "FP64", [-1])] + (
-            [tensor("probabilities", "FP32", [-1, len(classes)])] if classes else [])
+        outputs = [tensor(k, _NUMPY_V2.get(str(v.dtype), "BYTES"), [-1, *v.shape[1:]]) for k, v in self.probe().items()]
         return {"name": self.name, "versions": [self.version], "platform": "lamina", "inputs": inputs,
                 "outputs": outputs}
 
@@ -145,8 +163,9 @@ def _decode_image(item: Any, loc: tuple[Any, ...]) -> Any:
         raise InputError(f"Not a base64 PNG or NPY image: {exc}", loc) from None
 
 
-def _v2_inputs(served: Served, inputs: list[Any]) -> tuple[Any, int]:
-    """v2 ``inputs`` -> the model's input: one input per column for tables, else one tensor (or texts)."""
+def _v2_inputs(served: Served, inputs: list[Any], allowed: Any = ()) -> tuple[Any, int, bool]:
+    """v2 ``inputs`` -> (the model's input, its rows, whether the one item came without its batch axis): one input per
+    column for tables (missing columns and nulls refused unless ``allowed``), else one tensor (or texts)."""
     if served.modality == "table":
         rows: dict[str, Any] = {}
         for i, spec in enumerate(inputs):
@@ -158,18 +177,25 @@ def _v2_inputs(served: Served, inputs: list[Any]) -> tuple[Any, int]:
         if len(lengths) != 1:
             raise InputError(f"Every column needs the same number of rows; received {sorted(lengths)}.",
                              ("body", "inputs"))
+        missing = [c for c in served.columns if c not in rows and c not in allowed]
+        if missing:
+            raise InputError(f"Missing inputs {missing[:20]}; every column needs a value. {_ALLOW % missing[0]}",
+                             ("body", "inputs"))
+        for i, (column, values) in enumerate(rows.items()):
+            if column not in allowed and pd.isna(values).any():
+                raise InputError(f"Input {column!r} holds null. {_ALLOW % column}", ("body", "inputs", i, "data"))
         frame = served.table([dict(zip(rows, values)) for values in zip(*rows.values())])
-        return frame, len(frame)
+        return frame, len(frame), False
     if len(inputs) != 1 or inputs[0].name != "input":
         raise InputError(f"Expected one input named 'input'; received {[spec.name for spec in inputs]}.",
                          ("body", "inputs"))
     spec = inputs[0]
     if served.modality == "text":
         texts = [str(t) for t in _flat(spec, 0, None)]
-        return texts, len(texts)
+        return texts, len(texts), len(spec.shape) == 0
     array = _flat(spec, 0, V2_TYPES.get(spec.datatype, served.dtype)).reshape(spec.shape)
     array = served.check_array(array.astype(served.dtype), ("body", "inputs", 0, "data"))
-    return array, len(array)
+    return array, len(array), len(spec.shape) == len(served.shape) - 1 and len(served.shape) > 1
 
 
 def _flat(spec: Any, i: int, dtype: Any) -> np.ndarray:
@@ -183,3 +209,44 @@ def _flat(spec: Any, i: int, dtype: Any) -> np.ndarray:
         raise InputError(f"shape {spec.shape} needs {int(np.prod(spec.shape))} values; received {data.size}.",
                          ("body", "inputs", i, "shape"))
     return data  # finite: the JSON parser refuses NaN, Infinity and 1e309
+
+
+def predict_schema(served: Served, allowed: Any = ()) -> tuple[Any, Any]:
+    """The pydantic models of a ``/predict`` body and answer, with examples from ``served`` (for OpenAPI).
+
+    Args:
+        served: the model; its columns (tables) or item shape give the request's items.
+        allowed: table columns that may be absent or null (others are required and never null).
+
+    Returns:
+        ``(PredictRequest, PredictResponse)``: ``{"inputs": [...]}`` (the old keys ``rows``, ``texts`` and
+        ``images`` are read too) and ``{"model", "version", "predictions"[, "probabilities", "classes"]}``.
+    """
+    from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, create_model
+
+    def column(name: str, kind: str) -> tuple[Any, Any]:
+        value = StrictFloat | StrictInt if kind == "numeric" else str | float | bool
+        return (value | None, Field(None, alias=name)) if name in allowed else (value, Field(alias=name))
+    columns: dict[str, Any] = {f"column_{i}": column(c, k) for i, (c, k) in enumerate(served.columns.items())}
+    row = create_model("Row", __config__=ConfigDict(extra="forbid" if served.columns else "allow"), **columns)
+    item = {"table": row, "text": str}.get(served.modality, str | list[Any] | float)
+    example = served.example()
+    example = example.to_dict("records") if served.modality == "table" else example if served.modality == "text" \
+        else example.tolist()
+    request = create_model("PredictRequest", __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"inputs": example}]}), inputs=(list[item], Field(  # type: ignore[valid-type]
+            min_length=1, validation_alias=AliasChoices("inputs", "rows", "texts", "images"),
+            description="one item per prediction: a row object (tables), a string (texts), nested lists or a "
+            "base64 PNG/NPY string (images and tensors)")))
+    answer = {"model": served.name, "version": served.version, **{k: v.tolist() for k, v in served.probe().items()},
+              **({} if served.classes is None else {"classes": served.classes})}
+
+    class PredictResponse(BaseModel):
+        model_config = ConfigDict(json_schema_extra={"examples": [answer]})
+        model: str = Field(description="the model's name, as in /v2/models/{name}")
+        version: str = Field(description="the version that answered (a content hash; also X-Model-Version)")
+        predictions: list[Any] = Field(description="one per input: a class label (classifiers) or the outputs")
+        probabilities: list[list[float]] | None = Field(None, description="classifiers: one row per input, in the "
+                                                        "order of classes")
+        classes: list[Any] | None = Field(None, description="classifiers: the class labels")
+    return request, PredictResponse

@@ -17,11 +17,9 @@ NaN, Infinity and 1e309 are bad input). Responses carry ``X-Model-Version``, pre
 """
 
 import asyncio
-import json
-import math
+import hmac
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,7 +27,17 @@ from typing import Any, Literal
 
 import numpy as np
 
-from lamina._served import _NUMPY_V2, InputError, Served, _decode_image, _v2_inputs, folder_version
+from lamina._asgi import Envelope, Metrics, offline_docs, parse_json
+from lamina._served import (
+    _ALLOW,
+    _NUMPY_V2,
+    InputError,
+    Served,
+    _decode_image,
+    _v2_inputs,
+    folder_version,
+    predict_schema,
+)
 from lamina.errors import ConfigError, LaminaError, message
 from lamina.model_registry import ModelRegistry
 from lamina.predlog import PredictionLog
@@ -39,49 +47,6 @@ __all__ = ["InputError", "Served", "create_app", "folder_version", "serve"]
 STATUS = {401: "management without a token", 403: "read-only token", 404: "no such model", 409: "promotion refused "
           "(no registry, hash check or canary failed; the old version serves on)", 413: "body over "
           "max_body_bytes", 429: "queue full (see Retry-After)", 503: "not ready", 504: "no answer within timeout_s"}
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-def _finite(text: str) -> float:
-    if not math.isfinite(value := float(text)):
-        raise ValueError(f"{text[:40]} is not allowed: send finite numbers")
-    return value
-
-
-def parse_json(body: bytes) -> Any:
-    """Strict JSON: NaN, Infinity, -Infinity and numbers beyond float range raise ``json.JSONDecodeError``."""
-    try:
-        return json.loads(body, parse_float=_finite, parse_constant=_finite)
-    except ValueError as exc:  # from _finite, or bytes that are not UTF-8
-        raise exc if isinstance(exc, json.JSONDecodeError) else json.JSONDecodeError(str(exc), "", 0) from None
-
-
-class Metrics:
-    """Prometheus counters: requests by endpoint and status, latency and batch-size histograms, queue depth."""
-
-    def __init__(self) -> None:
-        self.requests: dict[tuple[str, int], int] = defaultdict(int)
-        self.latency = [0] * (len(LATENCY_BUCKETS) + 1)
-        self.latency_sum, self.batches, self.batch_items, self.queue_depth, self.swap_failures = 0.0, 0, 0, 0, 0
-
-    def observe(self, endpoint: str, status: int, seconds: float) -> None:
-        self.requests[(endpoint, status)] += 1
-        self.latency[next((i for i, b in enumerate(LATENCY_BUCKETS) if seconds <= b), len(LATENCY_BUCKETS))] += 1
-        self.latency_sum += seconds
-
-    def text(self) -> str:
-        lines = ["# TYPE lamina_requests_total counter", *(f'lamina_requests_total{{endpoint="{e}",status="{s}"}} {n}'
-                 for (e, s), n in sorted(self.requests.items())), "# TYPE lamina_request_seconds histogram"]
-        lines += [f'lamina_request_seconds_bucket{{le="{bound}"}} {sum(self.latency[:i + 1])}'
-                  for i, bound in enumerate((*LATENCY_BUCKETS, "+Inf"))]
-        lines += [f"lamina_request_seconds_sum {self.latency_sum:.6f}",
-                  f"lamina_request_seconds_count {sum(self.latency)}", "# TYPE lamina_batch_size summary",
-                  f"lamina_batch_size_sum {self.batch_items}", f"lamina_batch_size_count {self.batches}",
-                  "# TYPE lamina_queue_depth gauge", f"lamina_queue_depth {self.queue_depth}",
-                  "# TYPE lamina_swap_failures_total counter", f"lamina_swap_failures_total {self.swap_failures}"]
-        return "\n".join(lines) + "\n"
-
-
 class Batcher:
     """One asyncio worker: batches up to ``max_batch_size`` queued requests, predicts once in a thread, answers each."""
     # A request keeps the model it was checked against, so a hot swap never fails or splits one.
@@ -134,7 +99,7 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
                admin_token: str | None = None, read_token: str | None = None,
                cors_origins: list[str] | None = None, log_path: str | Path | None = None,
                redact: Iterable[str] = (), hash_fields: Iterable[str] = (), registry: str | Path | None = None,
-               poll_s: float = 2.0) -> Any:
+               poll_s: float = 2.0, allow_missing: Iterable[str] = ()) -> Any:
     """A FastAPI app serving the model in ``model_dir``.
 
     Args:
@@ -149,15 +114,19 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
             files are hash-checked before loading, and a server on ``name@alias`` follows the alias (checked every
             ``poll_s`` seconds; a version failing its hash check or canary is refused and the old one serves on).
             ``/v2/repository/models/{name}/promote`` and ``/rollback`` (admin token) change aliases and swap.
+        allow_missing: table columns a request may leave out or send as null (the saved preprocessing imputes
+            them); any other missing or null column is refused with 422 naming it.
 
     Returns: a ``fastapi.FastAPI`` app; the model is loaded and a canary prediction runs at startup.
     """
     from contextlib import asynccontextmanager
 
     from fastapi import Depends, FastAPI, HTTPException, Request
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, PlainTextResponse
     from fastapi.routing import APIRoute
-    from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, create_model
+    from pydantic import BaseModel, Field
 
     sizes = {"max_batch_size": max_batch_size, "queue_size": queue_size, "max_body_bytes": max_body_bytes}
     for option, value in sizes.items():
@@ -168,7 +137,11 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
     if store is not None:
         found = store.checkout(str(model_dir))
         name, model_dir, registered = name or found.name, found.path, found
-    first, metrics = Served(model_dir, name), Metrics()
+    first, metrics, allowed = Served(model_dir, name), Metrics(), set(allow_missing)
+    if first.columns and allowed - set(first.columns):
+        raise ConfigError(message("allow_missing names columns the model does not take.",
+                                  sorted(allowed - set(first.columns)), f"some of {list(first.columns)[:30]}",
+                                  "Fix the names (serving: {allow_missing: [...]} in lamina.yaml)."))
     log = None if log_path is None else PredictionLog(log_path, redact=redact, hash_fields=hash_fields)
     state: dict[str, Any] = {"served": first, "ref": store and registered.ref, "ready": False, "log": log}
 
@@ -224,8 +197,9 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
                 return await handler(StrictRequest(request.scope, request.receive))
             return strict
 
-    app = FastAPI(title="lamina model server", lifespan=lifespan, version=first.version,
+    app = FastAPI(title="lamina model server", lifespan=lifespan, version=first.version, docs_url=None, redoc_url=None,
                   responses={code: {"description": text} for code, text in STATUS.items()})
+    offline_docs(app, f"{first.name}: lamina model server")
     app.router.route_class = StrictRoute
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -237,6 +211,21 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
     @app.exception_handler(InputError)
     async def input_error(request: Request, exc: InputError) -> Any:
         return JSONResponse({"detail": [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]}, 422)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Any:  # missing and null columns named
+        errors, seen = [], set()
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            if len(loc) >= 4 and loc[1] in ("inputs", "rows") and first.columns and (
+                    error["type"] == "missing" or error.get("input", 0) is None):
+                loc = loc[:4]  # one error per column, not one per type of the union
+                error = {**error, "loc": loc, "msg": f"{'No value' if error['type'] == 'missing' else 'null'} "
+                         f"for {loc[3]!r} in row {loc[2]}. {_ALLOW % loc[3]}", "type": "missing"}
+            if loc not in seen:
+                seen.add(loc)
+                errors.append(error)
+        return JSONResponse({"detail": jsonable_encoder(errors)}, 422)
 
     def model_named(name: str) -> Served:
         served: Served = state["served"]
@@ -265,14 +254,7 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
         return result  # type: ignore[no-any-return]
 
     # ---------------------------------------------------------------- request models (documented in OpenAPI)
-    kinds = {"numeric": StrictFloat | StrictInt | None}
-    row_fields: dict[str, Any] = {f"column_{i}": (kinds.get(kind, str | float | bool | None), Field(None, alias=col))
-                                  for i, (col, kind) in enumerate(first.columns.items())}
-    Row = create_model("Row", __config__=ConfigDict(extra="forbid" if first.columns else "allow"), **row_fields)
-    field, item_type = {"table": ("rows", Row), "text": ("texts", str)}.get(
-        first.modality, ("images" if first.modality == "image" else "inputs", str | list[Any] | float))
-    fields: dict[str, Any] = {field: (list[item_type], Field(min_length=1))}  # type: ignore[valid-type]
-    PredictRequest = create_model("PredictRequest", __config__=ConfigDict(extra="forbid"), **fields)
+    PredictRequest, PredictResponse = predict_schema(first, allowed)
 
     class V2Input(BaseModel):
         name: str
@@ -285,6 +267,12 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
         inputs: list[V2Input] = Field(min_length=1)
 
     # ---------------------------------------------------------------- endpoints
+    @app.get("/v2")
+    async def server_metadata() -> dict[str, Any]:  # the v2 server metadata
+        from lamina import __version__
+
+        return {"name": "lamina", "version": __version__, "extensions": []}
+
     @app.get("/v2/health/live")
     async def live() -> dict[str, bool]:
         return {"live": True}
@@ -297,20 +285,26 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
     async def metadata(name: str) -> dict[str, Any]:
         return model_named(name).metadata()
 
+    @app.get("/v2/models/{name}/ready")
+    async def model_ready(name: str) -> Any:
+        return JSONResponse({"name": model_named(name).name, "ready": state["ready"]}, 200 if state["ready"] else 503)
+
     @app.post("/v2/models/{name}/infer")
     async def infer(name: str, body: V2Request, request: Request) -> dict[str, Any]:
         served = model_named(name)
-        x, count = _v2_inputs(served, body.inputs)
+        x, count, unbatched = _v2_inputs(served, body.inputs, allowed)
         outputs = await submit(request, served, x, count)
         return {"model_name": served.name, "model_version": served.version, "id": body.id, "outputs": [
-            {"name": k, "datatype": _NUMPY_V2.get(str(v.dtype), "BYTES"), "shape": list(v.shape),
+            {"name": k, "datatype": _NUMPY_V2.get(str(v.dtype), "BYTES"), "shape": list(v.shape[unbatched:]),
              "data": v.reshape(-1).tolist() if v.dtype != object else [str(t) for t in v.reshape(-1)]}
             for k, v in outputs.items()]}
 
-    @app.post("/predict")
+    @app.post("/predict", response_model=None, responses={200: {"model": PredictResponse}})
     async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:  # type: ignore[valid-type]
+        """One request and answer shape for every model: ``{"inputs": [...]}`` -> ``{"model", "version",
+        "predictions"}``, plus ``probabilities`` and ``classes`` for a classifier."""
         served: Served = state["served"]
-        items, loc = getattr(body, field), ("body", field)
+        items, loc = body.inputs, ("body", "inputs")  # type: ignore[attr-defined]
         if served.modality == "table":
             x: Any = served.table([r.model_dump(by_alias=True, exclude_unset=True) | (r.model_extra or {})
                                    for r in items])
@@ -321,7 +315,8 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
             x = np.concatenate([served.check_array(d, (*loc, i), one=True) for i, d in enumerate(decoded)]) \
                 if served.modality == "image" else served.check_array(decoded, loc)
         outputs = await submit(request, served, x, len(x))
-        return {k: v.tolist() for k, v in outputs.items()} | {"model_version": served.version}
+        return {"model": served.name, "version": served.version, **{k: v.tolist() for k, v in outputs.items()},
+                **({} if served.classes is None else {"classes": served.classes})}
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> Any:
@@ -330,9 +325,11 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
     def admin(request: Request) -> None:
         header = request.headers.get("authorization", "")
         token = header[7:] if header.lower().startswith("bearer ") else ""
-        if not token or token not in (admin_token, read_token):
+        is_admin, is_reader = (bool(token and known and hmac.compare_digest(token.encode(), known.encode()))
+                               for known in (admin_token, read_token))  # constant time: no timing leak
+        if not (is_admin or is_reader):
             raise HTTPException(401, "Send Authorization: Bearer <admin token>.", {"WWW-Authenticate": "Bearer"})
-        if token != admin_token:
+        if not is_admin:
             raise HTTPException(403, "This token may not manage models.")
 
     class LoadRequest(BaseModel):
@@ -386,52 +383,6 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
 
     app.state.lamina = state
     return app
-
-
-class Envelope:
-    """ASGI middleware: the body limit (413), ``X-Model-Version`` on every response and request metrics."""
-
-    def __init__(self, app: Any, state: dict[str, Any], metrics: Metrics, max_body_bytes: int) -> None:
-        self.app, self.state, self.metrics, self.limit = app, state, metrics, max_body_bytes
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        from fastapi.responses import JSONResponse
-
-        started, status = time.perf_counter(), [500]
-        scope["lamina.version"] = self.state["served"].version  # a prediction sets the version that answered it
-
-        async def send_with_version(event: Any) -> None:
-            if event["type"] == "http.response.start":
-                status[0] = event["status"]
-                headers = [(k, v) for k, v in event.get("headers", []) if k.lower() != b"x-model-version"]
-                ids = {b"x-model-version": scope["lamina.version"], b"x-request-id": scope.get("lamina.request_id")}
-                event = {**event, "headers": [*headers, *((k, v.encode()) for k, v in ids.items() if v)]}
-            await send(event)
-
-        batcher = self.state.get("batcher")
-        if batcher is not None and batcher.queue.full() and scope["method"] == "POST" and (
-                scope["path"] == "/predict" or scope["path"].endswith("/infer")):  # refused before the body is read
-            busy = JSONResponse({"detail": "The queue is full; retry after a second."}, 429, {"Retry-After": "1"})
-            await busy(scope, receive, send_with_version)
-            return self.metrics.observe("busy", 429, time.perf_counter() - started)
-        length = dict(scope.get("headers", [])).get(b"content-length", b"0")
-        body, more, too_big = b"", True, not length.isdigit() or int(length) > self.limit
-        while more and not too_big:
-            event = await receive()
-            body += event.get("body", b"")
-            more, too_big = event.get("more_body", False), len(body) > self.limit
-        if too_big:
-            response = JSONResponse({"detail": f"The body is over the limit of {self.limit} bytes."}, 413)
-            await response(scope, receive, send_with_version)
-        else:
-            events = iter([{"type": "http.request", "body": body, "more_body": False}])
-
-            async def replay() -> Any:  # the body read above, then the client's later events (disconnect)
-                return next(events, None) or await receive()
-            await self.app(scope, replay, send_with_version)
-        self.metrics.observe(getattr(scope.get("route"), "path", "other"), status[0], time.perf_counter() - started)
 
 
 def serve(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, *, threads: int = 1,

@@ -121,12 +121,12 @@ def test_app_logs_every_answered_request_once_with_its_outputs(plain_dir, tmp_pa
     for i, answer in enumerate(responses[:10]):
         record = records[answer.headers["x-request-id"]]
         assert record["endpoint"] == "/predict" and record["version"] == answer.headers["x-model-version"]
-        assert record["outputs"]["output"] == answer.json()["output"]
+        assert record["outputs"]["predictions"] == answer.json()["predictions"]
         np.testing.assert_allclose(record["inputs"], x[i:i + 1])
         assert record["latency_ms"] >= 0
     v2 = records[responses[10].headers["x-request-id"]]
     assert v2["endpoint"] == "/v2/models/tiny/infer"
-    np.testing.assert_allclose(np.ravel(v2["outputs"]["output"]), responses[10].json()["outputs"][0]["data"],
+    np.testing.assert_allclose(np.ravel(v2["outputs"]["predictions"]), responses[10].json()["outputs"][0]["data"],
                                rtol=1e-6)
 
 
@@ -179,7 +179,7 @@ def test_kill_9_under_load_loses_no_answered_prediction(plain_dir, tmp_path):
                     except httpx.HTTPError:
                         continue  # the server is gone: no answer, nothing owed to the log
                     if answer.status_code == 200:
-                        answered.append((answer.headers["x-request-id"], answer.json()["output"]))
+                        answered.append((answer.headers["x-request-id"], answer.json()["predictions"]))
         threads = [threading.Thread(target=client, args=(seed,)) for seed in range(8)]
         for thread in threads:
             thread.start()
@@ -200,6 +200,6 @@ def test_kill_9_under_load_loses_no_answered_prediction(plain_dir, tmp_path):
     logged = {r["request_id"]: r for r in records}
     missing = [request_id for request_id, _ in answered if request_id not in logged]
     assert not missing, f"{len(missing)} of {len(answered)} answered requests are not in the log"
-    assert all(logged[request_id]["outputs"]["output"] == output for request_id, output in answered)
+    assert all(logged[request_id]["outputs"]["predictions"] == output for request_id, output in answered)
     assert len({request_id for request_id, _ in answered}) == len(answered)
     print(json.dumps({"answered": len(answered), "logged": len(records)}))

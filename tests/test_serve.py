@@ -80,7 +80,7 @@ def test_plain_artifact_and_bad_inputs_never_give_5xx(plain_dir):
     x = np.arange(8, dtype=np.float32).reshape(2, 4)
     with TestClient(create_app(folder, max_body_bytes=2000)) as client:
         answer = client.post("/predict", json={"inputs": x.tolist()})
-        np.testing.assert_allclose(answer.json()["output"], model.predict(x), rtol=1e-6)
+        np.testing.assert_allclose(answer.json()["predictions"], model.predict(x), rtol=1e-6)
         npy = io.BytesIO()
         np.save(npy, x[0])
         assert client.post("/predict", json={"inputs": [base64.b64encode(npy.getvalue()).decode()]}).status_code == 200
@@ -145,7 +145,7 @@ def test_batching_answers_each_request_with_its_rows(plain_dir):
             return answers, (await client.get("/metrics")).text
     answers, metrics = asyncio.run(many())
     for i, answer in enumerate(answers):
-        np.testing.assert_allclose(answer.json()["output"], model.predict(x[i:i + 1 + i % 2]), atol=1e-6)
+        np.testing.assert_allclose(answer.json()["predictions"], model.predict(x[i:i + 1 + i % 2]), atol=1e-6)
     batches = int(next(line for line in metrics.splitlines() if line.startswith("lamina_batch_size_count")).split()[1])
     assert batches < 9  # several requests shared a prediction
 
@@ -167,7 +167,7 @@ def test_hot_swap_needs_the_admin_token_and_changes_the_version(plain_dir, tmp_p
         assert swapped.status_code == 200 and swapped.json()["version"] != before
         answer = client.post("/predict", json={"inputs": [[1, 2, 3, 4]]})
         assert answer.headers["x-model-version"] == swapped.json()["version"]
-        np.testing.assert_allclose(answer.json()["output"], other.predict(np.array([[1, 2, 3, 4]], "float32")),
+        np.testing.assert_allclose(answer.json()["predictions"], other.predict(np.array([[1, 2, 3, 4]], "float32")),
                                    rtol=1e-6)
         assert "access-control-allow-origin" not in client.get("/v2/health/live",
                                                                headers={"Origin": "http://x"}).headers
