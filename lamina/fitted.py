@@ -3,8 +3,8 @@
 The advisor (``lamina.advise(..., keep=True)``) returns one :class:`FittedModel` per candidate; a
 project's train stage saves the chosen one and its evaluate stage loads it back. A lamina network is
 saved as a lamina artifact (safetensors + JSON); a scikit-learn model with skops, and loaded only
-when every type in the file is on an allowlist (scikit-learn, NumPy, SciPy and lamina's own
-column converters). The preprocessing is JSON.
+when every type, function and node kind the file names is on an exact allowlist of what lamina
+itself writes (``TRUSTED_TYPES``), checked before skops builds anything. The preprocessing is JSON.
 
 >>> import numpy as np, lamina
 >>> x = np.random.default_rng(0).normal(size=(80, 3)).astype("float32")
@@ -21,12 +21,48 @@ from typing import Any
 
 import numpy as np
 
-from lamina.errors import DataError, message
+from lamina.errors import UnsafeFileError, message
 
-__all__ = ["TRUSTED_PREFIXES", "FittedModel"]
+__all__ = ["TRUSTED_TYPES", "FittedModel"]
 
-# Module prefixes of the types a saved scikit-learn model may contain.
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "functools.partial", "lamina.advisor._as_")
+# The exact types (and functions) a model.skops written by lamina may name: those of the advisor's
+# classical candidates (logistic/ridge regression, histogram gradient boosting, k-NN, TF-IDF, and the
+# column encoders of tables). Any other name in a file is refused before skops builds anything.
+TRUSTED_TYPES = frozenset({
+    "builtins.dict", "builtins.int", "builtins.list", "builtins.slice", "builtins.str", "builtins.tuple",
+    "functools.partial",
+    "lamina.advisor._as_floats", "lamina.advisor._as_strings",
+    "numpy.dtype", "numpy.float32", "numpy.float64", "numpy.ndarray", "numpy.uint64",
+    "numpy.random._generator.Generator", "numpy.random.PCG64",
+    "sklearn._loss._loss.CyHalfBinomialLoss", "sklearn._loss._loss.CyHalfMultinomialLoss",
+    "sklearn._loss._loss.CyHalfSquaredError",
+    "sklearn._loss.link.IdentityLink", "sklearn._loss.link.Interval", "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.MultinomialLogit",
+    "sklearn._loss.loss.HalfBinomialLoss", "sklearn._loss.loss.HalfMultinomialLoss",
+    "sklearn._loss.loss.HalfSquaredError",
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.feature_extraction.text.TfidfTransformer", "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.impute._base.MissingIndicator", "sklearn.impute._base.SimpleImputer",
+    "sklearn.linear_model._logistic.LogisticRegression", "sklearn.linear_model._ridge.Ridge",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.neighbors._classification.KNeighborsClassifier", "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._regression.KNeighborsRegressor",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler", "sklearn.preprocessing._encoders.OneHotEncoder",
+    "sklearn.preprocessing._encoders.OrdinalEncoder",
+    "sklearn.preprocessing._function_transformer.FunctionTransformer",
+    "sklearn.preprocessing._label.LabelEncoder",
+    "sklearn.utils.validation.check_array",
+})
+# The skops node kinds those files use (a MethodNode or OperatorFuncNode, say, is refused).
+TRUSTED_LOADERS = frozenset({"DTypeNode", "DictNode", "FunctionNode", "JsonNode", "ListNode", "LossNode",
+                             "NdArrayNode", "ObjectNode", "PartialNode", "RandomGeneratorNode", "SliceNode",
+                             "TupleNode", "TypeNode"})
+MAX_SCHEMA_BYTES = 64 * 2**20
 
 
 class FittedModel:
@@ -139,16 +175,65 @@ class FittedModel:
 
 
 def _load_skops(path: Path) -> Any:
-    """A scikit-learn model from skops, refused when it holds a type off the allowlist."""
+    """A scikit-learn model from skops, refused before anything is built when the file names a type,
+    function or node kind off lamina's exact allowlist (``TRUSTED_TYPES``, ``TRUSTED_LOADERS``)."""
     import skops.io
 
-    found = skops.io.get_untrusted_types(file=path)
-    refused = [name for name in found if not name.startswith(TRUSTED_PREFIXES)]
+    found = _skops_names(path)
+    refused = sorted(found - TRUSTED_TYPES - TRUSTED_LOADERS)
     if refused:
-        raise DataError(message("The saved model holds types lamina does not trust.", refused[:5],
-                                f"types from {', '.join(TRUSTED_PREFIXES)}",
-                                "Only load models you saved with lamina; retrain the model otherwise."))
-    return skops.io.load(path, trusted=found)
+        raise UnsafeFileError(message(
+            f"The saved model {path} names types lamina does not write; nothing was loaded.", refused[:8],
+            "only the types of lamina's own classical candidates (lamina.fitted.TRUSTED_TYPES)",
+            "Only load models saved by lamina; retrain and save the model again otherwise."))
+    # Every name in the file is on the list, so trusting exactly those names adds nothing skops would not build.
+    return skops.io.load(path, trusted=sorted(found & TRUSTED_TYPES))
+
+
+def _skops_names(path: str | Path) -> set[str]:
+    """Every ``module.name`` and node kind a skops file names, read from its schema without importing any.
+
+    Args:
+        path: a ``.skops`` file.
+
+    Returns:
+        The set of dotted type and function names plus the ``__loader__`` node kinds; a file in another
+        skops protocol than the installed one yields ``"protocol <n>"``, which is never trusted.
+    """
+    import zipfile
+
+    from skops.io._protocol import PROTOCOL
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if archive.getinfo("schema.json").file_size > MAX_SCHEMA_BYTES:
+                raise ValueError("schema.json is larger than 64 MiB")
+            schema = json.loads(archive.read("schema.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise UnsafeFileError(message(f"The saved model {path} is not a readable skops file ({error}).", str(path),
+                                      "a zip archive holding schema.json, written by lamina",
+                                      "Retrain and save the model again.")) from error
+    names: set[str] = set()
+    if not isinstance(schema, dict) or schema.get("protocol") != PROTOCOL:
+        names.add(f"protocol {schema.get('protocol') if isinstance(schema, dict) else None}")
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            if "__module__" in node or "__class__" in node:
+                names.add(f"{node.get('__module__')}.{node.get('__class__')}")
+            if "__loader__" in node:
+                names.add(str(node["__loader__"]))
+            if node.get("__loader__") == "RandomGeneratorNode":  # numpy names its bit generator by a string
+                try:
+                    bits = node["content"]["bit_generator"]["content"]["bit_generator"]["content"]
+                    names.add(f"numpy.random.{json.loads(bits)}")
+                except (KeyError, TypeError, ValueError):
+                    names.add("numpy.random.<unreadable bit generator>")
+            stack.extend(node.values())
+    return names
 
 
 def _plain(value: Any) -> Any:
