@@ -260,8 +260,9 @@ def save(model: Any, path: str | os.PathLike[str]) -> str:
         "python_version": sys.version.split()[0],
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "architecture": serialize(model),
-        "compile": None if compiled is None else {k: compiled[k] for k in ("optimizer", "loss", "metrics",
-                                                                           "learning_rate")},
+        "compile": None if compiled is None else {k: compiled.get(k) for k in ("optimizer", "loss", "metrics",
+                                                                               "learning_rate", "from_logits")},
+        "classes": getattr(model, "classes_", None),
         "signature": {"inputs": [{"name": "input", **(getattr(model, "input_spec_", None) or {})}]},
         "config": getattr(model, "config_", None),
         "weights": {"file": WEIGHTS, "sha256": None, "tensors": {k: _tensor_hash(v) for k, v in state.items()}},
@@ -477,13 +478,19 @@ def load(path: str | os.PathLike[str], *, custom_objects: Mapping[str, Any] | No
     if compile and isinstance(compiled, dict) and compiled.get("loss") and compiled.get("optimizer") \
             and None not in compiled.get("metrics", []):
         model.compile(compiled["optimizer"], compiled["loss"], compiled["metrics"],
-                      learning_rate=compiled.get("learning_rate"))
+                      learning_rate=compiled.get("learning_rate"), from_logits=compiled.get("from_logits"))
     if manifest.get("history") and _member(root, manifest["history"]).is_file():
         from lamina.callbacks import History
 
         model.history_ = History()
         model.history_.history = _read_json(_member(root, manifest["history"]))
     model.config_ = manifest.get("config")
+    classes = manifest.get("classes")
+    if classes is not None and (not isinstance(classes, list) or not all(
+            isinstance(c, (str, int)) and not isinstance(c, bool) for c in classes)):
+        raise ArtifactError(message("The manifest's classes are malformed.", repr(classes)[:200],
+                                    "a list of class labels (str or int)", "Re-save the model with model.save()."))
+    model.classes_ = classes
     model.slots_ = {k: v for k, v in (manifest.get("slots") or {}).items() if v is not None}
     model.manifest_ = manifest
     return model

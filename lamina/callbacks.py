@@ -125,7 +125,8 @@ class EarlyStopping(Callback):
 
     Args:
         monitor: a log key such as ``"val_loss"`` or ``"val_accuracy"``.
-        patience: epochs without improvement before stopping.
+        patience: epochs without improvement before stopping: training stops at the end of the
+            ``patience``-th epoch in a row that does not improve (0 stops at the first one), as in Keras.
         min_delta: the smallest change that counts as improvement.
         mode: ``"min"``, ``"max"`` or ``"auto"`` (from the name).
         restore_best_weights: load the best epoch's weights when training ends.
@@ -157,7 +158,10 @@ class EarlyStopping(Callback):
                 self.best_state = copy.deepcopy(self.model.state_dict())
             return
         self.wait += 1
-        if self.wait > self.patience:
+        # Keras's EarlyStopping: `wait` counts epochs since the best one and training stops once
+        # `wait >= patience` (never after epoch 0). With losses 1.0, 0.9, 0.95, 0.96 and patience=2,
+        # epochs 2 and 3 do not improve, so training stops after epoch 3.
+        if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
@@ -235,7 +239,7 @@ class ReduceLROnPlateau(Callback):
         monitor: a log key such as ``"val_loss"``.
         factor: the multiplier, in (0, 1).
         patience: epochs without improvement that are tolerated: the learning rate drops at the
-            next one (torch's and ``EarlyStopping``'s count; Keras drops one epoch earlier).
+            next one (torch's count; Keras drops one epoch earlier).
         min_delta: the smallest absolute change that counts as improvement.
         cooldown: epochs after a drop before bad epochs count again.
         min_lr: the lower bound.

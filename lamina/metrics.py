@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import ClassVar, TypeAlias
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeAlias
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +62,14 @@ class Metric:
     def compute(self) -> float:
         """The metric so far as a Python float (the one host sync)."""
         return float(self.result())
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything accumulated so far, as tensors and plain values (checkpoints store it)."""
+        return {"state": list(self._state)}
+
+    def load_state_dict(self, state: Mapping[str, Any], device: torch.device | str | None = None) -> None:
+        """Restore :meth:`state_dict`'s result, moving its tensors to ``device``."""
+        self._state = [t.to(device) for t in state["state"]]
 
     def __repr__(self) -> str:
         params = inspect.signature(type(self).__init__).parameters.values()
@@ -120,10 +129,12 @@ def _classes(metric: Metric, y_pred: torch.Tensor, y_true: torch.Tensor) -> tupl
     scores = y_pred.detach()
     if scores.ndim == 1:  # (N,) binary logits -> (N, 1)
         scores = scores.unsqueeze(-1)
-    if scores.ndim == 0 or (y_true.shape != scores.shape and y_true.shape != scores.shape[:-1]):
+    if scores.ndim == 0 or (y_true.shape not in (scores.shape, scores.shape[:-1], (*scores.shape[:-1], 1))):
         raise _shape_error(metric, y_pred, y_true,
                            "y_true of shape y_pred.shape[:-1] (class indices) or y_pred.shape (one-hot)")
     labels = y_true.detach()
+    if scores.shape[-1] > 1 and labels.shape == (*scores.shape[:-1], 1):
+        labels = labels[..., 0]  # (N, 1) class ids
     if labels.shape == scores.shape:
         labels = labels[..., 0] if scores.shape[-1] == 1 else labels.argmax(-1)
     return scores, (labels > 0.5).long() if scores.shape[-1] == 1 else labels.long()
@@ -161,8 +172,9 @@ class Accuracy(Metric):
     """Fraction of correct class predictions, optionally weighted per sample.
 
     Args:
-        threshold: decision threshold of a single-output (binary) model. lamina models output
-            logits, so 0.0 means probability 0.5; pass 0.5 if the model ends in a sigmoid.
+        threshold: decision threshold of a single-output (binary) model, on logits: 0.0 means
+            probability 0.5. ``fit`` and ``evaluate`` hand metrics logits even when the model ends
+            in a sigmoid or softmax (``Model.metric_scores``).
 
     ``y_pred`` (N, C) or (N, T, C) takes the argmax against ``y_true`` class indices (N,) or
     (N, T), or against the argmax of a one-hot/probability ``y_true`` of ``y_pred``'s shape.
@@ -250,6 +262,14 @@ class _ConfusionMetric(Metric):
         valid = (labels >= 0) & (labels < classes)
         index = torch.where(valid, labels * classes + predicted, 0)
         matrix.view(-1).index_add_(0, index.reshape(-1), (weight * valid).reshape(-1))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "binary": getattr(self, "_binary", None)}
+
+    def load_state_dict(self, state: Mapping[str, Any], device: torch.device | str | None = None) -> None:
+        super().load_state_dict(state, device)
+        if state.get("binary") is not None:
+            self._binary = bool(state["binary"])
 
     def result(self) -> torch.Tensor:
         if not self._state:
@@ -370,6 +390,15 @@ class AUC(Metric):
             scores = scores.softmax(-1)
         weight = _weights(sample_weight, labels.shape, outputs)
         self._batches.append((scores.reshape(-1, scores.shape[-1]), labels.reshape(-1), weight.reshape(-1)))
+
+    def state_dict(self) -> dict[str, Any]:
+        # The kept scores, labels and weights, joined: a checkpoint mid-epoch must carry every batch.
+        return {**super().state_dict(), "batches": [torch.cat(part) for part in zip(*self._batches)]}
+
+    def load_state_dict(self, state: Mapping[str, Any], device: torch.device | str | None = None) -> None:
+        super().load_state_dict(state, device)
+        parts = [t.to(device) for t in state.get("batches", [])]
+        self._batches = [(parts[0], parts[1], parts[2])] if parts else []
 
     def result(self) -> torch.Tensor:
         if not self._batches:
@@ -507,6 +536,24 @@ class R2Score(Metric):
 _metric = registries["metric"]
 _metric.add("mean", Mean)
 _metric.add("accuracy", Accuracy, aliases=("acc",))
+
+
+def _accuracy_named(name: str) -> Callable[..., Accuracy]:
+    """Keras's accuracy names: the same :class:`Accuracy` (on logits), logged under the Keras name.
+
+    ``categorical_accuracy`` compares the argmax of one-hot targets, ``sparse_categorical_accuracy``
+    class ids, ``binary_accuracy`` thresholds one output at probability 0.5 (logit 0).
+    """
+    def make(**options: Any) -> Accuracy:
+        metric = Accuracy(**options)
+        metric.name = name
+        return metric
+    make.__name__ = make.__qualname__ = name
+    return make
+
+
+for _name in ("binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy"):
+    _metric.add(_name, _accuracy_named(_name))
 _metric.add("top_k_accuracy", TopKAccuracy, aliases=("top_k",))
 _metric.add("precision", Precision)
 _metric.add("recall", Recall)

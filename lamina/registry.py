@@ -26,7 +26,7 @@ from torch import nn
 
 from lamina.errors import ConfigError, message
 
-__all__ = ["Registry", "capture_init", "get", "names", "register", "registries"]
+__all__ = ["EPSILON", "Registry", "capture_init", "get", "names", "probabilities_to_logits", "register", "registries"]
 
 T = TypeVar("T")
 
@@ -149,10 +149,54 @@ _act.add("swish", F.silu)
 _loss = registries["loss"]
 
 
-def _binary_cross_entropy(y_pred: torch.Tensor, y_true: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """Binary cross-entropy on logits; ``y_true`` may be (N,) or (N, 1)."""
+EPSILON = 1e-7  # probabilities are clamped to [EPSILON, 1 - EPSILON] before the log, as Keras does
+
+
+def _binary_cross_entropy(y_pred: torch.Tensor, y_true: torch.Tensor, reduction: str = "mean",
+                          from_logits: bool = True) -> torch.Tensor:
+    """Binary cross-entropy; ``y_true`` may be (N,) or (N, 1).
+
+    ``y_pred`` holds logits, or sigmoid probabilities with ``from_logits=False`` (clamped, then turned
+    into logits, which gives Keras's ``-(y log p + (1 - y) log(1 - p))`` with its clamp).
+    """
+    if not from_logits:
+        y_pred = probabilities_to_logits(y_pred, binary=True)
     return F.binary_cross_entropy_with_logits(y_pred, y_true.to(y_pred.dtype).reshape(y_pred.shape),
                                               reduction=reduction)
+
+
+def _cross_entropy(y_pred: torch.Tensor, y_true: torch.Tensor, reduction: str = "mean",
+                   from_logits: bool = True, **options: Any) -> torch.Tensor:
+    """``F.cross_entropy`` on logits (N, C, ...), or on softmax probabilities with ``from_logits=False``.
+
+    ``y_true``: class ids (N, ...) (float ids and a trailing axis of size 1 are accepted), or
+    probabilities of ``y_pred``'s shape. Probabilities are clamped before the log, as Keras does.
+    """
+    if not from_logits:
+        y_pred = probabilities_to_logits(y_pred, binary=False)
+    if y_true.dim() == y_pred.dim() and y_true.shape[-1] == 1 and y_pred.shape[-1] != 1:
+        y_true = y_true[..., 0]  # (N, 1) class ids -> (N,)
+    if y_true.is_floating_point() and y_true.dim() == y_pred.dim() - 1:
+        y_true = y_true.long()  # class ids stored as floats
+    return F.cross_entropy(y_pred, y_true, reduction=reduction, **options)
+
+
+def probabilities_to_logits(y_pred: torch.Tensor, *, binary: bool) -> torch.Tensor:
+    """Logits whose sigmoid (``binary``) or softmax gives back the clamped probabilities ``y_pred``.
+
+    Args:
+        y_pred: probabilities of any shape.
+        binary: True for independent sigmoid outputs, False for a softmax over classes.
+
+    Returns:
+        float32 (or float64) logits of ``y_pred``'s shape.
+
+    >>> probabilities_to_logits(torch.tensor([0.5, 1.0]), binary=True)
+    tensor([ 0.0000, 15.9424])
+    """
+    p = y_pred.float() if y_pred.dtype in (torch.float16, torch.bfloat16) else y_pred
+    p = p.clamp(EPSILON, 1.0 - EPSILON)
+    return p.log() - torch.log1p(-p) if binary else p.log()
 
 
 def _regression(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
@@ -162,7 +206,7 @@ def _regression(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
     return loss
 
 
-_loss.add("cross_entropy", F.cross_entropy,
+_loss.add("cross_entropy", _cross_entropy,
           aliases=("sparse_categorical_crossentropy", "categorical_crossentropy", "ce"))
 _loss.add("binary_cross_entropy", _binary_cross_entropy, aliases=("binary_crossentropy", "bce"))
 _loss.add("mse", _regression(F.mse_loss), aliases=("mean_squared_error",))

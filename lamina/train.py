@@ -84,9 +84,11 @@ class Engine:
             return {k: self.to_device(v) for k, v in batch.items()}
         return batch
 
-    def _batches(self, loader: Iterable[Any]) -> Iterable[Any]:
+    def _batches(self, loader: Iterable[Any], batches: Iterable[Any] | None = None) -> Iterable[Any]:
+        """``batches`` (default: a pass over ``loader``) on the device."""
+        batches = loader if batches is None else batches
         on_device = getattr(loader, "tensors", None) is not None  # ArrayLoader: already placed
-        return loader if on_device else map(self.to_device, loader)
+        return batches if on_device else map(self.to_device, batches)
 
     # ------------------------------------------------------------------ the step helpers models call
     def autocast(self) -> Any:
@@ -148,9 +150,10 @@ class Engine:
                 running = LazyLogs(trackers)
                 _call(every, "on_epoch_begin", epoch)
                 epoch_rng = self._epoch_rng(train, saved if epoch == start_epoch else None)
-                batches = iter(self._batches(train))
+                pending = iter(train)
                 if saved and epoch == start_epoch and start_step:
-                    self._skip(batches, model, saved)
+                    self._skip(pending, model, saved)  # before any transfer: skipped batches stay where they are
+                batches = self._batches(train, pending)
                 for step, batch in enumerate(batches, start_step if epoch == start_epoch else 0):
                     for c in batch_begin:
                         c.on_train_batch_begin(step, running)

@@ -143,7 +143,7 @@ def test_early_stopping_restores_best_weights(data):
     scripted = Scripted()
     stop = lamina.callbacks.EarlyStopping("val_loss", patience=2, restore_best_weights=True)
     history = model.fit(x, y, epochs=6, callbacks=[scripted, stop], verbose=0)
-    assert len(history.epoch) == 5 and stop.best_epoch == 1
+    assert len(history.epoch) == 4 and stop.best_epoch == 1  # epochs 2 and 3 do not improve (Keras)
     for key, value in model.state_dict().items():
         assert torch.equal(value, scripted.best[key])
 

@@ -26,6 +26,7 @@ from lamina import registry
 from lamina.callbacks import Callback, History
 from lamina.config import resolve
 from lamina.errors import ConfigError, DataError, NotBuiltError, NotCompiledError, ShapeError, message
+from lamina.models.classifier import ClassifierMixin
 from lamina.models.transfer import TransferMixin
 from lamina.train import Engine, RunningMean, batch_rows, progress_callbacks, seed_everything
 
@@ -34,14 +35,15 @@ __all__ = ["Model"]
 _CLASS_LOSSES = ("cross_entropy", "nll")
 
 
-class Model(TransferMixin, nn.Module):
+class Model(ClassifierMixin, TransferMixin, nn.Module):
     """A trainable ``nn.Module``. Wrap any module, or subclass and define ``forward``.
 
     Args:
         module: the network to wrap (optional when subclassing).
 
     Learned state ends in ``_``: ``input_spec_`` (shape and dtype seen at build),
-    ``history_`` (the last ``History``).
+    ``history_`` (the last ``History``), ``classes_`` (the labels behind the class ids when ``fit``
+    encoded labels such as strings, else None; see ``lamina.models.classifier``).
     """
 
     _lamina_name = "lamina.Model"
@@ -66,6 +68,7 @@ class Model(TransferMixin, nn.Module):
         self._trackers: dict[str, Any] = {}
         self.input_spec_: dict[str, Any] | None = None
         self.history_: History | None = None
+        self.classes_: list[Any] | None = None
         self.fit_state_: dict[str, Any] = {}
 
     def _get_name(self) -> str:
@@ -81,7 +84,8 @@ class Model(TransferMixin, nn.Module):
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer: Any = "adam", loss: Any = None,  # type: ignore[override]
                 metrics: Sequence[Any] | None = None, *, learning_rate: float | None = None,
-                clip_norm: float | None = None, clip_value: float | None = None) -> Model:
+                clip_norm: float | None = None, clip_value: float | None = None,
+                from_logits: bool | None = None) -> Model:
         """Choose the optimizer, loss and metrics. Returns the model (chainable).
 
         Args:
@@ -94,6 +98,9 @@ class Model(TransferMixin, nn.Module):
             learning_rate: overrides the optimizer's default learning rate (names only).
             clip_norm: clip the global gradient norm to this value before each optimizer step.
             clip_value: clip every gradient element to ``[-clip_value, clip_value]``.
+            from_logits: whether the model outputs logits (True) or probabilities (False) for a
+                cross-entropy loss; None detects a last sigmoid/softmax layer for a loss given by name
+                and then computes the loss on that layer's logits (see ``lamina.models.classifier``).
 
         The name follows Keras; for ``torch.compile`` use ``fit(..., compile=True)``.
         """
@@ -114,6 +121,7 @@ class Model(TransferMixin, nn.Module):
             "loss": loss if isinstance(loss, str) else None,
             "metrics": [m if isinstance(m, str) else None for m in (metrics or [])],
             "learning_rate": learning_rate, "clip_norm": clip_norm, "clip_value": clip_value,
+            "from_logits": from_logits, "probabilities": self._output_probabilities(loss, from_logits),
             "factory": factory, "loss_fn": registry.get("loss", loss), "metric_objs": metric_objs,
             "class_ids": isinstance(loss, str) and registry.registries["loss"].lookup(loss)
             in [registry.registries["loss"].lookup(n) for n in _CLASS_LOSSES],
@@ -146,10 +154,12 @@ class Model(TransferMixin, nn.Module):
     def compute_loss(self, y_pred: torch.Tensor, y: torch.Tensor,
                      sample_weight: torch.Tensor | None = None) -> torch.Tensor:
         """The compiled loss of one batch; with weights, ``sum(w_i * loss_i) / N`` (as Keras)."""
+        y_pred, is_logits = self._logits(y_pred)
+        options = {} if is_logits else {"from_logits": False}
         if sample_weight is None:
-            return self.loss_fn(y_pred, y)
+            return self.loss_fn(y_pred, y, **options)
         try:
-            per_sample = self.loss_fn(y_pred, y, reduction="none")
+            per_sample = self.loss_fn(y_pred, y, reduction="none", **options)
         except TypeError:
             raise ConfigError(message("Sample or class weights need a loss that accepts reduction='none'.",
                                       repr(self.loss_fn), "a built-in loss name or fn(y_pred, y, reduction=...)",
@@ -181,9 +191,11 @@ class Model(TransferMixin, nn.Module):
         return weights
 
     def update_metrics(self, y_pred: torch.Tensor, y: torch.Tensor) -> None:
-        """Feed one batch to the compiled metrics (no host sync)."""
-        for metric in self._compiled["metric_objs"] if self._compiled else ():
-            metric.update(y_pred, y)
+        """Feed one batch to the compiled metrics (no host sync); they get logits (``metric_scores``)."""
+        metrics = self._compiled["metric_objs"] if self._compiled else ()
+        scores = self.metric_scores(y_pred) if metrics else y_pred
+        for metric in metrics:
+            metric.update(scores, y)
 
     def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
         """One optimisation step on ``batch = (x, y[, sample_weight])``; returns logs of 0-d tensors."""
@@ -193,7 +205,7 @@ class Model(TransferMixin, nn.Module):
             y_pred = self(x)
             loss = self.compute_loss(y_pred, y, self._weights(batch, y))
         engine.optimize(self, loss)
-        self.update_metrics(y_pred.detach(), y)
+        self.update_metrics(y_pred, y)
         return {"loss": loss.detach()}
 
     def test_step(self, batch: Any) -> dict[str, torch.Tensor]:
@@ -226,7 +238,7 @@ class Model(TransferMixin, nn.Module):
 
     def tracker_state(self) -> dict[str, Any]:
         """Running means and metric states, for checkpoints."""
-        metrics = [m._state for m in self._compiled["metric_objs"]] if self._compiled else []
+        metrics = [m.state_dict() for m in self._compiled["metric_objs"]] if self._compiled else []
         return {"trackers": {k: [t.total, t.count] for k, t in self._trackers.items()}, "metrics": metrics}
 
     def restore_trackers(self, state: Mapping[str, Any]) -> None:
@@ -234,8 +246,8 @@ class Model(TransferMixin, nn.Module):
         for key, (total, count) in state["trackers"].items():
             tracker = self._trackers[key] = RunningMean()
             tracker.total, tracker.count = (None if total is None else total.to(self.engine.device)), count
-        for metric, tensors in zip(self._compiled["metric_objs"] if self._compiled else (), state["metrics"]):
-            metric._state = [t.to(self.engine.device) for t in tensors]
+        for metric, saved in zip(self._compiled["metric_objs"] if self._compiled else (), state["metrics"]):
+            metric.load_state_dict(saved if isinstance(saved, dict) else {"state": saved}, self.engine.device)
 
     def epoch_logs(self) -> dict[str, float]:
         """Floats for the running means and compiled metrics (one host sync)."""
@@ -276,24 +288,13 @@ class Model(TransferMixin, nn.Module):
         self._check_input(tx)
         if y is None:
             return (tx,)
-        ty = data_lib.to_tensor(y, name="y")
+        ty = data_lib.to_tensor(self._encode_labels(y, fitting=name == "fit"), name="y")
         if ty.dim() == 0 or len(ty) != len(tx):
             raise DataError(message("x and y have different numbers of rows.",
                                     f"len(x)={len(tx)}, len(y)={len(ty) if ty.dim() else 'scalar'}",
                                     "one label row per input row", "Align x and y before calling."))
         data_lib.check_finite(ty, "y")
         return tx, ty
-
-    def _check_targets(self, out: Any, y: torch.Tensor) -> None:
-        if not (self._compiled and self._compiled["class_ids"]) or y.is_floating_point():
-            return
-        classes = out.shape[-1] if isinstance(out, torch.Tensor) and out.dim() >= 2 else None
-        low, high = int(y.min()), int(y.max())
-        if classes is not None and (low < 0 or high >= classes):
-            raise DataError(message(
-                "y has class ids outside the model's output size.", f"class ids from {low} to {high}",
-                f"ids in 0..{classes - 1} for a model with {classes} outputs",
-                f"Make the last layer output {high + 1} units, or re-encode the labels to 0..{classes - 1}."))
 
     # ------------------------------------------------------------------ fit / evaluate / predict
     def fit(self, x: Any, y: Any = None, *, epochs: int = 1, batch_size: int = 32,
@@ -489,7 +490,7 @@ class Model(TransferMixin, nn.Module):
             optimizer = functools.partial(type(optimizer), **optimizer.defaults)
         self.compile(optimizer, compiled["loss"] or compiled["loss_fn"], metrics,
                      learning_rate=compiled["learning_rate"], clip_norm=compiled["clip_norm"],
-                     clip_value=compiled["clip_value"])
+                     clip_value=compiled["clip_value"], from_logits=compiled.get("from_logits"))
 
     # ------------------------------------------------------------------ persistence
     def lr_find(self, x: Any, y: Any, **options: Any) -> Any:
