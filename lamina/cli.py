@@ -285,14 +285,14 @@ def _serve(args: argparse.Namespace) -> int:
 
     token = os.environ.get(args.admin_token_env) if args.admin_token_env else None
     model_dir, log, redact, hashed = args.model_dir, args.log, list(args.redact), list(args.hash)
-    registry = args.registry
+    registry, name, allow_missing = args.registry, args.name, list(args.allow_missing)
     if registry is None and not Path(model_dir).exists() and "@" in model_dir:  # NAME@ALIAS: the default registry
         from lamina.model_registry import default_root
 
         registry = str(default_root())
-    if _is_project(model_dir):  # a project: its trained model, its log, and the privacy fields of lamina.yaml
+    if _is_project(model_dir):  # a project: its model under its name, its log, privacy and serving of lamina.yaml
         project = _project(argparse.Namespace(project=model_dir))
-        model_dir = str(project.run_path / "train" / "model")
+        model_dir, name = str(project.run_path / "train" / "model"), name or project.name
         if project.maintenance and registry is None:  # maintained: serve (and follow) the production alias
             from lamina.maintain import champion
             from lamina.maintain import registry as registry_of
@@ -302,11 +302,12 @@ def _serve(args: argparse.Namespace) -> int:
         Path(log).parent.mkdir(parents=True, exist_ok=True)
         redact += project.privacy.get("redact", [])
         hashed += project.privacy.get("hash", [])
+        allow_missing += getattr(project, "serving", {}).get("allow_missing", [])
     print(f"Serving {model_dir} on http://{args.host}:{args.port} (docs at /docs)"
           + (f"; logging to {log}" if log else ""))
-    serve(model_dir, host=args.host, port=args.port, name=args.name, max_batch_size=args.max_batch_size,
+    serve(model_dir, host=args.host, port=args.port, name=name, max_batch_size=args.max_batch_size,
           queue_size=args.queue_size, admin_token=token, log_path=log, redact=redact, hash_fields=hashed,
-          registry=registry)
+          registry=registry, max_body_bytes=round(args.max_body_mb * 1_000_000), allow_missing=allow_missing)
     return 0
 
 
@@ -342,9 +343,39 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help that ends each option with its default, unless it has none (None, False, []) or says it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text, default = action.help or "", action.default
+        if default in (None, False, [], argparse.SUPPRESS) or "(default" in text or action.help == argparse.SUPPRESS:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose help (and every subcommand's) shows defaults; subparsers share the class."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:  # the installed distribution's version, without importing torch
+        return version("lamina")
+    except PackageNotFoundError:
+        from lamina import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (one subparser per command)."""
-    parser = argparse.ArgumentParser(prog="lamina", description="lamina: deep learning from plan to monitoring.")
+    parser = _Parser(prog="lamina", description="lamina: deep learning from plan to monitoring.")
+    parser.add_argument("--version", action="version", version=f"lamina {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser("demo", help="a whole project on the bundled digits, from goal to verdict",
                           description="Write a project file for the bundled 8x8 digits and run every stage: "
@@ -433,11 +464,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "under uvicorn: dynamic batching, a bounded queue, input validation, hot swap.")
     served.add_argument("model_dir", help="a project (lamina.yaml or its folder: serves runs/train/model), a folder "
                         "with prep.json (project model) or lamina.json (lamina model)")
-    served.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    served.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 opens it to the network")
     served.add_argument("--port", type=int, default=8000, help="port to listen on")
-    served.add_argument("--name", help="the model's name in URLs (default: the folder's name)")
+    served.add_argument("--name", help="the model's name in URLs (default: the project's name, else the folder's)")
     served.add_argument("--max-batch-size", type=int, default=32, help="most requests predicted together")
     served.add_argument("--queue-size", type=int, default=64, help="most waiting requests; more get 429")
+    served.add_argument("--max-body-mb", type=float, default=10.0, help="largest request body in MB; larger get 413")
+    served.add_argument("--allow-missing", action="append", default=[], metavar="COLUMN",
+                        help="a table column requests may omit or send as null (repeatable; also "
+                        "serving.allow_missing in lamina.yaml); other missing columns get 422")
     served.add_argument("--admin-token-env", help="environment variable holding the management token")
     served.add_argument("--registry", help="serve MODEL_DIR as a registry reference (NAME@ALIAS follows the alias)")
     served.add_argument("--log", metavar="PATH", help="append every answered prediction to this JSON-lines log")
@@ -450,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Write a lamina model directory or a project model folder as one ONNX "
                             "file with a dynamic batch axis, checked with onnx.checker.")
     export.add_argument("model_dir", help="a folder with lamina.json (lamina model) or prep.json + model/")
-    export.add_argument("--format", default="onnx", help="the export format (only 'onnx' for now)")
+    export.add_argument("--format", default="onnx", choices=("onnx",), help="the export format")
     export.add_argument("--out", default="model.onnx", help="the file to write")
     export.add_argument("--opset", type=int, help="the ONNX opset version (default: the exporter's)")
     export.set_defaults(func=_export)

@@ -34,7 +34,7 @@ KPIS = {name: METRICS[name][1] for name in ("accuracy", "balanced_accuracy", "f1
                                            "r2", "rmse", "mae")}
 FILE_NAME = "lamina.yaml"
 _FIELDS = ("name", "goal", "kpi", "threshold", "data", "task", "model", "constraints", "seed", "run_dir", "prepare",
-           "report", "privacy", "maintenance")
+           "report", "privacy", "serving", "maintenance")
 _TEMPLATE = """\
 # lamina project file: `lamina run` executes plan -> data -> eda -> prepare -> advise -> train -> evaluate -> report.
 name: {name}
@@ -56,6 +56,7 @@ run_dir: runs
 # prepare: {{split: group, group_column: customer_id}}   # random | stratified | group | time (time_column)
 # report: {{slices: [sex, race]}}   # quality per group of these columns, large gaps flagged
 # privacy: {{redact: [name], hash: [email]}}   # how lamina serve logs these input fields
+# serving: {{allow_missing: [colour]}}   # lamina serve: columns a request may omit or send as null (imputed)
 # maintenance: {{margin: 0.01, auto_promote: false}}   # lamina retrain: trigger, holdout, promotion policy
 """
 
@@ -80,6 +81,8 @@ class Project:
         report: report options: ``{"slices": [column, ...]}`` measures quality per value of those columns.
         privacy: ``{"redact": [field, ...], "hash": [field, ...]}``: input fields ``lamina serve`` writes to
             its prediction log as ``<redacted>`` or as a salted hash.
+        serving: ``{"allow_missing": [column, ...]}``: table columns a ``lamina serve`` request may leave
+            out or send as null (the saved preprocessing imputes them); others are refused with 422.
         maintenance: the retraining policy of ``lamina retrain`` (``lamina.maintain.POLICY`` lists the keys).
         root: the folder of the project file; relative paths resolve against it.
     """
@@ -97,6 +100,7 @@ class Project:
     prepare: dict[str, Any] = dataclasses.field(default_factory=dict)
     report: dict[str, Any] = dataclasses.field(default_factory=dict)
     privacy: dict[str, Any] = dataclasses.field(default_factory=dict)
+    serving: dict[str, Any] = dataclasses.field(default_factory=dict)
     maintenance: dict[str, Any] = dataclasses.field(default_factory=dict)
     root: Path = Path(".")
 
@@ -151,6 +155,7 @@ class Project:
         values["report"] = values.get("report") or {}
         values["prepare"] = values.get("prepare") or {}
         values["privacy"] = values.get("privacy") or {}
+        values["serving"] = values.get("serving") or {}
         values["maintenance"] = values.get("maintenance") or {}
         return cls(**values, root=path.resolve().parent)
 

@@ -95,3 +95,41 @@ def test_train_on_a_csv_with_text_labels(tmp_path, capsys):
     assert main(argv) == 0
     assert "classes: cat, dog" in capsys.readouterr().out
     assert lamina.load(tmp_path / "run" / "model").predict(np.zeros((1, 2), dtype=np.float32)).shape == (1, 2)
+
+
+def test_version_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"lamina {lamina.__version__}"
+
+
+def test_every_subcommand_help_lists_its_defaults_and_choices(monkeypatch):
+    import argparse
+
+    from lamina.cli import build_parser
+
+    monkeypatch.setenv("COLUMNS", "250")  # no wrapping inside a default such as lamina-runs/demo
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert {"serve", "export", "train", "monitor", "registry"} <= set(commands)
+    for name, parser in commands.items():
+        text = parser.format_help()
+        for action in parser._actions:
+            if action.default not in (None, False, [], argparse.SUPPRESS) and action.help != argparse.SUPPRESS:
+                assert str(action.default) in text, (name, action.dest)
+            assert all(str(choice) in text for choice in action.choices or []), (name, action.dest)
+    serve_help = commands["serve"].format_help()
+    assert "(default: 8000)" in serve_help and "(default: 10.0)" in serve_help and "--allow-missing" in serve_help
+
+
+def test_serve_passes_the_project_name_missing_columns_and_body_limit(tmp_path, monkeypatch):
+    import lamina.serve
+
+    (tmp_path / "lamina.yaml").write_text("name: shop\nkpi: accuracy\nthreshold: 0.9\ndata: {source: digits}\n"
+                                          "serving: {allow_missing: [colour]}\n")
+    seen = {}
+    monkeypatch.setattr(lamina.serve, "serve", lambda model_dir, **options: seen.update(options, model_dir=model_dir))
+    assert main(["serve", str(tmp_path), "--max-body-mb", "2.5", "--allow-missing", "size"]) == 0
+    assert seen["name"] == "shop" and seen["allow_missing"] == ["size", "colour"]
+    assert seen["max_body_bytes"] == 2_500_000 and seen["model_dir"] == str(tmp_path / "runs" / "train" / "model")
+    assert main(["serve", str(tmp_path), "--name", "other"]) == 0 and seen["name"] == "other"
+    assert lamina.Project.load(tmp_path).serving == {"allow_missing": ["colour"]}
