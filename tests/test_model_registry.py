@@ -234,7 +234,7 @@ def test_hot_swap_under_load_fails_no_request(registry: ModelRegistry, tmp_path:
         while time.monotonic() < stop:
             reply = client.post("/predict", json={"inputs": [[1, 2, 3]]})
             seen.append((reply.status_code, reply.headers.get("x-model-version", ""),
-                         reply.json().get("output", [[None]])[0]))
+                         reply.json().get("predictions", [[None]])[0]))
         return seen
 
     with client, ThreadPoolExecutor(6) as pool:
