@@ -23,7 +23,7 @@ print("RBM pseudo-log-likelihood (test):", round(float(rbm.pseudo_log_likelihood
 rbm.plot_filters("rbm_filters.png", count=64)
 
 # 2. a DBN: pretrain each layer for one epoch, then fine-tune the whole network
-dbn = DBN(hidden=(256, 256), outputs=10)
+dbn = DBN(units=(256, 256), outputs=10)
 for layer, pretraining in enumerate(dbn.pretrain(x_train, epochs=1, batch_size=64, seed=0)):
     print(f"layer {layer} RBM reconstruction error:", [round(e, 4) for e in pretraining.history["loss"]])
 dbn.plot_filters("dbn_filters.png", count=64)
@@ -32,7 +32,7 @@ dbn.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learni
 dbn.fit(x_train, y_train, epochs=6, batch_size=64, seed=0, verbose=2)
 
 # 3. the same network from random initialisation, same fine-tuning
-scratch = DBN(hidden=(256, 256), outputs=10)
+scratch = DBN(units=(256, 256), outputs=10)
 scratch.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=1e-3)
 scratch.fit(x_train, y_train, epochs=6, batch_size=64, seed=0, verbose=0)
 print("random init test:", scratch.evaluate(x_test, y_test))

@@ -17,7 +17,7 @@ graph = to_graph(lamina.datasets.load("cora"), normalize=True)  # each feature r
 print(graph)
 
 # The published recipe: 16 hidden units, dropout 0.5, Adam with lr 0.01 and weight decay 5e-4.
-model = GCN(hidden_size=16, outputs=7, dropout=0.5)
+model = GCN(units=16, outputs=7, dropout=0.5)
 adam = functools.partial(torch.optim.Adam, lr=0.01, weight_decay=5e-4)
 model.compile(optimizer=adam, loss="cross_entropy", metrics=["accuracy"])
 history = model.fit(graph, epochs=200, seed=0, verbose=0)  # full batch: one step per epoch on the train_mask nodes

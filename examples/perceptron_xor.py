@@ -19,11 +19,11 @@ def accuracy(model, y):
 
 for name, y in labellings.items():
     # Rosenblatt: zero start, online updates (batch_size=1), step 1.0 from the compiled SGD rate.
-    rosenblatt = lamina.models.Perceptron(num_classes=2, rule="perceptron")
+    rosenblatt = lamina.models.Perceptron(outputs=2, rule="perceptron")
     rosenblatt.compile(optimizer="sgd", loss="cross_entropy", learning_rate=1.0)
     history = rosenblatt.fit(points, y, epochs=20, batch_size=1, seed=0, verbose=0)
     # The gradient version: one logit, binary cross-entropy, Adam.
-    logistic = lamina.models.Perceptron(num_classes=2, rule="logistic")
+    logistic = lamina.models.Perceptron(outputs=2, rule="logistic")
     logistic.compile(optimizer="adam", loss="binary_cross_entropy", learning_rate=0.1)
     logistic.fit(points, y, epochs=100, batch_size=4, seed=0, verbose=0)
     print(f"{name}: perceptron rule accuracy {accuracy(rosenblatt, y):.2f} "

@@ -14,7 +14,7 @@ print(f"{test[0]} = {test_values[0]}   (infix: {flatten(test[0])})")
 print("encoded test trees:", encode(test, LABELS).shape, "(trees, nodes, [label id, left, right])")
 
 # arity=2: a binary N-ary TreeLSTM, so "7 - 2" and "2 - 7" differ (Child-Sum, arity=None, would not).
-model = RecursiveNet(cell="treelstm", hidden_size=32, outputs=2, arity=2, labels=list(LABELS))
+model = RecursiveNet(cell="treelstm", units=32, outputs=2, arity=2, labels=list(LABELS))
 model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=5e-3)
 model.fit(train, y_train, epochs=8, batch_size=64, validation_split=0.1, seed=0, verbose=2)
 print("test:", model.evaluate(test, y_test))

@@ -10,7 +10,7 @@ from lamina.models.seq2seq import EOS, Seq2Seq
 x_train, y_train = digit_sequences("reverse", rows=2500, min_length=3, max_length=8, seed=0)  # (2500, 8), (2500, 9)
 x_test, y_test = digit_sequences("reverse", rows=300, min_length=3, max_length=8, seed=1)
 
-model = Seq2Seq(hidden_size=48, embedding_size=24, attention="bahdanau")
+model = Seq2Seq(units=48, embedding_dim=24, attention="bahdanau")
 model.compile(optimizer="adam", metrics=["sequence_accuracy"], learning_rate=5e-3, clip_norm=1.0)
 schedule = callbacks.LearningRateScheduler("cosine", per="step")  # decay to 0 over the run
 model.fit(x_train, y_train, epochs=4, batch_size=64, callbacks=[schedule], seed=0, verbose=2)

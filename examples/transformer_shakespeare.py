@@ -13,7 +13,7 @@ train_ids = vocabulary.encode(data.x_train[:200_000])  # a slice keeps the examp
 validation_ids = vocabulary.encode(data.x_test[:20_000])
 
 x, y = windows(train_ids, 64, stride=32)  # (windows, 64) inputs and the same windows shifted by one
-model = TransformerLM(vocabulary_size=len(vocabulary), dim=64, num_heads=4, num_layers=2, max_length=64)
+model = TransformerLM(vocabulary_size=len(vocabulary), embedding_dim=64, num_heads=4, num_layers=2, max_length=64)
 model.compile(optimizer="adamw", loss="cross_entropy", learning_rate=3e-3, clip_norm=1.0)
 model.fit(x, y, epochs=2, batch_size=32, seed=0, verbose=2,
           callbacks=[LearningRateScheduler("warmup", per="step", steps=30, then="cosine")])

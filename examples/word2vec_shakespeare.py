@@ -11,7 +11,7 @@ torch.set_num_threads(1)  # each step works on small tensors: a second thread on
 data = lamina.datasets.load("tinyshakespeare")  # x_train, x_test: str (first 90% / last 10% of the text)
 text = data.x_train[:300_000]  # a slice keeps the example fast (about 65k tokens)
 
-model = Word2Vec(dim=50, window=4, mode="skipgram", negative=5, min_count=5)
+model = Word2Vec(embedding_dim=50, window=4, mode="skipgram", negative=5, min_count=5)
 model.compile(optimizer="adam", learning_rate=1e-2)
 history = model.fit(text, epochs=3, batch_size=256, seed=0, verbose=2)
 print(f"{len(model.vocabulary_)} ids (words seen at least 5 times, plus <pad> and <unk>)")

@@ -25,7 +25,7 @@ def _built(model, x):  # type: ignore[no-untyped-def]
 def test_training_forward_is_one_graph(case):
     torch.manual_seed(0)
     model, x = {
-        "transformer_lm": lambda: (TransformerLM(vocabulary_size=11, dim=16, num_heads=2, num_layers=2,
+        "transformer_lm": lambda: (TransformerLM(vocabulary_size=11, embedding_dim=16, num_heads=2, num_layers=2,
                                                  max_length=8, dropout=0.1), torch.randint(0, 11, (4, 8))),
         "mlp": lambda: (MLP(units=(8, 8), outputs=3, dropout=0.1), torch.randn(4, 5)),
         "cnn": lambda: (CNN(filters=(4, 8), outputs=3), torch.randn(4, 1, 12, 12)),
@@ -52,7 +52,7 @@ def test_out_of_range_ids_are_refused_when_the_data_arrives():
     from lamina.errors import DataError
 
     x, y = torch.randint(0, 8, (6, 4)), torch.randint(0, 8, (6, 4))
-    model = TransformerLM(vocabulary_size=8, dim=8, num_heads=2, num_layers=1, max_length=4)
+    model = TransformerLM(vocabulary_size=8, embedding_dim=8, num_heads=2, num_layers=1, max_length=4)
     model.compile(optimizer="adam", loss="cross_entropy")
     with pytest.raises(DataError, match=r"ids from 0 to 9.*vocabulary_size=10") as caught:
         model.fit(torch.cat([x, torch.tensor([[9, 1, 2, 3]])]), torch.cat([y, y[:1]]), verbose=0)

@@ -68,9 +68,9 @@ def _sync_free_cases():  # type: ignore[no-untyped-def]
         "cnn": (CNN(filters=(4, 8), outputs=3), torch.randn(16, 1, 12, 12, generator=g), labels),
         "rnn": (RNN(cell="gru", units=8, outputs=3, vocabulary_size=9), ids, labels),
         "rnn_label": (RNN(cell="lstm", units=8, outputs=3, task="label", vocabulary_size=9), ids, ids % 3),
-        "transformer": (Transformer(vocabulary_size=9, outputs=3, dim=16, num_heads=2, num_layers=1,
+        "transformer": (Transformer(vocabulary_size=9, outputs=3, embedding_dim=16, num_heads=2, num_layers=1,
                                     max_length=8), ids, labels),
-        "transformer_lm": (TransformerLM(vocabulary_size=9, dim=16, num_heads=2, num_layers=1,
+        "transformer_lm": (TransformerLM(vocabulary_size=9, embedding_dim=16, num_heads=2, num_layers=1,
                                          max_length=8), ids, ids.roll(-1, 1)),
     }
 

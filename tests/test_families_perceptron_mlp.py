@@ -21,7 +21,7 @@ def data():
 # ------------------------------------------------------------------ contract
 @pytest.mark.parametrize("rule", ["softmax", "perceptron"])
 def test_check_model_perceptron_multiclass(data, rule):
-    report = lamina.testing.check_model(Perceptron(num_classes=3, rule=rule), *data)
+    report = lamina.testing.check_model(Perceptron(outputs=3, rule=rule), *data)
     assert report["output_shape"] == (96, 3)
     assert report["parameters"] == 6 * 3 + 3
 
@@ -50,7 +50,7 @@ def test_mlp_without_hidden_layers_is_linear(data):
 
 
 def test_forward_shapes_flatten_any_input():
-    assert Perceptron(num_classes=4)(torch.ones(5, 2, 3)).shape == (5, 4)
+    assert Perceptron(outputs=4)(torch.ones(5, 2, 3)).shape == (5, 4)
     assert Perceptron(rule="logistic")(torch.ones(5, 6)).shape == (5, 1)
     assert MLP(units=(8,), outputs=2)(torch.ones(5, 1, 4, 4)).shape == (5, 2)
     assert MLP()(torch.ones(3, 7)).shape == (3, 1)
@@ -65,7 +65,7 @@ def test_mlp_layer_order_and_dropout_only_when_asked():
 
 def test_save_load_round_trip_identical_predictions(tmp_path, data):
     x, y = data
-    for model in (Perceptron(num_classes=3, rule="perceptron"), MLP(units=(8,), outputs=3, norm="batch", dropout=0.2)):
+    for model in (Perceptron(outputs=3, rule="perceptron"), MLP(units=(8,), outputs=3, norm="batch", dropout=0.2)):
         model.compile(optimizer="sgd", loss="cross_entropy", learning_rate=0.5)
         model.fit(x, y, epochs=2, verbose=0, seed=0)
         reloaded = lamina.load(model.save(str(tmp_path / type(model).__name__)))
@@ -78,7 +78,7 @@ def test_save_load_round_trip_identical_predictions(tmp_path, data):
 def test_perceptron_rule_oracle_by_hand():
     x = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0], [-1.0, 1.0]], dtype=np.float32)
     y = np.array([2, 1, 0, 1])
-    model = Perceptron(num_classes=3, rule="perceptron")
+    model = Perceptron(outputs=3, rule="perceptron")
     model.compile(optimizer="sgd", loss="cross_entropy", learning_rate=0.5)
     history = model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
     # Step 1 from zero weights: every score ties, argmax -> class 0, so rows 0, 1 and 3 are mistakes.
@@ -99,7 +99,7 @@ def test_perceptron_rule_oracle_by_hand():
 
 def test_perceptron_rule_matches_a_numpy_loop(data):
     x, y = data
-    model = Perceptron(num_classes=3, rule="perceptron")
+    model = Perceptron(outputs=3, rule="perceptron")
     model.compile(optimizer="sgd", loss="cross_entropy", learning_rate=0.1)
     model.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0)
     w, b = np.zeros((3, 6)), np.zeros(3)
@@ -114,7 +114,7 @@ def test_perceptron_rule_matches_a_numpy_loop(data):
 
 def test_perceptron_rule_takes_no_optimizer_step(data):
     x, y = data
-    model = Perceptron(num_classes=3, rule="perceptron")
+    model = Perceptron(outputs=3, rule="perceptron")
     model.compile(optimizer="adam", loss="cross_entropy")
     model.fit(x, y, epochs=1, verbose=0, seed=0)
     assert model.optimizer is not None and not model.optimizer.state  # Adam never stepped
@@ -130,7 +130,7 @@ def _accuracy(model, y):
 def test_perceptron_learns_or_but_not_xor(rule):
     results = {}
     for name, y in (("or", OR_Y), ("xor", XOR_Y)):
-        model = Perceptron(num_classes=2, rule=rule)
+        model = Perceptron(outputs=2, rule=rule)
         model.compile(optimizer="sgd", loss="cross_entropy", learning_rate=1.0)
         model.fit(XOR_X, y, epochs=60, batch_size=1, seed=0, verbose=0)
         results[name] = _accuracy(model, y)
@@ -157,10 +157,10 @@ def test_unknown_rule_lists_the_valid_ones():
         Perceptron(rule="hebb")
 
 
-@pytest.mark.parametrize("kwargs", [{"num_classes": 1}, {"num_classes": 2.0}, {"num_classes": True},
-                                    {"num_classes": 3, "rule": "logistic"}])
+@pytest.mark.parametrize("kwargs", [{"outputs": 1}, {"outputs": 2.0}, {"outputs": True},
+                                    {"outputs": 3, "rule": "logistic"}])
 def test_perceptron_bad_num_classes(kwargs):
-    with pytest.raises(ConfigError, match="num_classes"):
+    with pytest.raises(ConfigError, match="outputs"):
         Perceptron(**kwargs)
 
 
@@ -185,4 +185,4 @@ def test_params_are_stored_unchanged():
     model = MLP(units=units, outputs=5, dropout=0.25, norm="layer")
     assert model.get_params() == {"units": units, "outputs": 5, "activation": "relu", "dropout": 0.25,
                                   "norm": "layer"}
-    assert Perceptron().get_params() == {"num_classes": 2, "rule": "softmax", "use_bias": True}
+    assert Perceptron().get_params() == {"outputs": 2, "rule": "softmax", "use_bias": True}

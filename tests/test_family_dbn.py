@@ -52,7 +52,7 @@ def test_check_model_rbm_gaussian():
 
 def test_check_model_dbn():
     x, y = _patterns()
-    report = lamina.testing.check_model(DBN(hidden=(16, 8), outputs=3, dropout=0.1), x, y, epochs=15)
+    report = lamina.testing.check_model(DBN(units=(16, 8), outputs=3, dropout=0.1), x, y, epochs=15)
     assert report["output_shape"] == (60, 3)
     assert report["parameters"] == (16 * 16 + 16) + (16 * 8 + 8) + (8 * 3 + 3)
 
@@ -68,7 +68,7 @@ def test_shapes():
     assert model.reconstruct(x).shape == (7, 4, 4)
     assert model.pseudo_log_likelihood(x, seed=0).shape == (7,)
     assert model.sample(3, steps=2, seed=0).shape == (3, 4, 4)
-    dbn = DBN(hidden=(6, 5), outputs=2)
+    dbn = DBN(units=(6, 5), outputs=2)
     assert dbn(x).shape == (7, 2)
     assert [tuple(layer.weight.shape) for layer in dbn.layers] == [(6, 16), (5, 6)]
 
@@ -214,7 +214,7 @@ def test_save_load_round_trip_identical_outputs(tmp_path):
         np.testing.assert_array_equal(getattr(reloaded, method)(x), getattr(rbm, method)(x))
     np.testing.assert_array_equal(reloaded.sample(4, steps=5, seed=1), rbm.sample(4, steps=5, seed=1))
     assert reloaded.chains_ is None  # the PCD chains are training state, not saved
-    dbn = DBN(hidden=(8, 6), outputs=3).compile(optimizer="adam", loss="cross_entropy", learning_rate=1e-2)
+    dbn = DBN(units=(8, 6), outputs=3).compile(optimizer="adam", loss="cross_entropy", learning_rate=1e-2)
     dbn.fit(x, y, epochs=2, pretrain_epochs=1, batch_size=10, verbose=0, seed=0)
     again = lamina.load(dbn.save(str(tmp_path / "dbn")))
     assert type(again) is DBN and again.get_params() == dbn.get_params()
@@ -223,7 +223,7 @@ def test_save_load_round_trip_identical_outputs(tmp_path):
 
 def test_dbn_pretrain_then_fine_tune_learns_a_tiny_set():
     x, y = _patterns(rows=90, noise=0.15)
-    model = DBN(hidden=(12, 8), outputs=3, k=2)
+    model = DBN(units=(12, 8), outputs=3, k=2)
     histories = model.pretrain(x, epochs=8, batch_size=10, seed=0)
     assert len(histories) == 2 and all(h.history["loss"][-1] < h.history["loss"][0] for h in histories)
     for layer, rbm in zip(model.layers, model.rbms_):  # the layers start from the RBMs
@@ -237,7 +237,7 @@ def test_dbn_pretrain_then_fine_tune_learns_a_tiny_set():
 
 
 def test_dbn_without_pretraining_is_the_same_network():
-    pretrained, scratch = DBN(hidden=(8, 6), outputs=3), DBN(hidden=(8, 6), outputs=3)
+    pretrained, scratch = DBN(units=(8, 6), outputs=3), DBN(units=(8, 6), outputs=3)
     x, _ = _patterns()
     pretrained.pretrain(x, epochs=1, seed=0)
     scratch.build(torch.from_numpy(x))
@@ -247,7 +247,7 @@ def test_dbn_without_pretraining_is_the_same_network():
 
 def test_fit_pretrain_epochs_pretrains_first():
     x, y = _patterns()
-    model = DBN(hidden=(8,), outputs=3).compile(optimizer="adam", loss="cross_entropy", learning_rate=1e-2)
+    model = DBN(units=(8,), outputs=3).compile(optimizer="adam", loss="cross_entropy", learning_rate=1e-2)
     history = model.fit(x, y, epochs=1, pretrain_epochs=2, batch_size=10, validation_split=0.25, verbose=0, seed=0)
     assert len(model.rbms_) == 1 and len(model.rbms_[0].history_.history["loss"]) == 2
     assert model.rbms_[0].fit_state_["steps"] == 5  # 45 training rows in batches of 10: not the 15 held out
@@ -266,7 +266,7 @@ def test_plots_write_pngs(tmp_path):
     weights = model.weight.detach()[0].reshape(4, 4)
     np.testing.assert_allclose(mosaic[1:5, 1:5], weights / weights.abs().max(), rtol=1e-5)
     model.plot_samples(tmp_path / "samples.png", n=4, steps=3)
-    dbn = DBN(hidden=(6, 5), outputs=2)
+    dbn = DBN(units=(6, 5), outputs=2)
     dbn.pretrain(x, epochs=1, seed=0)
     dbn.plot_filters(tmp_path / "dbn_filters.png")
     dbn.plot_samples(tmp_path / "dbn_samples.png", n=4, steps=3)
@@ -281,7 +281,7 @@ def test_bernoulli_data_outside_0_1_names_min_and_max():
     with pytest.raises(DataError, match=r"min -0.5 to max 2.5.*visible='gaussian'"):
         model.fit(x, epochs=1, verbose=0)
     with pytest.raises(DataError, match="Scale the data to"):
-        DBN(hidden=(3,)).pretrain(x * 255)
+        DBN(units=(3,)).pretrain(x * 255)
     model = RBM(hidden=3, visible="gaussian").compile()
     model.fit(x, epochs=1, verbose=0)  # real values are fine for Gaussian visibles
     with pytest.raises(ConfigError, match="binary visible units"):
@@ -292,7 +292,7 @@ def test_bernoulli_data_outside_0_1_names_min_and_max():
     (RBM, {"hidden": 0}, "hidden=0"), (RBM, {"hidden": (5,)}, "DBN"),
     (RBM, {"visible": "binary"}, "'bernoulli'"), (RBM, {"k": 0}, "k=0"), (RBM, {"persistent": 1}, "bool"),
     (RBM, {"init_scale": -1.0}, "init_scale=-1.0"), (DBN, {"hidden": ()}, "hidden=()"),
-    (DBN, {"hidden": 500}, "non-empty sequence"), (DBN, {"outputs": 0}, "outputs=0"),
+    (DBN, {"units": 500}, "non-empty sequence"), (DBN, {"outputs": 0}, "outputs=0"),
     (DBN, {"visible": "real"}, "'gaussian'"), (DBN, {"dropout": 1.0}, "dropout=1.0"),
 ])
 def test_bad_constructor_arguments(cls, kwargs, pattern):
@@ -304,7 +304,7 @@ def test_bad_calls():
     with pytest.raises(NotBuiltError, match="fit"):
         RBM(hidden=3).sample(2)
     with pytest.raises(NotBuiltError, match="pretrain"):
-        DBN(hidden=(3,)).sample(2)
+        DBN(units=(3,)).sample(2)
     model = RBM(hidden=3)
     model.build(torch.rand(2, 5))
     with pytest.raises(ConfigError, match="n=0"):
@@ -314,4 +314,4 @@ def test_bad_calls():
     with pytest.raises(ConfigError, match="5 visible units"):
         model.plot_filters()
     with pytest.raises(ConfigError, match="pretrain_epochs"):
-        DBN(hidden=(3,)).compile(loss="cross_entropy").fit(np.ones((4, 5)), [0, 1, 0, 1], pretrain_epochs=-1)
+        DBN(units=(3,)).compile(loss="cross_entropy").fit(np.ones((4, 5)), [0, 1, 0, 1], pretrain_epochs=-1)

@@ -14,7 +14,7 @@ torch_geometric = pytest.importorskip("torch_geometric")
 from torch_geometric.data import Batch, Data  # noqa: E402
 from torch_geometric.loader import DataLoader  # noqa: E402
 
-FAMILIES = [GCN(hidden_size=8, outputs=2), GAT(hidden_size=4, heads=2, outputs=2), GraphSAGE(hidden_size=8, outputs=2)]
+FAMILIES = [GCN(units=8, outputs=2), GAT(units=4, num_heads=2, outputs=2), GraphSAGE(units=8, outputs=2)]
 
 
 def tiny_graph(num_nodes=24, features=6, seed=0):
@@ -60,16 +60,16 @@ def test_check_model_node_task(model):
 
 @pytest.mark.parametrize("cls", [GCN, GAT, GraphSAGE])
 def test_check_model_graph_task(cls):
-    report = lamina.testing.check_model(cls(hidden_size=8, outputs=2, task="graph"), tiny_graphs(), None, batch_size=4)
+    report = lamina.testing.check_model(cls(units=8, outputs=2, task="graph"), tiny_graphs(), None, batch_size=4)
     assert report["output_shape"] == (16, 2)
 
 
 def test_parameter_counts():
     graph = tiny_graph()  # 6 features
-    gcn = GCN(hidden_size=8, outputs=3).compile(optimizer="adam", loss="cross_entropy")
+    gcn = GCN(units=8, outputs=3).compile(optimizer="adam", loss="cross_entropy")
     gcn.build(graph)
     assert sum(p.numel() for p in gcn.parameters()) == (6 * 8 + 8) + (8 * 3 + 3)
-    gat = GAT(hidden_size=4, heads=2, outputs=3)
+    gat = GAT(units=4, num_heads=2, outputs=3)
     gat.build(graph)  # per layer: linear weight, source and target attention vectors, bias
     assert sum(p.numel() for p in gat.parameters()) == (6 * 8 + 8 + 8 + 8) + (8 * 3 + 3 + 3 + 3)
 
@@ -87,7 +87,7 @@ def test_gcn_matches_the_dense_formula():
     x = torch.rand(4, 5)
     edge_index = torch.tensor([[0, 1, 1, 2, 2, 3, 0, 3], [1, 0, 2, 1, 3, 2, 3, 0]])  # a 4-cycle, both directions
     edge_index = edge_index[:, :6]  # a path 0-1-2-3: degrees differ, so the normalisation matters
-    model = GCN(hidden_size=3, outputs=2, num_layers=2, dropout=0.0).eval()
+    model = GCN(units=3, outputs=2, num_layers=2, dropout=0.0).eval()
     model.build(x)
     first, second = model.convs
     weights = [torch.randn(3, 5), torch.randn(2, 3)]
@@ -106,7 +106,7 @@ def test_gcn_matches_the_dense_formula():
 def test_input_dropout_keeps_the_dropout_distribution(cls):
     x = torch.zeros(200, 50)
     x[torch.arange(200), torch.arange(200) % 50] = 1.0  # one-hot rows: mostly zeros
-    model = cls(hidden_size=4, outputs=50, num_layers=1, dropout=0.5)
+    model = cls(units=4, outputs=50, num_layers=1, dropout=0.5)
     model.build(x)
     conv = model.convs[0]
     with torch.no_grad():  # no edges and identity weights: GCN's self-loop and SAGE's root weight give out = x
@@ -124,18 +124,18 @@ def test_input_dropout_keeps_the_dropout_distribution(cls):
 # ------------------------------------------------------------------ shapes and tasks
 def test_node_task_shapes_and_layers():
     graph = tiny_graph()
-    assert GCN(hidden_size=8, outputs=5, num_layers=3)(graph).shape == (24, 5)
-    gat = GAT(hidden_size=4, heads=3, outputs=5)
+    assert GCN(units=8, outputs=5, num_layers=3)(graph).shape == (24, 5)
+    gat = GAT(units=4, num_heads=3, outputs=5)
     assert gat(graph).shape == (24, 5)
     assert (gat.convs[0].heads, gat.convs[1].heads, gat.convs[1].concat) == (3, 1, False)
-    assert GraphSAGE(hidden_size=8, outputs=5, aggregation="max")(graph.x, graph.edge_index).shape == (24, 5)
+    assert GraphSAGE(units=8, outputs=5, aggregation="max")(graph.x, graph.edge_index).shape == (24, 5)
     assert GCN(outputs=3)(torch.ones(5, 2)).shape == (5, 3)  # no edge_index: nodes without edges
 
 
 @pytest.mark.parametrize("pooling", ["mean", "max", "add"])
 def test_graph_task_pooling_keeps_graphs_apart(pooling):
     graphs = tiny_graphs(count=5)
-    model = GAT(hidden_size=4, heads=2, outputs=3, task="graph", pooling=pooling).eval()
+    model = GAT(units=4, num_heads=2, outputs=3, task="graph", pooling=pooling).eval()
     batch = Batch.from_data_list(graphs)
     together = model(batch)
     assert together.shape == (5, 3)
@@ -148,7 +148,7 @@ def test_graph_task_pooling_keeps_graphs_apart(pooling):
 
 def test_graph_task_loss_falls_with_a_dataloader_and_validation():
     graphs = tiny_graphs(count=24)
-    model = GraphSAGE(hidden_size=8, outputs=2, task="graph", pooling="add")
+    model = GraphSAGE(units=8, outputs=2, task="graph", pooling="add")
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=1e-2)
     history = model.fit(DataLoader(graphs[:16], batch_size=4, shuffle=True), validation_data=graphs[16:],
                         epochs=15, verbose=0, seed=0)
@@ -162,7 +162,7 @@ def test_graph_task_loss_falls_with_a_dataloader_and_validation():
 
 def test_node_task_masks_feed_fit_and_evaluate():
     graph = tiny_graph()
-    model = fitted(GCN(hidden_size=8, outputs=2), graph, epochs=30)
+    model = fitted(GCN(units=8, outputs=2), graph, epochs=30)
     history = model.history_.history
     assert "val_accuracy" in history and len(history["val_accuracy"]) == 30  # val_mask present
     predicted = model.predict(graph).argmax(1)
@@ -177,9 +177,9 @@ def test_node_task_masks_feed_fit_and_evaluate():
 def test_seeded_fit_is_repeatable_whatever_the_rng_state_at_construction():
     graph = tiny_graph()
     torch.manual_seed(1)
-    first = fitted(GAT(hidden_size=4, heads=2, outputs=2), graph, epochs=3).predict(graph)
+    first = fitted(GAT(units=4, num_heads=2, outputs=2), graph, epochs=3).predict(graph)
     torch.manual_seed(2)
-    second = fitted(GAT(hidden_size=4, heads=2, outputs=2), graph, epochs=3).predict(graph)
+    second = fitted(GAT(units=4, num_heads=2, outputs=2), graph, epochs=3).predict(graph)
     np.testing.assert_array_equal(first, second)
 
 
@@ -189,15 +189,15 @@ def test_cora_goes_straight_into_fit():
     assert graph.x.shape == (2708, 1433) and graph.edge_index.shape == (2, 10556)
     assert int(graph.train_mask.sum()) == 140 and int(graph.test_mask.sum()) == 1000
     torch.testing.assert_close(graph.x.sum(1), torch.ones(2708))  # every Cora paper has some words
-    model = GCN(hidden_size=4, outputs=7).compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
+    model = GCN(units=4, outputs=7).compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
     model.fit(splits, epochs=2, verbose=0, seed=0)
     assert set(model.evaluate(splits)) == {"loss", "accuracy"}
     assert model.predict(splits).shape == (2708, 7)
 
 
 # ------------------------------------------------------------------ save / load
-@pytest.mark.parametrize("model", [GCN(hidden_size=8, outputs=3), GAT(hidden_size=4, heads=2, outputs=3, task="graph"),
-                                   GraphSAGE(hidden_size=8, outputs=3, aggregation="max", task="graph",
+@pytest.mark.parametrize("model", [GCN(units=8, outputs=3), GAT(units=4, num_heads=2, outputs=3, task="graph"),
+                                   GraphSAGE(units=8, outputs=3, aggregation="max", task="graph",
                                              pooling="max")], ids=lambda m: type(m).__name__)
 def test_save_load_round_trip(tmp_path, model):
     data = tiny_graph() if model.task == "node" else tiny_graphs()
@@ -270,8 +270,8 @@ def test_other_bad_input():
 @pytest.mark.parametrize("make,match", [
     (lambda: GCN(task="edge"), "task"), (lambda: GCN(pooling="sum"), "pooling"), (lambda: GCN(num_layers=0),
                                                                                   "num_layers"),
-    (lambda: GCN(dropout=1.0), "dropout"), (lambda: GAT(heads=0), "heads"),
-    (lambda: GraphSAGE(aggregation="lstm"), "aggregation"), (lambda: GraphSAGE(hidden_size=2.5), "hidden_size"),
+    (lambda: GCN(dropout=1.0), "dropout"), (lambda: GAT(num_heads=0), "num_heads"),
+    (lambda: GraphSAGE(aggregation="lstm"), "aggregation"), (lambda: GraphSAGE(units=2.5), "units"),
 ])
 def test_bad_constructor_arguments(make, match):
     with pytest.raises(ConfigError, match=match):

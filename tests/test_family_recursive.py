@@ -19,7 +19,7 @@ def tiny():
 
 
 def _model(cell="treelstm", arity=2, **kwargs):
-    return RecursiveNet(cell=cell, hidden_size=8, outputs=2, arity=arity, labels=list(LABELS), **kwargs)
+    return RecursiveNet(cell=cell, units=8, outputs=2, arity=arity, labels=list(LABELS), **kwargs)
 
 
 # ------------------------------------------------------------------ trees
@@ -98,7 +98,7 @@ def test_check_model_both_cells(tiny, cell, arity):
 
 def test_parameter_count():
     hidden, embedding = 8, 5
-    model = RecursiveNet(hidden_size=hidden, outputs=3, arity=2, labels=list(LABELS), embedding_size=embedding)
+    model = RecursiveNet(units=hidden, outputs=3, arity=2, labels=list(LABELS), embedding_dim=embedding)
     node, children, forget = embedding * 4 * hidden + 4 * hidden, 2 * hidden * 3 * hidden, 2 * hidden * 2 * hidden
     expected = (len(LABELS) + 1) * embedding + node + children + forget + hidden * 3 + 3
     assert sum(p.numel() for p in model.parameters()) == expected
@@ -107,7 +107,7 @@ def test_parameter_count():
 # ------------------------------------------------------------------ numerics
 def _reference(model, tree, ids):
     """Tai et al. (2015) equations, one node at a time, by plain recursion over the Tree."""
-    size, arity = model.hidden_size, model.arity
+    size, arity = model.units, model.arity
     kids = [_reference(model, child, ids) for child in tree.children]
     zero = torch.zeros(size, dtype=torch.float64)
     hs, cs = [k[0] for k in kids], [k[1] for k in kids]
@@ -177,7 +177,7 @@ def test_child_sum_ignores_child_order_n_ary_does_not():
 def test_loss_falls_and_learns_the_root_operator():
     trees, _ = arithmetic_trees(96, max_depth=3, seed=5)
     y = np.array([LABELS.index(t.label) for t in trees])  # which operator is at the root: 0, 1 or 2
-    model = RecursiveNet(hidden_size=16, outputs=3, arity=2, labels=list(LABELS))
+    model = RecursiveNet(units=16, outputs=3, arity=2, labels=list(LABELS))
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=1e-2)
     history = model.fit(trees, y, epochs=10, batch_size=32, verbose=0, seed=0)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
@@ -186,7 +186,7 @@ def test_loss_falls_and_learns_the_root_operator():
 
 def test_save_load_round_trip(tmp_path, tiny):
     trees, y = tiny
-    model = _model(embedding_size=4)
+    model = _model(embedding_dim=4)
     model.compile(optimizer="adam", loss="cross_entropy", learning_rate=1e-2)
     model.fit(trees, y, epochs=2, validation_data=(trees[:8], y[:8]), verbose=0, seed=0)
     reloaded = lamina.load(model.save(str(tmp_path / "recursive")))
@@ -208,7 +208,7 @@ def test_fit_seed_fixes_the_initial_weights(tiny):
 
 # ------------------------------------------------------------------ bad input
 @pytest.mark.parametrize("kwargs,pattern", [
-    ({"cell": "gru"}, "'treelstm', 'rvnn'"), ({"hidden_size": 0}, "hidden_size=0"), ({"arity": 0}, "arity=0"),
+    ({"cell": "gru"}, "'treelstm', 'rvnn'"), ({"units": 0}, "units=0"), ({"arity": 0}, "arity=0"),
     ({"labels": None}, "vocabulary_size or labels"), ({"labels": ["+", "+"]}, "distinct"),
     ({"vocabulary_size": 2}, "vocabulary_size=2"),
 ])

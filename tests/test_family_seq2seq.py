@@ -24,13 +24,13 @@ def copy_task():
 def trained():
     """A small attention model fitted briefly on sorting: right on many rows, unsure on some."""
     x, y = digit_sequences("sort", rows=512, min_length=3, max_length=6, seed=0)
-    model = Seq2Seq(hidden_size=24, embedding_size=12).compile(metrics=["sequence_accuracy"], learning_rate=1e-2)
+    model = Seq2Seq(units=24, embedding_dim=12).compile(metrics=["sequence_accuracy"], learning_rate=1e-2)
     model.fit(x, y, epochs=4, batch_size=32, verbose=0, seed=0)
     return model, x[:64], y[:64]
 
 
 def small(**kwargs):
-    return Seq2Seq(hidden_size=16, embedding_size=8, **kwargs)
+    return Seq2Seq(units=16, embedding_dim=8, **kwargs)
 
 
 # ------------------------------------------------------------------ contract and shapes
@@ -258,7 +258,7 @@ def test_unknown_attention_lists_the_valid_ones():
         Seq2Seq(attention="dot")
 
 
-@pytest.mark.parametrize("kwargs", [{"cell": "rnn"}, {"hidden_size": 0}, {"embedding_size": 2.5},
+@pytest.mark.parametrize("kwargs", [{"cell": "rnn"}, {"units": 0}, {"embedding_dim": 2.5},
                                     {"source_vocabulary_size": 3}, {"num_layers": 0}, {"dropout": 1.0},
                                     {"teacher_forcing": 1.5}, {"teacher_forcing": True}])
 def test_bad_arguments(kwargs):

@@ -96,11 +96,11 @@ def test_embedding_sizes_follow_the_fastai_rule_by_default():
 
 def test_embedding_size_can_be_set_for_all_columns_or_per_column():
     frame = pd.DataFrame({"small": list("ab") * 30, "large": [f"v{i}" for i in range(60)]})
-    every = fitted(frame, np.arange(60) % 2, epochs=1, embedding_size=5)
+    every = fitted(frame, np.arange(60) % 2, epochs=1, embedding_dim=5)
     assert [e.embedding_dim for e in every.tabular.embeddings] == [5, 5]
-    some = fitted(frame, np.arange(60) % 2, epochs=1, embedding_size={"large": 7})
+    some = fitted(frame, np.arange(60) % 2, epochs=1, embedding_dim={"large": 7})
     assert [e.embedding_dim for e in some.tabular.embeddings] == [embedding_size_rule(3), 7]
-    assert some.get_params()["embedding_size"] == {"large": 7}
+    assert some.get_params()["embedding_dim"] == {"large": 7}
 
 
 # ------------------------------------------------------------------ missing and unseen values
@@ -144,7 +144,7 @@ def test_column_order_does_not_matter_and_extra_columns_are_ignored():
 # ------------------------------------------------------------------ the model contract on DataFrames
 def test_check_model_on_a_dataframe_loss_falls_save_load_clone():
     frame, y = frame_and_labels()
-    model = MLP(units=(16,), outputs=2, dropout=0.1, norm="batch", embedding_size={"city": 3})
+    model = MLP(units=(16,), outputs=2, dropout=0.1, norm="batch", embedding_dim={"city": 3})
     report = lamina.testing.check_model(model, frame, y)
     assert report["loss_fell"] and report["output_shape"] == (120, 2)
     numbers, embeddings = 2, 3 + embedding_size_rule(3)
@@ -156,8 +156,8 @@ def test_check_model_on_a_dataframe_loss_falls_save_load_clone():
 
 def test_tabular_arguments_appear_in_params_only_when_set():
     assert set(MLP().get_params()) == {"units", "outputs", "activation", "dropout", "norm"}  # as before
-    model = MLP(units=(4,)).set_params(categorical=("zip",), embedding_size={"zip": 2})
-    assert model.get_params()["categorical"] == ("zip",) and model.embedding_size == {"zip": 2}
+    model = MLP(units=(4,)).set_params(categorical=("zip",), embedding_dim={"zip": 2})
+    assert model.get_params()["categorical"] == ("zip",) and model.embedding_dim == {"zip": 2}
     assert model.clone().get_params() == model.get_params()
     assert "categorical" not in model.set_params(categorical=None).get_params()
 
@@ -241,8 +241,8 @@ def test_unsupported_dtype_at_fit_is_named():
 def test_bad_tabular_arguments():
     with pytest.raises(ConfigError, match="categorical"):
         MLP(categorical="city")
-    with pytest.raises(ConfigError, match="embedding_size"):
-        MLP(embedding_size={"city": 0})
+    with pytest.raises(ConfigError, match="embedding_dim"):
+        MLP(embedding_dim={"city": 0})
     frame, y = frame_and_labels()
     with pytest.raises(ConfigError) as error:
         fitted(frame, y, categorical=["zip"])

@@ -29,14 +29,14 @@ def lm_windows():
 
 
 def tiny_lm(**kwargs):
-    return TransformerLM(**{"vocabulary_size": 8, "dim": 16, "num_heads": 2, "num_layers": 2, "max_length": 12,
+    return TransformerLM(**{"vocabulary_size": 8, "embedding_dim": 16, "num_heads": 2, "num_layers": 2, "max_length": 12,
                             **kwargs})
 
 
 # ------------------------------------------------------------------ contract
 @pytest.mark.parametrize("pooling,positions", [("mean", "learned"), ("cls", "sinusoidal")])
 def test_check_model_classifier_on_ids(token_rows, pooling, positions):
-    model = Transformer(vocabulary_size=12, outputs=2, dim=16, num_heads=2, num_layers=1, max_length=8,
+    model = Transformer(vocabulary_size=12, outputs=2, embedding_dim=16, num_heads=2, num_layers=1, max_length=8,
                         pooling=pooling, positions=positions)
     report = lamina.testing.check_model(model, *token_rows, epochs=10)
     assert report["output_shape"] == (64, 2)
@@ -46,7 +46,7 @@ def test_check_model_classifier_on_float_sequences():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(48, 6, 3)).astype(np.float32)
     y = (x[:, :, 0].mean(1) > 0).astype(np.int64)
-    report = lamina.testing.check_model(Transformer(outputs=2, dim=8, num_heads=2, num_layers=1), x, y, epochs=10)
+    report = lamina.testing.check_model(Transformer(outputs=2, embedding_dim=8, num_heads=2, num_layers=1), x, y, epochs=10)
     assert report["output_shape"] == (48, 2)
 
 
@@ -60,8 +60,8 @@ def test_check_model_language_model(lm_windows):
 
 
 def test_forward_shapes():
-    assert Transformer(vocabulary_size=20, outputs=5, dim=8, num_heads=2)(torch.randint(0, 20, (3, 7))).shape == (3, 5)
-    assert Transformer(outputs=3, dim=8, num_heads=4, pooling="cls")(torch.rand(2, 4, 6)).shape == (2, 3)
+    assert Transformer(vocabulary_size=20, outputs=5, embedding_dim=8, num_heads=2)(torch.randint(0, 20, (3, 7))).shape == (3, 5)
+    assert Transformer(outputs=3, embedding_dim=8, num_heads=4, pooling="cls")(torch.rand(2, 4, 6)).shape == (2, 3)
     assert tiny_lm()(torch.randint(0, 8, (4, 12))).shape == (4, 12, 8)
     assert tiny_lm()(torch.randint(0, 8, (4, 1))).shape == (4, 1, 8)
     assert SelfAttention(12, 3)(torch.rand(2, 5, 12)).shape == (2, 5, 12)
@@ -79,7 +79,7 @@ def test_attention_goes_through_sdpa(monkeypatch):
     tiny_lm()(torch.randint(0, 8, (2, 5)))
     assert len(calls) == 2 and all(c["is_causal"] and c["attn_mask"] is None for c in calls)
     calls.clear()
-    Transformer(vocabulary_size=9, dim=8, num_heads=2, num_layers=1)(torch.tensor([[3, 4, 0]]))
+    Transformer(vocabulary_size=9, embedding_dim=8, num_heads=2, num_layers=1)(torch.tensor([[3, 4, 0]]))
     assert len(calls) == 1 and not calls[0]["is_causal"] and calls[0]["attn_mask"].tolist() == [[[[1, 1, 0]]]]
 
 
@@ -101,7 +101,7 @@ def _by_hand(x, weight, bias, out_weight, out_bias, heads, causal, keep=None):
 @pytest.mark.parametrize("causal", [True, False])
 def test_attention_matches_hand_computation(causal):
     torch.manual_seed(0)
-    attention = SelfAttention(dim=8, num_heads=2, causal=causal)
+    attention = SelfAttention(embedding_dim=8, num_heads=2, causal=causal)
     weight, bias = torch.randn(24, 8), torch.randn(24)
     out_weight, out_bias = torch.randn(8, 8), torch.randn(8)
     with torch.no_grad():
@@ -136,7 +136,7 @@ def test_future_tokens_do_not_change_earlier_logits():
 @pytest.mark.parametrize("pooling,positions", [("mean", "learned"), ("cls", "learned"), ("mean", "sinusoidal")])
 def test_extra_padding_leaves_the_classifier_output_unchanged(pooling, positions):
     torch.manual_seed(0)
-    model = Transformer(vocabulary_size=10, outputs=3, dim=16, num_heads=4, num_layers=2, max_length=12,
+    model = Transformer(vocabulary_size=10, outputs=3, embedding_dim=16, num_heads=4, num_layers=2, max_length=12,
                         pooling=pooling, positions=positions).eval()
     x = torch.tensor([[4, 2, 9, 1], [5, 3, 0, 0]])
     padded = torch.cat([x, torch.zeros(2, 5, dtype=torch.long)], dim=1)  # (2, 9)
@@ -147,7 +147,7 @@ def test_extra_padding_leaves_the_classifier_output_unchanged(pooling, positions
 
 def test_trailing_zero_steps_are_padding_for_float_sequences():
     torch.manual_seed(0)
-    model = Transformer(outputs=2, dim=8, num_heads=2, num_layers=1).eval()
+    model = Transformer(outputs=2, embedding_dim=8, num_heads=2, num_layers=1).eval()
     x = torch.rand(2, 3, 4)
     model(x)  # builds the lazy input projection
     torch.testing.assert_close(model(torch.cat([x, torch.zeros(2, 4, 4)], dim=1)), model(x))
@@ -200,7 +200,7 @@ def test_save_load_round_trip(tmp_path, lm_windows, token_rows):
     assert type(reloaded) is TransformerLM and reloaded.get_params() == model.get_params()
     np.testing.assert_array_equal(reloaded.predict(x[:, :5]), model.predict(x[:, :5]))  # any length T
     np.testing.assert_array_equal(reloaded.generate([1, 2], 8, seed=0), model.generate([1, 2], 8, seed=0))
-    classifier = Transformer(vocabulary_size=12, dim=8, num_heads=2, pooling="cls", positions="sinusoidal")
+    classifier = Transformer(vocabulary_size=12, embedding_dim=8, num_heads=2, pooling="cls", positions="sinusoidal")
     classifier.compile(optimizer="adam", loss="cross_entropy").fit(*token_rows, epochs=1, verbose=0, seed=0)
     again = lamina.load(classifier.save(str(tmp_path / "classifier")))
     np.testing.assert_array_equal(again.predict(token_rows[0][:, :5]), classifier.predict(token_rows[0][:, :5]))
@@ -245,14 +245,14 @@ def test_bad_generate_options(kwargs, match):
 
 
 def test_dim_not_divisible_by_num_heads():
-    with pytest.raises(ConfigError, match=r"divisible by num_heads.*dim=10, num_heads=4"):
-        TransformerLM(dim=10, num_heads=4)
+    with pytest.raises(ConfigError, match=r"divisible by num_heads.*embedding_dim=10, num_heads=4"):
+        TransformerLM(embedding_dim=10, num_heads=4)
     with pytest.raises(ConfigError, match="divisible"):
-        Transformer(dim=30, num_heads=8)
+        Transformer(embedding_dim=30, num_heads=8)
 
 
 @pytest.mark.parametrize("kwargs", [{"vocabulary_size": 1}, {"outputs": 0}, {"num_layers": 0}, {"max_length": 0},
-                                    {"dropout": 1.0}, {"pooling": "max"}, {"positions": "rotary"}, {"dim": 0}])
+                                    {"dropout": 1.0}, {"pooling": "max"}, {"positions": "rotary"}, {"embedding_dim": 0}])
 def test_bad_classifier_arguments(kwargs):
     with pytest.raises(ConfigError, match="Received"):
         Transformer(**kwargs)
@@ -273,7 +273,7 @@ def test_wrong_shapes_and_lengths():
         Transformer()(torch.ones(2, 3, dtype=torch.long))
     with pytest.raises(ShapeError, match="max_length=4"):
         Transformer(vocabulary_size=5, max_length=4)(torch.ones(1, 5, dtype=torch.long))
-    model = Transformer(outputs=2, dim=8, num_heads=2).compile(optimizer="adam", loss="cross_entropy")
+    model = Transformer(outputs=2, embedding_dim=8, num_heads=2).compile(optimizer="adam", loss="cross_entropy")
     model.fit(np.ones((4, 3, 2), dtype=np.float32), np.zeros(4, dtype=np.int64), verbose=0)
     assert model.predict(np.ones((2, 7, 2), dtype=np.float32)).shape == (2, 2)  # another length is fine
     with pytest.raises(ShapeError, match="same features"):

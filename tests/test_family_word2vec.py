@@ -30,7 +30,7 @@ def sentences():
 
 
 def tiny(**kwargs):
-    return Word2Vec(**{"dim": 16, "window": 2, "min_count": 1, "subsample": 0.0, **kwargs})
+    return Word2Vec(**{"embedding_dim": 16, "window": 2, "min_count": 1, "subsample": 0.0, **kwargs})
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_vocabulary_errors():
 # ------------------------------------------------------------------ contract
 @pytest.mark.parametrize("mode", ["skipgram", "cbow"])
 def test_check_model(sentences, mode):
-    model = tiny(dim=8, mode=mode)
+    model = tiny(embedding_dim=8, mode=mode)
     report = lamina.testing.check_model(model, sentences[:60], None, loss="negative_sampling", epochs=6)
     assert report["output_shape"] == (60, 8)
     assert report["parameters"] == 2 * (16 + 2) * 8  # input and output vectors: 16 words + <pad> + <unk>
@@ -145,7 +145,7 @@ def test_noise_words_follow_unigram_counts_to_the_power_three_quarters():
 
 
 def test_subsampling_keeps_frequent_words_less_often():
-    model = Word2Vec(dim=4, min_count=1, subsample=0.01).compile()
+    model = Word2Vec(embedding_dim=4, min_count=1, subsample=0.01).compile()
     model.fit("the " * 90 + "cat " * 9 + "dog", epochs=1, verbose=0, seed=0)
     frequency = np.array([0.9, 0.09, 0.01])
     expected = np.minimum((np.sqrt(frequency / 0.01) + 1) * 0.01 / frequency, 1)  # Mikolov et al.'s keep rule
@@ -248,7 +248,7 @@ def test_bad_input_is_a_clear_error(fitted):
         fitted.predict(np.array([[2, 99]]))
 
 
-@pytest.mark.parametrize("kwargs,match", [({"mode": "glove"}, "'skipgram' or 'cbow'"), ({"dim": 0}, "dim=0"),
+@pytest.mark.parametrize("kwargs,match", [({"mode": "glove"}, "'skipgram' or 'cbow'"), ({"embedding_dim": 0}, "embedding_dim=0"),
                                           ({"window": 1.5}, "window=1.5"), ({"negative": True}, "negative"),
                                           ({"subsample": 1.0}, "subsample=1.0"), ({"max_size": 0}, "max_size")])
 def test_bad_arguments(kwargs, match):

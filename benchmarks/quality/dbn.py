@@ -1,6 +1,6 @@
 """Quality rows: a deep belief network on MNIST, pretrained versus random init; an RBM trained by CD-1.
 
-DBN: for three seeds, ``DBN(hidden=(500, 500, 2000))`` is pretrained greedily on the 60000 training images
+DBN: for three seeds, ``DBN(units=(500, 500, 2000))`` is pretrained greedily on the 60000 training images
 (``PRETRAIN_EPOCHS`` CD-1 epochs per layer, momentum SGD at 0.05, batch 64) and fine-tuned as a classifier;
 the same network from random (Glorot) initialisation gets exactly the same fine-tuning (Adam, cosine decay
 per step, dropout, epochs and batch size below). Both are scored on the 10000 test images. The first row
@@ -42,7 +42,7 @@ def _mnist() -> lamina.datasets.DatasetSplits:
 def dbn_accuracy(seed: int, pretrained: bool) -> float:
     """Test accuracy of one DBN, pretrained or from random init, after the common fine-tuning."""
     data = _mnist()
-    model = DBN(hidden=HIDDEN, outputs=10, dropout=DROPOUT)
+    model = DBN(units=HIDDEN, outputs=10, dropout=DROPOUT)
     if pretrained:
         for layer, history in enumerate(model.pretrain(data.x_train, PRETRAIN_EPOCHS, batch_size=64,
                                                        learning_rate=PRETRAIN_LEARNING_RATE, seed=seed)):

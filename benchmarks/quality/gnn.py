@@ -33,7 +33,7 @@ def _cora_mean(make: Callable[[], Any], learning_rate: float, epochs: int, callb
 
 def cora_gcn() -> float:
     """GCN (Kipf and Welling, 2017): 16 hidden units, dropout 0.5, lr 0.01, weight decay 5e-4, 200 epochs."""
-    return _cora_mean(lambda: GCN(hidden_size=16, outputs=7, dropout=0.5), 0.01, 200, list)
+    return _cora_mean(lambda: GCN(units=16, outputs=7, dropout=0.5), 0.01, 200, list)
 
 
 def cora_gat() -> float:
@@ -43,7 +43,7 @@ def cora_gat() -> float:
     def early_stopping() -> list[Any]:
         return [lamina.callbacks.EarlyStopping("val_loss", patience=100, restore_best_weights=True)]
 
-    return _cora_mean(lambda: GAT(hidden_size=8, heads=8, outputs=7, dropout=0.6), 0.005, 500, early_stopping)
+    return _cora_mean(lambda: GAT(units=8, num_heads=8, outputs=7, dropout=0.6), 0.005, 500, early_stopping)
 
 
 ROWS = [

@@ -56,7 +56,7 @@ def _train(make_model: Callable[[], lamina.Model], x: object, y: np.ndarray, see
 @functools.cache
 def _recursive_accuracy(seed: int) -> float:
     train, y_train, test, y_test = _data(seed)
-    model = _train(lambda: RecursiveNet(cell="treelstm", hidden_size=HIDDEN_SIZE, outputs=2, arity=2,
+    model = _train(lambda: RecursiveNet(cell="treelstm", units=HIDDEN_SIZE, outputs=2, arity=2,
                                         labels=list(LABELS)), train, y_train, seed)
     return model.evaluate(test, y_test)["accuracy"]
 

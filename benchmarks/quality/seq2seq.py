@@ -23,7 +23,7 @@ def digits_accuracy(task: str, attention: Any) -> float:
     """
     x_train, y_train = digit_sequences(task, rows=10000, seed=0)
     x_test, y_test = digit_sequences(task, rows=2000, seed=1)
-    model = Seq2Seq(hidden_size=64, embedding_size=32, attention=attention)
+    model = Seq2Seq(units=64, embedding_dim=32, attention=attention)
     model.compile(optimizer="adam", metrics=["sequence_accuracy"], learning_rate=3e-3, clip_norm=1.0)
     schedule = lamina.callbacks.LearningRateScheduler("cosine", per="step")
     model.fit(x_train, y_train, epochs=10, batch_size=64, callbacks=[schedule], seed=0, verbose=0)

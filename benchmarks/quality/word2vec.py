@@ -47,7 +47,7 @@ EPOCHS, BATCH_SIZE, LEARNING_RATE = 6, 256, 3e-3
 def train(seed: int) -> Word2Vec:
     """One Word2Vec on the training split of Tiny Shakespeare."""
     text = lamina.datasets.load("tinyshakespeare").x_train
-    model = Word2Vec(dim=100, window=5, mode="skipgram", negative=5, min_count=5)
+    model = Word2Vec(embedding_dim=100, window=5, mode="skipgram", negative=5, min_count=5)
     model.compile(optimizer="adam", learning_rate=LEARNING_RATE)
     model.fit(text, epochs=EPOCHS, batch_size=BATCH_SIZE, seed=seed, verbose=0,
               callbacks=[LearningRateScheduler("cosine", per="step")])

@@ -34,6 +34,7 @@ from lamina import data as data_lib
 from lamina.callbacks import History
 from lamina.errors import ConfigError, DataError, NotBuiltError, message
 from lamina.layers import Dense
+from lamina.models._names import refuse_renamed
 from lamina.models.base import Model
 
 if TYPE_CHECKING:
@@ -58,10 +59,10 @@ def _check(hidden: Any, visible: Any, k: Any, where: str) -> None:
                                   "an int >= 1", "Pass k=1 for CD-1."))
     if where == "RBM" and not _positive_int(hidden):
         raise ConfigError(message("RBM hidden must be a positive int.", f"hidden={hidden!r}", "an int >= 1",
-                                  "Pass hidden=500; a stack of layer sizes is a DBN(hidden=(500, 500))."))
+                                  "Pass hidden=500; a stack of layer sizes is a DBN(units=(500, 500))."))
     if where == "DBN" and (isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence) or not hidden
                            or not all(_positive_int(h) for h in hidden)):
-        raise ConfigError(message("DBN hidden must be a non-empty sequence of positive ints.", f"hidden={hidden!r}",
+        raise ConfigError(message("DBN units must be a non-empty sequence of positive ints.", f"units={hidden!r}",
                                   "layer sizes such as (500, 500, 2000)", f"Pass e.g. hidden=({hidden!r},)."))
 
 
@@ -386,7 +387,7 @@ class DBN(Model):
     """A deep belief network: a sigmoid MLP classifier whose hidden layers can be pretrained as stacked RBMs.
 
     Args:
-        hidden: hidden layer sizes, first to last; pretraining trains one RBM per layer.
+        units: hidden layer sizes, first to last; pretraining trains one RBM per layer.
         outputs: size of the output layer (the number of classes for ``cross_entropy``).
         visible: the first RBM's visible units: ``"bernoulli"`` (inputs in ``[0, 1]``) or ``"gaussian"``
             (standardised inputs). Higher RBMs are Bernoulli-Bernoulli on the probabilities below.
@@ -400,15 +401,17 @@ class DBN(Model):
     layer. ``fit(x, y, pretrain_epochs=n)`` pretrains and then fine-tunes; the fine-tuning is the normal
     gradient ``fit`` of the whole network with the compiled optimizer and loss.
 
-    >>> DBN(hidden=(8, 6), outputs=3)(torch.ones(5, 2, 4)).shape
+    >>> DBN(units=(8, 6), outputs=3)(torch.ones(5, 2, 4)).shape
     torch.Size([5, 3])
     """
 
     _lamina_name = "lamina.models.DBN"
 
-    def __init__(self, hidden: Sequence[int] = (500, 500, 2000), outputs: int = 10, visible: str = "bernoulli",
-                 k: int = 1, persistent: bool = False, dropout: float = 0.0) -> None:
+    def __init__(self, units: Sequence[int] = (500, 500, 2000), outputs: int = 10, visible: str = "bernoulli",
+                 k: int = 1, persistent: bool = False, dropout: float = 0.0, **renamed: Any) -> None:
         super().__init__()
+        refuse_renamed("DBN", renamed)
+        hidden = units
         _check(hidden, visible, k, "DBN")
         if not _positive_int(outputs):
             raise ConfigError(message("DBN outputs must be a positive int.", f"outputs={outputs!r}", "an int >= 1",
@@ -419,7 +422,7 @@ class DBN(Model):
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
             raise ConfigError(message("DBN dropout out of range.", f"dropout={dropout!r}", "0 <= dropout < 1",
                                       "Pass e.g. dropout=0.2, or 0.0 for none."))
-        self.hidden, self.outputs, self.visible, self.k, self.persistent = hidden, outputs, visible, k, persistent
+        self.units, self.outputs, self.visible, self.k, self.persistent = hidden, outputs, visible, k, persistent
         self.dropout = dropout
         self.layers = nn.ModuleList([Dense(units, activation="sigmoid") for units in hidden])
         self.head = Dense(outputs)

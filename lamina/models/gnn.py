@@ -19,7 +19,7 @@ Layers size themselves on the first graph (``in_channels=-1``), so one class fit
 >>> from lamina.models.gnn import GCN, to_graph
 >>> graph = to_graph({"x": np.eye(4, dtype="float32"), "edge_index": [[0, 1, 2], [1, 2, 3]],
 ...                   "y": [0, 0, 1, 1], "train_mask": [True, False, True, False]})
->>> model = GCN(hidden_size=8, outputs=2).compile(optimizer="adam", loss="cross_entropy")
+>>> model = GCN(units=8, outputs=2).compile(optimizer="adam", loss="cross_entropy")
 >>> history = model.fit(graph, epochs=3, verbose=0, seed=0)
 >>> model.predict(graph).shape
 (4, 2)
@@ -38,6 +38,7 @@ from torch import nn
 
 from lamina import data as data_lib
 from lamina.errors import ConfigError, DataError, ShapeError, message
+from lamina.models._names import refuse_renamed
 from lamina.models.base import Model
 from lamina.train import Engine
 
@@ -205,7 +206,7 @@ class _GraphModel(Model):
 
     def _setup(self, hidden_size: Any, outputs: Any, num_layers: Any, dropout: Any, task: Any, pooling: Any) -> Any:
         name = type(self).__name__
-        for arg, value in (("hidden_size", hidden_size), ("outputs", outputs), ("num_layers", num_layers)):
+        for arg, value in (("units", hidden_size), ("outputs", outputs), ("num_layers", num_layers)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(message(f"{name} {arg} must be a positive int.", f"{arg}={value!r}",
                                           "an int >= 1", f"Pass e.g. {arg}=2."))
@@ -409,7 +410,7 @@ class GCN(_GraphModel):
     """Graph convolutional network (Kipf and Welling, 2017): ``H' = D^-1/2 (A + I) D^-1/2 H W + b``.
 
     Args:
-        hidden_size: units of each hidden graph convolution.
+        units: units of each hidden graph convolution.
         outputs: logits per node (node task) or per graph (graph task): the number of classes.
         num_layers: graph convolutions. Node task: ``num_layers - 1`` hidden ones, then one to
             ``outputs``; graph task: ``num_layers`` hidden ones, pooling, then a linear layer.
@@ -419,16 +420,18 @@ class GCN(_GraphModel):
 
     Hidden layers use ReLU. ``model(x, edge_index, batch=None)`` or ``model(graph)``.
 
-    >>> GCN(hidden_size=4, outputs=3)(torch.ones(5, 2), torch.tensor([[0, 1], [1, 2]])).shape
+    >>> GCN(units=4, outputs=3)(torch.ones(5, 2), torch.tensor([[0, 1], [1, 2]])).shape
     torch.Size([5, 3])
     """
 
     _lamina_name = "lamina.models.GCN"
     _sparse_input = True
 
-    def __init__(self, hidden_size: int = 16, outputs: int = 2, num_layers: int = 2, dropout: float = 0.5,
-                 task: str = "node", pooling: str = "mean") -> None:
+    def __init__(self, units: int = 16, outputs: int = 2, num_layers: int = 2, dropout: float = 0.5,
+                 task: str = "node", pooling: str = "mean", **renamed: Any) -> None:
         super().__init__()
+        refuse_renamed("GCN", renamed)
+        hidden_size = units
         geometric = self._setup(hidden_size, outputs, num_layers, dropout, task, pooling)
         sizes = [hidden_size] * (num_layers - 1) + [hidden_size if task == "graph" else outputs]
         self.convs = nn.ModuleList(geometric.GCNConv(-1, size) for size in sizes)
@@ -439,9 +442,9 @@ class GAT(_GraphModel):
     """Graph attention network (Velickovic et al., 2018): each node attends over its neighbours.
 
     Args:
-        hidden_size: units per attention head in the hidden layers (their output is ``heads * hidden_size``).
+        units: units per attention head in the hidden layers (their output is ``num_heads * units``).
         outputs: logits per node (node task) or per graph (graph task).
-        heads: attention heads of each hidden layer, concatenated. The node-task output layer has one head.
+        num_heads: attention heads of each hidden layer, concatenated. The node-task output layer has one head.
         num_layers: attention layers, as in :class:`GCN`.
         dropout: rate on each layer's input and on the attention coefficients, in ``[0, 1)``.
         task: ``"node"`` or ``"graph"``.
@@ -449,21 +452,24 @@ class GAT(_GraphModel):
 
     Hidden layers use ELU, as in the paper.
 
-    >>> GAT(hidden_size=4, heads=2, outputs=3)(torch.ones(5, 2), torch.tensor([[0, 1], [1, 2]])).shape
+    >>> GAT(units=4, num_heads=2, outputs=3)(torch.ones(5, 2), torch.tensor([[0, 1], [1, 2]])).shape
     torch.Size([5, 3])
     """
 
     _lamina_name = "lamina.models.GAT"
     _sparse_input = True
 
-    def __init__(self, hidden_size: int = 8, outputs: int = 2, heads: int = 8, num_layers: int = 2,
-                 dropout: float = 0.6, task: str = "node", pooling: str = "mean") -> None:
+    def __init__(self, units: int = 8, outputs: int = 2, num_heads: int = 8, num_layers: int = 2,
+                 dropout: float = 0.6, task: str = "node", pooling: str = "mean", **renamed: Any) -> None:
         super().__init__()
+        refuse_renamed("GAT", renamed)
+        hidden_size = units
+        heads = num_heads
         geometric = self._setup(hidden_size, outputs, num_layers, dropout, task, pooling)
         if not isinstance(heads, int) or isinstance(heads, bool) or heads < 1:
-            raise ConfigError(message("GAT heads must be a positive int.", f"heads={heads!r}", "an int >= 1",
-                                      "Pass heads=8 (the paper's hidden layers)."))
-        self.heads = heads
+            raise ConfigError(message("GAT num_heads must be a positive int.", f"num_heads={heads!r}", "an int >= 1",
+                                      "Pass num_heads=8 (the paper's hidden layers)."))
+        self.num_heads = heads
         hidden = num_layers if task == "graph" else num_layers - 1
         convs = [geometric.GATConv(-1, hidden_size, heads=heads, dropout=dropout) for _ in range(hidden)]
         if task == "node":  # the paper's output layer: one head
@@ -479,7 +485,7 @@ class GraphSAGE(_GraphModel):
     """GraphSAGE (Hamilton et al., 2017): ``h' = W1 h + W2 aggregate(neighbours' h)``.
 
     Args:
-        hidden_size: units of each hidden layer.
+        units: units of each hidden layer.
         outputs: logits per node (node task) or per graph (graph task).
         num_layers: SAGE layers, as in :class:`GCN`.
         dropout: rate before each layer (and the graph-task linear layer), in ``[0, 1)``.
@@ -489,15 +495,17 @@ class GraphSAGE(_GraphModel):
 
     Hidden layers use ReLU.
 
-    >>> GraphSAGE(hidden_size=4, outputs=3)(torch.ones(5, 2), torch.tensor([[0, 1], [1, 2]])).shape
+    >>> GraphSAGE(units=4, outputs=3)(torch.ones(5, 2), torch.tensor([[0, 1], [1, 2]])).shape
     torch.Size([5, 3])
     """
 
     _lamina_name = "lamina.models.GraphSAGE"
 
-    def __init__(self, hidden_size: int = 64, outputs: int = 2, num_layers: int = 2, dropout: float = 0.5,
-                 aggregation: str = "mean", task: str = "node", pooling: str = "mean") -> None:
+    def __init__(self, units: int = 64, outputs: int = 2, num_layers: int = 2, dropout: float = 0.5,
+                 aggregation: str = "mean", task: str = "node", pooling: str = "mean", **renamed: Any) -> None:
         super().__init__()
+        refuse_renamed("GraphSAGE", renamed)
+        hidden_size = units
         geometric = self._setup(hidden_size, outputs, num_layers, dropout, task, pooling)
         if aggregation not in POOLINGS:
             raise ConfigError(message("Unknown GraphSAGE aggregation.", repr(aggregation), f"one of {POOLINGS}",

@@ -28,13 +28,14 @@ from torch import nn
 
 from lamina.errors import ConfigError, message
 from lamina.layers import Activation, BatchNorm, Dense, Dropout, LayerNorm
+from lamina.models._names import refuse_renamed
 from lamina.models._tabular import TabularEncoder, embedding_size_rule, is_dataframe
 from lamina.models.base import Model
 
 __all__ = ["MLP", "TabularEncoder", "embedding_size_rule"]
 
 NORMS = ("batch", "layer")
-TABULAR_ARGUMENTS = ("categorical", "embedding_size")  # keyword-only, used by DataFrame input only
+TABULAR_ARGUMENTS = ("categorical", "embedding_dim")  # keyword-only, used by DataFrame input only
 
 
 def _check_units(units: Any) -> None:
@@ -58,9 +59,9 @@ def _check_tabular(categorical: Any, embedding_size: Any) -> None:
     widths = list(embedding_size.values()) if isinstance(embedding_size, Mapping) else [embedding_size]
     if embedding_size is not None and not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1
                                               for w in widths):
-        raise ConfigError(message("MLP embedding_size must be a positive int or a dict of them.",
-                                  f"embedding_size={embedding_size!r}", "None (fastai's rule), an int >= 1 for "
-                                  "every column, or {column: int}", "Pass e.g. embedding_size={'city': 8}."))
+        raise ConfigError(message("MLP embedding_dim must be a positive int or a dict of them.",
+                                  f"embedding_dim={embedding_size!r}", "None (fastai's rule), an int >= 1 for "
+                                  "every column, or {column: int}", "Pass e.g. embedding_dim={'city': 8}."))
 
 
 class MLP(Model):
@@ -77,7 +78,7 @@ class MLP(Model):
 
         categorical: tabular mode only: column names to treat as categorical whatever their dtype
             (int codes such as zip codes); bool, object, string and category columns always are.
-        embedding_size: tabular mode only: the width of every entity embedding (an int), or
+        embedding_dim: tabular mode only: the width of every entity embedding (an int), or
             ``{column: width}``; unnamed columns use fastai's rule ``min(600, round(1.6 * K ** 0.56))``
             for ``K`` codes (the categories plus the unknown/missing index 0).
 
@@ -105,8 +106,10 @@ class MLP(Model):
     def __init__(self, units: Sequence[int] = (256, 128), outputs: int = 1,
                  activation: str | Callable[..., Any] = "relu", dropout: float = 0.0,
                  norm: str | None = None, *, categorical: Sequence[str] | None = None,
-                 embedding_size: int | Mapping[str, int] | None = None) -> None:
+                 embedding_dim: int | Mapping[str, int] | None = None, **renamed: Any) -> None:
         super().__init__()
+        refuse_renamed("MLP", renamed)
+        embedding_size = embedding_dim
         _check_units(units)
         _check_tabular(categorical, embedding_size)
         if not isinstance(outputs, int) or isinstance(outputs, bool) or outputs < 1:
@@ -120,7 +123,7 @@ class MLP(Model):
                                       "Pass e.g. dropout=0.1, or 0.0 for none."))
         self.units, self.outputs, self.activation = units, outputs, activation
         self.dropout, self.norm = dropout, norm
-        self.categorical, self.embedding_size = categorical, embedding_size
+        self.categorical, self.embedding_dim = categorical, embedding_size
         layers: list[nn.Module] = []
         for width in units:
             layers.append(Dense(width))
@@ -133,7 +136,7 @@ class MLP(Model):
         self.head = Dense(outputs)
 
     def get_params(self) -> dict[str, Any]:
-        """Constructor arguments, as given; ``categorical``/``embedding_size`` only when not None.
+        """Constructor arguments, as given; ``categorical``/``embedding_dim`` only when not None.
 
         Leaving the unset tabular arguments out keeps the params, saved specs and checkpoint
         fingerprints of array MLPs exactly as before the tabular mode existed.
@@ -142,10 +145,10 @@ class MLP(Model):
         return {k: v for k, v in params.items() if k not in TABULAR_ARGUMENTS or v is not None}
 
     def set_params(self, **params: Any) -> Model:
-        """As ``Model.set_params``; ``categorical`` and ``embedding_size`` are accepted even when unset."""
+        """As ``Model.set_params``; ``categorical`` and ``embedding_dim`` are accepted even when unset."""
         given = {k: params.pop(k) for k in TABULAR_ARGUMENTS if k in params}
         if given and not set(params) - set(self.get_params()):  # unknown names: the base call below raises
-            _check_tabular(given.get("categorical", self.categorical), given.get("embedding_size", self.embedding_size))
+            _check_tabular(given.get("categorical", self.categorical), given.get("embedding_dim", self.embedding_dim))
             self.__dict__["_lamina_config"].update(given)  # the rebuild below reads them back through get_params()
         return super().set_params(**params)
 
@@ -159,7 +162,7 @@ class MLP(Model):
         if is_dataframe(x):
             if "tabular" not in self._modules and name == "fit" and not self.is_built():
                 device = next(self.parameters()).device
-                self.tabular = TabularEncoder().adapt(x, self.categorical, self.embedding_size).to(device)
+                self.tabular = TabularEncoder().adapt(x, self.categorical, self.embedding_dim).to(device)
             if "tabular" in self._modules:
                 x = cast(TabularEncoder, self._modules["tabular"]).transform(x)
         return super()._tensors(x, y, name)

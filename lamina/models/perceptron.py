@@ -2,15 +2,15 @@
 
 Three rules share the same linear map ``x @ W.T + b`` over the flattened input:
 
-* ``"softmax"``: ``num_classes`` logits trained with ``cross_entropy`` (multinomial logistic regression);
+* ``"softmax"``: ``outputs`` logits trained with ``cross_entropy`` (multinomial logistic regression);
 * ``"logistic"``: one logit trained with ``binary_cross_entropy`` (binary logistic regression);
-* ``"perceptron"``: ``num_classes`` scores trained by the classic mistake-driven rule, with no gradient.
+* ``"perceptron"``: ``outputs`` scores trained by the classic mistake-driven rule, with no gradient.
 
 A single layer only separates classes with a hyperplane: on XOR no rule gets past 3 of 4 points.
 
 >>> import lamina
 >>> x, y = lamina.testing.tiny_classification(rows=64, features=4, classes=3)
->>> model = lamina.models.Perceptron(num_classes=3, rule="perceptron")
+>>> model = lamina.models.Perceptron(outputs=3, rule="perceptron")
 >>> model = model.compile(optimizer="sgd", loss="cross_entropy", learning_rate=1.0)
 >>> history = model.fit(x, y, epochs=3, batch_size=8, verbose=0, seed=0)
 >>> sorted(history.history)
@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from lamina.errors import ConfigError, message
 from lamina.layers import Dense
+from lamina.models._names import refuse_renamed
 from lamina.models.base import Model
 
 __all__ = ["Perceptron"]
@@ -39,8 +40,8 @@ class Perceptron(Model):
     """A single linear layer over the flattened input, trained by one of three rules.
 
     Args:
-        num_classes: number of classes (>= 2). ``rule="logistic"`` needs 2 and outputs one logit.
-        rule: ``"softmax"`` (gradient, cross-entropy over ``num_classes`` logits), ``"logistic"``
+        outputs: number of classes (>= 2). ``rule="logistic"`` needs 2 and outputs one logit.
+        rule: ``"softmax"`` (gradient, cross-entropy over ``outputs`` logits), ``"logistic"``
             (gradient, one logit, binary cross-entropy) or ``"perceptron"`` (Rosenblatt's rule).
         use_bias: learn the bias (the threshold) as well as the weights.
 
@@ -59,28 +60,30 @@ class Perceptron(Model):
     classic online rule. The weights start at zero. The logs hold the compiled loss of the batch
     before the update and ``mistake_rate``, the fraction of rows the rule corrected.
 
-    >>> model = Perceptron(num_classes=2, rule="logistic")
+    >>> model = Perceptron(outputs=2, rule="logistic")
     >>> model(torch.ones(5, 2, 3)).shape
     torch.Size([5, 1])
     """
 
     _lamina_name = "lamina.models.Perceptron"
 
-    def __init__(self, num_classes: int = 2, rule: str = "softmax", *, use_bias: bool = True) -> None:
+    def __init__(self, outputs: int = 2, rule: str = "softmax", *, use_bias: bool = True, **renamed: Any) -> None:
         super().__init__()
+        refuse_renamed("Perceptron", renamed)
+        num_classes = outputs
         if rule not in RULES:
             raise ConfigError(message("Unknown Perceptron rule.", repr(rule), f"one of {', '.join(map(repr, RULES))}",
                                       "Pass rule='perceptron' for Rosenblatt's rule or rule='softmax' for the "
                                       "gradient version."))
         if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
-            raise ConfigError(message("Perceptron needs at least two classes.", f"num_classes={num_classes!r}",
-                                      "an int >= 2", "Pass num_classes=2 for a binary problem (one logit: "
+            raise ConfigError(message("Perceptron needs at least two classes.", f"outputs={num_classes!r}",
+                                      "an int >= 2", "Pass outputs=2 for a binary problem (one logit: "
                                       "rule='logistic')."))
         if rule == "logistic" and num_classes != 2:
             raise ConfigError(message("rule='logistic' is binary (one output logit).",
-                                      f"num_classes={num_classes}", "num_classes=2",
+                                      f"outputs={num_classes}", "outputs=2",
                                       f"Use rule='softmax' for {num_classes} classes."))
-        self.num_classes, self.rule, self.use_bias = num_classes, rule, use_bias
+        self.outputs, self.rule, self.use_bias = num_classes, rule, use_bias
         self.dense = Dense(1 if rule == "logistic" else num_classes, use_bias=use_bias,
                            kernel_initializer="zeros" if rule == "perceptron" else "glorot_uniform")
 
@@ -97,7 +100,7 @@ class Perceptron(Model):
             loss = self.compute_loss(scores, y)
             labels = y.argmax(-1) if y.is_floating_point() and y.dim() > 1 else y.reshape(-1).long()
             predicted = scores.argmax(-1)
-            delta = F.one_hot(labels, self.num_classes) - F.one_hot(predicted, self.num_classes)  # (N, C)
+            delta = F.one_hot(labels, self.outputs) - F.one_hot(predicted, self.outputs)  # (N, C)
             delta = delta.to(scores.dtype)
             step = self.learning_rate()
             self.dense.weight.add_(step * delta.T @ x.reshape(len(x), -1).to(scores.dtype))  # (C, features)

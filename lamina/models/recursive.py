@@ -26,7 +26,7 @@ Python iterations is the largest tree height, never the number of nodes.
 >>> from lamina.models.recursive import RecursiveNet
 >>> from lamina.trees import Tree
 >>> trees = [Tree.parse(("+", "1", "2")), Tree.parse(("-", "1", ("+", "2", "2")))] * 8
->>> model = RecursiveNet(hidden_size=8, outputs=2, arity=2, labels=["+", "-", "1", "2"])
+>>> model = RecursiveNet(units=8, outputs=2, arity=2, labels=["+", "-", "1", "2"])
 >>> model = model.compile(optimizer="adam", loss="cross_entropy")
 >>> history = model.fit(trees, [1, 0] * 8, epochs=2, verbose=0, seed=0)
 >>> model.predict(trees[:3]).shape
@@ -43,6 +43,7 @@ from torch import nn
 
 from lamina.errors import ConfigError, DataError, ShapeError, message
 from lamina.layers import Embedding
+from lamina.models._names import refuse_renamed
 from lamina.models.base import Model
 from lamina.trees import Tree, encode
 
@@ -60,11 +61,11 @@ def _check(cell: Any, vocabulary_size: Any, hidden_size: Any, outputs: Any, arit
     if cell not in CELLS:
         raise ConfigError(message("Unknown RecursiveNet cell.", repr(cell), f"one of {', '.join(map(repr, CELLS))}",
                                   "Pass cell='treelstm' (Tai et al. 2015) or cell='rvnn'."))
-    for name, value in (("hidden_size", hidden_size), ("outputs", outputs)):
+    for name, value in (("units", hidden_size), ("outputs", outputs)):
         if not _positive_int(value):
             raise ConfigError(message(f"RecursiveNet {name} must be a positive int.", f"{name}={value!r}",
                                       "an int >= 1", f"Pass e.g. {name}=64."))
-    for name, value in (("arity", arity), ("embedding_size", embedding_size)):
+    for name, value in (("arity", arity), ("embedding_dim", embedding_size)):
         if value is not None and not _positive_int(value):
             raise ConfigError(message(f"RecursiveNet {name} must be None or a positive int.", f"{name}={value!r}",
                                       "None or an int >= 1", f"Pass {name}=None, or e.g. 2 for binary trees."))
@@ -92,31 +93,34 @@ class RecursiveNet(Model):
     Args:
         cell: ``"treelstm"`` (Child-Sum or N-ary TreeLSTM) or ``"rvnn"`` (``h = tanh(W x + U h~ + b)``).
         vocabulary_size: label ids are ``1..vocabulary_size-1`` (0 is padding); default ``len(labels) + 1``.
-        hidden_size: size of each node's state (and memory cell for ``"treelstm"``).
+        units: size of each node's state (and memory cell for ``"treelstm"``).
         outputs: size of the output layer (the number of classes for ``cross_entropy``).
         arity: None for Child-Sum (any number of children, order ignored); N for ordered trees with
             at most N children, each position with its own weights (2 for binary trees).
         labels: the node labels, whose ids are 1, 2, ... in this order; lets ``fit``/``predict``
             take lists of ``Tree`` with these labels. None: trees carry token ids.
-        embedding_size: size of the label embeddings; default ``hidden_size``.
+        embedding_dim: size of the label embeddings; default ``units``.
 
     Input ``(N, max_nodes, 1 + max_children)`` integers (``lamina.trees.encode``) or a list of
     ``Tree``; output ``(N, outputs)``.
 
-    >>> model = RecursiveNet(cell="rvnn", vocabulary_size=5, hidden_size=4, outputs=3)
+    >>> model = RecursiveNet(cell="rvnn", vocabulary_size=5, units=4, outputs=3)
     >>> model(torch.tensor([[[3, -1, -1], [4, -1, -1], [1, 0, 1]]])).shape
     torch.Size([1, 3])
     """
 
     _lamina_name = "lamina.models.RecursiveNet"
 
-    def __init__(self, cell: str = "treelstm", vocabulary_size: int | None = None, hidden_size: int = 64,
+    def __init__(self, cell: str = "treelstm", vocabulary_size: int | None = None, units: int = 64,
                  outputs: int = 1, arity: int | None = None, *, labels: Sequence[str | int] | None = None,
-                 embedding_size: int | None = None) -> None:
+                 embedding_dim: int | None = None, **renamed: Any) -> None:
         super().__init__()
+        refuse_renamed("RecursiveNet", renamed)
+        hidden_size = units
+        embedding_size = embedding_dim
         _check(cell, vocabulary_size, hidden_size, outputs, arity, labels, embedding_size)
-        self.cell, self.vocabulary_size, self.hidden_size, self.outputs = cell, vocabulary_size, hidden_size, outputs
-        self.arity, self.labels, self.embedding_size = arity, labels, embedding_size
+        self.cell, self.vocabulary_size, self.units, self.outputs = cell, vocabulary_size, hidden_size, outputs
+        self.arity, self.labels, self.embedding_dim = arity, labels, embedding_size
         self.num_ids = vocabulary_size if vocabulary_size is not None else len(labels or ()) + 1
         lstm = cell == "treelstm"
         children_width = hidden_size * (arity or 1)  # [h_1; ...; h_N] for N-ary, sum_k h_k for Child-Sum
@@ -144,7 +148,7 @@ class RecursiveNet(Model):
     def _cell(self, ids: torch.Tensor, h_kids: torch.Tensor,
               c_kids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """New ``(h, c)`` ``(K, hidden)`` of K nodes from their label ids ``(K,)`` and children ``(K, C, hidden)``."""
-        size = self.hidden_size
+        size = self.units
         x = self.node(self.embedding(ids))  # (K, gates * hidden)
         ordered = self.arity is not None
         summary = h_kids.reshape(len(h_kids), -1) if ordered else h_kids.sum(1)  # (K, N * hidden) or (K, hidden)
@@ -170,7 +174,7 @@ class RecursiveNet(Model):
         kids = compact[flat[real]]  # (R, C) child rows; R is the all-zero "no child" row
         ids = ids[real]  # (R,)
         heights = _heights(kids)  # (R,) leaves 0
-        states = self.node.weight.new_zeros(total + 1, self.hidden_size)  # h of every node, then the zero row
+        states = self.node.weight.new_zeros(total + 1, self.units)  # h of every node, then the zero row
         memory = states if self.forget is None else states.clone()  # c (TreeLSTM)
         for level in range(int(heights.max()) + 1 if total else 0):
             nodes = (heights == level).nonzero().squeeze(1)  # (K,) every node of this height in the batch

@@ -18,7 +18,7 @@ source steps weigh exactly 0.
 
 >>> from lamina.datasets.synthetic import digit_sequences
 >>> x, y = digit_sequences("reverse", rows=64, min_length=2, max_length=4)  # x: (64, 4), y: (64, 5)
->>> model = Seq2Seq(hidden_size=16, embedding_size=8).compile(metrics=["sequence_accuracy"])
+>>> model = Seq2Seq(units=16, embedding_dim=8).compile(metrics=["sequence_accuracy"])
 >>> history = model.fit(x, y, epochs=2, verbose=0, seed=0)
 >>> model.predict(x).shape
 (64, 5)
@@ -42,6 +42,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from lamina.errors import ConfigError, DataError, ShapeError, message
 from lamina.layers import Embedding, Layer
 from lamina.metrics import Metric, Weight, _shape_error, _weights
+from lamina.models._names import refuse_renamed
 from lamina.models.base import Model
 from lamina.registry import registries
 from lamina.sequences import lengths
@@ -182,8 +183,8 @@ class Seq2Seq(Model):
     Args:
         source_vocabulary_size: number of source ids (ids ``0..size - 1``; 0 is padding).
         target_vocabulary_size: number of target ids, including PAD, BOS and EOS (0, 1, 2).
-        hidden_size: units of each recurrent layer (the encoder has this many per direction).
-        embedding_size: size of the source and target token vectors.
+        units: units of each recurrent layer (the encoder has this many per direction).
+        embedding_dim: size of the source and target token vectors.
         attention: ``"bahdanau"``, ``"luong"`` or ``None`` (see the module docstring).
         cell: ``"gru"`` or ``"lstm"``.
         num_layers: stacked recurrent layers in the encoder and in the decoder.
@@ -197,22 +198,25 @@ class Seq2Seq(Model):
     ``max_length`` defaults to the target width seen in ``fit`` (``target_length_``, saved with the
     weights), or twice the source width before any fit.
 
-    >>> Seq2Seq(hidden_size=8, embedding_size=4)(torch.tensor([[3, 4, 0]]), torch.tensor([[4, 3, 2]])).shape
+    >>> Seq2Seq(units=8, embedding_dim=4)(torch.tensor([[3, 4, 0]]), torch.tensor([[4, 3, 2]])).shape
     torch.Size([1, 3, 13])
     """
 
     _lamina_name = "lamina.models.Seq2Seq"
     target_length_: torch.Tensor
 
-    def __init__(self, source_vocabulary_size: int = 13, target_vocabulary_size: int = 13, hidden_size: int = 128,
-                 embedding_size: int = 64, attention: str | None = "bahdanau", cell: str = "gru", *,
-                 num_layers: int = 1, dropout: float = 0.0, teacher_forcing: float = 1.0) -> None:
+    def __init__(self, source_vocabulary_size: int = 13, target_vocabulary_size: int = 13, units: int = 128,
+                 embedding_dim: int = 64, attention: str | None = "bahdanau", cell: str = "gru", *,
+                 num_layers: int = 1, dropout: float = 0.0, teacher_forcing: float = 1.0, **renamed: Any) -> None:
         super().__init__()
+        refuse_renamed("Seq2Seq", renamed)
+        hidden_size = units
+        embedding_size = embedding_dim
         sizes = {"source_vocabulary_size": source_vocabulary_size, "target_vocabulary_size": target_vocabulary_size,
-                 "hidden_size": hidden_size, "embedding_size": embedding_size, "num_layers": num_layers}
+                 "units": hidden_size, "embedding_dim": embedding_size, "num_layers": num_layers}
         _check(sizes, attention, cell, dropout, teacher_forcing)
         self.source_vocabulary_size, self.target_vocabulary_size = source_vocabulary_size, target_vocabulary_size
-        self.hidden_size, self.embedding_size, self.attention, self.cell = hidden_size, embedding_size, attention, cell
+        self.units, self.embedding_dim, self.attention, self.cell = hidden_size, embedding_size, attention, cell
         self.num_layers, self.dropout, self.teacher_forcing = num_layers, dropout, teacher_forcing
         rnn, between = CELLS[cell], dropout if num_layers > 1 else 0.0
         states = 2 if cell == "lstm" else 1  # (h, c) or h

@@ -14,7 +14,7 @@ Both stack pre-norm blocks, ``x + Attention(LayerNorm(x))`` then ``x + MLP(Layer
 >>> import lamina
 >>> from lamina.models.transformer import TransformerLM
 >>> x, y = lamina.sequences.windows(np.arange(200) % 7 + 1, 16)
->>> model = TransformerLM(vocabulary_size=8, dim=16, num_heads=2, num_layers=1, max_length=16)
+>>> model = TransformerLM(vocabulary_size=8, embedding_dim=16, num_heads=2, num_layers=1, max_length=16)
 >>> model = model.compile(optimizer="adamw", loss="cross_entropy", learning_rate=3e-3)
 >>> history = model.fit(x, y, epochs=2, verbose=0, seed=0)
 >>> model.predict(x).shape
@@ -36,6 +36,7 @@ from torch import nn
 from lamina import data as data_lib
 from lamina.errors import ConfigError, DataError, ShapeError, message
 from lamina.layers import Dense, Layer
+from lamina.models._names import refuse_renamed
 from lamina.models.base import Model
 from lamina.sequences import lengths
 
@@ -50,15 +51,16 @@ def _positive_int(value: Any) -> bool:
 
 
 def _check_sizes(owner: str, dim: Any, num_heads: Any, num_layers: Any, max_length: Any, dropout: Any) -> None:
-    for name, value in (("dim", dim), ("num_heads", num_heads), ("num_layers", num_layers),
+    for name, value in (("embedding_dim", dim), ("num_heads", num_heads), ("num_layers", num_layers),
                         ("max_length", max_length)):
         if not _positive_int(value):
             raise ConfigError(message(f"{owner} {name} must be a positive int.", f"{name}={value!r}", "an int >= 1",
-                                      f"Pass e.g. {name}={ {'dim': 64, 'max_length': 256}.get(name, 2) }."))
+                                      f"Pass e.g. {name}={ {'embedding_dim': 64, 'max_length': 256}.get(name, 2) }."))
     if dim % num_heads:
-        raise ConfigError(message(f"{owner} dim must be divisible by num_heads (each head gets dim // num_heads).",
-                                  f"dim={dim}, num_heads={num_heads}", "dim % num_heads == 0",
-                                  f"Pass dim={num_heads * max(1, round(dim / num_heads))} or a num_heads "
+        raise ConfigError(message(f"{owner} embedding_dim must be divisible by num_heads (each head gets "
+                                  "embedding_dim // num_heads).", f"embedding_dim={dim}, num_heads={num_heads}",
+                                  "embedding_dim % num_heads == 0",
+                                  f"Pass embedding_dim={num_heads * max(1, round(dim / num_heads))} or a num_heads "
                                   f"that divides {dim}."))
     if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
         raise ConfigError(message(f"{owner} dropout out of range.", f"dropout={dropout!r}", "0 <= dropout < 1",
@@ -102,7 +104,7 @@ class SelfAttention(Layer):
     """Multi-head self-attention over ``(N, T, dim)`` with ``F.scaled_dot_product_attention``.
 
     Args:
-        dim: model width; each of the ``num_heads`` heads gets ``dim // num_heads`` features.
+        embedding_dim: model width; each of the ``num_heads`` heads gets ``dim // num_heads`` features.
         num_heads: attention heads.
         dropout: dropout on the attention weights (training only).
         causal: mask the future (position ``t`` attends to ``0..t`` only), as a language model needs.
@@ -115,10 +117,13 @@ class SelfAttention(Layer):
     torch.Size([3, 5, 8])
     """
 
-    def __init__(self, dim: int = 64, num_heads: int = 4, dropout: float = 0.0, causal: bool = False) -> None:
+    def __init__(self, embedding_dim: int = 64, num_heads: int = 4, dropout: float = 0.0, causal: bool = False,
+                 **renamed: Any) -> None:
         super().__init__()
+        refuse_renamed("SelfAttention", renamed)
+        dim = embedding_dim
         _check_sizes("SelfAttention", dim, num_heads, 1, 1, dropout)
-        self.dim, self.num_heads, self.dropout, self.causal = dim, num_heads, dropout, causal
+        self.embedding_dim, self.num_heads, self.dropout, self.causal = dim, num_heads, dropout, causal
         self.qkv = nn.Linear(dim, 3 * dim)  # the three projections in one matrix multiply
         self.out = nn.Linear(dim, dim)
 
@@ -138,7 +143,7 @@ class TransformerBlock(Layer):
     """A pre-norm block: ``x + Dropout(Attention(LayerNorm(x)))``, then ``x + Dropout(MLP(LayerNorm(x)))``.
 
     Args:
-        dim: model width.
+        embedding_dim: model width.
         num_heads: attention heads.
         dropout: rate on the attention weights and on both residual branches.
         causal: causal self-attention (language models).
@@ -150,8 +155,11 @@ class TransformerBlock(Layer):
     torch.Size([3, 5, 8])
     """
 
-    def __init__(self, dim: int = 64, num_heads: int = 4, dropout: float = 0.0, causal: bool = False) -> None:
+    def __init__(self, embedding_dim: int = 64, num_heads: int = 4, dropout: float = 0.0, causal: bool = False,
+                 **renamed: Any) -> None:
         super().__init__()
+        refuse_renamed("TransformerBlock", renamed)
+        dim = embedding_dim
         self.attention_norm = nn.LayerNorm(dim)
         self.attention = SelfAttention(dim, num_heads, dropout, causal)
         self.feed_forward_norm = nn.LayerNorm(dim)
@@ -223,10 +231,10 @@ class Transformer(_Sequences):
     Args:
         vocabulary_size: for token ids ``(N, T)``: the number of ids (0 is padding, masked out of
             attention and of the pooling). None for float sequences ``(N, T, features)``, which a
-            linear layer projects to ``dim``; all-zero steps after a row's last nonzero step are
+            linear layer projects to ``embedding_dim``; all-zero steps after a row's last nonzero step are
             padding there (as ``lamina.sequences.pad_sequences`` writes them).
         outputs: size of the output layer (the number of classes for ``cross_entropy``).
-        dim: model width (embedding size), divisible by ``num_heads``.
+        embedding_dim: model width (embedding size), divisible by ``num_heads``.
         num_heads: attention heads per block.
         num_layers: transformer blocks.
         max_length: the longest sequence accepted (the size of the learned position table).
@@ -237,18 +245,20 @@ class Transformer(_Sequences):
 
     Output ``(N, outputs)`` logits.
 
-    >>> Transformer(vocabulary_size=50, outputs=3, dim=16, num_heads=2)(torch.tensor([[4, 9, 0]])).shape
+    >>> Transformer(vocabulary_size=50, outputs=3, embedding_dim=16, num_heads=2)(torch.tensor([[4, 9, 0]])).shape
     torch.Size([1, 3])
-    >>> Transformer(outputs=2, dim=8, pooling="cls", positions="sinusoidal")(torch.rand(5, 7, 3)).shape
+    >>> Transformer(outputs=2, embedding_dim=8, pooling="cls", positions="sinusoidal")(torch.rand(5, 7, 3)).shape
     torch.Size([5, 2])
     """
 
     _lamina_name = "lamina.models.Transformer"
 
-    def __init__(self, vocabulary_size: int | None = None, outputs: int = 2, dim: int = 64, num_heads: int = 4,
-                 num_layers: int = 2, *, max_length: int = 512, dropout: float = 0.0, pooling: str = "mean",
-                 positions: str = "learned") -> None:
+    def __init__(self, vocabulary_size: int | None = None, outputs: int = 2, embedding_dim: int = 64,
+                 num_heads: int = 4, num_layers: int = 2, *, max_length: int = 512, dropout: float = 0.0,
+                 pooling: str = "mean", positions: str = "learned", **renamed: Any) -> None:
         super().__init__()
+        refuse_renamed("Transformer", renamed)
+        dim = embedding_dim
         _check_sizes("Transformer", dim, num_heads, num_layers, max_length, dropout)
         if vocabulary_size is not None and (not _positive_int(vocabulary_size) or vocabulary_size < 2):
             raise ConfigError(message("Transformer vocabulary_size must be an int >= 2 (id 0 is padding), or None.",
@@ -262,7 +272,8 @@ class Transformer(_Sequences):
                                       f"pooling={pooling!r}, positions={positions!r}",
                                       f"pooling in {POOLINGS} and positions in {POSITIONS}",
                                       "Pass pooling='mean' and positions='learned'."))
-        self.vocabulary_size, self.outputs, self.dim, self.num_heads = vocabulary_size, outputs, dim, num_heads
+        self.vocabulary_size, self.outputs, self.embedding_dim = vocabulary_size, outputs, embedding_dim
+        self.num_heads = num_heads
         self.num_layers, self.max_length, self.dropout = num_layers, max_length, dropout
         self.pooling, self.positions = pooling, positions
         self.embedding: nn.Module = Dense(dim) if vocabulary_size is None else nn.Embedding(vocabulary_size, dim, 0)
@@ -322,7 +333,7 @@ class TransformerLM(_Sequences):
 
     Args:
         vocabulary_size: the number of token ids (e.g. ``len(CharVocabulary(text))``).
-        dim: model width, divisible by ``num_heads``.
+        embedding_dim: model width, divisible by ``num_heads``.
         num_heads: attention heads per block.
         num_layers: transformer blocks.
         max_length: the context length: the longest input (and the window ``generate`` keeps).
@@ -331,22 +342,24 @@ class TransformerLM(_Sequences):
     Train with ``fit(x, y)`` on ``lamina.sequences.windows(ids, T)`` and ``loss="cross_entropy"``:
     the loss is the mean over every position of every window.
 
-    >>> TransformerLM(vocabulary_size=11, dim=8, num_heads=2, num_layers=1)(torch.tensor([[1, 2, 3]])).shape
+    >>> TransformerLM(vocabulary_size=11, embedding_dim=8, num_heads=2, num_layers=1)(torch.tensor([[1, 2, 3]])).shape
     torch.Size([1, 3, 11])
     """
 
     _lamina_name = "lamina.models.TransformerLM"
     vocabulary_size: int
 
-    def __init__(self, vocabulary_size: int = 256, dim: int = 128, num_heads: int = 4, num_layers: int = 4, *,
-                 max_length: int = 256, dropout: float = 0.0) -> None:
+    def __init__(self, vocabulary_size: int = 256, embedding_dim: int = 128, num_heads: int = 4, num_layers: int = 4,
+                 *, max_length: int = 256, dropout: float = 0.0, **renamed: Any) -> None:
         super().__init__()
+        refuse_renamed("TransformerLM", renamed)
+        dim = embedding_dim
         _check_sizes("TransformerLM", dim, num_heads, num_layers, max_length, dropout)
         if not _positive_int(vocabulary_size):
             raise ConfigError(message("TransformerLM vocabulary_size must be a positive int.",
                                       f"vocabulary_size={vocabulary_size!r}", "the number of token ids",
                                       "Pass vocabulary_size=len(vocabulary)."))
-        self.vocabulary_size, self.dim, self.num_heads = vocabulary_size, dim, num_heads
+        self.vocabulary_size, self.embedding_dim, self.num_heads = vocabulary_size, embedding_dim, num_heads
         self.num_layers, self.max_length, self.dropout = num_layers, max_length, dropout
         self.token_embedding = nn.Embedding(vocabulary_size, dim)
         self.position = nn.Parameter(torch.zeros(max_length, dim))

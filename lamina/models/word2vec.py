@@ -13,7 +13,7 @@ on the first fit, from the words seen ``min_count`` times; other words are dropp
 
 >>> from lamina.models.word2vec import Word2Vec
 >>> text = "the king rules the land . the queen rules the land . " * 20
->>> model = Word2Vec(dim=8, window=2, min_count=1).compile(learning_rate=0.05)
+>>> model = Word2Vec(embedding_dim=8, window=2, min_count=1).compile(learning_rate=0.05)
 >>> history = model.fit(text, epochs=2, verbose=0, seed=0)
 >>> len(model.vocabulary_), model.vector("king").shape
 (8, (8,))
@@ -37,6 +37,7 @@ from lamina.callbacks import History
 from lamina.data import WordVocabulary, to_tensor, tokenize
 from lamina.errors import ConfigError, DataError, NotBuiltError, message
 from lamina.layers import Embedding
+from lamina.models._names import refuse_renamed
 from lamina.models.base import Model
 from lamina.sequences import pad_sequences
 
@@ -133,7 +134,7 @@ class Word2Vec(Model):
     """Word vectors trained with negative sampling on text (skip-gram or CBOW).
 
     Args:
-        dim: the size of each word vector.
+        embedding_dim: the size of each word vector.
         window: context words on each side of a center word. During training each center draws its
             own window size in ``1..window``, so nearer words count more (as in word2vec).
         mode: ``"skipgram"`` (predict each context word from the center) or ``"cbow"`` (predict the
@@ -152,7 +153,7 @@ class Word2Vec(Model):
     known words ``(N, dim)``. Compile with the default loss ``"negative_sampling"``; the optimizer
     updates both vector tables (Adam with ``learning_rate`` from 1e-3 to 1e-2 works well).
 
-    >>> Word2Vec(dim=50, mode="cbow")
+    >>> Word2Vec(embedding_dim=50, mode="cbow")
     lamina.models.Word2Vec()
     """
 
@@ -160,13 +161,15 @@ class Word2Vec(Model):
     _keep: torch.Tensor
     _noise: torch.Tensor
 
-    def __init__(self, dim: int = 100, window: int = 5, mode: str = "skipgram", negative: int = 5,
-                 min_count: int = 5, *, subsample: float = 1e-3, max_size: int | None = None) -> None:
+    def __init__(self, embedding_dim: int = 100, window: int = 5, mode: str = "skipgram", negative: int = 5,
+                 min_count: int = 5, *, subsample: float = 1e-3, max_size: int | None = None, **renamed: Any) -> None:
         super().__init__()
+        refuse_renamed("Word2Vec", renamed)
+        dim = embedding_dim
         if mode not in MODES:
             raise ConfigError(message("Unknown Word2Vec mode.", repr(mode), "'skipgram' or 'cbow'",
                                       "Pass mode='skipgram' (better for rare words) or mode='cbow' (faster)."))
-        for name, value in (("dim", dim), ("window", window), ("negative", negative), ("min_count", min_count),
+        for name, value in (("embedding_dim", dim), ("window", window), ("negative", negative), ("min_count", min_count),
                             ("max_size", 1 if max_size is None else max_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(message(f"Word2Vec {name} must be a positive int.", f"{name}={value!r}",
@@ -174,7 +177,7 @@ class Word2Vec(Model):
         if isinstance(subsample, bool) or not isinstance(subsample, (int, float)) or not 0 <= subsample < 1:
             raise ConfigError(message("Word2Vec subsample must be a frequency threshold.", f"subsample={subsample!r}",
                                       "a number in [0, 1), e.g. 1e-3 (0 keeps every word)", "Pass subsample=1e-3."))
-        self.dim, self.window, self.mode, self.negative = dim, window, mode, negative
+        self.embedding_dim, self.window, self.mode, self.negative = dim, window, mode, negative
         self.min_count, self.subsample, self.max_size = min_count, subsample, max_size
         self.vocabulary_: WordVocabulary | None = None
         self.input_vectors: torch.Tensor = nn.UninitializedParameter()  # sized by the vocabulary on the first fit
@@ -198,7 +201,7 @@ class Word2Vec(Model):
         keep = ((frequency / t).sqrt() + 1) * t / frequency if t else torch.ones_like(counts)
         self._keep = torch.where(counts > 0, keep.clamp(max=1), 1.0).float()
         self._noise = (counts ** 0.75).float()
-        size = (len(self.vocabulary_), self.dim)
+        size = (len(self.vocabulary_), self.embedding_dim)
         if isinstance(self.input_vectors, nn.UninitializedParameter) or self.input_vectors.shape != size:
             self.input_vectors = nn.Parameter(torch.zeros(size, device=device))
             self.output_vectors = nn.Parameter(torch.zeros(size, device=device))
@@ -285,7 +288,8 @@ class Word2Vec(Model):
             self.set_extra_state({"vocabulary": vocabulary.get_config()})
             generator = torch.Generator().manual_seed(options["seed"]) if options.get("seed") is not None else None
             with torch.no_grad():  # word2vec's start: small random input vectors, zero output vectors
-                self.input_vectors.uniform_(-0.5 / self.dim, 0.5 / self.dim, generator=generator)[:2] = 0
+                bound = 0.5 / self.embedding_dim
+                self.input_vectors.uniform_(-bound, bound, generator=generator)[:2] = 0
         if options.get("validation_data") is not None:
             options["validation_data"] = self.windows(options["validation_data"])
         return super().fit(self.windows(documents), epochs=epochs, batch_size=batch_size, **options)
@@ -402,7 +406,7 @@ class Word2Vec(Model):
         Returns:
             An ``Embedding(len(vocabulary_), dim, padding_idx=0)`` whose weight equals ``input_vectors``.
         """
-        layer = Embedding(len(self._vocabulary("embedding_layer")), self.dim, padding_idx=0)
+        layer = Embedding(len(self._vocabulary("embedding_layer")), self.embedding_dim, padding_idx=0)
         with torch.no_grad():
             layer.weight.copy_(self.input_vectors)
         layer.weight.requires_grad_(trainable)
