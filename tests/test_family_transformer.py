@@ -29,8 +29,8 @@ def lm_windows():
 
 
 def tiny_lm(**kwargs):
-    return TransformerLM(**{"vocabulary_size": 8, "embedding_dim": 16, "num_heads": 2, "num_layers": 2, "max_length": 12,
-                            **kwargs})
+    return TransformerLM(**{"vocabulary_size": 8, "embedding_dim": 16, "num_heads": 2, "num_layers": 2,
+                            "max_length": 12, **kwargs})
 
 
 # ------------------------------------------------------------------ contract
@@ -46,7 +46,8 @@ def test_check_model_classifier_on_float_sequences():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(48, 6, 3)).astype(np.float32)
     y = (x[:, :, 0].mean(1) > 0).astype(np.int64)
-    report = lamina.testing.check_model(Transformer(outputs=2, embedding_dim=8, num_heads=2, num_layers=1), x, y, epochs=10)
+    model = Transformer(outputs=2, embedding_dim=8, num_heads=2, num_layers=1)
+    report = lamina.testing.check_model(model, x, y, epochs=10)
     assert report["output_shape"] == (48, 2)
 
 
@@ -60,7 +61,8 @@ def test_check_model_language_model(lm_windows):
 
 
 def test_forward_shapes():
-    assert Transformer(vocabulary_size=20, outputs=5, embedding_dim=8, num_heads=2)(torch.randint(0, 20, (3, 7))).shape == (3, 5)
+    classifier = Transformer(vocabulary_size=20, outputs=5, embedding_dim=8, num_heads=2)
+    assert classifier(torch.randint(0, 20, (3, 7))).shape == (3, 5)
     assert Transformer(outputs=3, embedding_dim=8, num_heads=4, pooling="cls")(torch.rand(2, 4, 6)).shape == (2, 3)
     assert tiny_lm()(torch.randint(0, 8, (4, 12))).shape == (4, 12, 8)
     assert tiny_lm()(torch.randint(0, 8, (4, 1))).shape == (4, 1, 8)
@@ -252,7 +254,8 @@ def test_dim_not_divisible_by_num_heads():
 
 
 @pytest.mark.parametrize("kwargs", [{"vocabulary_size": 1}, {"outputs": 0}, {"num_layers": 0}, {"max_length": 0},
-                                    {"dropout": 1.0}, {"pooling": "max"}, {"positions": "rotary"}, {"embedding_dim": 0}])
+                                    {"dropout": 1.0}, {"pooling": "max"}, {"positions": "rotary"},
+                                    {"embedding_dim": 0}])
 def test_bad_classifier_arguments(kwargs):
     with pytest.raises(ConfigError, match="Received"):
         Transformer(**kwargs)

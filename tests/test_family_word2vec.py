@@ -248,7 +248,8 @@ def test_bad_input_is_a_clear_error(fitted):
         fitted.predict(np.array([[2, 99]]))
 
 
-@pytest.mark.parametrize("kwargs,match", [({"mode": "glove"}, "'skipgram' or 'cbow'"), ({"embedding_dim": 0}, "embedding_dim=0"),
+@pytest.mark.parametrize("kwargs,match", [({"mode": "glove"}, "'skipgram' or 'cbow'"),
+                                          ({"embedding_dim": 0}, "embedding_dim=0"),
                                           ({"window": 1.5}, "window=1.5"), ({"negative": True}, "negative"),
                                           ({"subsample": 1.0}, "subsample=1.0"), ({"max_size": 0}, "max_size")])
 def test_bad_arguments(kwargs, match):

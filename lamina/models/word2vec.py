@@ -169,8 +169,8 @@ class Word2Vec(Model):
         if mode not in MODES:
             raise ConfigError(message("Unknown Word2Vec mode.", repr(mode), "'skipgram' or 'cbow'",
                                       "Pass mode='skipgram' (better for rare words) or mode='cbow' (faster)."))
-        for name, value in (("embedding_dim", dim), ("window", window), ("negative", negative), ("min_count", min_count),
-                            ("max_size", 1 if max_size is None else max_size)):
+        for name, value in (("embedding_dim", dim), ("window", window), ("negative", negative),
+                            ("min_count", min_count), ("max_size", 1 if max_size is None else max_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(message(f"Word2Vec {name} must be a positive int.", f"{name}={value!r}",
                                           "an int >= 1", f"Pass e.g. {name}=5."))
