@@ -33,9 +33,9 @@ import torch
 
 from lamina.callbacks import Callback, EarlyStopping
 from lamina.errors import ConfigError, DataError, message
+from lamina.kpi import KPIS, describe, get, minority_class, score
 from lamina.planning import (
     MAX_TOKENS,
-    METRICS,
     MIN_COUNT,
     NETWORK_UNITS,
     SMALL_FILTERS,
@@ -47,9 +47,9 @@ from lamina.planning import (
     uses_lenet,
 )
 
-__all__ = ["Advice", "advise", "recommend", "score"]
+__all__ = ["Advice", "advise", "recommend", "score"]  # score: lamina.kpi.score
 
-SCORES = ("accuracy", "balanced_accuracy", "f1", "rmse", "mae", "r2")
+SCORES = tuple(name for name, entry in KPIS.items() if not entry.needs_probabilities)  # lamina.kpi.score
 FOLDS, SMALL = 10, 5000  # k-fold CV of the classical models for data sets under SMALL rows
 # Rough one-core throughputs that size the subsamples (units per second; measured on 28x28 MNIST):
 HGB_RATE = 5e7  # rows x features x trees
@@ -57,27 +57,6 @@ LINEAR_RATE = 1.5e7  # rows x features x classes (lbfgs, up to 200 iterations)
 KNN_RATE = 2e10  # test rows x training rows x features, at prediction
 COLUMNS = ("candidate", "family", "value", "cv_mean", "cv_sd", "fit_seconds", "latency_ms", "size_bytes",
            "interpretability", "note")
-
-
-def score(metric: str, y: np.ndarray, predicted: np.ndarray) -> float:
-    """``metric`` (one of ``SCORES``; ``f1`` is macro F1) of ``predicted`` against ``y``.
-
-    >>> score("f1", np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]))
-    0.7333333333333334
-    """
-    if metric == "accuracy":
-        return float(np.mean(y == predicted))
-    if metric in ("balanced_accuracy", "f1"):
-        classes = np.unique(y) if metric == "balanced_accuracy" else np.union1d(y, predicted)
-        hits = np.array([np.sum((y == c) & (predicted == c)) for c in classes], dtype=float)
-        truth = np.array([np.sum(y == c) for c in classes], dtype=float)
-        if metric == "balanced_accuracy":
-            return float(np.mean(hits / truth))
-        return float(np.mean(2 * hits / (truth + [np.sum(predicted == c) for c in classes])))
-    error = predicted.astype(float) - y
-    if metric == "r2":
-        return float(1 - np.sum(error ** 2) / max(1e-300, np.sum((y - np.mean(y)) ** 2)))
-    return float(np.sqrt(np.mean(error ** 2)) if metric == "rmse" else np.mean(np.abs(error)))
 
 
 @dataclass
@@ -101,6 +80,7 @@ class Advice:
     noise: float = 0.0
     notes: list[str] = field(default_factory=list)
     fitted: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # advise(keep=True)
+    definition: str = ""  # the metric in words: "F1 of class '>50K'", "macro F1", "accuracy"
 
     def table(self) -> Any:
         """The rows as a pandas DataFrame, the ``value`` column named after the metric."""
@@ -114,7 +94,8 @@ class Advice:
 
     def to_markdown(self) -> str:
         """The table, the recommendation, the reason and the notes as markdown."""
-        headers = ["candidate", "family", self.metric, "CV", "fit s", "ms/row", "size", "interpretability", "note"]
+        headers = ["candidate", "family", self.definition or self.metric, "CV", "fit s", "ms/row", "size",
+                   "interpretability", "note"]
         rows = [[r["candidate"], r["family"], f"{r['value']:.4f}", _cv(r), f"{r['fit_seconds']:.1f}",
                  f"{r['latency_ms']:.4f}", _bytes(r["size_bytes"]), r["interpretability"], r["note"]]
                 for r in self.rows]
@@ -140,7 +121,7 @@ def recommend(rows: Sequence[Mapping[str, Any]], metric: str, noise: float) -> t
     """The honest recommendation: ``(winner, recommendation, reason)`` for the candidates in ``rows``.
 
     The network (family ``"deep"``) is recommended only when it beats the best classical model by
-    more than ``noise`` in ``metric`` (whose direction comes from ``lamina.planning.METRICS``); otherwise
+    more than ``noise`` in ``metric`` (whose direction comes from ``lamina.kpi.KPIS``); otherwise
     the best classical model is, and the reason names the numbers.
 
     >>> rows = [{"candidate": "HGB", "family": "classical", "value": 0.870, "fit_seconds": 3.0, "latency_ms": 0.01},
@@ -148,7 +129,7 @@ def recommend(rows: Sequence[Mapping[str, Any]], metric: str, noise: float) -> t
     >>> recommend(rows, "accuracy", noise=0.005)[0]
     'HGB'
     """
-    higher = METRICS[metric][1]
+    higher = get(metric).higher
     sign = 1.0 if higher else -1.0
     best = {family: max((r for r in rows if r["family"] == family and np.isfinite(r["value"])),
                         key=lambda r: sign * r["value"], default=None) for family in ("classical", "deep")}
@@ -195,6 +176,25 @@ def _latency(predict: Callable[[Any], Any], x: Any) -> float:
 def _subsample(rows: int, cap: float, seed: int) -> np.ndarray | None:
     """A seeded random subset of ``int(cap)`` rows, or None when all ``rows`` fit."""
     return None if rows <= cap else np.sort(np.random.default_rng(seed).permutation(rows)[:max(50, int(cap))])
+
+
+def _positive(classes: np.ndarray, names: list[Any] | None, y: np.ndarray, chosen: Any) -> tuple[int | None, Any]:
+    """The positive class's id among the sorted labels ``classes`` and its name; ``(None, None)`` unless binary."""
+    if len(classes) != 2:
+        if chosen is not None:
+            raise ConfigError(message("positive_class needs a binary target.", f"{len(classes)} classes",
+                                      "two classes", "Leave positive_class out: more classes use macro averages."))
+        return None, None
+    ids = names is not None and classes.dtype.kind in "iu" and all(0 <= c < len(names) for c in classes)
+    shown = [str(names[int(c)]) if ids and names else str(c) for c in classes]
+    if chosen is None:
+        index = int(minority_class(y))  # y holds the ids 0 and 1
+    elif str(chosen) in shown or str(chosen) in [str(c) for c in classes]:
+        index = shown.index(str(chosen)) if str(chosen) in shown else [str(c) for c in classes].index(str(chosen))
+    else:
+        raise ConfigError(message("positive_class is not a class of the target.", repr(chosen), f"one of {shown}",
+                                  "Pass one of those."))
+    return index, shown[index]
 
 
 class _Deadline(Callback):
@@ -264,13 +264,15 @@ def _classical(modality: str, task: str, x: Any) -> list[tuple[str, str, Any]]:
             ("k-NN (k=5)", "medium", make_pipeline(StandardScaler(), knn) if scaled else knn)]
 
 
-def _cross_validate(estimator: Any, x: Any, y: np.ndarray, metric: str, classify: bool, seed: int) -> list[float]:
+def _cross_validate(estimator: Any, x: Any, y: np.ndarray, metric: str, classify: bool, seed: int,
+                    positive: int | None) -> list[float]:
     from sklearn.base import clone
     from sklearn.model_selection import KFold, StratifiedKFold
 
     stratify = classify and np.min(np.unique(y, return_counts=True)[1]) >= FOLDS
     folds = (StratifiedKFold if stratify else KFold)(FOLDS, shuffle=True, random_state=seed)
-    return [score(metric, y[test], clone(estimator).fit(_take(x, train), y[train]).predict(_take(x, test)))
+    return [score(metric, y[test], clone(estimator).fit(_take(x, train), y[train]).predict(_take(x, test)),
+                  positive_class=positive)
             for train, test in folds.split(np.zeros(len(y)), y if stratify else None)]
 
 
@@ -338,15 +340,15 @@ def _network(modality: str, task: str, x: Any, y: np.ndarray, x_test: Any, outpu
 
 
 def advise(data: Any, target: Any = None, *, metric: str | None = None, time_budget: float = 120.0, seed: int = 0,
-           test_fraction: float = 0.2, verbose: int = 0, keep: bool = False) -> Advice:
+           test_fraction: float = 0.2, verbose: int = 0, keep: bool = False, positive_class: Any = None) -> Advice:
     """Train classical baselines and one lamina network on the same split; recommend one, honestly.
 
     Args:
         data: a Dataset-like object, a ``lamina.datasets`` split, a DataFrame (with ``target``) or
             ``(x, y)`` (see ``lamina.plan``). Image pixels are scaled by the training maximum.
         target: the label column of a DataFrame.
-        metric: one of ``SCORES``; default ``"accuracy"`` (classification) or ``"rmse"`` (regression,
-            lower is better).
+        metric: one of ``SCORES`` (``lamina.kpi``); default ``"accuracy"`` (classification) or ``"rmse"``
+            (regression, lower is better).
         time_budget: seconds for training the network (a callback stops it); each classical model is
             fitted on a seeded subsample of rows when a rough cost estimate says it would take longer
             than half of it (the note says so), and k-fold CV runs only when it fits the budget.
@@ -355,6 +357,8 @@ def advise(data: Any, target: Any = None, *, metric: str | None = None, time_bud
         verbose: 1 prints one line per candidate, 2 also the network's epochs.
         keep: keep every fitted candidate in ``Advice.fitted`` as a :class:`lamina.fitted.FittedModel`
             (predicts from raw inputs, saves without pickle).
+        positive_class: for a binary target, the class (a label or class name) ``f1``, ``precision`` and
+            ``recall`` are of; default the minority class. More classes: macro averages.
 
     Returns:
         An :class:`Advice`; see the module docstring for the recommendation rule.
@@ -378,9 +382,9 @@ def advise(data: Any, target: Any = None, *, metric: str | None = None, time_bud
     task = (found.task if has_label.all() else None) or infer_task(y)  # a task read with unlabelled rows may be off
     classify = task == "classification"
     metric = metric or ("accuracy" if classify else "rmse")
-    if metric not in SCORES or METRICS[metric][0] != task:
+    if metric not in SCORES or KPIS[metric].task != task:
         raise ConfigError(message(f"Unsupported metric for {task}.", repr(metric), "one of " + ", ".join(
-            m for m in SCORES if METRICS[m][0] == task), "Pass one of those, or leave metric=None."))
+            m for m in SCORES if KPIS[m].task == task), "Pass one of those, or leave metric=None."))
     if found.x_test is not None and found.y_test is not None:
         x_test, y_test = found.x_test, found.y_test
         notes.append(f"Split: the data set's own test split, {len(x):,} training / {len(x_test):,} test rows.")
@@ -391,9 +395,12 @@ def advise(data: Any, target: Any = None, *, metric: str | None = None, time_bud
         x, x_test, y, y_test = _take(x, train), _take(x, test), y[train], y[test]
         notes.append(f"Split: {'stratified ' * (strata is not None)}random {1 - test_fraction:.0%}/{test_fraction:.0%} "
                      f"(seed {seed}), {len(x):,} training / {len(x_test):,} test rows.")
+    positive = None
     if classify:
         classes = np.unique(np.concatenate([y, y_test]).astype(str if y.dtype.kind == "O" else y.dtype))
         y, y_test = (np.searchsorted(classes, v.astype(classes.dtype)) for v in (y, y_test))
+        positive, shown = _positive(classes, found.classes, y, positive_class)
+        notes.append(f"Metric: {describe(metric, shown, len(classes))}.")
     else:
         y, y_test = y.astype(float), y_test.astype(float)
     scale = 1.0
@@ -431,12 +438,13 @@ def advise(data: Any, target: Any = None, *, metric: str | None = None, time_bud
         if any(w.category.__name__ == "ConvergenceWarning" for w in caught):
             note = (note + "; " if note else "") + "the solver stopped at its iteration cap before converging"
         results[name] = estimator.predict(flat(x_test))
-        row = {"candidate": name, "family": "classical", "value": score(metric, y_test, results[name]),
+        row = {"candidate": name, "family": "classical", "value": score(metric, y_test, results[name],
+                                                                        positive_class=positive),
                "cv_mean": None, "cv_sd": None, "fit_seconds": seconds,
                "latency_ms": _latency(lambda v: estimator.predict(flat(v)), x_test),  # noqa: B023 (called now)
                "size_bytes": len(pickle.dumps(estimator)), "interpretability": interpretability, "note": note}
         if cv and seconds * FOLDS <= time_budget:
-            folds = _cross_validate(estimator, x_fit, y_fit, metric, classify, seed)
+            folds = _cross_validate(estimator, x_fit, y_fit, metric, classify, seed, positive)
             row["cv_mean"], row["cv_sd"] = float(np.mean(folds)), float(np.std(folds, ddof=1))
         elif cv:
             row["note"] = (note + "; " if note else "") + f"CV skipped ({FOLDS} fits of {seconds:.1f} s exceed the " \
@@ -449,14 +457,15 @@ def advise(data: Any, target: Any = None, *, metric: str | None = None, time_bud
         notes.append(f"CV: {FOLDS}-fold cross-validation of the classical models on the {len(y):,} training rows.")
     deep, results["deep"], network, prep = _network(found.modality, task, x, y, x_test, outputs, time_budget, seed,
                                                     verbose)
-    deep["value"] = score(metric, y_test, results["deep"])
+    deep["value"] = score(metric, y_test, results["deep"], positive_class=positive)
     rows = [{key: row[key] for key in COLUMNS} for row in [*rows, deep]]
     if verbose:
         print(f"{deep['candidate']}: {metric} {deep['value']:.4f} in {deep['fit_seconds']:.1f} s")
-    higher = METRICS[metric][1]
+    higher = get(metric).higher
     best = max((r for r in rows if r["family"] == "classical"), key=lambda r: r["value"] * (1 if higher else -1))
     draws = np.random.default_rng(seed).integers(0, len(y_test), (200, len(y_test)))
-    error = float(np.std([score(metric, y_test[d], results[best["candidate"]][d]) for d in draws]))
+    error = float(np.std([score(metric, y_test[d], results[best["candidate"]][d], positive_class=positive)
+                          for d in draws]))
     noise = max(0.005, 2 * error, best["cv_sd"] or 0.0)
     spread = "" if best["cv_sd"] is None else f", CV sd {best['cv_sd']:.4f}"
     notes.append(f"Noise: max(0.005, 2 x bootstrap standard error {error:.4f}{spread}) = {noise:.4f}, from "
@@ -470,4 +479,5 @@ def advise(data: Any, target: Any = None, *, metric: str | None = None, time_bud
                   "classes": classes.tolist() if classify else None}
         kept = {name: FittedModel(name, "classical", model, common) for name, model in fitted.items()}
         kept[deep["candidate"]] = FittedModel(deep["candidate"], "deep", network, {**common, **prep})
-    return Advice(rows, metric, winner, recommendation, reason, noise, notes, kept)
+    definition = describe(metric, shown if positive is not None else None, len(classes) if classify else None)
+    return Advice(rows, metric, winner, recommendation, reason, noise, notes, kept, definition)

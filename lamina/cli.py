@@ -72,8 +72,11 @@ def _init(args: argparse.Namespace) -> int:
 
     path = lamina.project.init(args.folder, name=args.name, goal=args.goal or "", kpi=args.kpi,
                                threshold=args.threshold, data=args.data, target=args.target, task=args.task,
-                               overwrite=args.force)
-    print(f"Wrote {path.resolve()}\nEdit it, then: lamina run {args.folder}")
+                               positive_class=args.positive_class, overwrite=args.force)
+    picked = lamina.Project.load(path).positive_class if args.positive_class is None else None
+    print(f"Wrote {path.resolve()}" + (f"\nThe target is binary: F1, precision and recall are of class {picked!r}, "
+                                       "the minority class (pass --positive-class to choose)." if picked else "")
+          + f"\nEdit it, then: lamina run {args.folder}")
     return 0
 
 
@@ -394,6 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--data", default="data.csv", help="data set name, file, folder or SQL URL")
     init.add_argument("--target", help="the column to predict")
     init.add_argument("--task", choices=("classification", "regression"), help="inferred when absent")
+    init.add_argument("--positive-class", help="binary targets: the class F1, precision and recall are of "
+                      "(default: the minority class)")
     init.add_argument("--force", action="store_true", help="overwrite an existing lamina.yaml")
     init.set_defaults(func=_init)
     run = sub.add_parser("run", help="run a project's stages, skipping those whose inputs did not change",

@@ -1,7 +1,7 @@
 """Label feedback: record the true labels of logged predictions and measure the live performance.
 
 ``record`` appends labels to ``labels.jsonl`` beside the prediction log (a later label for an id wins);
-``performance`` joins them with the log by request id (classification: accuracy, macro F1, per-class
+``performance`` joins them with the log by request id (classification: accuracy, F1 (``lamina.kpi``), per-class
 recall, confusion counts; regression: MAE, RMSE, R2; the main metric per window and per model version).
 ``degraded``: the main metric (the project's KPI, else accuracy or RMSE) is worse than the training-time test value
 by more than ``TOLERANCE`` = 0.05 (absolute for scores such as accuracy, F1 and R2; relative for errors such as
@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from lamina.errors import ConfigError, DataError, message
+from lamina.kpi import get, score
 from lamina.monitor import _key  # a class as text: 1, 1.0 and "1" are the same class
 from lamina.predlog import jsonable, read
 
@@ -242,9 +243,10 @@ def performance(log_path: str | Path, *, task: str | None = None, reference: Any
     convert = _key if task == "classification" else float
     y, p = (np.asarray([convert(v) for v in part], dtype=object if convert is _key else float)
             for part in (truth, predicted))
-    report.metrics = _metrics(task, y, p)
+    positive = ref.get("positive_class")  # binary f1/precision/recall: of this class (lamina.kpi)
+    report.metrics = _metrics(task, y, p, positive)
     matrix = np.asarray(scores, dtype=float) if all(s is not None for s in scores) else None
-    report.value = report.metrics[metric] = _metric(metric, y, p, matrix, report.findings)
+    report.value = report.metrics[metric] = _metric(metric, y, p, matrix, report.findings, positive)
     if task == "classification":
         from sklearn.metrics import confusion_matrix
 
@@ -254,10 +256,12 @@ def performance(log_path: str | Path, *, task: str | None = None, reference: Any
         report.per_class = {k: {"recall": float(counts[i, i] / max(1, n)), "support": int(n)}
                             for i, (k, n) in enumerate(zip(names, counts.sum(1)))}
     size = window or max(10, math.ceil(len(y) / 10))
-    report.trend = [{"start": s, "count": len(y[s:s + size]), "value": _metric(metric, y[s:s + size], p[s:s + size])}
+    report.trend = [{"start": s, "count": len(y[s:s + size]),
+                     "value": _metric(metric, y[s:s + size], p[s:s + size], positive=positive)}
                     for s in range(0, len(y), size)]
     by_version = {v: np.flatnonzero(np.asarray(versions) == v) for v in dict.fromkeys(versions)}
-    report.versions = {v: {"count": len(i), "value": _metric(metric, y[i], p[i])} for v, i in by_version.items()}
+    report.versions = {v: {"count": len(i), "value": _metric(metric, y[i], p[i], positive=positive)}
+                       for v, i in by_version.items()}
     report.findings += [f"Only {len(y)} labelled predictions: the live metric is still noisy."] * (len(y) < 100)
     report.reasons = _reasons(metric, report.value, ref, tolerance)
     report.degraded = bool(report.reasons)
@@ -282,23 +286,18 @@ def _infer(truth: list[Any], predicted: list[Any], vectors: int) -> str:
     return "classification" if vectors or all(whole) else "regression"
 
 
-def _metrics(task: str, y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
-    from sklearn import metrics
-
+def _metrics(task: str, y: np.ndarray, p: np.ndarray, positive: Any = None) -> dict[str, float | None]:
     if task == "classification":
-        return {"accuracy": float(metrics.accuracy_score(y, p)),
-                "f1_macro": float(metrics.f1_score(y, p, average="macro", zero_division=0))}
-    return {"mae": float(metrics.mean_absolute_error(y, p)), "rmse": float(np.sqrt(metrics.mean_squared_error(y, p))),
-            "r2": float(metrics.r2_score(y, p)) if len(y) > 1 and np.ptp(y) > 0 else None}
+        return {"accuracy": score("accuracy", y, p), "f1": score("f1", y, p, positive_class=positive)}
+    return {"mae": score("mae", y, p), "rmse": score("rmse", y, p),
+            "r2": score("r2", y, p) if len(y) > 1 and np.ptp(y) > 0 else None}
 
 
 def _metric(name: str, y: np.ndarray, p: np.ndarray, probabilities: np.ndarray | None = None,
-            findings: list[str] | None = None) -> float | None:
-    """The metric ``name`` (a project KPI) of ``p`` against ``y``; None (with a finding) when it cannot be had."""
-    from lamina.stages import kpi_value
-
+            findings: list[str] | None = None, positive: Any = None) -> float | None:
+    """The metric ``name`` (``lamina.kpi``) of ``p`` against ``y``; None (with a finding) when it cannot be had."""
     try:
-        value = kpi_value(name, y, p, probabilities)
+        value = score(name, y, p, probabilities, positive_class=positive)
     except (ValueError, IndexError) as error:
         (findings if findings is not None else []).append(f"{name} not measured: {str(error).splitlines()[0]}")
         return None
@@ -309,7 +308,7 @@ def _reasons(metric: str, value: float | None, ref: dict[str, Any], tolerance: f
     """Why the live value counts as degraded (empty: it does not)."""
     if value is None:
         return []
-    lower, base, threshold = metric in ("rmse", "mae"), ref.get("value"), ref.get("threshold")
+    lower, base, threshold = not get(metric).higher, ref.get("value"), ref.get("threshold")
     worse = base is not None and (value > base * (1 + tolerance) if lower else value < base - tolerance)
     missed = threshold is not None and (value > threshold if lower else value < threshold)
     return [f"live {metric} {value:.4f} is worse than the training-time {base} by more than the tolerance "
@@ -333,7 +332,8 @@ def _reference(reference: Any) -> dict[str, Any]:
         reference = {**found, "kpi": reference.kpi, "threshold": reference.threshold,
                      "task": reference.task or found["task"]}
     if isinstance(reference, dict):
-        return {k: reference.get(k) for k in ("kpi", "value", "threshold", "task") if reference.get(k) is not None}
+        return {k: reference.get(k) for k in ("kpi", "value", "threshold", "task", "positive_class")
+                if reference.get(k) is not None}
     raise ConfigError(message("Unknown reference.", type(reference).__name__, "a number, a dict, a verdict.json or "
                               "a project", "Pass e.g. reference=0.93 or the project folder."))
 

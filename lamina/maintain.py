@@ -116,7 +116,10 @@ def champion(project: Any) -> Any:
 def _score(project: Any, model: Any, x: Any, y: np.ndarray) -> float:
     from lamina.stages import model_kpi
 
-    return float(model_kpi(project.kpi, model, y, model.predict(x), model.predict_proba(x)))
+    verdict = project.run_path / "evaluate" / "verdict.json"  # the positive class the project was judged by
+    positive = json.loads(verdict.read_text()).get("positive_class") if verdict.is_file() else None
+    return float(model_kpi(project.kpi, model, y, model.predict(x), model.predict_proba(x),
+                           positive or project.positive_class))
 
 
 def _split(y: np.ndarray, share: float, seed: int, classify: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -220,9 +223,9 @@ def _live(project: Any) -> list[str]:
 
 
 def _higher(project: Any) -> bool:
-    from lamina.project import KPIS
+    from lamina.kpi import get
 
-    return bool(KPIS[project.kpi])
+    return get(project.kpi).higher
 
 
 def _finish(result: RetrainResult, folder: Path, say: Any) -> RetrainResult:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from lamina import kpi as kpis
 from lamina.data import tokenize
 from lamina.errors import ConfigError, DataError, message
 from lamina.models._tabular import embedding_size_rule, is_dataframe
@@ -33,13 +34,6 @@ from lamina.models._tabular import embedding_size_rule, is_dataframe
 __all__ = ["Finding", "Plan", "plan"]
 
 MODALITIES = ("table", "image", "text", "array")
-# name -> (task, higher is better, largest possible value or None)
-METRICS: dict[str, tuple[str, bool, float | None]] = {
-    "accuracy": ("classification", True, 1.0), "balanced_accuracy": ("classification", True, 1.0),
-    "f1": ("classification", True, 1.0), "precision": ("classification", True, 1.0),
-    "recall": ("classification", True, 1.0), "roc_auc": ("classification", True, 1.0),
-    "log_loss": ("classification", False, None), "rmse": ("regression", False, None),
-    "mse": ("regression", False, None), "mae": ("regression", False, None), "r2": ("regression", True, 1.0)}
 NETWORK_UNITS = (256, 128)  # the default MLP of lamina.advise (BatchNorm, dropout 0.1)
 SMALL_FILTERS = (16, 32)  # the CNN for images that are not LeNet-sized
 TEXT_UNITS, MIN_COUNT, MAX_TOKENS = 64, 2, 100  # GRU width = embedding width; vocabulary min_count; ids per text
@@ -366,10 +360,16 @@ def _column_findings(data: Data) -> list[Finding]:
     return out
 
 
-def _baseline(kpi: str, y: np.ndarray, counts: dict[str, int]) -> tuple[float, str] | None:
-    if METRICS[kpi][0] == "classification":
+def _baseline(kpi: str, y: np.ndarray, counts: dict[str, int], positive: str | None) -> tuple[float, str] | None:
+    if kpis.get(kpi).task == "classification":
         shares = np.array(sorted(counts.values(), reverse=True), dtype=float) / sum(counts.values())
         majority = f"always predicting {max(counts, key=counts.__getitem__)!r}"
+        if positive is not None and positive in counts and len(counts) == 2:  # always saying the positive class
+            share = counts[positive] / sum(counts.values())
+            return {"f1": (2 * share / (1 + share), f"always predicting {positive!r}"),
+                    "recall": (1.0, f"always predicting {positive!r}"),
+                    "precision": (share, f"always predicting {positive!r}")}.get(kpi) or _baseline(kpi, y, counts,
+                                                                                                  None)
         return {"accuracy": (shares[0], majority), "balanced_accuracy": (1 / len(shares), majority),
                 "f1": (2 * shares[0] / (1 + shares[0]) / len(shares), majority + ", macro F1"),
                 "roc_auc": (0.5, "a constant score"),
@@ -381,21 +381,23 @@ def _baseline(kpi: str, y: np.ndarray, counts: dict[str, int]) -> tuple[float, s
 
 
 def _kpi_findings(summary: dict[str, Any], y: np.ndarray | None, counts: dict[str, int], kpi: Any,
-                  threshold: float | None) -> list[Finding]:
+                  threshold: float | None, positive: str | None) -> list[Finding]:
     task = summary["task"]
     kpi = kpi if kpi is not None or threshold is None else "accuracy" if task == "classification" else "rmse"
     if kpi is None:
         return []
-    if not isinstance(kpi, str) or kpi not in METRICS:
-        raise ConfigError(message("Unknown KPI.", repr(kpi), f"one of {', '.join(METRICS)}", "Pass e.g. kpi='f1'."))
-    (kind, higher, top), summary["kpi"] = METRICS[kpi], kpi
+    entry, summary["kpi"] = kpis.get(kpi), kpi
+    kind, higher, top = entry.task, entry.higher, entry.top
     if task is None or y is None:
         return []
+    positive = None if len(counts) != 2 else positive if positive is not None else kpis.minority_class(
+        np.repeat(list(counts), list(counts.values())))
+    summary["kpi_definition"] = kpis.describe(kpi, positive, len(counts) or None)
     if kind != task:
         return [Finding("blocker", "kpi", f"{kpi!r} is a {kind} metric but the task is {task}", "use " + (
             "rmse, mae or r2" if task == "regression" else "accuracy, f1 or balanced_accuracy") + f" for {task}")]
     share = max(counts.values()) / sum(counts.values()) if counts else 0.0
-    out = [_judge(kpi == "accuracy" and share >= 0.9, "kpi", f"{kpi!r} for a {task} task" + (
+    out = [_judge(kpi == "accuracy" and share >= 0.9, "kpi", f"{summary['kpi_definition']} for a {task} task" + (
         f" with a majority class of {share:.1%}" if counts else ""), "accuracy rewards predicting the majority class "
         "alone: judge by f1 or balanced_accuracy", "higher is better" if higher else "lower is better")]
     if threshold is None:
@@ -404,7 +406,7 @@ def _kpi_findings(summary: dict[str, Any], y: np.ndarray | None, counts: dict[st
         return out + [Finding("blocker", "threshold", f"threshold {threshold:g} is outside the range of {kpi}",
                               f"{kpi} lies in [0, {top:g}]: write a share as a fraction (0.85, not 85)" if top
                               else f"{kpi} is never negative")]
-    base = _baseline(kpi, y, counts)
+    base = _baseline(kpi, y, counts, positive)
     if base is None:
         return out + [Finding("ok", "threshold", f"threshold {threshold:g} for {kpi}", "no trivial baseline known")]
     value, how = base
@@ -437,18 +439,20 @@ def _resource_findings(data: Data, summary: dict[str, Any], budget: float | None
 
 def plan(data: Any, target: Any = None, *, goal: str | None = None, kpi: str | None = None,
          threshold: float | None = None, budget_seconds: float | None = None,
-         max_latency_ms: float | None = None) -> Plan:
+         max_latency_ms: float | None = None, positive_class: str | None = None) -> Plan:
     """Judge from the data, before any training, whether a model can work and which kind.
 
     Args:
         data: a Dataset-like object, a DataFrame (with ``target``), or ``(x, y)`` (see the module docstring).
         target: the label column of a DataFrame.
         goal: what the model is for, in words; ``"classification"``/``"regression"`` is checked against the labels.
-        kpi: the metric the project is judged by, a key of ``METRICS`` (``"accuracy"``, ``"f1"`` (macro),
+        kpi: the metric the project is judged by, a key of ``lamina.kpi.KPIS`` (``"accuracy"``, ``"f1"``,
             ``"balanced_accuracy"``, ``"roc_auc"``, ``"rmse"``, ``"mae"``, ``"r2"``, ...).
         threshold: the KPI value to reach; compared with the metric's range and a trivial baseline.
         budget_seconds: training time allowed, compared with a rough estimate of an epoch's cost.
         max_latency_ms: prediction time allowed per row, compared with rough compute estimates.
+        positive_class: for a binary target, the class ``f1``/``precision``/``recall`` are of (by name; default
+            the minority class); multiclass targets use macro averages.
 
     Returns:
         A :class:`Plan`; ``plan.viable`` is False when a finding is a blocker.
@@ -496,6 +500,6 @@ def plan(data: Any, target: Any = None, *, goal: str | None = None, kpi: str | N
     else:
         findings += _label_findings(data, summary, y, counts)
     findings += _size_findings(data, summary) + _column_findings(data) + _kpi_findings(summary, y, counts, kpi,
-                                                                                        threshold)
+                                                                                        threshold, positive_class)
     summary.update({"threshold": threshold, "budget_seconds": budget, "max_latency_ms": latency})
     return Plan(findings + _resource_findings(data, summary, budget, latency), summary)

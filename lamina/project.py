@@ -16,6 +16,7 @@ The run ends with a verdict: the KPI measured on the test split against the thre
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
 import os
@@ -24,23 +25,23 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from lamina import kpi as _kpi
 from lamina.errors import ConfigError, message
-from lamina.planning import METRICS
 
-__all__ = ["KPIS", "STAGES", "Project", "Stage", "StageContext", "init", "register_stage"]
+__all__ = ["KPIS", "STAGES", "Project", "Stage", "StageContext", "class_names", "init", "register_stage"]
 
-# KPI name -> higher is better (regression errors are lower-is-better), as lamina.planning.METRICS says.
-KPIS = {name: METRICS[name][1] for name in ("accuracy", "balanced_accuracy", "f1", "precision", "recall", "roc_auc",
-                                           "r2", "rmse", "mae")}
+# KPI name -> higher is better (regression errors are lower-is-better), from lamina.kpi.KPIS.
+KPIS = {name: entry.higher for name, entry in _kpi.KPIS.items()}
 FILE_NAME = "lamina.yaml"
-_FIELDS = ("name", "goal", "kpi", "threshold", "data", "task", "model", "constraints", "seed", "run_dir", "prepare",
-           "report", "privacy", "serving", "maintenance")
+_FIELDS = ("name", "goal", "kpi", "threshold", "positive_class", "data", "task", "model", "constraints", "seed",
+           "run_dir", "prepare", "report", "privacy", "serving", "maintenance")
 _TEMPLATE = """\
 # lamina project file: `lamina run` executes plan -> data -> eda -> prepare -> advise -> train -> evaluate -> report.
 name: {name}
 goal: {goal}
 kpi: {kpi}                # the business metric: {kpis}
 threshold: {threshold}          # success when the KPI reaches this on the test split
+positive_class: {positive}{positive_note}
 data:
   source: {source}        # a bundled data set, a file or folder (relative to this file), or an SQL URL;
                           # ${{VARIABLE}} is read from the environment (keep passwords out of this file)
@@ -70,6 +71,8 @@ class Project:
         goal: the business goal in plain words.
         kpi: the metric that decides success (a key of ``KPIS``).
         threshold: the KPI value that counts as success.
+        positive_class: for a binary target, the class ``f1``, ``precision`` and ``recall`` are of (None: the
+            minority class); a multiclass target uses macro averages (``lamina.kpi``).
         data: ``{"source": ..., "target": ..., "options": {...}}``.
         task: ``"classification"``, ``"regression"`` or None (inferred).
         model: ``"auto"``, ``"classical"``, ``"deep"`` or an advisor candidate name.
@@ -92,6 +95,7 @@ class Project:
     kpi: str
     threshold: float
     data: dict[str, Any]
+    positive_class: str | None = None
     task: str | None = None
     model: str = "auto"
     constraints: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -106,9 +110,7 @@ class Project:
 
     def __post_init__(self) -> None:
         where = f"{self.root / FILE_NAME}"
-        if self.kpi not in KPIS:
-            raise ConfigError(message(f"Unknown kpi in {where}.", repr(self.kpi), f"one of {sorted(KPIS)}",
-                                      "Set kpi: to one of those metric names."))
+        _kpi.get(self.kpi, where)
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)):
             raise ConfigError(message(f"threshold in {where} is not a number.", repr(self.threshold),
                                       "a number such as 0.85", "Write the KPI value that counts as success."))
@@ -116,6 +118,8 @@ class Project:
             raise ConfigError(message(f"data in {where} has no source.", repr(self.data),
                                       "data: {source: <name, file or URL>, target: <column>}",
                                       "Add data.source (and data.target for supervised learning)."))
+        if self.positive_class is not None:
+            self.positive_class = str(self.positive_class)  # `positive_class: 1` in YAML is the class "1"
         if self.task not in (None, "classification", "regression"):
             raise ConfigError(message(f"Unknown task in {where}.", repr(self.task),
                                       "classification, regression or null", "Fix or remove task:."))
@@ -243,6 +247,27 @@ class StageContext:
             self._dataset = load(source, target=spec.get("target"), **(spec.get("options") or {}))
         return self._dataset
 
+    def positive_class(self) -> str | None:
+        """The class binary KPIs are of: ``positive_class:`` of lamina.yaml, else the minority class (by name).
+
+        Returns None when the target is not binary (multiclass KPIs are macro averages).
+        """
+        dataset, chosen = self.dataset(), self.project.positive_class
+        if dataset.y is None or (self.project.task or dataset.task) != "classification":
+            return None
+        names = class_names(dataset, dataset.y)
+        present = sorted({str(v) for v in names[~_missing(names)]})
+        if len(present) == 2 and chosen is None:
+            return str(_kpi.minority_class(names))
+        if chosen is not None and (len(present) != 2 or chosen not in present):
+            close = difflib.get_close_matches(chosen, present, n=1)
+            raise ConfigError(message(f"positive_class in {self.project.root / FILE_NAME} is not a class of the "
+                                      "binary target.", repr(chosen), f"one of {present}" if len(present) == 2 else
+                                      f"a binary target (this one has {len(present)} classes)",
+                                      f"Did you mean {close[0]!r}?" if close and len(present) == 2
+                                      else "Fix or remove positive_class:."))
+        return chosen
+
     def result(self, stage: str) -> dict[str, Any]:
         """An earlier stage's result, from this run or from its ``stage.json``."""
         if stage not in self.results:
@@ -256,6 +281,34 @@ class StageContext:
 
 
 STAGES: dict[str, Stage] = {}
+
+
+def _missing(values: Any) -> Any:
+    import pandas as pd
+
+    return pd.isna(pd.Series(values, dtype=object)).to_numpy()
+
+
+def class_names(dataset: Any, values: Any) -> Any:
+    """``values`` (labels as stored) as class names: bundled sets store ids 0..K-1 and their names in ``classes``.
+
+    Args:
+        dataset: a ``lamina.data.load`` Dataset.
+        values: labels ``(N,)``.
+
+    Returns:
+        An object array ``(N,)``: the names where the data set has them, else the values unchanged.
+    """
+    import numpy as np
+
+    out, names, y = np.asarray(values, dtype=object), dataset.classes, dataset.y
+    if not names or y is None or np.asarray(y).dtype.kind not in "iu":
+        return out
+
+    def name(value: Any) -> Any:
+        index = int(value) if str(value).lstrip("-").isdigit() else -1
+        return names[index] if 0 <= index < len(names) else value
+    return np.array([name(v) for v in out], dtype=object)
 
 
 def register_stage(stage: Stage) -> Stage:
@@ -309,33 +362,91 @@ def _run_stage(stage: Stage, context: StageContext, force: bool) -> dict[str, An
 
 def init(folder: str | Path = ".", *, name: str | None = None, goal: str = "", kpi: str = "accuracy",
          threshold: float = 0.9, data: str = "data.csv", target: str | None = None, task: str | None = None,
-         max_latency_ms: float = 100, train_seconds: float = 300, overwrite: bool = False) -> Path:
+         positive_class: str | None = None, max_latency_ms: float = 100, train_seconds: float = 300,
+         overwrite: bool = False) -> Path:
     """Write a commented ``lamina.yaml`` into ``folder`` and return its path.
 
-    Raises ``ConfigError`` when the file exists (pass ``overwrite=True`` to replace it) or a value is invalid.
+    Every value is checked before anything is written: the KPI, the threshold, that ``data`` exists (a file or
+    folder relative to ``folder``, or a bundled data set; SQL URLs are not opened) and holds ``target``. For a
+    binary target ``positive_class`` names the class ``f1``/``precision``/``recall`` are of; left out, the
+    minority class is written, with a comment saying so.
+
+    Raises:
+        ConfigError: the file exists (pass ``overwrite=True`` to replace it) or a value is invalid.
+        DataError: the data cannot be read.
     """
     folder = Path(folder)
     path = folder / FILE_NAME
     if path.exists() and not overwrite:
         raise ConfigError(message("A project file already exists.", str(path), "a folder without lamina.yaml",
                                   "Edit it, pick another folder, or pass --force to overwrite it."))
+    _kpi.get(kpi)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise ConfigError(message("threshold is not a number.", repr(threshold), "a number such as 0.85",
+                                  "Pass the KPI value that counts as success."))
+    if task not in (None, "classification", "regression"):
+        raise ConfigError(message("Unknown task.", repr(task), "classification, regression or None", "Fix task."))
+    found = _read(folder, data, target)
+    positive, note = _positive(found, task, positive_class)
     quote = json.dumps  # JSON strings are valid YAML scalars and keep colons/quotes safe
     text = _TEMPLATE.format(name=quote(name or folder.resolve().name), goal=quote(goal), kpi=kpi,
                             kpis=", ".join(KPIS), threshold=threshold, source=quote(data),
+                            positive="null" if positive is None else quote(positive), positive_note=note,
                             target=quote(target) if target else "null", task=task or "null",
                             latency=max_latency_ms, train_seconds=train_seconds)
     folder.mkdir(parents=True, exist_ok=True)
     temporary = folder / (FILE_NAME + ".tmp")
     temporary.write_text(text, encoding="utf-8")
-    try:
-        import yaml
-
-        Project(**{**yaml.safe_load(text), "root": folder.resolve()})
-    except ConfigError:
-        temporary.unlink()
-        raise
     temporary.replace(path)
     return path
+
+
+def _read(folder: Path, data: str, target: str | None) -> Any:
+    """The data ``init`` was given (None for SQL URLs), checked to exist and to hold ``target``."""
+    from lamina import datasets
+    from lamina.data import load
+
+    source = os.path.expandvars(str(data))
+    if "://" in source:
+        return None
+    candidate = folder / source
+    if not candidate.exists() and source not in datasets.names():
+        near = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+        close = difflib.get_close_matches(source, near + datasets.names(), n=1)
+        raise ConfigError(message("The data path does not exist.", str(candidate), "a file or folder (relative to "
+                                  "the project folder), a bundled data set name or an SQL URL",
+                                  f"Did you mean {close[0]!r}?" if close else "Check the path and pass --data."))
+    found = load(str(candidate) if candidate.exists() else source)
+    if target and target != found.target:
+        columns = [str(c) for c in found.x.columns] if found.modality == "table" else []
+        if target not in columns:
+            close = difflib.get_close_matches(target, columns + [found.target or ""], n=1)
+            raise ConfigError(message(f"The target column is not in {data}.", repr(target),
+                                      f"one of {columns[:20]}" if columns else f"{found.target!r}",
+                                      f"Did you mean {close[0]!r}?" if close else "Pass --target naming a column."))
+        found = load(found.x, target=target)
+    return found
+
+
+def _positive(found: Any, task: str | None, chosen: str | None) -> tuple[str | None, str]:
+    """``(positive class, YAML comment)`` for ``init``: the given class, else the minority one of a binary target."""
+    binary = found is not None and found.y is not None and (task or found.task) == "classification"
+    names = class_names(found, found.y) if binary else None
+    present = sorted({str(v) for v in names[~_missing(names)]}) if names is not None else []
+    if chosen is not None and (len(present) != 2 or str(chosen) not in present):
+        if found is None:
+            return str(chosen), "        # F1, precision and recall are of this class"
+        close = difflib.get_close_matches(str(chosen), present, n=1)
+        raise ConfigError(message("positive_class is not a class of a binary target.", repr(chosen),
+                                  f"one of {present}" if len(present) == 2 else "a target with two classes "
+                                  f"(this one has {len(present)})", f"Did you mean {close[0]!r}?" if close and
+                                  len(present) == 2 else "Leave positive_class out."))
+    if chosen is not None:
+        return str(chosen), "        # F1, precision and recall are of this class"
+    if len(present) != 2:
+        return None, "        # binary targets: the class F1, precision and recall are of (default: the minority)"
+    picked = str(_kpi.minority_class(names))
+    return picked, f"        # picked: the minority class of {present}; F1, precision and recall are of it"
 
 
 from lamina import stages as _stages  # noqa: E402,F401  (registers the built-in stages)

@@ -72,14 +72,15 @@ def bootstrap(metric: Any, truth: np.ndarray, predicted: np.ndarray, draws: int 
     return float(value), float(np.percentile(samples, 2.5)), float(np.percentile(samples, 97.5))
 
 
-def _metrics(task: str) -> dict[str, Any]:
-    from sklearn import metrics
+def _metrics(task: str, kpi: str = "accuracy", positive: Any = None, classes: int | None = None) -> dict[str, Any]:
+    """``{name shown: metric(truth, predicted)}`` from ``lamina.kpi``: the usual ones and the project's KPI."""
+    from lamina.kpi import KPIS, describe, score
 
-    if task == "regression":
-        return {"RMSE": lambda t, p: float(np.sqrt(metrics.mean_squared_error(t, p))),
-                "MAE": metrics.mean_absolute_error, "R²": metrics.r2_score}
-    return {"accuracy": metrics.accuracy_score, "balanced accuracy": metrics.balanced_accuracy_score,
-            "macro F1": lambda t, p: metrics.f1_score(t, p, average="macro", zero_division=0)}
+    names = ["rmse", "mae", "r2"] if task == "regression" else ["accuracy", "balanced_accuracy", "f1"]
+    if kpi not in names and KPIS[kpi].task == task and not KPIS[kpi].needs_probabilities:
+        names.append(kpi)
+    return {describe(name, positive, classes): lambda t, p, name=name: score(name, t, p, positive_class=positive)
+            for name in names}
 
 
 def _section(key: str, title: str, explain: str, body: str) -> str:
@@ -88,9 +89,9 @@ def _section(key: str, title: str, explain: str, body: str) -> str:
 
 # ---------------------------------------------------------------- sections
 def _verdict(project: Any, verdict: dict[str, Any]) -> str:
-    met = verdict["met"]
-    text = (f"The goal is met: {verdict['kpi']} reached {verdict['value']:.3f} against the target of "
-            f"{verdict['threshold']}." if met else f"The goal is not met yet: {verdict['kpi']} reached "
+    met, kpi = verdict["met"], verdict.get("kpi_label") or verdict["kpi"]
+    text = (f"The goal is met: {kpi} reached {verdict['value']:.3f} against the target of "
+            f"{verdict['threshold']}." if met else f"The goal is not met yet: {kpi} reached "
             f"{verdict['value']:.3f}, short of the target of {verdict['threshold']}.")
     latency = "" if verdict.get("latency_met") is None else (
         f"<p>Each prediction takes {verdict['latency_ms']:.3f} ms, "
@@ -120,8 +121,8 @@ def _advisor(advice: dict[str, Any]) -> str:
              _e(r["family"]), f"{r['value']:.4f}", "" if r["cv_mean"] is None else
              f"{r['cv_mean']:.4f} ± {r['cv_sd']:.4f}", f"{r['fit_seconds']:.1f}", f"{r['latency_ms']:.4f}",
              f"{r['size_bytes'] / 1024:,.0f} KiB", _e(r["interpretability"])] for r in advice["rows"]]
-    return (_table(["candidate", "kind", advice["metric"], "cross-validated", "fit s", "ms per row", "size",
-                    "interpretability"], rows)
+    return (_table(["candidate", "kind", advice.get("definition") or advice["metric"], "cross-validated (10 folds)",
+                    "training time (s)", "prediction time (ms per row)", "size", "interpretability"], rows)
             + f"<p><b>Recommendation:</b> {_e(advice['recommendation'])}</p><p>{_e(advice['reason'])}</p>")
 
 
@@ -134,9 +135,9 @@ def _learning(history: dict[str, list[float]] | None, model: str) -> str:
     return _png(plot_history(history, metrics=names[:2]))
 
 
-def _metric_rows(task: str, truth: np.ndarray, predicted: np.ndarray) -> list[list[str]]:
+def _metric_rows(measures: dict[str, Any], truth: np.ndarray, predicted: np.ndarray) -> list[list[str]]:
     return [[_e(name), f"{v:.4f}", f"{low:.4f} – {high:.4f}"]
-            for name, fn in _metrics(task).items() for v, low, high in [bootstrap(fn, truth, predicted)]]
+            for name, fn in measures.items() for v, low, high in [bootstrap(fn, truth, predicted)]]
 
 
 def _confusion(truth: np.ndarray, predicted: np.ndarray) -> str:
@@ -168,12 +169,13 @@ def _confusion(truth: np.ndarray, predicted: np.ndarray) -> str:
                                   "most often mistaken for"], rows)
 
 
-def _slices(columns: Sequence[str], frame: Any, task: str, truth: np.ndarray, predicted: np.ndarray) -> str:
+def _slices(columns: Sequence[str], frame: Any, measures: dict[str, Any], truth: np.ndarray,
+            predicted: np.ndarray) -> str:
     if not columns:
         return "<p>No slice columns were chosen (set <code>report: {slices: [column, ...]}</code> in lamina.yaml).</p>"
     if frame is None or not hasattr(frame, "columns"):
         return "<p>Slices need a table; this data set has none.</p>"
-    name, metric = next(iter(_metrics(task).items()))
+    name, metric = next(iter(measures.items()))
     overall = metric(truth, predicted)
     rows = []
     for column in columns:
@@ -295,7 +297,9 @@ def write(context: Any) -> Path:
         if isinstance(test.x, list) else test.x[keep]
     task = model.prep["task"]
     pages = sorted((run / "eda").glob("*.html"))
-    slices_html = _slices((getattr(project, "report", None) or {}).get("slices", []), x, task, truth, predicted)
+    classes_count = None if task == "regression" else len(model.prep.get("classes") or [])
+    measures = _metrics(task, project.kpi, verdict.get("positive_class"), classes_count)
+    slices_html = _slices((getattr(project, "report", None) or {}).get("slices", []), x, measures, truth, predicted)
     body = {
         "verdict": ("Goal and verdict", "Did the model reach the business target?", _verdict(project, verdict)),
         "data": ("The data", "What the model learned from, and what to watch in it.",
@@ -306,7 +310,7 @@ def write(context: Any) -> Path:
                      "validation curves means memorising rather than learning.", _learning(history, model.name)),
         "metrics": ("Quality, with its uncertainty", "Each number comes with a 95% range: another test set of the "
                     "same size would most likely score within it.",
-                    _table(["metric", "value", "95% interval"], _metric_rows(task, truth, predicted))),
+                    _table(["metric", "value", "95% interval"], _metric_rows(measures, truth, predicted))),
         "confusion": ("Which mistakes it makes", "Rows are the true answers, columns what the model said.",
                       _confusion(truth, predicted) if task != "regression" else "<p>(a regression: see the "
                       "errors below)</p>"),

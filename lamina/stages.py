@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from lamina.errors import ConfigError, DataError, message
-from lamina.planning import METRICS
-from lamina.project import KPIS, Stage, StageContext, register_stage
+from lamina.kpi import describe, get, score
+from lamina.project import Stage, StageContext, class_names, register_stage
 
-__all__ = ["kpi_value", "model_kpi", "split_dataset"]
+__all__ = ["model_kpi", "named", "split_dataset"]
 
 VALIDATION_FRACTION = 0.1
 TEST_FRACTION = 0.2
@@ -73,39 +73,25 @@ def _task(context: StageContext) -> str:
     return str(task)
 
 
-def model_kpi(kpi: str, model: Any, y: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray | None) -> float:
-    """The KPI of a ``FittedModel``'s predictions against labels ``y`` (class names compared as text)."""
-    if model.prep.get("classes") is not None:
-        y, predicted = y.astype(str), np.asarray(predicted).astype(str)
-    return kpi_value(kpi, y.astype(float) if model.prep["task"] == "regression" else y, predicted, probabilities)
+def model_kpi(kpi: str, model: Any, y: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray | None,
+              positive_class: str | None = None) -> float:
+    """The KPI (``lamina.kpi.score``) of a ``FittedModel``'s predictions against labels ``y``.
+
+    Labels are compared by class name (``prep["class_names"]`` where the data stored ids), so ``positive_class``
+    is a name such as ``">50K"``.
+    """
+    classes = model.prep.get("classes")
+    if classes is None:
+        return score(kpi, np.asarray(y, dtype=float), predicted)
+    return score(kpi, named(model, y), named(model, predicted), probabilities, positive_class=positive_class,
+                 classes=named(model, classes))
 
 
-def kpi_value(kpi: str, y_true: np.ndarray, predicted: np.ndarray, scores: np.ndarray | None = None) -> float:
-    """The KPI ``kpi`` of predictions (``scores``: class probabilities, needed for ``roc_auc``)."""
-    from sklearn import metrics
-
-    average = "binary" if np.unique(y_true).size <= 2 else "macro"
-    if kpi == "accuracy":
-        return float(metrics.accuracy_score(y_true, predicted))
-    if kpi == "balanced_accuracy":
-        return float(metrics.balanced_accuracy_score(y_true, predicted))
-    if kpi in ("f1", "precision", "recall"):
-        labels = np.unique(y_true)
-        options: dict[str, Any] = {"average": average, "zero_division": 0}
-        if average == "binary":
-            options["pos_label"] = labels[-1]
-        return float(getattr(metrics, f"{kpi}_score")(y_true, predicted, **options))
-    if kpi == "roc_auc":
-        if scores is None:
-            raise ConfigError(message("roc_auc needs class probabilities.", "a model without them",
-                                      "a classifier with predict_proba", "Use kpi: accuracy or f1."))
-        return float(metrics.roc_auc_score(y_true, scores[:, 1] if scores.shape[1] == 2 else scores,
-                                           multi_class="ovr"))
-    if kpi == "rmse":
-        return float(np.sqrt(metrics.mean_squared_error(y_true, predicted)))
-    if kpi == "mae":
-        return float(metrics.mean_absolute_error(y_true, predicted))
-    return float(metrics.r2_score(y_true, predicted))
+def named(model: Any, values: Any) -> np.ndarray:
+    """Labels ``values`` as the class names the model was trained with (``prep["class_names"]``), as text."""
+    classes = [str(c) for c in model.prep.get("classes") or []]
+    names = dict(zip(classes, map(str, model.prep.get("class_names") or classes)))
+    return np.array([names.get(str(v), str(v)) for v in np.asarray(values, dtype=object)], dtype=object)
 
 
 # ---------------------------------------------------------------- stages
@@ -115,6 +101,7 @@ def _plan(context: StageContext) -> dict[str, Any]:
     project = context.project
     constraints = project.constraints
     result = plan(context.dataset(), goal=project.goal, kpi=project.kpi, threshold=project.threshold,
+                  positive_class=context.positive_class(),
                   budget_seconds=constraints.get("train_seconds"), max_latency_ms=constraints.get("max_latency_ms"))
     folder = context.folder("plan")
     (folder / "plan.md").write_text(result.to_markdown())
@@ -204,22 +191,19 @@ def _prepare(context: StageContext) -> dict[str, Any]:
 
 
 def _advise(context: StageContext) -> dict[str, Any]:
-    from lamina.advisor import advise
+    from lamina.advisor import SCORES, advise
 
     train, _ = split_dataset(context)
     project = context.project
     budget = float(project.constraints.get("train_seconds") or 120)
-    advice = advise(train, metric=project.kpi if project.kpi in _ADVISOR_METRICS else None, time_budget=budget,
-                    seed=project.seed, keep=True)
+    advice = advise(train, metric=project.kpi if project.kpi in SCORES else None, time_budget=budget,
+                    seed=project.seed, keep=True, positive_class=context.positive_class())
     folder = context.folder("advise")
     (folder / "advice.md").write_text(advice.to_markdown())
     context.say(str(advice))
-    chosen = _choose(advice.rows, advice.winner, project.model, METRICS[advice.metric][1])
+    chosen = _choose(advice.rows, advice.winner, project.model, get(advice.metric).higher)
     advice.fitted[chosen].save(folder / "chosen")
     return dict(advice.to_dict(), chosen=chosen)
-
-
-_ADVISOR_METRICS = ("accuracy", "balanced_accuracy", "f1", "rmse", "mae", "r2")
 
 
 def _choose(rows: list[dict[str, Any]], winner: str, setting: str, higher: bool) -> str:
@@ -244,6 +228,8 @@ def _train(context: StageContext) -> dict[str, Any]:
 
     fitted = FittedModel.load(context.project.run_path / "advise" / "chosen")
     train, _ = split_dataset(context)
+    if fitted.prep.get("classes") is not None:  # the names pages and KPIs show (bundled sets store ids)
+        fitted.prep["class_names"] = [str(v) for v in class_names(context.dataset(), fitted.prep["classes"])]
     note = "the network trained by the advisor (early stopping on a held-out tenth of the training rows)"
     if fitted.family == "classical":
         labelled = np.flatnonzero(~_missing(train.y))
@@ -287,20 +273,26 @@ def _evaluate(context: StageContext) -> dict[str, Any]:
     latency = 1e3 * (time.perf_counter() - started) / max(1, len(keep))
     probabilities = model.predict_proba(x)
     folder = context.folder("evaluate")
-    kind = float if model.prep["task"] == "regression" else str
-    saved: dict[str, Any] = {"row": keep, "truth": y.astype(kind), "predicted": predicted.astype(kind)}
+    regression = model.prep["task"] == "regression"
+    def shown(values: np.ndarray) -> np.ndarray:
+        return values.astype(float) if regression else named(model, values).astype(str)
+    saved: dict[str, Any] = {"row": keep, "truth": shown(y), "predicted": shown(predicted)}
     if probabilities is not None:
         saved["probabilities"] = probabilities.astype(np.float32)  # (N, classes) in prep["classes"] order
-        saved["classes"] = np.asarray(model.prep["classes"]).astype(str)
+        saved["classes"] = named(model, model.prep["classes"]).astype(str)
     np.savez_compressed(folder / "predictions.npz", **saved)  # the report's errors, calibration and slices
-    value = model_kpi(project.kpi, model, y, predicted, probabilities)
-    higher = KPIS[project.kpi]
+    positive = context.positive_class()
+    value = model_kpi(project.kpi, model, y, predicted, probabilities, positive)
+    classes = None if regression else len(model.prep["classes"])
+    label = describe(project.kpi, positive, classes)
+    higher = get(project.kpi).higher
     met = value >= project.threshold if higher else value <= project.threshold
     sign = (">=" if met else "<") if higher else ("<=" if met else ">")
-    sentence = (f"{project.kpi} {value:.4f} {sign} {project.threshold} on {len(keep):,} test rows: "
+    sentence = (f"{label} {value:.4f} {sign} {project.threshold} on {len(keep):,} test rows: "
                 f"{'MET' if met else 'NOT MET'} ({model.name})")
     limit = project.constraints.get("max_latency_ms")
-    verdict = {"kpi": project.kpi, "value": value, "threshold": project.threshold, "met": bool(met),
+    verdict = {"kpi": project.kpi, "kpi_label": label, "positive_class": positive, "value": value,
+               "threshold": project.threshold, "met": bool(met),
                "model": model.name, "sentence": sentence, "latency_ms": latency,
                "latency_met": None if limit is None else bool(latency <= float(limit))}
     _write_json(folder / "verdict.json", verdict)
@@ -338,9 +330,9 @@ for _stage in (Stage("plan", (), ("goal", "kpi", "threshold", "constraints", "da
                Stage("data", (), ("data",), _data, True),
                Stage("eda", ("data",), ("task",), _eda, True),
                Stage("prepare", ("data",), ("seed", "task", "prepare"), _prepare, True),
-               Stage("advise", ("prepare",), ("kpi", "constraints", "seed", "model"), _advise, True),
+               Stage("advise", ("prepare",), ("kpi", "positive_class", "constraints", "seed", "model"), _advise, True),
                Stage("train", ("advise", "eda"), (), _train, True),
-               Stage("evaluate", ("train",), ("kpi", "threshold", "constraints"), _evaluate, True),
+               Stage("evaluate", ("train",), ("kpi", "threshold", "positive_class", "constraints"), _evaluate, True),
                Stage("report", ("plan", "data", "eda", "advise", "evaluate"), ("name", "goal", "model", "report"),
                      _report, True)):
     register_stage(_stage)

@@ -47,7 +47,7 @@ def test_record_and_join_by_id_match_a_hand_computation(tmp_path):
     # by hand: 4 of 6 right; recall a 2/2, b 1/2, c 1/2; precision a 2/3, b 1/2, c 1/1
     assert report.value == pytest.approx(4 / 6)
     f1 = [2 * p * r / (p + r) for p, r in [(2 / 3, 1.0), (0.5, 0.5), (1.0, 0.5)]]
-    assert report.metrics["f1_macro"] == pytest.approx(np.mean(f1))
+    assert report.metrics["f1"] == pytest.approx(np.mean(f1))
     assert {k: v["recall"] for k, v in report.per_class.items()} == pytest.approx({"a": 1.0, "b": 0.5, "c": 0.5})
     assert report.confusion == {"labels": ["a", "b", "c"], "counts": [[2, 0, 0], [1, 1, 0], [0, 1, 1]]}
     # trend: windows of 3 in log order (r1-r3: 2 right, r4-r6: 2 right); per version v1 2/3, v2 2/3
@@ -115,7 +115,7 @@ def test_degraded_against_the_reference_and_the_threshold(tmp_path):
     assert performance(log.path, reference={"kpi": "rmse", "value": 0.9}).degraded is True  # 11% worse
     prometheus = performance(path, reference=0.75).to_prometheus()
     assert "lamina_live_accuracy 0.666667" in prometheus and "lamina_labelled_predictions 6" in prometheus
-    assert "lamina_performance_degraded 1" in prometheus and "# TYPE lamina_live_f1_macro gauge" in prometheus
+    assert "lamina_performance_degraded 1" in prometheus and "# TYPE lamina_live_f1 gauge" in prometheus
 
 
 def test_outputs_json_and_html_section(tmp_path):

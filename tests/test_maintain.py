@@ -92,6 +92,8 @@ def test_bad_policy_and_missing_model_get_clear_errors(project: Path, tmp_path: 
     with pytest.raises(ConfigError, match=r"Unknown maintenance keys.*marjin"):
         retrain(project, _readings(100, False, 5), verbose=0)
     empty = tmp_path / "empty"
+    empty.mkdir()
+    pd.DataFrame({"a": [1.0, 2.0], "y": [0, 1]}).to_csv(empty / "x.csv", index=False)  # init checks the data
     lamina.project.init(empty, name="empty", data="x.csv", target="y")
     with pytest.raises(ConfigError, match="no trained model"):
         champion(empty)

@@ -45,7 +45,7 @@ def test_init_writes_a_file_that_loads(project_dir):
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("name: x\nkpi: accuracy\nthreshold: 0.9\n", "lacks required keys"),
-    ("name: x\nkpi: accurcy\nthreshold: 0.9\ndata: d.csv\n", "Unknown kpi"),
+    ("name: x\nkpi: accurcy\nthreshold: 0.9\ndata: d.csv\n", r"Unknown KPI in .*lamina.yaml.*Did you mean .accuracy."),
     ("name: x\nkpi: accuracy\nthreshold: high\ndata: d.csv\n", "not a number"),
     ("name: x\nkpi: accuracy\nthreshold: 0.9\ndata: d.csv\ncolour: red\n", "Unknown keys"),
     ("name: [x\n", "not valid YAML"),
