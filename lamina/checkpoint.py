@@ -139,8 +139,9 @@ class Checkpointer:
     def latest(self) -> Path | None:
         """The newest complete checkpoint named in ``LATEST`` (or found on disk), if any."""
         pointer = self.directory / "LATEST"
-        if pointer.is_file():
-            candidate = self.directory / pointer.read_text().strip()
+        name = pointer.read_text().strip() if pointer.is_file() else ""
+        if name.startswith("step-") and Path(name).name == name:  # only a checkpoint in this directory
+            candidate = self.directory / name
             if (candidate / "state.json").is_file() and (candidate / "tensors.safetensors").is_file():
                 return candidate
         found = list(self.checkpoints())
@@ -184,7 +185,11 @@ class Checkpointer:
         if meta.get("format") != "lamina.checkpoint" or meta.get("version") != VERSION:
             raise CheckpointError(message("Unknown checkpoint format.", repr(meta.get("format")),
                                           f"lamina.checkpoint version {VERSION}", "Delete it to start over."))
-        return unflatten(meta, tensors)  # type: ignore[no-any-return]
+        try:
+            return unflatten(meta, tensors)  # type: ignore[no-any-return]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(message("The checkpoint is malformed.", f"{path}: {exc!r}"[:300],
+                                          "a checkpoint written by lamina", "Delete it to start over.")) from None
 
 
 def _write_synced(path: Path, text: str) -> None:

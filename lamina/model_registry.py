@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lamina.errors import ArtifactError, ConfigError, IntegrityError, message
+from lamina.errors import ArtifactError, ConfigError, IntegrityError, UnsafeFileError, message
 
 __all__ = ["ModelRegistry", "ModelVersion", "content_hash", "default_root"]
 
@@ -67,7 +67,20 @@ def default_root() -> Path:
 
 
 def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file())
+    """Every file under ``folder``, sorted. A link to a file inside the folder counts as that file; any other
+    link (out of the folder, to a folder, or dangling) is refused, so nothing outside is ever read or copied."""
+    root, found = folder.resolve(), []
+    for directory, folders, files in os.walk(folder):
+        for entry in (*folders, *files):
+            path = Path(directory) / entry
+            if path.is_symlink() and (path.is_dir() or not path.is_file()
+                                      or not path.resolve().is_relative_to(root)):
+                raise UnsafeFileError(message(
+                    "The model folder holds a link that points outside it (or to a folder); nothing was copied.",
+                    f"{path} -> {os.readlink(path)}", "plain files, or links to files inside the folder",
+                    "Replace the link with a copy of the file it points to, inside the model folder."))
+        found += [Path(directory) / name for name in files if (Path(directory) / name).is_file()]
+    return sorted(found)
 
 
 def content_hash(folder: str | Path) -> str:

@@ -194,3 +194,115 @@ def test_boosting_with_early_stopping_round_trips(tmp_path: Path) -> None:
                          {"modality": "array", "task": "classification", "classes": [False, True]})
     loaded = FittedModel.load(fitted.save(tmp_path / "model"))
     np.testing.assert_array_equal(loaded.predict(x[:50]), fitted.predict(x[:50]))
+
+
+# ---------------------------------------------------------------- the other loaders
+class _Touch:
+    """Pickles to a call that creates ``marker`` (plain pickle would run it)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> Any:
+        return eval, (f"open({str(self.marker)!r}, 'w').close()",)
+
+
+def test_artifact_spec_naming_os_system_is_refused(tmp_path: Path) -> None:
+    import torch
+
+    marker = tmp_path / "ran"
+    model = lamina.Sequential([lamina.layers.Dense(2)])
+    model.build(torch.ones(1, 3))
+    folder = Path(model.save(tmp_path / "model"))
+    manifest = json.loads((folder / "lamina.json").read_text())
+    for spec in ({"class": "os.system", "config": {"__args__": [f"touch '{marker}'"]}},
+                 {"class": "lamina.Sequential", "config": {"layers": [
+                     {"class": "builtins.eval", "config": {"__args__": [f"open({str(marker)!r}, 'w')"]}}]}}):
+        manifest["architecture"] = spec
+        (folder / "lamina.json").write_text(json.dumps(manifest))
+        with pytest.raises(UnsafeFileError, match="not on lamina's allowlist"):
+            lamina.load(folder)
+    assert not marker.exists()
+
+
+def test_pipeline_json_naming_an_unknown_step_is_refused(tmp_path: Path) -> None:
+    from lamina.prepare import Pipeline, Scale
+
+    folder = Pipeline([Scale()]).fit(np.ones((4, 2), np.float32)).save(tmp_path / "pipeline")
+    saved = json.loads((folder / "pipeline.json").read_text())
+    saved["steps"][0]["name"] = "os.system"
+    (folder / "pipeline.json").write_text(json.dumps(saved))
+    with pytest.raises(UnsafeFileError, match="os.system"):
+        Pipeline.load(folder)
+
+
+def test_npy_with_pickled_objects_is_refused_unrun(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    path = tmp_path / "data.npy"
+    np.save(path, np.array([_Touch(marker)], dtype=object), allow_pickle=True)
+    with pytest.raises(lamina.errors.DataError, match="pickle"):
+        lamina.data.load(str(path))
+    assert not marker.exists()
+
+
+def test_project_yaml_with_python_tags_is_refused_unrun(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    (tmp_path / "lamina.yaml").write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\n")
+    with pytest.raises(lamina.errors.ConfigError, match="not valid YAML"):
+        lamina.project.Project.load(tmp_path)
+    assert not marker.exists()
+
+
+def test_checkpoint_latest_pointing_outside_is_not_followed(tmp_path: Path) -> None:
+    import torch
+
+    from lamina.checkpoint import Checkpointer, CheckpointError
+
+    inside, outside = Checkpointer(tmp_path / "run"), Checkpointer(tmp_path / "elsewhere")
+    inside.save({"step": 1, "w": torch.zeros(2)}, 1)
+    foreign = outside.save({"step": 9, "w": torch.ones(2)}, 9)
+    (tmp_path / "run" / "LATEST").write_text(f"../elsewhere/{foreign.name}")
+    assert inside.latest() == tmp_path / "run" / "step-000001"
+    assert inside.load()["step"] == 1  # type: ignore[index]
+    state = json.loads((inside.latest() / "state.json").read_text())  # type: ignore[operator]
+    state["w"] = {"__tensor__": "no such tensor"}
+    (tmp_path / "run" / "step-000001" / "state.json").write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match="malformed"):
+        inside.load()
+
+
+@pytest.mark.parametrize("link", ["file outside", "folder outside", "dangling", "folder inside"])
+def test_registry_refuses_links_out_of_a_model_folder(tmp_path: Path, link: str, plain_dir: Any) -> None:
+    import shutil
+
+    from lamina.model_registry import ModelRegistry
+
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "passwd").write_text("root:x:0:0")
+    folder = tmp_path / "model"
+    shutil.copytree(plain_dir[0], folder)
+    target = {"file outside": secret / "passwd", "folder outside": secret, "dangling": tmp_path / "missing",
+              "folder inside": folder}[link]
+    (folder / "extra").symlink_to(target)
+    registry = ModelRegistry(tmp_path / "registry")
+    with pytest.raises(UnsafeFileError, match="link that points outside") as error:
+        registry.register(folder, "churn")
+    assert "extra" in str(error.value)
+    assert not registry.versions()
+    assert not any("root:x" in path.read_text(errors="ignore") for path in (tmp_path / "registry").rglob("*")
+                   if path.is_file() and path.suffix != ".db")
+
+
+def test_registry_copies_a_link_to_a_file_inside_as_that_file(tmp_path: Path, plain_dir: Any) -> None:
+    import shutil
+
+    from lamina.model_registry import ModelRegistry
+
+    folder = tmp_path / "model"
+    shutil.copytree(plain_dir[0], folder)
+    (folder / "notes.txt").write_text("v1")
+    (folder / "README").symlink_to(folder / "notes.txt")
+    version = ModelRegistry(tmp_path / "registry").register(folder, "churn")
+    stored = version.path / "README"
+    assert not stored.is_symlink() and stored.read_text() == "v1"
