@@ -15,7 +15,14 @@ Peak RSS: a 1-epoch MLP fit on all 60,000 rows in a fresh process per side (the 
 lamina), ``getrusage(RUSAGE_CHILDREN).ru_maxrss``. Import: fresh interpreters, alternated, medians;
 the target is judged on ``import lamina`` timed inside the process after ``import torch``.
 
+Rows with metrics and lamina's own families: ``mlp_accuracy`` and ``cnn_accuracy`` compile with
+``metrics=["accuracy"]`` and the raw loop counts correct predictions on the device (a tensor, one
+``.item()`` per epoch); ``rnn`` (``lamina.models.RNN``, an LSTM) and ``transformer_lm``
+(``lamina.models.TransformerLM`` on windows of 32 token ids) run the same module in both loops, with
+accuracy, so the ratio is the cost of ``fit`` itself.
+
     python benchmarks/fit_overhead.py [--rounds 5] [--only mlp] [--threads 2] [--markdown PATH]
+    python benchmarks/fit_overhead.py --quick     # a smoke run: tiny data, one round, no RSS or import rows
 """
 
 from __future__ import annotations
@@ -39,7 +46,10 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO, TARGET_IMPORT_S = 1.05, 0.3
-DEFAULT_ROWS = {"mlp": 60_000, "cnn": 10_000, "lstm": 10_000}
+DEFAULT_ROWS = {"mlp": 60_000, "cnn": 10_000, "lstm": 10_000, "mlp_accuracy": 60_000, "cnn_accuracy": 10_000,
+                "rnn": 10_000, "transformer_lm": 4_000}
+METRIC_ROWS = ("mlp_accuracy", "cnn_accuracy", "rnn", "transformer_lm")  # compiled with metrics=["accuracy"]
+LM_VOCABULARY, LM_LENGTH = 64, 32
 # A small python that runs the child and reports RUSAGE_CHILDREN. Spawning the child from this big
 # process would not do: Linux counts the peak RSS of the pre-exec image (a copy of ours) in ru_maxrss.
 RSS_PROBE = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
@@ -79,7 +89,19 @@ class LSTMClassifier(nn.Module):
         return self.head(out[:, -1])  # type: ignore[no-any-return]
 
 
+def family_model(name: str) -> Any:
+    """lamina's own family for the ``rnn`` and ``transformer_lm`` rows (the raw loop trains the same module)."""
+    models = import_lamina().models
+    if name == "rnn":
+        return models.RNN(cell="lstm", units=128, outputs=10)
+    return models.TransformerLM(vocabulary_size=LM_VOCABULARY, embedding_dim=64, num_heads=4, num_layers=2,
+                                max_length=LM_LENGTH)
+
+
 def raw_model(name: str) -> nn.Module:
+    name = name.removesuffix("_accuracy")
+    if name in ("rnn", "transformer_lm"):
+        return family_model(name)  # type: ignore[no-any-return]
     if name == "mlp":
         return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
     if name == "cnn":
@@ -91,6 +113,10 @@ def raw_model(name: str) -> nn.Module:
 def lamina_model(name: str) -> Any:
     lamina = import_lamina()
     layers = lamina.layers
+    metrics = ["accuracy"] if name in METRIC_ROWS else None
+    name = name.removesuffix("_accuracy")
+    if name in ("rnn", "transformer_lm"):
+        return family_model(name).compile(optimizer="adam", loss="cross_entropy", metrics=metrics)
     if name == "mlp":
         model = lamina.Sequential([layers.Dense(256, "relu"), layers.Dense(256, "relu"), layers.Dense(10)])
     elif name == "cnn":
@@ -99,31 +125,50 @@ def lamina_model(name: str) -> Any:
                                    layers.Flatten(), layers.Dense(10)])
     else:
         model = lamina.Model(LSTMClassifier())
-    return model.compile(optimizer="adam", loss="cross_entropy")
+    return model.compile(optimizer="adam", loss="cross_entropy", metrics=metrics)
 
 
 def model_input(name: str, x: torch.Tensor) -> torch.Tensor:
     """(N, 28, 28) -> (N, 784), (N, 1, 28, 28) or (N, 28, 28): views, no copies."""
-    return {"mlp": x.reshape(len(x), 784), "cnn": x.unsqueeze(1), "lstm": x}[name]
+    name = name.removesuffix("_accuracy")
+    return {"mlp": x.reshape(len(x), 784), "cnn": x.unsqueeze(1), "lstm": x, "rnn": x}[name]
+
+
+def lm_windows(rows: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``rows`` next-token windows of a random walk over ``LM_VOCABULARY`` ids (learnable, no data set needed)."""
+    g = torch.Generator().manual_seed(seed)
+    steps = torch.randint(-2, 3, (rows * LM_LENGTH + 1,), generator=g)
+    ids = steps.cumsum(0).remainder(LM_VOCABULARY)
+    return ids[:-1].reshape(rows, LM_LENGTH), ids[1:].reshape(rows, LM_LENGTH)
 
 
 def raw_fit(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-            epochs: int, batch_size: int) -> float:
-    """The hand-written loop; returns the last epoch's mean loss."""
+            epochs: int, batch_size: int, accuracy: bool = False) -> float:
+    """The hand-written loop (index_select batches); returns the last epoch's mean loss.
+
+    With ``accuracy``, correct predictions are counted on the device and read once per epoch, as a
+    careful user would (sequence outputs ``(N, T, V)`` count every position).
+    """
     model.train()
     n, mean_loss = len(x), float("nan")
     for _ in range(epochs):
         perm = torch.randperm(n, device=x.device)
         total = torch.zeros((), device=x.device)
+        correct = torch.zeros((), device=x.device, dtype=torch.long)
         for start in range(0, n, batch_size):
             index = perm[start:start + batch_size]
-            xb, yb = x[index], y[index]
-            loss = F.cross_entropy(model(xb), yb)
+            xb, yb = x.index_select(0, index), y.index_select(0, index)
+            logits = model(xb)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total += loss.detach() * len(xb)
+            if accuracy:
+                correct += (logits.detach().argmax(-1) == yb).sum()
         mean_loss = total.item() / n
+        if accuracy:
+            mean_loss += 0.0 * correct.item()  # the one metric read of the epoch
     return mean_loss
 
 
@@ -141,17 +186,25 @@ def timed(fn: Callable[[], float], device: torch.device) -> tuple[float, float]:
 
 def bench_model(name: str, args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
     rows, epochs, batch = args.rows or DEFAULT_ROWS[name], args.epochs_per_round, args.batch_size
-    images, labels = load_mnist(rows)
-    x, y = model_input(name, images.to(device)), labels.to(device)
+    if name == "transformer_lm":
+        ids, targets = lm_windows(rows, args.seed)
+        x, y = ids.to(device), targets.to(device)
+    else:
+        images, labels = load_mnist(rows)
+        x, y = model_input(name, images.to(device)), labels.to(device)
     torch.manual_seed(args.seed)
     raw = raw_model(name).to(device)
+    if any(isinstance(p, nn.parameter.UninitializedParameter) for p in raw.parameters()):
+        with torch.no_grad():
+            raw(x[:2])  # size lamina's lazy layers before the optimizer sees them
     optimizer = torch.optim.Adam(raw.parameters(), lr=1e-3)
     torch.manual_seed(args.seed)
     lam = lamina_model(name)
+    accuracy = name in METRIC_ROWS
     sides: dict[str, Callable[[], float]] = {
         "lamina": lambda: lam.fit(x, y, epochs=epochs, batch_size=batch, verbose=0,
                                   device=str(device)).history["loss"][-1],
-        "raw": lambda: raw_fit(raw, optimizer, x, y, epochs, batch)}
+        "raw": lambda: raw_fit(raw, optimizer, x, y, epochs, batch, accuracy)}
     times: dict[str, list[float]] = {"lamina": [], "raw": []}
     for round_ in range(args.rounds + 1):  # round 0: warm-up, discarded
         order = ["lamina", "raw"] if round_ % 2 == 0 else ["raw", "lamina"]
@@ -280,8 +333,11 @@ def main() -> None:
     parser.add_argument("--import-repeats", type=int, default=7)
     parser.add_argument("--skip", choices=["rss", "import"], action="append", default=[], help="repeatable")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 512 rows, 1 round, no RSS/import rows")
     parser.add_argument("--rss-child", choices=["lamina", "raw"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        args.rows, args.rounds, args.skip = args.rows or 512, 1, ["rss", "import"]
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     if args.device == "auto":
