@@ -210,31 +210,28 @@ class Seq2Seq(Model):
                  num_layers: int = 1, dropout: float = 0.0, teacher_forcing: float = 1.0, **renamed: Any) -> None:
         super().__init__()
         refuse_renamed("Seq2Seq", renamed)
-        hidden_size = units
-        embedding_size = embedding_dim
         sizes = {"source_vocabulary_size": source_vocabulary_size, "target_vocabulary_size": target_vocabulary_size,
-                 "units": hidden_size, "embedding_dim": embedding_size, "num_layers": num_layers}
+                 "units": units, "embedding_dim": embedding_dim, "num_layers": num_layers}
         _check(sizes, attention, cell, dropout, teacher_forcing)
         self.source_vocabulary_size, self.target_vocabulary_size = source_vocabulary_size, target_vocabulary_size
-        self.units, self.embedding_dim, self.attention, self.cell = hidden_size, embedding_size, attention, cell
+        self.units, self.embedding_dim, self.attention, self.cell = units, embedding_dim, attention, cell
         self.num_layers, self.dropout, self.teacher_forcing = num_layers, dropout, teacher_forcing
         rnn, between = CELLS[cell], dropout if num_layers > 1 else 0.0
         states = 2 if cell == "lstm" else 1  # (h, c) or h
-        self.source_embedding = Embedding(source_vocabulary_size, embedding_size, padding_idx=PAD)
-        self.encoder = rnn(embedding_size, hidden_size, num_layers, batch_first=True, dropout=between,
-                           bidirectional=True)
-        self.bridge = nn.Linear(2 * hidden_size * states, hidden_size * states)
-        context = 2 * hidden_size if attention == "bahdanau" else 0  # Bahdanau feeds the context to the cell
-        self.target_embedding = Embedding(target_vocabulary_size, embedding_size, padding_idx=PAD)
-        self.decoder = rnn(embedding_size + context, hidden_size, num_layers, batch_first=True, dropout=between)
+        self.source_embedding = Embedding(source_vocabulary_size, embedding_dim, padding_idx=PAD)
+        self.encoder = rnn(embedding_dim, units, num_layers, batch_first=True, dropout=between, bidirectional=True)
+        self.bridge = nn.Linear(2 * units * states, units * states)
+        context = 2 * units if attention == "bahdanau" else 0  # Bahdanau feeds the context to the cell
+        self.target_embedding = Embedding(target_vocabulary_size, embedding_dim, padding_idx=PAD)
+        self.decoder = rnn(embedding_dim + context, units, num_layers, batch_first=True, dropout=between)
         self.attention_layer: BahdanauAttention | LuongAttention | None = None
         if attention == "bahdanau":
-            self.attention_layer = BahdanauAttention(hidden_size, 2 * hidden_size, hidden_size)
+            self.attention_layer = BahdanauAttention(units, 2 * units, units)
         elif attention == "luong":
-            self.attention_layer = LuongAttention(hidden_size, 2 * hidden_size)
-            self.combine = nn.Linear(3 * hidden_size, hidden_size)
+            self.attention_layer = LuongAttention(units, 2 * units)
+            self.combine = nn.Linear(3 * units, units)
         self.dropout_layer = nn.Dropout(dropout)
-        self.output = nn.Linear(hidden_size + context, target_vocabulary_size)
+        self.output = nn.Linear(units + context, target_vocabulary_size)
         self.register_buffer("target_length_", torch.zeros((), dtype=torch.long))
 
     # ------------------------------------------------------------------ the network
