@@ -263,3 +263,14 @@ def test_resume_transfers_no_skipped_batch(tmp_path, separable, monkeypatch):
     fit(tmp_path / "run", data, resume=True)
     # one look at the first rows to build, then the 5 batches left of epoch 1 (8 steps, 3 done before)
     assert len(transferred) == 1 + 5
+
+
+def test_a_model_whose_hidden_layers_end_in_sigmoid_still_outputs_logits():
+    # Regression: a DBN's `layers` are sigmoid units feeding a head; its outputs are logits, so the
+    # cross-entropy must not be computed as if they were probabilities (fine-tuning stalled at 0.64).
+    from lamina.models import DBN
+    from lamina.models.classifier import final_activation
+
+    assert final_activation(DBN(units=(6, 4), outputs=3)) is None
+    stacked = lamina.Sequential([Dense(4, activation="relu"), Dense(1, activation="sigmoid")])
+    assert final_activation(stacked)[0] == "sigmoid"
