@@ -419,7 +419,7 @@ def _label(value: Any) -> str:
 
 def _html(report: DriftReport) -> str:
     """The dashboard: summary, findings, the table, and histograms of the most drifted features."""
-    from lamina.eda import _CSS, _png, _table
+    from lamina.eda_page import _CSS, _png, _table
 
     def draw(ax: Any, part: dict[str, Any]) -> None:
         if "edges" in part:
