@@ -197,6 +197,10 @@ class Accuracy(Metric):
         binary = scores.shape[-1] == 1
         predicted = (scores[..., 0] > self.threshold).long() if binary else scores.argmax(-1)
         correct, count = self._zeros(y_pred.device, (), ())
+        if sample_weight is None:  # the common case: one comparison and one sum per batch, no weight tensor
+            correct += (predicted == labels).sum()
+            count += labels.numel()
+            return
         weight = _weights(sample_weight, labels.shape, correct)
         correct += (weight * (predicted == labels)).sum()
         count += weight.sum()
