@@ -12,9 +12,6 @@ information), leakage, duplicates, train/test shift, images, text, time series; 
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
 import math
 import time
@@ -72,7 +69,9 @@ class Profile:
 
     def to_html(self, path: str | Path | None = None) -> str:
         """A self-contained HTML page (inline CSS, plots as embedded PNG, no links), also written to ``path``."""
-        page = _html(self)
+        from lamina.eda_page import render
+
+        page = render(self)
         _ = path is None or Path(path).write_text(page, encoding="utf-8")
         return page
 
@@ -401,30 +400,47 @@ def _time_series(values: np.ndarray, label: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- findings and output
+def _listed(items: list[str], shown: int = 3) -> str:
+    """``'a', 'b', 'c' and 4 more``: at most ``shown`` items named."""
+    return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
+
+
 def _findings(p: Profile) -> list[str]:
-    """Plain-language sentences about what stands out (``sentence * condition`` is "" when it is false)."""
+    """Plain-language sentences about what stands out, one per kind (columns named up to 3, then "and N more")."""
     t, d, ts, found = p.target or {}, p.duplicates, p.time_series or {}, [p.overview["sampled"] or ""]
-    for name, c in p.columns.items():
-        share = (c.get("outliers") or {}).get("iqr_share") or 0
-        found += [f"Column '{name}' looks like an identifier ({c['unique_share']:.0%} of its values differ): leave it "
-                  "out of the features." * (c["kind"] == "id"),
-                  f"Column '{name}' holds a single value: it carries no information." * (c["unique"] <= 1),
-                  f"'{name}' is missing in {c['missing_share']:.1%} of rows." * (c["missing"] > 0),
-                  f"'{name}' has {share:.1%} outliers (far outside its middle half)." * (share >= 0.01)]
+    columns = p.columns.items()
+    ids = [f"'{n}'" for n, c in columns if c["kind"] == "id"]
+    constant = [f"'{n}'" for n, c in columns if c["unique"] <= 1]
+    missing = [f"'{n}' {c['missing_share']:.1%}" for n, c in sorted(columns, key=lambda i: -i[1]["missing_share"])
+               if c["missing"] > 0]
+    outliers = [f"'{n}' {(c.get('outliers') or {}).get('iqr_share') or 0:.1%}" for n, c in columns
+                if ((c.get("outliers") or {}).get("iqr_share") or 0) >= 0.01]
+    found += [f"{len(ids)} column(s) look like identifiers (nearly every value differs): {_listed(ids)}; leave them "
+              "out of the features." * bool(ids),
+              f"{len(constant)} column(s) hold a single value and carry no information: {_listed(constant)}." * bool(
+                  constant),
+              f"{len(missing)} column(s) have missing values: {_listed(missing)}." * bool(missing),
+              f"{len(outliers)} column(s) have over 1% outliers (far outside their middle half): {_listed(outliers)}."
+              * bool(outliers)]
+    pairs = []
     for group, key, what in (("numeric", "pearson", "Pearson"), ("categorical", "cramers_v", "Cramer's V")):
         matrix, names = p.correlations.get(key) or [], p.correlations.get(group, [])
-        found += [f"'{a}' and '{b}' move almost together ({what} {matrix[i][j]:.2f}): one may be redundant."
-                  for i, a in enumerate(names) for j, b in enumerate(names[:i]) if abs(matrix[i][j] or 0) >= 0.95]
+        pairs += [f"'{a}' and '{b}' ({what} {matrix[i][j]:.2f})" for i, a in enumerate(names)
+                  for j, b in enumerate(names[:i]) if abs(matrix[i][j] or 0) >= 0.95]
+    found += [f"{len(pairs)} pair(s) of columns move almost together, so one of each may be redundant: "
+              f"{_listed(pairs)}." * bool(pairs)]
     ratio, information = t.get("imbalance_ratio") or 1, list(t.get("mutual_information", {}).items())[:1]
     found += [f"The classes are imbalanced: the largest is {ratio:.1f} times the smallest." * (ratio >= 3),
               f"{t.get('missing', 0):,} rows have no target value." * bool(t.get("missing"))]
     found += [f"'{c}' tells the most about the target (mutual information {v:.3f})." for c, v in information]
-    found += [f"Possible leakage: '{s['column']}' {s['reason']}." for s in p.leakage]
+    leaks = [f"'{s['column']}' {s['reason']}" for s in p.leakage]
+    found += [f"Possible leakage: {_listed(leaks)}." * bool(leaks)]
     found += [f"{d['rows']:,} rows ({d['share']:.1%}) repeat an earlier row exactly." * (d["rows"] > 0),
               f"{d['conflicting'] or 0:,} rows share their features with a row of another target (label noise, or "
               "features that miss something)." * bool(d["conflicting"])]
-    found += [f"'{c}' differs between training and test data ({s['test']} {s['statistic']:.3g}, PSI {s['psi']:.2f})."
-              for c, s in (p.shift or {}).items() if s["shifted"]]
+    shifted = [f"'{c}' ({s['test']} {s['statistic']:.3g}, PSI {s['psi']:.2f})" for c, s in (p.shift or {}).items()
+               if s["shifted"]]
+    found += [f"{len(shifted)} column(s) differ between training and test data: {_listed(shifted)}." * bool(shifted)]
     season, slope, series = ts.get("season") or 0, ts.get("slope") or 0, f"The series ({ts.get('series')})"
     found += [f"{series} repeats every {season} steps (autocorrelation {(ts.get('acf') or [0])[season]:.2f})."
               * (season > 0),
@@ -442,89 +458,3 @@ def _clean(value: Any) -> Any:
         return float(f"{value:.6g}") if math.isfinite(value) else None
     value = value.item() if isinstance(value, np.generic) else value
     return value if value is None or isinstance(value, (str, bool, int)) else str(value)
-
-
-_CSS = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;display:block;overflow-x:auto}"
-        "td,th{border:1px solid #ccc;padding:3px;vertical-align:top;font-size:14px}img{display:block}")
-_HIDDEN = {"histogram", "acf", "rolling_mean", "samples", "sample_labels", "class_means", "pearson", "spearman",
-           "cramers_v", "numeric", "categorical", "sampled", "mutual_information", "alone", "classes"}  # shown apart
-_NOTES = {"overview": "What the data hold and what stands out.", "leakage": "Columns that may hand a model the answer.",
-          "columns": "Per column: kind, missing and distinct values, spread, outliers (far outside the middle half).",
-          "correlations": "How columns move together: -1 to 1 for numbers, 0 to 1 for categories (Cramer's V).",
-          "target": "The label: its balance, and how much each column tells about it (mutual information).",
-          "duplicates": "Rows that repeat; repeats with another label point at label noise.", "shift": "Do test data "
-          "look like training data? (KS or chi-squared test; a PSI over 0.1 is a notable change)", "images": "Image "
-          "size, pixel statistics, the mean image of each class, samples.", "text": "Vocabulary and words per class "
-          "(the lengths are in the columns section).", "time_series": "The trend (rolling mean), and how the series "
-          "repeats (autocorrelation by lag)."}
-
-
-def _render(value: Any, nested: bool = False) -> str:
-    """HTML: a dict or list of dicts as a table of rows, a dict as a table (in a cell: pairs), a list as commas."""
-    records = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else None
-    if records and all(isinstance(r, dict) for r in records) and not nested:
-        keys = list(dict.fromkeys(k for r in records for k in r if k not in _HIDDEN))
-        names = [html.escape(str(n)) for n in value] if isinstance(value, dict) else [""] * len(records)
-        return _table([["", *(k.replace("_", " ") for k in keys)]] + [
-            [n, *(_render(r.get(k), True) for k in keys)] for n, r in zip(names, records)])
-    if isinstance(value, dict):
-        shown = [[html.escape(str(k)[:30]), _render(v, True)] for k, v in list(value.items())[:10 if nested else None]
-                 if k not in _HIDDEN]
-        return ", ".join(f"{k} {v}" for k, v in shown) if nested else _table([["", ""], *shown]) if shown else ""
-    if isinstance(value, list):
-        return ", ".join(_render(v, True) for v in value[:20])
-    return "" if value is None else f"{value:.4g}" if isinstance(value, float) else html.escape(str(value))
-
-
-def _table(rows: list[list[str]]) -> str:
-    return "<table>" + "".join("<tr>" + "".join(f"<{tag}>{cell}</{tag}>" for cell in row) + "</tr>"
-                               for tag, row in [("th", rows[0])] + [("td", row) for row in rows[1:]]) + "</table>"
-
-
-def _png(panels: list[tuple[str, Any]], size: tuple[float, float] = (3.2, 2.4)) -> str:
-    """An <img> with an embedded PNG of (title, draw) panels, 4 to a row; ``draw(axes)`` fills one panel."""
-    from lamina.plot import _figure
-
-    if not panels:
-        return ""
-    rows, columns = math.ceil(len(panels) / 4), min(len(panels), 4)
-    figure, buffer = _figure(size[0] * columns, size[1] * rows), io.BytesIO()
-    for ax, (title, draw) in zip(figure.subplots(rows, columns, squeeze=False).ravel(), panels + [("", None)] * 3):
-        ax.set_title(title, fontsize=9)
-        _ = draw(ax) if draw else ax.axis("off")
-    figure.savefig(buffer, format="png", dpi=80, metadata={"Software": None})  # no URL in the file
-    return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
-
-
-def _picture(ax: Any, image: Any) -> None:
-    """An image ``(C, H, W)`` on ``ax``, scaled to [0, 1]: gray for one channel, RGB for three."""
-    array = ((raw := np.asarray(image, dtype=float)) - raw.min()) / max(float(np.ptp(raw)), 1e-12)
-    ax.imshow(array[0] if array.shape[0] != 3 else array.transpose(1, 2, 0), cmap="gray")
-    ax.axis("off")
-
-
-def _html(p: Profile) -> str:
-    """The page: one <section> per part of the profile with a plain-language note, tables and plots."""
-    c, i, t, ts = p.correlations, p.images or {}, p.target or {}, p.time_series or {}
-    plots = {"overview": "<h3>Findings</h3><ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in p.findings) + "</ul>",
-             "columns": _png([(n, lambda ax, h=col["histogram"]: ax.stairs(h["counts"], h["edges"], fill=True))
-                              for n, col in p.columns.items() if "histogram" in col][:12]),
-             "correlations": "".join(_png([(what, lambda ax, n=c[group], m=c[key]: (
-                 ax.imshow(np.array(m, dtype=float), vmin=-1, vmax=1, cmap="coolwarm"), ax.set_xticks(range(len(n)), n,
-                 rotation=90), ax.set_yticks(range(len(n)), n)))], (5.0, 4.5)) for group, key, what in (
-                 ("numeric", "pearson", "Pearson"), ("categorical", "cramers_v", "Cramer's V")) if len(c[group]) > 1),
-             "target": _render({c: {"mutual information": v, "holdout score alone": t["alone"][c]}
-                                for c, v in t.get("mutual_information", {}).items()}),
-             "text": _render((p.text or {}).get("classes", {})),
-             "images": "".join(_png([(str(n), lambda ax, m=m: _picture(ax, m)) for n, m in pictures], (1.6, 1.6))
-                               for pictures in (i.get("class_means", {}).items(), zip(
-                                   i.get("sample_labels") or [""] * 16, i.get("samples", [])))),
-             "time_series": _png([("rolling mean", lambda ax: ax.plot(ts["rolling_mean"]["steps"], ts["rolling_mean"][
-                 "values"])), ("autocorrelation by lag", lambda ax: ax.bar(range(len(ts["acf"])), ts["acf"]))],
-                 (4.5, 2.8)) if "acf" in ts else ""}
-    body = "".join(f'<section id="{key}"><h2>{key.replace("_", " ").capitalize()}</h2><p class="note">'
-                   f'{html.escape(note)}</p>{_render(getattr(p, key)) if getattr(p, key) else "<p>None.</p>"}'
-                   f'{plots.get(key, "")}</section>' for key, note in _NOTES.items()
-                   if key not in ("images", "text", "time_series") or getattr(p, key))
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Data profile</title><style>{_CSS}</style>"
-            f"</head><body><h1>Data profile: {html.escape(str(p.overview['source']))}</h1>{body}</body></html>")

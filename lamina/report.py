@@ -39,9 +39,10 @@ def _e(value: Any) -> str:
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A table; headers all empty: no header row (a table of name/value pairs)."""
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table>{f'<tr>{head}</tr>' if any(headers) else ''}{body}</table>"
 
 
 def _png(figure: Any) -> str:
@@ -249,14 +250,27 @@ def _errors(x: Any, truth: np.ndarray, predicted: np.ndarray, probabilities: np.
                   [[s, _e(truth[i]), _e(predicted[i]), c] for s, i, c in zip(shown, wrong, sure)])
 
 
+def _describe_model(model: Any, trained: dict[str, Any]) -> str:
+    """The chosen model in words: its kind, its size and how it was trained."""
+    if model.family == "deep":
+        count = sum(p.numel() for p in model.model.parameters()) if hasattr(model.model, "parameters") else 0
+        kind = f"a lamina neural network with {count:,} parameters"
+    else:
+        last = getattr(model.model, "steps", [("", model.model)])[-1][1]  # a pipeline's final estimator
+        kind = f"a classical scikit-learn model ({type(last).__name__})"
+    return f"{model.name}: {kind}; {trained.get('note', '')}".rstrip("; ")
+
+
 def _card(project: Any, data: dict[str, Any], verdict: dict[str, Any], plan: dict[str, Any],
-          flagged: bool) -> str:
-    limits = [f["message"] for f in plan.get("findings", []) if f["level"] != "ok"]
+          flagged: bool, model: Any, trained: dict[str, Any]) -> str:
+    # The plan's capacity finding is about the default network: a limit only when the network was chosen.
+    limits = [f["message"] for f in plan.get("findings", []) if f["level"] != "ok"
+              and (f["topic"] != "capacity" or model.family == "deep")]
     if flagged:
         limits.append("Quality differs between groups (see the slices above): check it is acceptable before use.")
     limits.append(f"Trained on {data['source']}; data unlike it (other times, places or sources) may be "
                   "handled worse. Watch the drift monitor after deployment.")
-    rows = [["Intended use", _e(project.goal or "(not stated)")], ["Model", _e(verdict["model"])],
+    rows = [["Intended use", _e(project.goal or "(not stated)")], ["Model", _e(_describe_model(model, trained))],
             ["Data used", f"{data['rows']:,} rows from {_e(data['source'])}"],
             ["Quality", _e(verdict["sentence"])], ["Limits", "<br>".join(_e(text) for text in limits)]]
     return _table(["", ""], rows)
@@ -321,7 +335,7 @@ def write(context: Any) -> Path:
         "errors": ("Its worst mistakes", "The test cases the model got wrong while being most sure.",
                    _errors(x, truth, predicted, probabilities, data["modality"])),
         "card": ("Model card", "What the model is for, what it was trained on, and its known limits.",
-                 _card(project, data, verdict, plan, 'class="flag"' in slices_html)),
+                 _card(project, data, verdict, plan, 'class="flag"' in slices_html, model, context.result("train"))),
         "reproducibility": ("Reproducing this result", "Everything needed to run it again and get the same answer.",
                             _reproducibility(project, data, {
                                 name: json.loads((run / name / "stage.json").read_text())["input_hash"]

@@ -182,7 +182,7 @@ def test_to_dict_is_json_without_nan_and_round_trips(tmp_path):
     report.to_json(tmp_path / "profile.json")
     assert Profile.from_dict(json.loads((tmp_path / "profile.json").read_text())) == report
     assert report.columns["empty"]["missing_share"] == 1.0 and report.overview["sampled"].startswith("Correlations")
-    assert any("'constant' holds a single value" in f for f in report.findings)
+    assert any("hold a single value" in f and "'constant'" in f for f in report.findings)
     reference = report.reference()
     assert reference["columns"]["city"]["frequencies"] == pytest.approx(
         frame.city.value_counts(normalize=True).to_dict(), rel=1e-5)
@@ -204,6 +204,27 @@ def test_to_html_has_every_section_and_no_external_references(tmp_path):
 
 
 # ------------------------------------------------------------------ bad input
+def test_a_wide_table_gets_grouped_capped_findings_and_a_readable_page(tmp_path):
+    """30 columns with missing values and outliers: one finding per kind, columns named up to 3 then "and N more";
+    every column plotted or named as not plotted; no "None." for the missing test split; no empty header row."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({f"measure_{k}": rng.normal(size=300) for k in range(30)})
+    frame.iloc[:5, :] = np.nan
+    frame.iloc[5:10, :] = 50.0  # outliers in every column
+    frame["city"], frame["label"] = rng.choice(["a", "b"], 300), rng.choice(["yes", "no"], 300)
+    report = profile(frame, "label")
+    assert len(report.findings) <= 12
+    missing = [f for f in report.findings if "missing values" in f]
+    assert len(missing) == 1 and "31 column(s)" not in missing[0] and "and 27 more" in missing[0]
+    assert sum("outliers" in f for f in report.findings) == 1
+    page = report.to_html(tmp_path / "profile.html")
+    assert "<p>None.</p>" not in page and "No test split yet" in page
+    assert "<tr><th></th><th></th></tr>" not in page and ">seconds<" not in page and "profiling time (s)" in page
+    assert "Not plotted: measure_24 (beyond the first 24 plots)" in page
+    section = page[page.index('<section id="correlations">'):page.index('<section id="target">')]
+    assert section.count("<img") == 1
+
+
 def test_bad_input_raises_clear_errors():
     frame = labelled_table(rows=30)
     with pytest.raises(DataError, match="target column.*'signal'"):

@@ -87,3 +87,21 @@ def test_the_page_loads_in_headless_chromium(report, tmp_path):
         browser.close()
     assert problems == [] and requests == []
     assert shot.stat().st_size > 10_000
+
+
+def test_the_page_reads_plainly(report):
+    """Class names, the KPI's definition, the chosen model described in the card, no empty header row and no
+    internal field names."""
+    import html
+    import json
+
+    page = report.read_text()
+    card = page[page.index('<section id="card">'):page.index('<section id="reproducibility">')]
+    train = json.loads((report.parent.parent / "train" / "stage.json").read_text())["result"]
+    assert train["candidate"] in card and ("classical scikit-learn model" in card or "neural network" in card)
+    if train["family"] == "classical":
+        assert "parameters for" not in card  # the plan's note on the default network is no limit of this model
+    assert "<tr><th></th><th></th></tr>" not in page and "fit s<" not in page and ">seconds<" not in page
+    assert html.escape("F1 of class 'yes'") in page or html.escape("F1 of class 'no'") in page
+    confusion = page[page.index('<section id="confusion">'):page.index('<section id="slices">')]
+    assert "<td>yes</td>" in confusion and "<td>no</td>" in confusion
