@@ -52,6 +52,7 @@ def test_digits_still_unpacks():
     assert load("digits", images=True).x_train.shape == (1438, 1, 8, 8)
 
 
+@pytest.mark.needs_data("mnist")
 def test_mnist(mnist):
     (x_train, y_train), (x_test, y_test) = mnist
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
@@ -63,12 +64,14 @@ def test_mnist(mnist):
     assert repr(mnist) == "lamina.datasets.DatasetSplits('mnist', train=60000, test=10000)"
 
 
+@pytest.mark.needs_data("mnist")
 def test_mnist_flatten_and_normalize(mnist):
     flat = load("mnist", flatten=True, normalize=True)
     assert flat.x_test.shape == (10000, 784) and flat.x_test.dtype == np.float32
     np.testing.assert_allclose(flat.x_test[:500], mnist.x_test[:500].reshape(500, 784) / 255, rtol=1e-6)
 
 
+@pytest.mark.needs_data("mnist")
 def test_fashion_mnist_reads_the_same_idx_files(tmp_path, monkeypatch, mnist):
     (tmp_path / "fashion-mnist").mkdir()
     for name in MNIST_FILES:  # no Fashion-MNIST copy here: the loader is tested on MNIST's files
@@ -81,6 +84,7 @@ def test_fashion_mnist_reads_the_same_idx_files(tmp_path, monkeypatch, mnist):
     assert load("fashion_mnist", flatten=True).x_train.shape == (60000, 784)
 
 
+@pytest.mark.needs_data("mnist1d")
 def test_mnist1d():
     (x_train, y_train), (x_test, y_test) = data = load("mnist1d")
     assert x_train.shape == (4000, 40) and x_test.shape == (1000, 40) and data.extra["t"].shape == (40,)
@@ -89,6 +93,7 @@ def test_mnist1d():
     assert np.bincount(y_test).tolist() == [102, 104, 89, 106, 106, 98, 99, 96, 98, 102]
 
 
+@pytest.mark.needs_data("cora")
 def test_cora_planetoid_split():
     (x_train, y_train), (x_test, y_test) = cora = load("cora")
     x, y, edges = cora.extra["x"], cora.extra["y"], cora.extra["edge_index"]
@@ -108,6 +113,7 @@ def test_cora_planetoid_split():
     assert edges.min() == 0 and edges.max() == 2707
 
 
+@pytest.mark.needs_data("tinyshakespeare")
 def test_tinyshakespeare():
     data = load("tinyshakespeare")
     (train, y_train), (test, y_test) = data
@@ -116,6 +122,7 @@ def test_tinyshakespeare():
     assert train.startswith("First Citizen:")
 
 
+@pytest.mark.needs_data("sentiment")
 def test_sentiment():
     data = load("sentiment")
     (x_train, y_train), (x_test, y_test) = data
@@ -127,6 +134,7 @@ def test_sentiment():
     np.testing.assert_array_equal(load("sentiment").y_test, y_test)  # the split is fixed
 
 
+@pytest.mark.needs_data("airline_passengers")
 def test_airline_passengers():
     data = load("airline_passengers")
     (train, _), (test, _) = data
@@ -135,6 +143,7 @@ def test_airline_passengers():
     assert str(train.index[0].date()) == "1949-01-01" and train.index.max() < test.index.min()
 
 
+@pytest.mark.needs_data("daily_min_temperatures")
 def test_daily_min_temperatures():
     data = load("daily_min_temperatures")
     (train, _), (test, _) = data
@@ -143,6 +152,7 @@ def test_daily_min_temperatures():
     assert str(test.index[-1].date()) == "1990-12-31" and train.index.max() < test.index.min()
 
 
+@pytest.mark.needs_data("adult")
 def test_adult():
     (x_train, y_train), (x_test, y_test) = data = load("adult")
     assert x_train.shape == (32561, 14) and x_test.shape == (16281, 14) and y_test.dtype == np.int64
@@ -152,6 +162,7 @@ def test_adult():
     assert round(1 - y_test.mean(), 4) == 0.7638
 
 
+@pytest.mark.needs_data("online_retail")
 def test_online_retail():
     data = load("online_retail")
     (train, y_train), (test, y_test) = data
@@ -164,6 +175,7 @@ def test_online_retail():
     assert train["InvoiceDate"].max() < test["InvoiceDate"].min()
 
 
+@pytest.mark.needs_data("mnist1d")
 def test_import_lamina_does_not_import_pandas():
     code = "import sys, lamina, lamina.datasets; lamina.datasets.load('mnist1d'); assert 'pandas' not in sys.modules"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -194,6 +206,7 @@ def test_missing_file_says_where_to_put_it(name, tmp_path, monkeypatch):
         assert "download=True" in text and "https://" in text
 
 
+@pytest.mark.needs_data("mnist")
 def test_missing_file_names_the_exact_file(tmp_path, monkeypatch):
     (tmp_path / "mnist").mkdir()
     for name in MNIST_FILES[1:]:
@@ -240,6 +253,7 @@ def http_mirror(tmp_path, monkeypatch):
     thread.join()
 
 
+@pytest.mark.needs_data("airline_passengers")
 def test_download_over_http_verifies_and_loads(http_mirror, tmp_path):
     root, url = http_mirror
     shutil.copy(SHARED / "airline-passengers" / "airline-passengers.csv", root)
@@ -280,6 +294,8 @@ def test_fetch_needs_a_checksum_and_a_known_scheme(tmp_path):
 
 @pytest.mark.parametrize("name", ["mnist", "mnist1d", "cora", "tinyshakespeare", "sentiment", "airline_passengers",
                                   "daily_min_temperatures", "online_retail"])
+@pytest.mark.needs_data("mnist", "mnist1d", "cora", "tinyshakespeare",
+                         "sentiment", "airline_passengers", "daily_min_temperatures", "online_retail")
 def test_published_checksums_match_the_shared_files(name, tmp_path):
     folder = {"mnist1d": "mnist1d", "cora": "cora-planetoid", "sentiment": "sentiment-labelled-sentences",
               "airline_passengers": "airline-passengers", "daily_min_temperatures": "daily-min-temperatures",
@@ -288,6 +304,7 @@ def test_published_checksums_match_the_shared_files(name, tmp_path):
     assert len(load(name, data_dir=tmp_path).x_test) > 0
 
 
+@pytest.mark.needs_data("adult")
 def test_adult_downloads_as_csv_and_is_stored_gzipped(tmp_path):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
@@ -300,6 +317,7 @@ def test_adult_downloads_as_csv_and_is_stored_gzipped(tmp_path):
     assert load("adult", data_dir=tmp_path / "data").x_test.shape == (16281, 14)
 
 
+@pytest.mark.needs_data("mnist")
 def test_fashion_mnist_download_refuses_mnist_bytes(tmp_path):
     with pytest.raises(ChecksumError, match="md5 8d4fb7e6c68d591d4c3dfef9ec88bf0d"):
         download("fashion_mnist", base_url=(SHARED / "mnist").as_uri(), data_dir=tmp_path)
@@ -321,6 +339,7 @@ class EvalCall(SystemCall):
         return eval, (f"open({str(self.marker)!r}, 'w').close()",)
 
 
+@pytest.mark.needs_data("cora")
 @pytest.mark.parametrize("payload", [SystemCall, EvalCall])
 def test_restricted_unpickler_refuses_other_globals(payload, tmp_path, monkeypatch):
     marker = tmp_path / "pwned"
@@ -342,6 +361,7 @@ def test_restricted_unpickler_refuses_other_globals(payload, tmp_path, monkeypat
     assert not marker.exists()
 
 
+@pytest.mark.needs_data("cora")
 def test_planetoid_garbage_is_a_data_error(tmp_path, monkeypatch):
     folder = tmp_path / "cora-planetoid"
     folder.mkdir()

@@ -183,6 +183,7 @@ def test_seeded_fit_is_repeatable_whatever_the_rng_state_at_construction():
     np.testing.assert_array_equal(first, second)
 
 
+@pytest.mark.needs_data("cora")
 def test_cora_goes_straight_into_fit():
     splits = lamina.datasets.load("cora")
     graph = to_graph(splits, normalize=True)

@@ -156,6 +156,7 @@ def test_a_project_reads_its_data_from_postgresql(postgres, tmp_path, monkeypatc
     assert postgres.password not in written  # the password never reaches the run directory
 
 
+@pytest.mark.needs_data("adult", "sentiment")
 @pytest.mark.parametrize("name", ["adult", "sentiment"])
 def test_example_projects_run_to_a_verdict(name, tmp_path):
     """The example projects complete (mnist's is run by benchmarks/projects.py: minutes of training)."""

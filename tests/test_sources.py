@@ -194,6 +194,7 @@ def test_bundled_digits():
     assert load("digits", images=False).modality == "array"  # options go to the bundled loader
 
 
+@pytest.mark.needs_data("adult", "sentiment", "tinyshakespeare", "mnist1d")
 def test_bundled_adult_sentiment_and_text():
     data = load("adult")
     assert data.modality == "table" and data.target == "income" and len(data) == 32561 and len(data.x_test) == 16281
