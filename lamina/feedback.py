@@ -166,7 +166,7 @@ class PerformanceReport:
 
     def to_html_section(self) -> str:
         """An HTML section: summary, metrics, per model version, and an embedded PNG of the trend."""
-        from lamina.eda import _png, _table
+        from lamina.eda_page import _png, _table
 
         def trend(ax: Any) -> None:
             ends = [w["start"] + w["count"] for w in self.trend]
