@@ -35,6 +35,7 @@ def test_info_prints_versions_and_device(capsys):
     assert f"lamina   {lamina.__version__}" in out and "torch" in out and "device   cpu" in out
 
 
+@pytest.mark.slow
 def test_help_for_every_command():
     for argv in ([], ["demo"], ["train"], ["info"], ["init"], ["run"], ["plan"], ["advise"], ["data"], ["eda"],
                  ["prepare"], ["evaluate"], ["report"]):

@@ -110,6 +110,7 @@ def test_a_whole_run_ends_with_a_verdict(project_dir, capsys):
     assert capsys.readouterr().out.count("unchanged, skipped") == len(STAGES)
 
 
+@pytest.mark.slow
 def test_cli_runs_a_csv_project_to_a_verdict(project_dir):
     done = subprocess.run([sys.executable, "-m", "lamina.cli", "run", str(project_dir)], capture_output=True,
                           text=True, timeout=600)
@@ -156,6 +157,7 @@ def test_a_project_reads_its_data_from_postgresql(postgres, tmp_path, monkeypatc
     assert postgres.password not in written  # the password never reaches the run directory
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data("adult", "sentiment")
 @pytest.mark.parametrize("name", ["adult", "sentiment"])
 def test_example_projects_run_to_a_verdict(name, tmp_path):
