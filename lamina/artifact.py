@@ -477,8 +477,10 @@ def load(path: str | os.PathLike[str], *, custom_objects: Mapping[str, Any] | No
     compiled = manifest.get("compile")
     if compile and isinstance(compiled, dict) and compiled.get("loss") and compiled.get("optimizer") \
             and None not in compiled.get("metrics", []):
+        # from_logits only where it was set: families with their own compile (GAN, VAE, ...) do not take it.
+        logits = {"from_logits": compiled["from_logits"]} if compiled.get("from_logits") is not None else {}
         model.compile(compiled["optimizer"], compiled["loss"], compiled["metrics"],
-                      learning_rate=compiled.get("learning_rate"), from_logits=compiled.get("from_logits"))
+                      learning_rate=compiled.get("learning_rate"), **logits)
     if manifest.get("history") and _member(root, manifest["history"]).is_file():
         from lamina.callbacks import History
 

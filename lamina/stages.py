@@ -50,7 +50,7 @@ def split_dataset(context: StageContext, prepared: bool = True) -> tuple[Any, An
         train, test = dataset, dataclasses.replace(dataset, x=dataset.x_test, y=dataset.y_test, x_test=None,
                                                    y_test=None)
     else:
-        with np.load(folder / "split.npz") as saved:
+        with np.load(folder / "split.npz", allow_pickle=False) as saved:
             rows, held = saved["train"], saved["test"]
         train = dataclasses.replace(dataset, x=_take(dataset.x, rows), y=_take(dataset.y, rows),
                                     x_test=_take(dataset.x, held), y_test=_take(dataset.y, held))
