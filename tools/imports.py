@@ -47,7 +47,11 @@ def imports(name: str, path: Path, known: set[str]) -> list[tuple[str, str, int]
     tree = ast.parse(path.read_text(), str(path))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = []
+    typing_only = {id(n) for block in ast.walk(tree) if _is_type_checking(block)
+                   for stmt in block.body for n in ast.walk(stmt)}
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             found += [(a.name, "", node.lineno) for a in node.names if a.name.split(".")[0] == "lamina"]
         elif isinstance(node, ast.ImportFrom):
@@ -62,6 +66,13 @@ def imports(name: str, path: Path, known: set[str]) -> list[tuple[str, str, int]
                 sub = f"{base}.{alias.name}"
                 found.append((sub, "", node.lineno) if sub in known else (base, alias.name, node.lineno))
     return found
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    """``if TYPE_CHECKING:`` blocks hold imports for annotations only: they never run."""
+    return isinstance(node, ast.If) and (
+        (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+        or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING"))
 
 
 def wing(name: str) -> str | None:
