@@ -166,7 +166,7 @@ def private_taken() -> list[tuple[str, str, int]]:
     bad = []
     for name, path in mods.items():
         for target, imported, line in imports(name, path, known):
-            if imported.startswith("_") and target != name:
+            if imported.startswith("_") and not imported.startswith("__") and target != name:
                 bad.append((name, f"{target}.{imported}", line))
     return bad
 
