@@ -6,20 +6,16 @@ column plotted or named as not plotted (with the reason), and a correlation heat
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-import math
 from typing import Any
 
 import numpy as np
 
+from lamina.pages import CSS, html_table, png_panels
+
 __all__ = ["render"]
 
 MAX_PLOTS = 24  # column plots on the page; the others are named below them
-_CSS = ("body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;display:block;"
-        "overflow-x:auto}td,th{border:1px solid #ccc;padding:3px;vertical-align:top;font-size:14px}img{display:block;"
-        "max-width:100%}")
 _HIDDEN = {"histogram", "acf", "rolling_mean", "samples", "sample_labels", "class_means", "pearson", "spearman",
            "cramers_v", "numeric", "categorical", "sampled", "mutual_information", "alone", "classes"}  # shown apart
 _WORDS = {"seconds": "profiling time (s)", "shrink": "pixel step of the statistics", "iqr_share": "outlier share",
@@ -47,37 +43,15 @@ def _render(value: Any, nested: bool = False) -> str:
     if records and all(isinstance(r, dict) for r in records) and not nested:
         keys = list(dict.fromkeys(k for r in records for k in r if k not in _HIDDEN))
         names = [html.escape(str(n)) for n in value] if isinstance(value, dict) else [""] * len(records)
-        return _table([["", *(_word(k) for k in keys)]] + [
+        return html_table([["", *(_word(k) for k in keys)]] + [
             [n, *(_render(r.get(k), True) for k in keys)] for n, r in zip(names, records)])
     if isinstance(value, dict):
         shown = [[_word(str(k)[:30]), _render(v, True)] for k, v in list(value.items())[:10 if nested else None]
                  if k not in _HIDDEN]
-        return ", ".join(f"{k} {v}" for k, v in shown) if nested else _table(shown, header=False) if shown else ""
+        return ", ".join(f"{k} {v}" for k, v in shown) if nested else html_table(shown, header=False) if shown else ""
     if isinstance(value, list):
         return ", ".join(_render(v, True) for v in value[:20])
     return "" if value is None else f"{value:.4g}" if isinstance(value, float) else html.escape(str(value))
-
-
-def _table(rows: list[list[str]], header: bool = True) -> str:
-    """A table; the first row is its header (``header=False``: a table of name/value pairs, no header row)."""
-    tags = [("th", rows[0])] + [("td", row) for row in rows[1:]] if header else [("td", row) for row in rows]
-    return "<table>" + "".join("<tr>" + "".join(f"<{tag}>{cell}</{tag}>" for cell in row) + "</tr>"
-                               for tag, row in tags) + "</table>"
-
-
-def _png(panels: list[tuple[str, Any]], size: tuple[float, float] = (3.2, 2.4)) -> str:
-    """An <img> with an embedded PNG of (title, draw) panels, 4 to a row; ``draw(axes)`` fills one panel."""
-    from lamina.plot import _figure
-
-    if not panels:
-        return ""
-    rows, columns = math.ceil(len(panels) / 4), min(len(panels), 4)
-    figure, buffer = _figure(size[0] * columns, size[1] * rows), io.BytesIO()
-    for ax, (title, draw) in zip(figure.subplots(rows, columns, squeeze=False).ravel(), panels + [("", None)] * 3):
-        ax.set_title(title, fontsize=9)
-        _ = draw(ax) if draw else ax.axis("off")
-    figure.savefig(buffer, format="png", dpi=80, metadata={"Software": None})  # no URL in the file
-    return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
 
 
 def _picture(ax: Any, image: Any) -> None:
@@ -97,7 +71,7 @@ def _heatmap(names: list[str], matrix: Any, what: str) -> str:
         ax.imshow(np.array(matrix, dtype=float), vmin=-1, vmax=1, cmap="coolwarm")
         ax.set_xticks(range(count), labels, rotation=90, fontsize=font)
         ax.set_yticks(range(count), labels, fontsize=font)
-    return _png([(what, draw)], (side, side))
+    return png_panels([(what, draw)], (side, side))
 
 
 def _columns(columns: dict[str, Any]) -> str:
@@ -114,7 +88,7 @@ def _columns(columns: dict[str, Any]) -> str:
            f"{columns[name]['kind']}: no distribution to draw" for name in left}
     note = "" if not left else "<p>Not plotted: " + "; ".join(
         f"{html.escape(name)} ({html.escape(why[name])})" for name in left) + ".</p>"
-    return _png(drawable[:MAX_PLOTS]) + note
+    return png_panels(drawable[:MAX_PLOTS]) + note
 
 
 def render(p: Any) -> str:
@@ -134,11 +108,12 @@ def render(p: Any) -> str:
              "target": _render({c: {"mutual information": v, "holdout score alone": t["alone"][c]}
                                 for c, v in t.get("mutual_information", {}).items()}),
              "text": _render((p.text or {}).get("classes", {})),
-             "images": "".join(_png([(str(n), lambda ax, m=m: _picture(ax, m)) for n, m in pictures], (1.6, 1.6))
+             "images": "".join(png_panels([(str(n), lambda ax, m=m: _picture(ax, m)) for n, m in pictures], (1.6, 1.6))
                                for pictures in (i.get("class_means", {}).items(), zip(
                                    i.get("sample_labels") or [""] * 16, i.get("samples", [])))),
-             "time_series": _png([("rolling mean", lambda ax: ax.plot(ts["rolling_mean"]["steps"], ts["rolling_mean"][
-                 "values"])), ("autocorrelation by lag", lambda ax: ax.bar(range(len(ts["acf"])), ts["acf"]))],
+             "time_series": png_panels([
+                 ("rolling mean", lambda ax: ax.plot(ts["rolling_mean"]["steps"], ts["rolling_mean"]["values"])),
+                 ("autocorrelation by lag", lambda ax: ax.bar(range(len(ts["acf"])), ts["acf"]))],
                  (4.5, 2.8)) if "acf" in ts else ""}
     def content(key: str) -> str:
         value = getattr(p, key)
@@ -148,5 +123,5 @@ def render(p: Any) -> str:
     body = "".join(f'<section id="{key}"><h2>{key.replace("_", " ").capitalize()}</h2><p class="note">'
                    f'{html.escape(note)}</p>{content(key)}{plots.get(key, "")}</section>'
                    for key, note in _NOTES.items() if key not in ("images", "text", "time_series") or getattr(p, key))
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Data profile</title><style>{_CSS}</style>"
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Data profile</title><style>{CSS}</style>"
             f"</head><body><h1>Data profile: {html.escape(str(p.overview['source']))}</h1>{body}</body></html>")

@@ -166,7 +166,7 @@ class PerformanceReport:
 
     def to_html_section(self) -> str:
         """An HTML section: summary, metrics, per model version, and an embedded PNG of the trend."""
-        from lamina.eda_page import _png, _table
+        from lamina.pages import html_table, png_panels
 
         def trend(ax: Any) -> None:
             ends = [w["start"] + w["count"] for w in self.trend]
@@ -179,14 +179,14 @@ class PerformanceReport:
         def cell(value: Any) -> str:
             return html.escape(f"{value:.4g}" if isinstance(value, float) else str(value))
 
-        metrics = _table([["metric", "live", "reference"]] + [[cell(k), cell(v), cell(
+        metrics = html_table([["metric", "live", "reference"]] + [[cell(k), cell(v), cell(
             self.reference.get("value") if k == self.metric else "")] for k, v in self.metrics.items()])
-        versions = _table([["version", "labelled", self.metric]] + [[cell(k), cell(v["count"]), cell(v["value"])]
+        versions = html_table([["version", "labelled", self.metric]] + [[cell(k), cell(v["count"]), cell(v["value"])]
                                                                    for k, v in self.versions.items()])
         notes = "".join(f"<li>{html.escape(t)}</li>" for t in self.reasons + self.findings)
         return (f"<h2>Performance on labelled predictions</h2><p>{html.escape(self.summary().splitlines()[0])}</p>"
                 f"{'<ul>' + notes + '</ul>' if notes else ''}{metrics}<h3>Per model version</h3>{versions}"
-                f"{_png([(f'{self.metric} per window of labelled predictions', trend)]) if self.trend else ''}")
+                f"{png_panels([(f'{self.metric} per window of labelled predictions', trend)]) if self.trend else ''}")
 
     def write_into(self, folder: str | Path) -> None:
         """``performance.json`` in ``folder``; the section joins its ``monitor.html``, the gauges ``metrics.prom``."""

@@ -419,7 +419,7 @@ def _label(value: Any) -> str:
 
 def _html(report: DriftReport) -> str:
     """The dashboard: summary, findings, the table, and histograms of the most drifted features."""
-    from lamina.eda_page import _CSS, _png, _table
+    from lamina.pages import CSS, html_table, png_panels
 
     def draw(ax: Any, part: dict[str, Any]) -> None:
         if "edges" in part:
@@ -436,13 +436,13 @@ def _html(report: DriftReport) -> str:
     panels = [(f"{r['feature']}{' (drifted)' * r['drifted']}", lambda ax, p=report.histograms[r["feature"]]: draw(
         ax, p)) for r in ranked if report.histograms.get(r["feature"])][:PLOTS]
     keys = ["feature", "role", "kind", "test", "statistic", "p_value", "threshold", "drifted", "psi", "rows"]
-    table = _table([keys] + [[html.escape(f"{r.get(k):.4g}" if isinstance(r.get(k), float) else str(r.get(k, "")))
+    table = html_table([keys] + [[html.escape(f"{r.get(k):.4g}" if isinstance(r.get(k), float) else str(r.get(k, "")))
                               for k in keys] for r in ranked])
     summary = (f"<p><b>{'Drift' if report.alarm else 'No drift'}.</b> {report.drifted['count']} of "
                f"{report.drifted['of']} features drifted ({report.drifted['share']:.0%}); data set drift: "
                f"<b>{report.dataset_drift}</b> (at least half of the features).</p>")
     findings = "<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in report.findings or ["None."]) + "</ul>"
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Drift monitor</title><style>{_CSS}</style>"
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Drift monitor</title><style>{CSS}</style>"
             f"</head><body><h1>Drift monitor</h1>{summary}<h2>Data quality</h2>{findings}<h2>Features</h2>{table}"
             f"<h2>Reference vs current</h2><p>Shares per bin; the end bins also hold the values beyond the reference's "
-            f"1st and 99th percentiles.</p>{_png(panels)}</body></html>")
+            f"1st and 99th percentiles.</p>{png_panels(panels)}</body></html>")

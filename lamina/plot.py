@@ -22,13 +22,22 @@ from lamina.errors import ConfigError, message
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from lamina.schedules import LRFinderResult
+    from lamina.lr_find import LRFinderResult
 
-__all__ = ["plot_history"]
+__all__ = ["new_figure", "plot_history", "save_figure"]
 
 
-def _figure(width: float, height: float) -> Figure:
-    """A figure on its own Agg canvas; a clear error when matplotlib is missing."""
+def new_figure(width: float, height: float) -> Figure:
+    """A matplotlib figure on its own Agg canvas (no ``pyplot``, no window, no global figure list).
+
+    Args:
+        width: width in inches.
+        height: height in inches.
+
+    Returns:
+        A ``matplotlib.figure.Figure`` with the constrained layout; an ``ImportError`` that says how to install
+        matplotlib when it is missing.
+    """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -41,7 +50,16 @@ def _figure(width: float, height: float) -> Figure:
     return figure
 
 
-def _save(figure: Figure, path: str | os.PathLike[str] | None) -> Figure:
+def save_figure(figure: Figure, path: str | os.PathLike[str] | None) -> Figure:
+    """Write ``figure`` as PNG (100 dpi) to ``path`` unless it is None.
+
+    Args:
+        figure: a figure from :func:`new_figure`.
+        path: where to write the PNG; None writes nothing.
+
+    Returns:
+        ``figure`` itself, so a plot function can end with ``return save_figure(figure, path)``.
+    """
     if path is not None:
         figure.savefig(os.fspath(path), format="png", dpi=100)
     return figure
@@ -72,7 +90,7 @@ def plot_history(history: Any, path: str | os.PathLike[str] | None = None,
                                   f"names among {available}", "Pick names from history.history."))
     columns = min(len(names), 3)
     rows = math.ceil(len(names) / columns)
-    figure = _figure(4.5 * columns, 3.5 * rows)
+    figure = new_figure(4.5 * columns, 3.5 * rows)
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     for ax in axes[len(names):]:
         figure.delaxes(ax)
@@ -87,12 +105,12 @@ def plot_history(history: Any, path: str | os.PathLike[str] | None = None,
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _plot_lr_find(result: LRFinderResult, path: str | os.PathLike[str] | None = None) -> Figure:
     """Smoothed loss against learning rate on a log axis, with the suggestion marked."""
-    figure = _figure(6.0, 4.0)
+    figure = new_figure(6.0, 4.0)
     ax = figure.subplots()
     ax.plot(result.lrs, result.losses, label="smoothed loss")
     if result.suggestion is not None:
@@ -103,4 +121,4 @@ def _plot_lr_find(result: LRFinderResult, path: str | os.PathLike[str] | None = 
     ax.set_title("learning-rate finder")
     ax.grid(alpha=0.3)
     ax.legend()
-    return _save(figure, path)
+    return save_figure(figure, path)

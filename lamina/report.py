@@ -9,9 +9,7 @@ Plots are embedded as PNG; the page loads no external file, so it opens offline 
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import platform
 from collections.abc import Sequence
@@ -19,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from lamina.pages import html_table, png_tag
+from lamina.plot import new_figure
 
 __all__ = ["SECTIONS", "bootstrap", "write"]
 
@@ -40,22 +41,13 @@ def _e(value: Any) -> str:
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A table; headers all empty: no header row (a table of name/value pairs)."""
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table>{f'<tr>{head}</tr>' if any(headers) else ''}{body}</table>"
+    head = [[_e(h) for h in headers]] if any(headers) else []
+    return html_table(head + [[str(cell) for cell in row] for row in rows], header=bool(head))
 
 
 def _png(figure: Any) -> str:
-    """A matplotlib figure as an embedded ``<img>``."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
-    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
-
-
-def _figure(width: float = 6, height: float = 3.2) -> Any:
-    from lamina.plot import _figure as figure
-
-    return figure(width, height)
+    """A matplotlib figure as an embedded ``<img>`` at the report's resolution."""
+    return png_tag(figure, dpi=90, alt="plot")
 
 
 def bootstrap(metric: Any, truth: np.ndarray, predicted: np.ndarray, draws: int = 200,
@@ -146,7 +138,7 @@ def _confusion(truth: np.ndarray, predicted: np.ndarray) -> str:
 
     labels = sorted(set(truth.tolist()) | set(predicted.tolist()))
     matrix = confusion_matrix(truth, predicted, labels=labels)  # rows: truth, columns: predicted
-    figure = _figure(5.5, 4.5)
+    figure = new_figure(5.5, 4.5)
     axes = figure.add_subplot()
     axes.imshow(matrix, cmap="Blues")
     shown = labels if len(labels) <= 20 else []
@@ -210,7 +202,7 @@ def _calibration(truth: np.ndarray, probabilities: np.ndarray | None, classes: n
     right = np.array([correct[bins == b].mean() for b in used])
     counts = np.array([(bins == b).sum() for b in used])
     error = float(np.sum(counts * np.abs(said - right)) / len(truth))
-    figure = _figure(4.5, 4)
+    figure = new_figure(4.5, 4)
     axes = figure.add_subplot()
     axes.plot([0, 1], [0, 1], "--", color="gray", label="perfectly calibrated")
     axes.plot(said, right, "o-", label="this model")
@@ -232,7 +224,7 @@ def _errors(x: Any, truth: np.ndarray, predicted: np.ndarray, probabilities: np.
         return "<p>The model made no error on the test set.</p>"
     sure = [f"{probabilities[i].max():.0%}" if probabilities is not None else "" for i in wrong]
     if modality == "image":
-        figure = _figure(1.6 * len(wrong), 2.0)
+        figure = new_figure(1.6 * len(wrong), 2.0)
         for k, i in enumerate(wrong):
             axes = figure.add_subplot(1, len(wrong), k + 1)
             image = np.asarray(x[i], dtype=np.float32)

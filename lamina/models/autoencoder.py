@@ -470,10 +470,10 @@ class Autoencoder(Model):
         Images are drawn as images (a flat square vector is reshaped), sequences as curves. ``path``:
         where to write the PNG (None: only return the figure). Returns the matplotlib ``Figure``.
         """
-        from lamina.plot import _figure, _save
+        from lamina.plot import new_figure, save_figure
 
         originals = data_lib.to_tensor(x, name="x")[:count].numpy()
-        figure = _figure(1.3 * len(originals), 2.8)
+        figure = new_figure(1.3 * len(originals), 2.8)
         axes = figure.subplots(2, len(originals), squeeze=False)
         for column, pair in enumerate(zip(originals, self.reconstruct(originals))):
             for ax, sample in zip(axes[:, column], pair):
@@ -482,7 +482,7 @@ class Autoencoder(Model):
                 ax.set(xticks=[], yticks=[])
         axes[0, 0].set_ylabel("input")
         axes[1, 0].set_ylabel("rebuilt")
-        return _save(figure, path)
+        return save_figure(figure, path)
 
     def plot_latent(self, x: Any, y: Any = None, path: str | os.PathLike[str] | None = None) -> Figure:
         """Scatter the codes of ``x`` in 2-D, coloured by the labels ``y`` (None: one colour).
@@ -490,7 +490,7 @@ class Autoencoder(Model):
         Codes larger than 2 are projected on their first two principal components. ``path``: where to
         write the PNG (None: only return the figure). Returns the matplotlib ``Figure``.
         """
-        from lamina.plot import _figure, _save
+        from lamina.plot import new_figure, save_figure
 
         codes = self.encode(x)
         labels = None if y is None else np.asarray(y).reshape(-1)
@@ -503,12 +503,12 @@ class Autoencoder(Model):
             codes = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
             names = ("principal component 1 of the codes", "principal component 2")
         points = np.column_stack([codes, np.zeros(len(codes))])  # code size 1: on a line
-        ax = (figure := _figure(5.5, 4.5)).subplots()
+        ax = (figure := new_figure(5.5, 4.5)).subplots()
         scatter = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap=None if labels is None else "tab10", s=5)
         if labels is not None:
             ax.legend(*scatter.legend_elements(), title="y", fontsize=7)
         ax.set(xlabel=names[0], ylabel=names[1], title=f"{self.kind} autoencoder, code size {self.code_size}")
-        return _save(figure, path)
+        return save_figure(figure, path)
 
 
 def _image(sample: np.ndarray) -> np.ndarray | None:

@@ -73,7 +73,7 @@ def _bernoulli(p: torch.Tensor, generator: torch.Generator | None = None) -> tor
 
 def _tiles(images: np.ndarray, path: str | os.PathLike[str] | None, title: str, symmetric: bool) -> Figure:
     """Images ``(n, H, W)`` as one mosaic, one pixel of padding apart; weights get their own symmetric scale."""
-    from lamina.plot import _figure, _save
+    from lamina.plot import new_figure, save_figure
 
     n, height, width = images.shape
     columns = math.ceil(math.sqrt(n))
@@ -84,11 +84,11 @@ def _tiles(images: np.ndarray, path: str | os.PathLike[str] | None, title: str, 
     for i, image in enumerate(images):
         top, left = 1 + (i // columns) * (height + 1), 1 + (i % columns) * (width + 1)
         mosaic[top:top + height, left:left + width] = image
-    figure = _figure(1.0 + 0.5 * columns, 1.3 + 0.5 * rows)
+    figure = new_figure(1.0 + 0.5 * columns, 1.3 + 0.5 * rows)
     axes = figure.add_subplot(title=title)
     axes.imshow(mosaic, cmap="gray", vmin=-1.0 if symmetric else 0.0, vmax=1.0, interpolation="nearest")
     axes.axis("off")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _tile_shape(model: Model, visible: int) -> tuple[int, int]:

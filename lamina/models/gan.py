@@ -466,7 +466,7 @@ class GAN(Model):
         Returns:
             The ``matplotlib.figure.Figure``.
         """
-        from lamina.plot import _figure, _save
+        from lamina.plot import new_figure, save_figure
 
         images = self.sample(n, labels, seed).transpose(0, 2, 3, 1)  # (n, H, W, C)
         height, width, channels = images.shape[1:]
@@ -476,8 +476,8 @@ class GAN(Model):
         for i, image in enumerate(images):
             top, left = 1 + (i // columns) * (height + 1), 1 + (i % columns) * (width + 1)
             grid[top:top + height, left:left + width] = image
-        figure = _figure(max(2.0, columns * 0.5), max(2.0, rows * 0.5))
+        figure = new_figure(max(2.0, columns * 0.5), max(2.0, rows * 0.5))
         axes = figure.add_subplot()
         axes.imshow(grid[..., 0] if channels == 1 else grid, cmap="gray" if channels == 1 else None, vmin=0, vmax=1)
         axes.set_axis_off()
-        return _save(figure, path)
+        return save_figure(figure, path)

@@ -419,20 +419,20 @@ class Seq2Seq(Model):
         Returns:
             The figure: one row per output token up to EOS, one column per real source token.
         """
-        from lamina.plot import _figure, _save
+        from lamina.plot import new_figure, save_figure
 
         row = np.asarray(source).reshape(1, -1)
         weights = self.attention_weights(row)[0]  # (L, T_in)
         output = self.predict(row)[0]
         steps = int((output != PAD).sum())
         source_ids = row[0, : int(lengths(torch.as_tensor(row))[0])]
-        figure = _figure(1.5 + 0.35 * len(source_ids), 1.2 + 0.35 * steps)
+        figure = new_figure(1.5 + 0.35 * len(source_ids), 1.2 + 0.35 * steps)
         axes = figure.add_subplot(xlabel="source", ylabel="output")
         axes.imshow(weights[:steps, : len(source_ids)], cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
         for ticks, ids, labels in ((axes.set_xticks, source_ids, source_labels),
                                    (axes.set_yticks, output[:steps], target_labels)):
             ticks(range(len(ids)), [str(i if labels is None else labels[i]) for i in ids])
-        return _save(figure, path)
+        return save_figure(figure, path)
 
     # ------------------------------------------------------------------ the model contract hooks
     def compile(self, optimizer: Any = "adam", loss: Any = "cross_entropy",  # type: ignore[override]

@@ -411,7 +411,7 @@ class VAE(Model):
 
     def plot_latent(self, x: Any, y: Any = None, path: str | os.PathLike[str] | None = None) -> Figure:
         """A scatter of the codes ``mu`` coloured by ``y``; with ``latent > 2``, their first two principal axes."""
-        from lamina.plot import _figure, _save
+        from lamina.plot import new_figure, save_figure
 
         codes = torch.from_numpy(self.encode(x)[0])
         axis_names = ["z1", "z2"]
@@ -421,7 +421,7 @@ class VAE(Model):
             axis_names = ["principal axis 1", "principal axis 2"]
         elif self.latent == 1:
             codes = torch.cat([codes, torch.zeros_like(codes)], 1)
-        figure = _figure(5.5, 4.5)
+        figure = new_figure(5.5, 4.5)
         axes = figure.subplots()
         colours = None if y is None else np.asarray(y).reshape(-1)
         if colours is not None and len(colours) != len(codes):
@@ -433,7 +433,7 @@ class VAE(Model):
         axes.set_xlabel(axis_names[0])
         axes.set_ylabel(axis_names[1])
         axes.set_title("latent codes (posterior means)")
-        return _save(figure, path)
+        return save_figure(figure, path)
 
 
 def _steps_only(y_pred: torch.Tensor, y: torch.Tensor, **options: Any) -> torch.Tensor:
@@ -453,7 +453,7 @@ def _check_labels(y: torch.Tensor, num_classes: int) -> None:
 
 def _image_grid(images: np.ndarray, columns: int, path: str | os.PathLike[str] | None, title: str) -> Figure:
     """Tile ``(n, H, W)``, ``(n, 1 or 3, H, W)`` or ``(n, square)`` arrays into one image and draw it."""
-    from lamina.plot import _figure, _save
+    from lamina.plot import new_figure, save_figure
 
     n, shape = len(images), images.shape[1:]
     side = math.isqrt(shape[0]) if len(shape) == 1 else 0
@@ -471,10 +471,10 @@ def _image_grid(images: np.ndarray, columns: int, path: str | os.PathLike[str] |
     for i, image in enumerate(images):
         top, left = (i // columns) * (height + 1), (i % columns) * (width + 1)
         canvas[top:top + height, left:left + width] = image
-    figure = _figure(max(2.0, 0.6 * columns), max(2.0, 0.6 * rows) + 0.3)
+    figure = new_figure(max(2.0, 0.6 * columns), max(2.0, 0.6 * rows) + 0.3)
     axes = figure.subplots()
     axes.imshow(np.clip(canvas, 0.0, 1.0), cmap="gray_r" if canvas.ndim == 2 else None, vmin=0.0, vmax=1.0)
     axes.set_axis_off()
     axes.set_title(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 

@@ -422,7 +422,7 @@ class Word2Vec(Model):
         Returns:
             The ``matplotlib.figure.Figure``; its axes hold one labelled point per word.
         """
-        from lamina.plot import _figure, _save
+        from lamina.plot import new_figure, save_figure
 
         if isinstance(words, str) or len(words) < 2:
             raise ConfigError(message("plot_words() needs at least two words.", repr(words)[:80],
@@ -431,7 +431,7 @@ class Word2Vec(Model):
         centered = vectors - vectors.mean(0)
         _, _, directions = torch.linalg.svd(centered, full_matrices=False)
         points = F.pad(centered @ directions[:2].T, (0, max(0, 2 - len(directions))))  # (words, 2)
-        figure = _figure(6.0, 5.0)
+        figure = new_figure(6.0, 5.0)
         ax = figure.subplots()
         ax.scatter(points[:, 0], points[:, 1], s=12)
         for word, (px, py) in zip(words, points.tolist()):
@@ -440,4 +440,4 @@ class Word2Vec(Model):
         ax.set_xlabel("component 1")
         ax.set_ylabel("component 2")
         ax.grid(alpha=0.3)
-        return _save(figure, path)
+        return save_figure(figure, path)
