@@ -29,8 +29,7 @@ from lamina.errors import LaminaError
 from lamina.models import Model, Sequential
 from lamina.plot import plot_history
 from lamina.registry import register
-
-__version__ = "0.1.0"
+from lamina.version import __version__ as __version__
 
 __all__ = [
     "LaminaError",

@@ -240,7 +240,7 @@ def save(model: Any, path: str | os.PathLike[str]) -> str:
     """
     from safetensors.torch import save_file
 
-    import lamina
+    from lamina.version import __version__
 
     target = Path(path)
     state, extra = _state(model)
@@ -256,7 +256,7 @@ def save(model: Any, path: str | os.PathLike[str]) -> str:
     history = model.history_.history if getattr(model, "history_", None) is not None else {}
     manifest: dict[str, Any] = {
         "format": "lamina.model", "format_version": FORMAT_VERSION,
-        "lamina_version": lamina.__version__, "torch_version": torch.__version__,
+        "lamina_version": __version__, "torch_version": torch.__version__,
         "python_version": sys.version.split()[0],
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "architecture": serialize(model),
@@ -454,8 +454,8 @@ def load(path: str | os.PathLike[str], *, custom_objects: Mapping[str, Any] | No
         device: where the weights go (``"cpu"``, ``"cuda"``, ``"auto"``, a ``torch.device`` or a model, whose
             device is taken); default: the CPU.
     """
-    import lamina.models  # noqa: F401  (registers the built-in families)
-
+    # The built-in families are in the name registry: ``import lamina`` (run before any lamina module)
+    # imports them, so loading never reaches up to the model families itself.
     root = Path(path)
     manifest = _read_manifest(root)
     model = deserialize(manifest.get("architecture"), custom_objects)

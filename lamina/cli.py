@@ -366,7 +366,7 @@ def _version() -> str:
     try:  # the installed distribution's version, without importing torch
         return version("lamina")
     except PackageNotFoundError:
-        from lamina import __version__
+        from lamina.version import __version__
 
         return __version__
 

@@ -100,8 +100,8 @@ def _registry(kind: str) -> Registry:
     if kind not in registries:
         raise ConfigError(message("Unknown registry family.", repr(kind),
                                   f"one of {sorted(registries)}", "Use one of those family names."))
-    if kind == "metric":
-        import lamina.metrics  # noqa: F401  (registers the metric classes on first use)
+    # Families fill their tables when their modules are imported; ``import lamina`` imports them all
+    # (metrics included), so the lower layers never reach up to fill a table here.
     return registries[kind]
 
 

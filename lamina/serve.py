@@ -269,7 +269,7 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
     # ---------------------------------------------------------------- endpoints
     @app.get("/v2")
     async def server_metadata() -> dict[str, Any]:  # the v2 server metadata
-        from lamina import __version__
+        from lamina.version import __version__
 
         return {"name": "lamina", "version": __version__, "extensions": []}
 

@@ -27,7 +27,7 @@ import torch
 from lamina.callbacks import Callback, EpochLogger, History, LazyLogs, ProgressBar, overrides
 from lamina.checkpoint import Checkpointer, check_compatible, rng_state, set_rng_state
 from lamina.config import select_device
-from lamina.errors import ConfigError, message
+from lamina.errors import ArtifactError, ConfigError, message
 
 if TYPE_CHECKING:
     from lamina.models.base import Model
@@ -222,11 +222,8 @@ class Engine:
         model.restore_trackers(saved)
 
     def _fingerprint(self, model: Model) -> dict[str, Any]:
-        from lamina.artifact import serialize
-        from lamina.errors import ArtifactError
-
-        try:
-            architecture: Any = serialize(model)
+        try:  # a lamina model describes itself; any other module is known by its class name
+            architecture: Any = model.spec() if callable(getattr(model, "spec", None)) else type(model).__qualname__
         except ArtifactError:
             architecture = type(model).__qualname__
         return {"architecture": architecture, "optimizer_class": type(model.optimizer).__name__,

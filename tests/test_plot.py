@@ -7,7 +7,7 @@ import pytest
 
 import lamina
 from lamina.plot import plot_history
-from lamina.schedules import lr_find
+from lamina.lr_find import lr_find
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import lamina
-from lamina.schedules import CosineDecay, OneCycle, StepDecay, Warmup, lr_find
+from lamina.lr_find import lr_find
+from lamina.schedules import CosineDecay, OneCycle, StepDecay, Warmup
 
 
 def sgd(lr=0.1, **options):

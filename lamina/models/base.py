@@ -473,11 +473,21 @@ class Model(ClassifierMixin, TransferMixin, nn.Module):
             self._recompile(compiled)
         return self
 
+    def spec(self) -> dict[str, Any]:
+        """The JSON architecture spec that ``save`` writes: ``{"class": name, "config": {...}}``.
+
+        >>> lamina.models.MLP(units=(8,), outputs=2).spec()["class"]
+        'lamina.models.MLP'
+        """
+        from lamina.artifact import serialize
+
+        return serialize(self)
+
     def clone(self) -> Model:
         """A new, unfitted model with the same constructor arguments (and compile settings)."""
-        from lamina.artifact import deserialize, serialize
+        from lamina.artifact import deserialize
 
-        fresh: Model = deserialize(serialize(self))
+        fresh: Model = deserialize(self.spec())
         if self._compiled is not None:
             fresh._recompile(self._compiled)
         return fresh
@@ -490,12 +500,14 @@ class Model(ClassifierMixin, TransferMixin, nn.Module):
             optimizer = functools.partial(type(optimizer), **optimizer.defaults)
         self.compile(optimizer, compiled["loss"] or compiled["loss_fn"], metrics,
                      learning_rate=compiled["learning_rate"], clip_norm=compiled["clip_norm"],
-                     clip_value=compiled["clip_value"], from_logits=compiled.get("from_logits"))
+                     clip_value=compiled["clip_value"],
+                     # only where set: families with their own compile (GAN, VAE, ...) do not take it
+                     **({"from_logits": compiled["from_logits"]} if compiled.get("from_logits") is not None else {}))
 
     # ------------------------------------------------------------------ persistence
     def lr_find(self, x: Any, y: Any, **options: Any) -> Any:
-        """The learning-rate range test (``lamina.schedules.lr_find``); weights and optimizer are restored."""
-        from lamina.schedules import lr_find
+        """The learning-rate range test (``lamina.lr_find``); weights and optimizer are restored."""
+        from lamina.lr_find import lr_find
 
         return lr_find(self, x, y, **options)
 

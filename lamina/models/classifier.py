@@ -50,11 +50,9 @@ def final_activation(model: nn.Module) -> tuple[str, nn.Module] | None:
 
     Looks at the last layer of a ``Sequential`` (or of a wrapped ``torch.nn.Sequential``).
     """
-    from lamina.models.sequential import Sequential  # a sibling that imports this module's users
-
-    # Only a stack whose forward runs its layers in order ends where its last layer ends: a DBN's
-    # ``layers`` (sigmoid units) feed a head, so its outputs are logits.
-    layers: Any = model.layers if type(model).forward is Sequential.forward else None
+    # Only a stack whose forward runs its layers in order (``Sequential.stacks_layers``) ends where its
+    # last layer ends: a DBN's ``layers`` (sigmoid units) feed a head, so its outputs are logits.
+    layers: Any = model.layers if getattr(type(model), "stacks_layers", False) else None
     if not isinstance(layers, (nn.ModuleList, nn.Sequential)):
         layers = model._modules.get("module")
     if not isinstance(layers, (nn.ModuleList, nn.Sequential)) or not len(layers):

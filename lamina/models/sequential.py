@@ -28,6 +28,8 @@ class Sequential(Model):
 
     _lamina_name = "lamina.Sequential"
 
+    stacks_layers = True  # forward runs ``layers`` in order, so the last layer gives the outputs
+
     def __init__(self, layers: Sequence[nn.Module] = ()) -> None:
         super().__init__()
         self.layers = nn.ModuleList()
