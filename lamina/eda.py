@@ -26,15 +26,15 @@ import numpy as np
 from lamina.data import tokenize
 from lamina.errors import ConfigError, DataError, message
 from lamina.planning import Data, labelled, read_data
-from lamina.sources import _pandas, _task
+from lamina.reference import as_frame, clean_json, image_features, numeric_summary, text_features, to_floats
+from lamina.sources import label_task, require_pandas
 
 __all__ = ["Profile", "profile"]
 
 SAMPLE_ROWS, MI_ROWS = 100_000, 20_000  # rows sampled above: for correlations and tokens; for mutual information
-TOP, BINS, MAX_CORRELATED, MAX_LEVELS, LAGS, MAX_CLASSES = 20, 20, 30, 50, 48, 20
+TOP, MAX_CORRELATED, MAX_LEVELS, LAGS, MAX_CLASSES = 20, 30, 50, 48, 20
 LEAK_SCORE = 0.99  # a feature whose holdout score alone reaches this is a leakage suspect
 SHIFT_P, SHIFT_EFFECT = 0.01, 0.1  # shifted: p-value below SHIFT_P and KS statistic (numbers) or PSI >= SHIFT_EFFECT
-QUANTILES = {"p1": 0.01, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p99": 0.99}
 DATE = r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}"  # strings that hold dates
 
 
@@ -122,7 +122,7 @@ def profile(data: Any, target: str | None = None, *, test: Any = None, time_colu
                       f" {MI_ROWS:,}."})
     report.images = _images(np.asarray(x), y, rng) if modality == "image" else None
     report.text = _texts(x, y, sample) if modality == "text" else None
-    features = {"image": _image_features, "text": _text_features}.get(modality, _frame)  # per-row columns
+    features = {"image": image_features, "text": text_features}.get(modality, as_frame)  # per-row columns
     frame, test_frame = features(x), None if x_test is None else features(x_test)
     if time_column is not None and time_column not in frame.columns:
         raise DataError(message("No such time column.", repr(time_column), f"one of {list(frame)[:50]}", "Pick one."))
@@ -131,7 +131,7 @@ def profile(data: Any, target: str | None = None, *, test: Any = None, time_colu
     report.columns = {c: _column(frame[c], kinds[c], unique[c]) for c in frame.columns}
     report.correlations = _correlations(frame if sample is None else frame.iloc[sample], kinds, unique)
     if y is not None:
-        report.overview["task"] = task = read.task or _task(y[labelled(y)])
+        report.overview["task"] = task = read.task or label_task(y[labelled(y)])
         report.target, report.leakage = _target(frame, kinds, y, task, rng, min(limit, MI_ROWS))
     report.duplicates = _duplicates(x, y, modality)
     if test_frame is not None:
@@ -140,7 +140,7 @@ def profile(data: Any, target: str | None = None, *, test: Any = None, time_colu
     series = _series(frame, kinds, time_column, one_column=len(frame.columns) == 1)
     report.time_series = _time_series(*series) if series else None
     report.overview.update(columns=len(frame.columns), seconds=time.perf_counter() - started)
-    report = Profile.from_dict(_clean(report.to_dict()))  # plain Python numbers from here on
+    report = Profile.from_dict(clean_json(report.to_dict()))  # plain Python numbers from here on
     report.findings = _findings(report)
     return report
 
@@ -148,20 +148,10 @@ def profile(data: Any, target: str | None = None, *, test: Any = None, time_colu
 # ---------------------------------------------------------------- reading the data
 def _read(data: Any, target: str | None) -> Data:
     """``data`` as ``lamina.planning.Data`` (with ``x_test`` even without ``y_test``); a 1-D series as a table."""
-    series = isinstance(data, _pandas().Series) or (isinstance(data, np.ndarray) and data.ndim == 1)
-    read = read_data(_frame(data) if series else data, target)
+    series = isinstance(data, require_pandas().Series) or (isinstance(data, np.ndarray) and data.ndim == 1)
+    read = read_data(as_frame(data) if series else data, target)
     read.x_test, read.target = getattr(data, "x_test", None), read.target or (None if read.y is None else "target")
     return read
-
-
-def _frame(x: Any) -> Any:
-    """A DataFrame with string column names; a DatetimeIndex becomes a column."""
-    pandas = _pandas()
-    if not hasattr(x, "columns") and not hasattr(x, "to_frame"):  # an array (N, ...): columns x0, x1, ...
-        x = pandas.DataFrame(np.asarray(x).reshape(len(x), -1)).add_prefix("x")
-    x = x.to_frame(x.name if x.name is not None else "value") if hasattr(x, "to_frame") else x
-    x = (x.reset_index() if isinstance(x.index, pandas.DatetimeIndex) else x).rename(columns=str)
-    return x.astype({c: str for c in x if x[c].dtype.kind == "O" and x[c].head(100).map(type).isin([list, dict]).any()})
 
 
 def _kind(column: Any, unique: int) -> str:
@@ -175,42 +165,16 @@ def _kind(column: Any, unique: int) -> str:
         r"\s+").mean() >= 4 else "id" if many else "categorical"  # text: five words or more on average
 
 
-def _floats(column: Any) -> np.ndarray:
-    """Numbers as float64 (NaN when missing); times in seconds since 1970."""
-    pandas = _pandas()
-    if column.dtype.kind in "Mm" or not pandas.api.types.is_numeric_dtype(column):
-        stamps = pandas.to_datetime(column, errors="coerce", format="mixed", utc=True)
-        return np.where(stamps.isna(), np.nan, stamps.to_numpy("datetime64[ns]").astype(np.int64) / 1e9)
-    return np.asarray(pandas.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan))
-
-
 # ---------------------------------------------------------------- columns and correlations
-def _numbers(values: np.ndarray) -> dict[str, Any]:
-    """Mean, std, quantiles, skew, a histogram over [p1, p99], outliers: IQR rule (None if IQR is 0), > 4 std."""
-    from scipy import stats
-
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return {}
-    q = np.quantile(values, list(QUANTILES.values()))
-    mean, std, reach = values.mean(), values.std(ddof=1) if len(values) > 1 else 0.0, 1.5 * (q[3] - q[1])
-    iqr = int(np.count_nonzero((values < q[1] - reach) | (values > q[3] + reach))) if reach > 0 else None
-    counts, edges = np.histogram(np.clip(values, q[0], q[4]), bins=BINS)
-    return {"mean": mean, "std": std, "min": values.min(), "max": values.max(), "quantiles": dict(zip(QUANTILES, q)),
-            "skew": stats.skew(values, bias=False) if std > 0 else 0.0, "histogram": {"edges": edges, "counts": counts},
-            "outliers": {"iqr": iqr, "iqr_share": None if iqr is None else iqr / len(values),
-                         "z4": int(np.count_nonzero(np.abs(values - mean) > 4 * std)) if std > 0 else 0}}
-
-
 def _column(column: Any, kind: str, unique: int) -> dict[str, Any]:
     rows, missing = len(column), int(column.isna().sum())
     out = {"kind": kind, "missing": missing, "missing_share": missing / rows, "unique": unique,
            "unique_share": unique / max(1, rows - missing)}
     if kind in ("numeric", "text"):
-        out.update(_numbers(_floats(column)) if kind == "numeric" else {"chars": _numbers(
+        out.update(numeric_summary(to_floats(column)) if kind == "numeric" else {"chars": numeric_summary(
             column.dropna().astype(str).str.len().to_numpy(dtype=float))})
     elif kind == "datetime" and missing < rows:
-        known, stamp = _floats(column)[column.notna().to_numpy()], _pandas().to_datetime
+        known, stamp = to_floats(column)[column.notna().to_numpy()], require_pandas().to_datetime
         out.update(first=str(stamp(known.min(), unit="s")), last=str(stamp(known.max(), unit="s")))
     if kind in ("categorical", "boolean"):
         out["top"] = {str(value): int(n) for value, n in column.value_counts().head(TOP).items()}
@@ -221,8 +185,8 @@ def _correlations(frame: Any, kinds: dict[str, str], unique: dict[str, int]) -> 
     """Pearson, Spearman (30 numeric columns of most variance); Cramer's V (30 categorical, most levels <= 50)."""
     from scipy.stats.contingency import association
 
-    pandas = _pandas()
-    numeric = pandas.DataFrame({c: _floats(frame[c]) for c in frame.columns if kinds[c] in ("numeric", "boolean")
+    pandas = require_pandas()
+    numeric = pandas.DataFrame({c: to_floats(frame[c]) for c in frame.columns if kinds[c] in ("numeric", "boolean")
                                 and unique[c] > 1}, index=range(len(frame)))
     numeric = numeric[numeric.var().nlargest(MAX_CORRELATED).index]
     levels = sorted((c for c in frame.columns if kinds[c] in ("categorical", "boolean") and 1 < unique[c]
@@ -245,19 +209,19 @@ def _target(frame: Any, kinds: dict[str, str], y: np.ndarray, task: str, rng: np
     from sklearn.feature_selection import mutual_info_classif, mutual_info_regression
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-    keep, classify, pandas, target = labelled(y), task == "classification", _pandas(), np.zeros(len(y))
+    keep, classify, pandas, target = labelled(y), task == "classification", require_pandas(), np.zeros(len(y))
     out: dict[str, Any] = {"task": task, "missing": int(np.count_nonzero(~keep))}
     if classify:
         values, target[keep], counts = np.unique(y[keep].astype(str), return_inverse=True, return_counts=True)
         out.update(balance=dict(zip(values, counts)), imbalance_ratio=counts.max() / counts.min())
     else:
         target[keep] = y[keep].astype(float)
-        out.update(_numbers(target[keep]))
+        out.update(numeric_summary(target[keep]))
     index = rng.permutation(np.flatnonzero(keep))[:rows]
     target, names = target[index].astype(int) if classify else target[index], [c for c in frame if kinds[c] != "text"]
     columns = [frame[c].iloc[index] for c in names]  # categories and identifiers as sorted codes, times in seconds
     columns = [pandas.factorize(part.astype(str).where(part.notna()), sort=True)[0].astype(float) if kinds[c] in (
-        "categorical", "id") and part.dtype.kind not in "iuf" else _floats(part) for c, part in zip(names, columns)]
+        "categorical", "id") and part.dtype.kind not in "iuf" else to_floats(part) for c, part in zip(names, columns)]
     columns = [np.where(np.isfinite(v), v, np.nanmedian(v) if np.isfinite(v).any() else 0.0) for v in columns]
     if not names or len(index) < 20:
         return out, []
@@ -280,8 +244,8 @@ def _target(frame: Any, kinds: dict[str, str], y: np.ndarray, task: str, rng: np
 # ---------------------------------------------------------------- duplicates and shift
 def _duplicates(x: Any, y: np.ndarray | None, modality: str) -> dict[str, Any]:
     """Rows repeated exactly (with their target), and rows whose features repeat with another target."""
-    pandas = _pandas()
-    keys = pandas.util.hash_pandas_object(_frame(x).astype(str), index=False).to_numpy() if modality == "table" \
+    pandas = require_pandas()
+    keys = pandas.util.hash_pandas_object(as_frame(x).astype(str), index=False).to_numpy() if modality == "table" \
         else np.array([t if modality == "text" else hash(t.tobytes()) for t in x], dtype=object)
     table = pandas.DataFrame({"key": keys, "y": 0 if y is None else y})
     repeated, distinct = int(table.duplicated().sum()), table.groupby("key")["y"].nunique()
@@ -298,7 +262,7 @@ def _shift(frame: Any, test: Any, kinds: dict[str, str], time_column: str | None
     for c in [c for c in frame.columns if c in test.columns and kinds[c] not in ("text", "id")]:
         numeric = kinds[c] in ("numeric", "datetime")
         if numeric:
-            a, b = (v[np.isfinite(v)] for v in (_floats(frame[c]), _floats(test[c])))
+            a, b = (v[np.isfinite(v)] for v in (to_floats(frame[c]), to_floats(test[c])))
             if not len(a) or not len(b):
                 continue
             statistic, p = stats.ks_2samp(a, b)
@@ -321,13 +285,6 @@ def _shift(frame: Any, test: Any, kinds: dict[str, str], time_column: str | None
 
 
 # ---------------------------------------------------------------- images, text, time series
-def _image_features(images: Any) -> Any:
-    """Per image: its mean (brightness) and standard deviation (contrast), 4096 images at a time."""
-    chunks = np.array_split(np.asarray(images).reshape(len(images), -1), max(1, math.ceil(len(images) / 4096)))
-    return _pandas().DataFrame({"brightness": np.concatenate([c.mean(1, dtype=np.float64) for c in chunks]),
-                                "contrast": np.concatenate([c.std(1, dtype=np.float64) for c in chunks])})
-
-
 def _images(x: np.ndarray, y: np.ndarray | None, rng: np.random.Generator) -> dict[str, Any]:
     """Size, per-channel stats, per-class mean images and 16 samples (both shrunk to at most 32 pixels a side)."""
     images = x[:, None] if x.ndim == 3 else x  # (N, H, W) -> (N, 1, H, W)
@@ -343,10 +300,6 @@ def _images(x: np.ndarray, y: np.ndarray | None, rng: np.random.Generator) -> di
                 values[k]: small[codes == k].mean(0, dtype=np.float64) for k in range(min(len(values), MAX_CLASSES))},
             "samples": np.round(255 * (small[picked] - low) / max(high - low, 1e-12)).astype(np.uint8),
             "sample_labels": None if y is None else [values[k] for k in codes[picked]]}
-
-
-def _text_features(texts: Any) -> Any:
-    return _pandas().DataFrame({"chars": [len(str(t)) for t in texts], "words": [len(str(t).split()) for t in texts]})
 
 
 def _texts(texts: Any, y: np.ndarray | None, sample: np.ndarray | None) -> dict[str, Any]:
@@ -367,14 +320,14 @@ def _texts(texts: Any, y: np.ndarray | None, sample: np.ndarray | None) -> dict[
 
 def _series(frame: Any, kinds: dict[str, str], time_column: str | None, one_column: bool) -> Any:
     """The 1-D input, the first numeric column in time order (times unique) or rows per day, and its name."""
-    pandas, numeric = _pandas(), [c for c in frame.columns if kinds[c] == "numeric" and c != time_column]
+    pandas, numeric = require_pandas(), [c for c in frame.columns if kinds[c] == "numeric" and c != time_column]
     column = time_column or next((c for c in frame.columns if kinds[c] == "datetime"), None)
     if column is None:
-        return (_floats(frame[numeric[0]]), f"'{numeric[0]}' in row order") if one_column and numeric else None
-    times = pandas.Series(_floats(frame[column]))
+        return (to_floats(frame[numeric[0]]), f"'{numeric[0]}' in row order") if one_column and numeric else None
+    times = pandas.Series(to_floats(frame[column]))
     if times.nunique() == times.count():  # one row per time: the first numeric column in time order
         order = np.argsort(times.to_numpy(), kind="stable")
-        return (_floats(frame[numeric[0]])[order], f"'{numeric[0]}' in order of '{column}'") if numeric else None
+        return (to_floats(frame[numeric[0]])[order], f"'{numeric[0]}' in order of '{column}'") if numeric else None
     days = (times.dropna().to_numpy() // 86400).astype(np.int64)  # days since 1970
     return np.bincount(days - days.min()).astype(float), f"rows per day of '{column}'"  # days without rows: 0
 
@@ -393,7 +346,7 @@ def _time_series(values: np.ndarray, label: str) -> dict[str, Any]:
              and acf[k] - min(acf[1:k]) >= 0.1]
     season = max(peaks, key=lambda k: acf[k]) if peaks else None
     window, shown = season or max(2, count // 20), np.unique(np.linspace(0, count - 1, min(count, 200)).astype(int))
-    rolling = _pandas().Series(values).rolling(window, center=True, min_periods=1).mean().to_numpy()
+    rolling = require_pandas().Series(values).rolling(window, center=True, min_periods=1).mean().to_numpy()
     return {"series": label, "steps": count, "mean": values.mean(), "std": values.std(), "slope": trend[0], "acf": acf,
             "peaks": peaks, "season": season, "rolling_mean": {"window": window, "steps": shown,
                                                                "values": rolling[shown]}}
@@ -447,14 +400,3 @@ def _findings(p: Profile) -> list[str]:
               f"{series} trends {'up' if slope > 0 else 'down'} by {slope:.3g} per step." * bool(
                   ts.get("std") and abs(slope) * ts["steps"] >= ts["std"])]
     return [sentence for sentence in found if sentence] or ["Nothing unusual stands out."]
-
-
-def _clean(value: Any) -> Any:
-    """JSON-able: dict keys as str, arrays as lists, floats to 6 significant digits, NaN and infinity as None."""
-    if isinstance(value, (dict, list, tuple, np.ndarray)):
-        return {str(k): _clean(v) for k, v in value.items()} if isinstance(value, dict) else [
-            _clean(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
-    if isinstance(value, (float, np.floating)):
-        return float(f"{value:.6g}") if math.isfinite(value) else None
-    value = value.item() if isinstance(value, np.generic) else value
-    return value if value is None or isinstance(value, (str, bool, int)) else str(value)

@@ -34,8 +34,8 @@ import numpy as np
 
 from lamina.errors import ConfigError, DataError, message
 from lamina.kpi import get, score
-from lamina.monitor import _key  # a class as text: 1, 1.0 and "1" are the same class
 from lamina.predlog import jsonable, read
+from lamina.reference import category_key  # a class as text: 1, 1.0 and "1" are the same class
 
 __all__ = ["TOLERANCE", "PerformanceReport", "labels_path", "performance", "record"]
 
@@ -92,9 +92,9 @@ def _label_rows(labels: Any, id_column: str, label_column: str) -> list[tuple[st
         if path.suffix in (".jsonl", ".ndjson", ".json"):
             rows = list(read(path, rotated=False))  # lines that are not JSON objects are skipped
         else:
-            from lamina.sources import _pandas
+            from lamina.sources import require_pandas
 
-            rows = _pandas().read_csv(path, dtype={id_column: str}).to_dict(orient="records")
+            rows = require_pandas().read_csv(path, dtype={id_column: str}).to_dict(orient="records")
     elif hasattr(labels, "to_dict") and hasattr(labels, "columns"):
         rows = labels.to_dict(orient="records")
     else:
@@ -240,8 +240,8 @@ def performance(log_path: str | Path, *, task: str | None = None, reference: Any
                                findings=findings)
     if not truth:
         return report
-    convert = _key if task == "classification" else float
-    y, p = (np.asarray([convert(v) for v in part], dtype=object if convert is _key else float)
+    convert = category_key if task == "classification" else float
+    y, p = (np.asarray([convert(v) for v in part], dtype=object if convert is category_key else float)
             for part in (truth, predicted))
     positive = ref.get("positive_class")  # binary f1/precision/recall: of this class (lamina.kpi)
     report.metrics = _metrics(task, y, p, positive)

@@ -56,6 +56,15 @@ from typing import Any
 import numpy as np
 
 from lamina.errors import ConfigError, DataError, message
+from lamina.reference import (
+    as_frame,
+    category_key,
+    clean_json,
+    image_features,
+    numeric_summary,
+    text_features,
+    to_floats,
+)
 
 __all__ = ["THRESHOLDS", "DriftReport", "alert", "drift"]
 
@@ -134,8 +143,6 @@ def drift(reference: Any, current: Any, *, predictions: Any = None, reference_pr
     Returns:
         A :class:`DriftReport`.
     """
-    from lamina.eda import _clean
-
     limits = {**THRESHOLDS, **_checked(thresholds)}
     ref, findings, rows, histograms = _reference(reference), [], [], {}
     x = getattr(current, "x", current)
@@ -177,8 +184,8 @@ def drift(reference: Any, current: Any, *, predictions: Any = None, reference_pr
     features = [row for row in rows if row["role"] == "feature"]
     names = [row["feature"] for row in features if row["drifted"]]
     share = len(names) / len(features) if features else 0.0
-    return DriftReport(_clean(rows), {"share": share, "count": len(names), "of": len(features), "names": names},
-                       bool(features) and share >= limits["share"], findings, _clean(histograms))
+    return DriftReport(clean_json(rows), {"share": share, "count": len(names), "of": len(features), "names": names},
+                       bool(features) and share >= limits["share"], findings, clean_json(histograms))
 
 
 def alert(report: DriftReport, *, command: list[str] | None = None, webhook: str | None = None,
@@ -221,9 +228,9 @@ def alert(report: DriftReport, *, command: list[str] | None = None, webhook: str
 
 # ---------------------------------------------------------------- inputs
 def _pandas() -> Any:
-    from lamina.sources import _pandas
+    from lamina.sources import require_pandas
 
-    return _pandas()
+    return require_pandas()
 
 
 def _checked(thresholds: dict[str, float] | None) -> dict[str, float]:
@@ -253,29 +260,20 @@ def _reference(reference: Any) -> dict[str, Any]:
 
 def _features(x: Any, modality: str) -> Any:
     """Per-row columns like the profile's: the table itself, or image brightness/contrast, text chars/words."""
-    from lamina.eda import _frame, _image_features, _text_features
-
     if x is None or len(x) == 0:
         return _pandas().DataFrame()
     if modality == "image":
-        return _image_features(np.asarray(x, dtype=np.float32))
-    return _text_features(list(x)) if modality == "text" else _frame(x)
+        return image_features(np.asarray(x, dtype=np.float32))
+    return text_features(list(x)) if modality == "text" else as_frame(x)
 
 
 def _summary(values: Any) -> dict[str, Any]:
     """A reference entry (kind, quantiles and histogram, or frequencies) from raw values such as predictions."""
-    from lamina.eda import _numbers
-
     values = np.asarray(values).reshape(len(values), -1)[:, 0]
     if values.dtype.kind in "fc" or (values.dtype.kind in "iu" and len(np.unique(values)) > 20):
-        return {"kind": "numeric", **_numbers(values.astype(float))}
-    keys, counts = np.unique([_key(v) for v in values], return_counts=True)
+        return {"kind": "numeric", **numeric_summary(values.astype(float))}
+    keys, counts = np.unique([category_key(v) for v in values], return_counts=True)
     return {"kind": "categorical", "frequencies": dict(zip(keys.tolist(), (counts / counts.sum()).tolist()))}
-
-
-def _key(value: Any) -> str:
-    """A category as the profile names it: 1.0 and 1 both read "1"."""
-    return str(int(value)) if isinstance(value, (float, np.floating)) and float(value).is_integer() else str(value)
 
 
 # ---------------------------------------------------------------- statistics
@@ -284,11 +282,9 @@ def _compare(name: str, column: dict[str, Any], values: Any, reference_rows: int
     """One row (feature, kind, test, statistic, p_value, threshold, drifted, psi, ...) and its histograms."""
     numeric = "histogram" in column
     kind = "numeric" if numeric else "categorical"
-    from lamina.eda import _floats
-
     present = values.dropna()
     if numeric and len(present):
-        present = _floats(present)
+        present = to_floats(present)
         present = present[np.isfinite(present)]
         findings += [f"Column {name!r} holds no numbers in the current data."] * (not len(present))
     n_ref = max(1, round(reference_rows * (1 - (column.get("missing_share") or 0.0))))
@@ -350,7 +346,7 @@ def _categorical(column: dict[str, Any], values: Any, n_ref: int, findings: list
     from scipy import stats
 
     frequencies = column["frequencies"]
-    keys = [_key(v) for v in values]
+    keys = [category_key(v) for v in values]
     seen = _pandas().Series(keys).value_counts()
     unseen = sorted(set(seen.index) - set(frequencies))
     if unseen:

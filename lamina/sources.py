@@ -64,7 +64,7 @@ class Dataset:
     @property
     def task(self) -> str | None:
         """``"classification"`` (strings, bools, ints with <= max(20, 5% of rows) values), ``"regression"``, None."""
-        return None if self.y is None else _task(self.y)
+        return None if self.y is None else label_task(self.y)
 
     def fingerprint(self) -> str:
         """The sha256 hex digest of ``x``, ``y``, ``x_test`` and ``y_test``, the same in every process."""
@@ -79,13 +79,21 @@ class Dataset:
                 "source": self.source}
 
 
-def _task(y: np.ndarray) -> str:
+def label_task(y: np.ndarray) -> str:
+    """``"classification"`` for strings, bools and few distinct integers (<= 20 or <= 5% of rows), else regression.
+
+    Args:
+        y: the labels ``(N,)``.
+
+    Returns:
+        ``"classification"`` or ``"regression"``.
+    """
     few = y.dtype.kind in "iu" and len(np.unique(y)) <= max(20, 0.05 * len(y))
     return "classification" if y.dtype.kind in "OUSb" or few else "regression"
 
 
 def _classes(y: np.ndarray | None) -> list[Any] | None:
-    if y is None or _task(y) != "classification":
+    if y is None or label_task(y) != "classification":
         return None  # missing values (None, NaN) are no class; ints sort before strings
     return sorted({v for v in y.tolist() if isinstance(v, (str, int))}, key=lambda v: (isinstance(v, str), v))
 
@@ -97,7 +105,7 @@ def _digest(part: Any) -> bytes:
     if _is_pandas(part):
         content = json.dumps([[str(c), str(d)] for c, d in part.dtypes.items()]).encode()
         try:
-            content += _pandas().util.hash_pandas_object(part, index=False).to_numpy().tobytes()
+            content += require_pandas().util.hash_pandas_object(part, index=False).to_numpy().tobytes()
         except TypeError:  # unhashable cells (lists from JSON lines)
             content += part.to_json(orient="values", default_handler=str).encode()
     elif isinstance(part, (list, tuple)) or part.dtype.kind == "O":
@@ -112,7 +120,12 @@ def _is_pandas(data: Any) -> bool:
     return type(data).__module__.split(".")[0] == "pandas" and type(data).__name__ in ("DataFrame", "Series")
 
 
-def _pandas() -> Any:
+def require_pandas() -> Any:
+    """The ``pandas`` module, imported on first use.
+
+    Returns:
+        The module; an ``ImportError`` that says how to install it when pandas is missing.
+    """
     try:
         import pandas
     except ImportError:
@@ -180,8 +193,10 @@ def load(source: Any, target: str | None = None, *, modality: str | None = None,
         _options(options, (), "a DataFrame")
         data = _table(source, target, "a pandas DataFrame")
     elif isinstance(source, str) and _URL.match(source):
+        from lamina._sql import safe_url
+
         frames = _frames(source, options, None if sample is None else CHUNK_ROWS)
-        data, sampled = _table(_rows(frames, sample, rng), target, _safe_url(source)), True
+        data, sampled = _table(_rows(frames, sample, rng), target, safe_url(source)), True
     elif isinstance(source, str) and not Path(source).exists() and source in datasets.names():
         data = _bundled(datasets.load, source, options)
     elif isinstance(source, (str, Path)):
@@ -222,7 +237,7 @@ def _rows(frames: Iterator[Any], sample: int | None, rng: np.random.Generator) -
     kept, keys, offset = None, np.empty(0), 0
     for frame in frames:
         frame = frame.set_axis(np.arange(offset, offset + len(frame)))
-        kept, offset = frame if kept is None else _pandas().concat([kept, frame]), offset + len(frame)
+        kept, offset = frame if kept is None else require_pandas().concat([kept, frame]), offset + len(frame)
         keys = np.concatenate([keys, rng.random(len(frame))])
         if len(kept) > sample:
             best = np.argsort(keys, kind="stable")[:sample]
@@ -314,7 +329,7 @@ def _frames(source: str | Path, options: dict[str, Any], chunksize: int | None) 
 
 
 def _csv(path: Path, options: dict[str, Any], chunksize: int | None) -> Iterator[Any]:
-    pandas = _pandas()
+    pandas = require_pandas()
     encoding, delimiter, _ = _sniff(path, options)
     delimiter = delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
     # The encoding was sniffed on the first 64 KiB; a later byte may need the next candidate.
@@ -370,7 +385,7 @@ def _read_jsonl(path: Path) -> Any:
         if rows and not isinstance(rows[-1], dict):
             raise DataError(message(f"Malformed line in {path.name}.", f"line {number}: {rows[-1]}",
                                     "one JSON object per line", "Fix or remove that line."))
-    return _pandas().DataFrame(rows)
+    return require_pandas().DataFrame(rows)
 
 
 def _arrays(path: Path) -> Dataset:
@@ -408,10 +423,10 @@ class _Gzipped(io.BytesIO):
 
 def _idx(path: Path) -> Dataset:
     # An images file gets the labels file beside it (*-labels-idx1-ubyte*) as y.
-    from lamina.datasets._loaders import _read_idx
+    from lamina.datasets._loaders import read_idx
 
-    x, labels = _read_idx(cast(Path, _Gzipped(path))), path.with_name(path.name.replace("images-idx3", "labels-idx1"))
-    y = _read_idx(cast(Path, _Gzipped(labels))).astype(np.int64) if labels != path and labels.is_file() else None
+    x, labels = read_idx(cast(Path, _Gzipped(path))), path.with_name(path.name.replace("images-idx3", "labels-idx1"))
+    y = read_idx(cast(Path, _Gzipped(labels))).astype(np.int64) if labels != path and labels.is_file() else None
     return _dataset(x, y, _array_modality(x), str(path), None if y is None else "label")
 
 
@@ -464,61 +479,11 @@ def _images(files: list[Path], size: Any) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- databases
-def _safe_url(text: str) -> str:
-    try:
-        from sqlalchemy.engine import make_url
-
-        return cast(str, make_url(text).render_as_string(hide_password=True))
-    except Exception:  # an unparsable URL: show its scheme only, the rest may hold a password
-        return text.split("://", 1)[0] + "://..."
-
-
 def _sql_frames(text: str, options: dict[str, Any], chunksize: int | None) -> Iterator[Any]:
-    """DataFrames of ``table=`` or ``query=`` at the database ``text``; chunks use a server-side cursor.
-    A DataError is raised after the ``except`` block: no driver exception (it may hold the password) is chained."""
-    import sqlalchemy  # pip install 'lamina[sql]'
+    from lamina._sql import sql_frames
 
-    pandas = _pandas()
     _options(options, ("table", "query"), "a database")
-    if ("table" in options) == ("query" in options):
-        raise ConfigError(message("A database source needs table= or query=.", sorted(options),
-                                  "table='name' or query='SELECT ...'", "Pass exactly one of them."))
-    shown, query, stage, failure, engine = _safe_url(text), options.get("query"), "url", "", None
-    try:
-        url = sqlalchemy.engine.make_url(text)
-        engine = sqlalchemy.create_engine(url)
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
-                and not Path(url.database).is_file():  # SQLite would create an empty database there
-            raise DataError(message("No SQLite database file at this path.", shown, "an existing database file",
-                                    "Check the path: sqlite:///relative.db or sqlite:////absolute/path.db."))
-        stage = "connect"
-        with engine.connect() as connection:
-            stage = "query"
-            if "table" in options:  # quoted by the dialect; "schema.table" names a table in a schema
-                schema, _, name = str(options["table"]).rpartition(".")
-                table = sqlalchemy.table(name, schema=schema or None)
-                query = sqlalchemy.select(sqlalchemy.text("*")).select_from(table)
-            if chunksize is not None:
-                connection = connection.execution_options(stream_results=True, max_row_buffer=chunksize)
-            statement = sqlalchemy.text(query) if isinstance(query, str) else query
-            frames = pandas.read_sql_query(statement, connection, chunksize=chunksize)
-            yield from ([frames] if chunksize is None else frames)
-    except (sqlalchemy.exc.SQLAlchemyError, ImportError, pandas.errors.DatabaseError, ValueError) as error:
-        if isinstance(error, DataError):  # ours (a missing SQLite file), not the driver's
-            raise
-        cause = getattr(error, "orig", None) or getattr(error.__cause__, "orig", None) or error  # the driver's words
-        failure = type(error).__name__ if stage == "url" else " ".join(str(cause).split())
-        failure = failure.replace(str(url.password), "***") if stage != "url" and url.password else failure
-    finally:
-        getattr(engine, "dispose", lambda: None)()  # None when the URL was wrong
-    fixes = {"url": ("Cannot use this database URL.", "dialect+driver://user:password@host:port/database",
-                     "Fix the URL, or install its driver (pip install 'lamina[sql]')."),
-             "connect": ("Cannot connect to the database.", "a reachable server, an existing database and valid "
-                         "credentials", "Check the host, port, database name, user and password."),
-             "query": (f"The SQL query {' '.join(str(query).split())[:200]!r} failed.", "a valid query",
-                       "Check the SQL, or pass table='name'.")}
-    if failure:
-        raise DataError(message(fixes[stage][0], f"{shown}: {failure[:300]}", *fixes[stage][1:]))
+    yield from sql_frames(text, options, chunksize)
 
 
 def iter_chunks(source: str | Path, chunksize: int = 10_000, **options: Any) -> Iterator[Any]:

@@ -43,7 +43,7 @@ def digits(images: bool = False) -> DatasetSplits:
         [str(i) for i in range(10)])
 
 
-def _read_idx(path: Path) -> np.ndarray:
+def read_idx(path: Path) -> np.ndarray:
     """An IDX file of unsigned bytes (magic 0x00000801 labels, 0x00000803 images), gzip-compressed."""
     with gzip.open(path, "rb") as handle:
         data = handle.read()
@@ -66,8 +66,8 @@ def _idx_splits(name: str, folder: Path, flatten: bool, normalize: bool, descrip
                 classes: list[str]) -> DatasetSplits:
     parts: list[np.ndarray] = []
     for split in ("train", "t10k"):
-        images = _read_idx(folder / f"{split}-images-idx3-ubyte.gz")
-        labels = _read_idx(folder / f"{split}-labels-idx1-ubyte.gz").astype(np.int64)
+        images = read_idx(folder / f"{split}-images-idx3-ubyte.gz")
+        labels = read_idx(folder / f"{split}-labels-idx1-ubyte.gz").astype(np.int64)
         if len(images) != len(labels):
             raise DataError(message(f"{name}: image and label counts differ.", f"{len(images)} vs {len(labels)}",
                                     "one label per image", f"Replace the {split} files in {folder}."))
