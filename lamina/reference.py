@@ -4,7 +4,7 @@
 ``Profile.reference()`` keeps the compact part a model carries as ``reference_profile.json``. ``lamina.monitor``
 and ``lamina.feedback`` compute the same features and summaries on live data, so both sides match exactly.
 
->>> numeric_summary(np.arange(100.0))["quantiles"]["p50"]
+>>> float(numeric_summary(np.arange(100.0))["quantiles"]["p50"])
 49.5
 """
 
