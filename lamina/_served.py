@@ -10,9 +10,9 @@ import pandas as pd
 
 from lamina.errors import ArtifactError, message
 
-_ALLOW = "Send a value, or allow missing values in lamina.yaml: serving: {allow_missing: [%s]}."
+ALLOW_MISSING_HINT = "Send a value, or allow missing values in lamina.yaml: serving: {allow_missing: [%s]}."
 V2_TYPES = {"FP32": np.float32, "FP64": np.float64, "INT64": np.int64, "INT32": np.int32, "BOOL": np.bool_}
-_NUMPY_V2 = {"float32": "FP32", "float64": "FP64", "int64": "INT64", "int32": "INT32", "bool": "BOOL"}
+NUMPY_V2 = {"float32": "FP32", "float64": "FP64", "int64": "INT64", "int32": "INT32", "bool": "BOOL"}
 
 
 class InputError(ValueError):
@@ -142,13 +142,13 @@ class Served:
             return {"name": name, "datatype": datatype, "shape": [n if isinstance(n, int) else -1 for n in shape]}
         inputs = [tensor(c, "FP64" if k == "numeric" else "BYTES", [-1]) for c, k in self.columns.items()] if \
             self.modality == "table" else [tensor("input", "BYTES" if self.modality == "text" else
-                                                  _NUMPY_V2.get(self.dtype, "FP32"), self.shape)]
-        outputs = [tensor(k, _NUMPY_V2.get(str(v.dtype), "BYTES"), [-1, *v.shape[1:]]) for k, v in self.probe().items()]
+                                                  NUMPY_V2.get(self.dtype, "FP32"), self.shape)]
+        outputs = [tensor(k, NUMPY_V2.get(str(v.dtype), "BYTES"), [-1, *v.shape[1:]]) for k, v in self.probe().items()]
         return {"name": self.name, "versions": [self.version], "platform": "lamina", "inputs": inputs,
                 "outputs": outputs}
 
 
-def _decode_image(item: Any, loc: tuple[Any, ...]) -> Any:
+def decode_image(item: Any, loc: tuple[Any, ...]) -> Any:
     """A base64 PNG or NPY string -> an array; nested lists pass through."""
     if not isinstance(item, str):
         return item
@@ -163,7 +163,7 @@ def _decode_image(item: Any, loc: tuple[Any, ...]) -> Any:
         raise InputError(f"Not a base64 PNG or NPY image: {exc}", loc) from None
 
 
-def _v2_inputs(served: Served, inputs: list[Any], allowed: Any = ()) -> tuple[Any, int, bool]:
+def v2_inputs(served: Served, inputs: list[Any], allowed: Any = ()) -> tuple[Any, int, bool]:
     """v2 ``inputs`` -> (the model's input, its rows, whether the one item came without its batch axis): one input per
     column for tables (missing columns and nulls refused unless ``allowed``), else one tensor (or texts)."""
     if served.modality == "table":
@@ -179,11 +179,11 @@ def _v2_inputs(served: Served, inputs: list[Any], allowed: Any = ()) -> tuple[An
                              ("body", "inputs"))
         missing = [c for c in served.columns if c not in rows and c not in allowed]
         if missing:
-            raise InputError(f"Missing inputs {missing[:20]}; every column needs a value. {_ALLOW % missing[0]}",
+            raise InputError(f"Missing inputs {missing[:20]}; every column needs a value. {ALLOW_MISSING_HINT % missing[0]}",
                              ("body", "inputs"))
         for i, (column, values) in enumerate(rows.items()):
             if column not in allowed and pd.isna(values).any():
-                raise InputError(f"Input {column!r} holds null. {_ALLOW % column}", ("body", "inputs", i, "data"))
+                raise InputError(f"Input {column!r} holds null. {ALLOW_MISSING_HINT % column}", ("body", "inputs", i, "data"))
         frame = served.table([dict(zip(rows, values)) for values in zip(*rows.values())])
         return frame, len(frame), False
     if len(inputs) != 1 or inputs[0].name != "input":

@@ -26,7 +26,15 @@ __all__ = ["Split", "check_leakage", "class_weights", "resample", "split"]
 SETS = ("train", "validation", "test")
 
 
-def _is_frame(x: Any) -> bool:
+def is_frame(x: Any) -> bool:
+    """Whether ``x`` is a pandas DataFrame, without importing pandas.
+
+    Args:
+        x: any value.
+
+    Returns:
+        True for a ``pandas.DataFrame``.
+    """
     return type(x).__module__.split(".")[0] == "pandas" and type(x).__name__ == "DataFrame"
 
 
@@ -65,7 +73,7 @@ class Split:
 
 def _column(dataset: Any, column: Any, what: str) -> np.ndarray:
     """The table column named ``column``, or ``column`` itself given one value per row."""
-    if _is_frame(dataset.x) and isinstance(column, (str, int)):
+    if is_frame(dataset.x) and isinstance(column, (str, int)):
         if column not in dataset.x.columns:
             raise DataError(message(f"{what} is not a column of the table.", repr(column),
                                     f"one of {[str(c) for c in dataset.x.columns][:30]}", f"Fix {what}."))
@@ -108,7 +116,7 @@ def check_leakage(dataset: Any, split: Split, *, group_column: Any = None, time_
             findings.append({"check": "time_order", "severity": "fatal", "count": len(late),
                              "message": "; ".join(late) + ": use kind='time'"})
     x = dataset.x
-    rows = x if _is_frame(x) else pandas.DataFrame(np.asarray(x, dtype=object if isinstance(x, list) else None)
+    rows = x if is_frame(x) else pandas.DataFrame(np.asarray(x, dtype=object if isinstance(x, list) else None)
                                                    .reshape(len(x), -1))
     try:  # pandas' 64-bit hash of each row
         hashes = pandas.util.hash_pandas_object(rows, index=False).to_numpy()
@@ -234,6 +242,6 @@ def resample(x: Any, y: Any, method: str = "over", seed: int = 0) -> tuple[Any, 
         keep.append(np.concatenate([rows, rng.choice(rows, counts.max() - len(rows))]) if method == "over"
                     else rng.choice(rows, counts.min(), replace=False))
     index = np.sort(np.concatenate(keep))
-    if _is_frame(x):
+    if is_frame(x):
         return x.iloc[index].reset_index(drop=True), y[index]
     return [x[i] for i in index] if isinstance(x, list) else np.asarray(x)[index], y[index]

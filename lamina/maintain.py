@@ -146,7 +146,7 @@ def retrain(project: Any, new_data: Any, *, force: bool = False, verbose: int = 
     import lamina.data
     from lamina.fitted import FittedModel
     from lamina.monitor import drift
-    from lamina.stages import _missing
+    from lamina.stages import missing_labels
 
     project = _load(project)
     policy, say = _policy(project), (print if verbose else (lambda *a, **k: None))
@@ -157,7 +157,7 @@ def retrain(project: Any, new_data: Any, *, force: bool = False, verbose: int = 
     if new.modality != "table" or new.y is None:
         raise DataError(message("Retraining needs labelled table rows.", repr(new), "a table with the target "
                                 f"column {project.data.get('target')!r}", "Pass the new rows with their labels."))
-    keep = np.flatnonzero(~_missing(new.y))
+    keep = np.flatnonzero(~missing_labels(new.y))
     x, y = new.x.iloc[keep].reset_index(drop=True), np.asarray(new.y, dtype=object)[keep]
     classify = model.prep["task"] != "regression"
     report = drift(champ.path, x, predictions=model.predict(x))

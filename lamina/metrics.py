@@ -96,17 +96,18 @@ def _divide(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
     return torch.where(zero, torch.zeros_like(numerator), numerator / torch.where(zero, 1.0, denominator))
 
 
-def _shape_error(metric: Metric, y_pred: torch.Tensor, y_true: torch.Tensor, expected: str) -> ShapeError:
+def shape_error(metric: Metric, y_pred: torch.Tensor, y_true: torch.Tensor, expected: str) -> ShapeError:
+    """The ``ShapeError`` to raise when ``metric`` gets mismatched ``y_pred``/``y_true``: both shapes, ``expected``."""
     return ShapeError(message(
         f"{type(metric).__name__} got y_pred and y_true whose shapes do not match.",
         f"y_pred.shape={tuple(y_pred.shape)}, y_true.shape={tuple(y_true.shape)}", expected,
         "Check the model's output size and the targets, e.g. with model(x).shape and y.shape."))
 
 
-def _weights(sample_weight: Weight, shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
-    """``sample_weight`` broadcast to ``shape`` with ``like``'s dtype and device.
+def broadcast_weights(sample_weight: Weight, shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
+    """``sample_weight`` (None: ones, a number, ``(N,)`` or ``shape``) expanded to ``shape`` in ``like``'s dtype/device.
 
-    Per-sample weights (N,) spread over trailing axes (time steps, outputs).
+    Per-sample weights (N,) spread over trailing axes (time steps, outputs); any other shape raises ``ShapeError``.
     """
     if sample_weight is None or isinstance(sample_weight, (int, float)):
         # A number becomes a fill value, not a host-to-device copy.
@@ -130,7 +131,7 @@ def _classes(metric: Metric, y_pred: torch.Tensor, y_true: torch.Tensor) -> tupl
     if scores.ndim == 1:  # (N,) binary logits -> (N, 1)
         scores = scores.unsqueeze(-1)
     if scores.ndim == 0 or (y_true.shape not in (scores.shape, scores.shape[:-1], (*scores.shape[:-1], 1))):
-        raise _shape_error(metric, y_pred, y_true,
+        raise shape_error(metric, y_pred, y_true,
                            "y_true of shape y_pred.shape[:-1] (class indices) or y_pred.shape (one-hot)")
     labels = y_true.detach()
     if scores.shape[-1] > 1 and labels.shape == (*scores.shape[:-1], 1):
@@ -163,7 +164,7 @@ class Mean(Metric):
     def update(self, values: torch.Tensor, y_true: object = None, sample_weight: Weight = None) -> None:
         """Add ``values`` (``y_true`` is ignored) with weight ``sample_weight``."""
         total, count = self._zeros(values.device, (), ())
-        weight = _weights(sample_weight, values.shape, total)
+        weight = broadcast_weights(sample_weight, values.shape, total)
         total += (values.detach().to(total.dtype) * weight).sum()
         count += weight.sum()
 
@@ -201,7 +202,7 @@ class Accuracy(Metric):
             correct += (predicted == labels).sum()
             count += labels.numel()
             return
-        weight = _weights(sample_weight, labels.shape, correct)
+        weight = broadcast_weights(sample_weight, labels.shape, correct)
         correct += (weight * (predicted == labels)).sum()
         count += weight.sum()
 
@@ -231,10 +232,10 @@ class TopKAccuracy(Metric):
     def update(self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None) -> None:
         scores, labels = _classes(self, y_pred, y_true)
         if scores.shape[-1] == 1:
-            raise _shape_error(self, y_pred, y_true, "y_pred with one score per class, (..., C) with C > 1")
+            raise shape_error(self, y_pred, y_true, "y_pred with one score per class, (..., C) with C > 1")
         top = scores.topk(min(self.k, scores.shape[-1]), dim=-1).indices  # (..., k)
         correct, count = self._zeros(y_pred.device, (), ())
-        weight = _weights(sample_weight, labels.shape, correct)
+        weight = broadcast_weights(sample_weight, labels.shape, correct)
         correct += (weight * (top == labels.unsqueeze(-1)).any(-1)).sum()
         count += weight.sum()
 
@@ -258,10 +259,10 @@ class _ConfusionMetric(Metric):
         self._binary = scores.shape[-1] == 1
         classes = 2 if self._binary else scores.shape[-1]
         if self.num_classes is not None and classes != self.num_classes:
-            raise _shape_error(self, y_pred, y_true, f"{self.num_classes} classes (num_classes)")
+            raise shape_error(self, y_pred, y_true, f"{self.num_classes} classes (num_classes)")
         predicted = (scores[..., 0] > 0).long() if self._binary else scores.argmax(-1)
         (matrix,) = self._zeros(y_pred.device, (classes, classes))
-        weight = _weights(sample_weight, labels.shape, matrix)
+        weight = broadcast_weights(sample_weight, labels.shape, matrix)
         # Labels outside [0, C), e.g. -100 padding, are skipped: bincount would sync on CUDA.
         valid = (labels >= 0) & (labels < classes)
         index = torch.where(valid, labels * classes + predicted, 0)
@@ -392,7 +393,7 @@ class AUC(Metric):
             scores = scores[..., 1:] - scores[..., :1]
         elif classes > 2:
             scores = scores.softmax(-1)
-        weight = _weights(sample_weight, labels.shape, outputs)
+        weight = broadcast_weights(sample_weight, labels.shape, outputs)
         self._batches.append((scores.reshape(-1, scores.shape[-1]), labels.reshape(-1), weight.reshape(-1)))
 
     def state_dict(self) -> dict[str, Any]:
@@ -438,12 +439,12 @@ class Perplexity(Metric):
 
     def update(self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None) -> None:
         if y_pred.ndim < 2 or y_true.shape != y_pred.shape[:-1]:
-            raise _shape_error(self, y_pred, y_true, "y_true of shape y_pred.shape[:-1] (token ids)")
+            raise shape_error(self, y_pred, y_true, "y_true of shape y_pred.shape[:-1] (token ids)")
         total, count = self._zeros(y_pred.device, (), ())
         logits = y_pred.detach().reshape(-1, y_pred.shape[-1]).float()  # (N*T, C)
         labels = y_true.detach().reshape(-1).long()
         nll = F.cross_entropy(logits, labels, ignore_index=self.ignore_index, reduction="none")  # 0 where ignored
-        weight = _weights(sample_weight, y_true.shape, total).reshape(-1) * (labels != self.ignore_index)
+        weight = broadcast_weights(sample_weight, y_true.shape, total).reshape(-1) * (labels != self.ignore_index)
         total += (weight * nll.to(total.dtype)).sum()
         count += weight.sum()
 
@@ -454,7 +455,7 @@ class Perplexity(Metric):
 def _targets(metric: Metric, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
     """``y_true`` reshaped to ``y_pred``'s shape; the shapes must agree up to axes of size 1."""
     if [d for d in y_true.shape if d != 1] != [d for d in y_pred.shape if d != 1]:
-        raise _shape_error(metric, y_pred, y_true, "y_true of y_pred's shape, up to axes of size 1")
+        raise shape_error(metric, y_pred, y_true, "y_true of y_pred's shape, up to axes of size 1")
     return y_true.detach().reshape(y_pred.shape)
 
 
@@ -466,7 +467,7 @@ class _MeanError(Metric):
     def update(self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None) -> None:
         target = _targets(self, y_pred, y_true)
         total, count = self._zeros(y_pred.device, (), ())
-        weight = _weights(sample_weight, y_pred.shape, total)
+        weight = broadcast_weights(sample_weight, y_pred.shape, total)
         error = (y_pred.detach().to(total.dtype) - target.to(total.dtype)).abs() ** self._power
         total += (weight * error).sum()
         count += weight.sum()
@@ -517,7 +518,7 @@ class R2Score(Metric):
     def update(self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None) -> None:
         outputs = math.prod(y_pred.shape[1:])
         count, mean, squares, residual = self._zeros(y_pred.device, *[(outputs,)] * 4)
-        weight = _weights(sample_weight, y_pred.shape, mean).reshape(-1, outputs)  # (N, D)
+        weight = broadcast_weights(sample_weight, y_pred.shape, mean).reshape(-1, outputs)  # (N, D)
         target = _targets(self, y_pred, y_true).to(mean.dtype).reshape(-1, outputs)
         prediction = y_pred.detach().to(mean.dtype).reshape(-1, outputs)
         batch_count = weight.sum(0)

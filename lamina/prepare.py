@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lamina._splits import Split, _is_frame, check_leakage, class_weights, resample, split
+from lamina._splits import Split, check_leakage, class_weights, is_frame, resample, split
 from lamina.errors import ArtifactError, ConfigError, DataError, NotBuiltError, ShapeError, UnsafeFileError, message
 
 __all__ = ["Augment", "DateTimeFeatures", "ImageNormalize", "Impute", "OneHot", "Ordinal", "Pipeline", "STEPS",
@@ -91,7 +91,7 @@ class Step:
         return dict(self._config)
 
     def _check(self, x: Any) -> bool:
-        what = ("table" if _is_frame(x) else "array" if isinstance(x, np.ndarray) and x.dtype.kind in "biuf" else
+        what = ("table" if is_frame(x) else "array" if isinstance(x, np.ndarray) and x.dtype.kind in "biuf" else
                 "text" if isinstance(x, (list, tuple)) and all(isinstance(t, str) for t in x) else type(x).__name__)
         if what not in self.inputs:
             raise DataError(message(f"{type(self).__name__} cannot take this input.", what, f"one of {self.inputs}",
@@ -182,7 +182,7 @@ class Scale(Step):
         super().__init__(method=method, columns=columns)
 
     def _values(self, x: Any, state: dict[str, Any]) -> np.ndarray:
-        if not _is_frame(x):
+        if not is_frame(x):
             return np.asarray(x.reshape(len(x), -1), dtype=np.float64)  # (N, ...) -> (N, features)
         try:
             return x[state["columns"]].to_numpy(dtype=np.float64, na_value=np.nan)  # type: ignore[no-any-return]
@@ -203,7 +203,7 @@ class Scale(Step):
 
     def _transform(self, x: Any, state: dict[str, Any], training: bool) -> Any:
         values = (self._values(x, state) - state["center"]) / state["scale"]
-        if not _is_frame(x):
+        if not is_frame(x):
             return values.reshape(x.shape).astype(np.float32)
         out = x.copy()
         out[state["columns"]] = values

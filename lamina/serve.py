@@ -29,14 +29,14 @@ import numpy as np
 
 from lamina._asgi import Envelope, Metrics, offline_docs, parse_json
 from lamina._served import (
-    _ALLOW,
-    _NUMPY_V2,
+    ALLOW_MISSING_HINT,
+    NUMPY_V2,
     InputError,
     Served,
-    _decode_image,
-    _v2_inputs,
+    decode_image,
     folder_version,
     predict_schema,
+    v2_inputs,
 )
 from lamina.errors import ConfigError, LaminaError, message
 from lamina.model_registry import ModelRegistry
@@ -221,7 +221,7 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
                     error["type"] == "missing" or error.get("input", 0) is None):
                 loc = loc[:4]  # one error per column, not one per type of the union
                 error = {**error, "loc": loc, "msg": f"{'No value' if error['type'] == 'missing' else 'null'} "
-                         f"for {loc[3]!r} in row {loc[2]}. {_ALLOW % loc[3]}", "type": "missing"}
+                         f"for {loc[3]!r} in row {loc[2]}. {ALLOW_MISSING_HINT % loc[3]}", "type": "missing"}
             if loc not in seen:
                 seen.add(loc)
                 errors.append(error)
@@ -292,10 +292,10 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
     @app.post("/v2/models/{name}/infer")
     async def infer(name: str, body: V2Request, request: Request) -> dict[str, Any]:
         served = model_named(name)
-        x, count, unbatched = _v2_inputs(served, body.inputs, allowed)
+        x, count, unbatched = v2_inputs(served, body.inputs, allowed)
         outputs = await submit(request, served, x, count)
         return {"model_name": served.name, "model_version": served.version, "id": body.id, "outputs": [
-            {"name": k, "datatype": _NUMPY_V2.get(str(v.dtype), "BYTES"), "shape": list(v.shape[unbatched:]),
+            {"name": k, "datatype": NUMPY_V2.get(str(v.dtype), "BYTES"), "shape": list(v.shape[unbatched:]),
              "data": v.reshape(-1).tolist() if v.dtype != object else [str(t) for t in v.reshape(-1)]}
             for k, v in outputs.items()]}
 
@@ -311,7 +311,7 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
         elif served.modality == "text":
             x = list(items)
         else:
-            decoded = [_decode_image(item, (*loc, i)) for i, item in enumerate(items)]
+            decoded = [decode_image(item, (*loc, i)) for i, item in enumerate(items)]
             x = np.concatenate([served.check_array(d, (*loc, i), one=True) for i, d in enumerate(decoded)]) \
                 if served.modality == "image" else served.check_array(decoded, loc)
         outputs = await submit(request, served, x, len(x))

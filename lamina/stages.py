@@ -232,7 +232,7 @@ def _train(context: StageContext) -> dict[str, Any]:
         fitted.prep["class_names"] = [str(v) for v in class_names(context.dataset(), fitted.prep["classes"])]
     note = "the network trained by the advisor (early stopping on a held-out tenth of the training rows)"
     if fitted.family == "classical":
-        labelled = np.flatnonzero(~_missing(train.y))
+        labelled = np.flatnonzero(~missing_labels(train.y))
         x = fitted.transform(_take(train.x, labelled))
         y = np.asarray(train.y)[labelled]
         if fitted.prep.get("classes") is not None:  # the advisor trained on class ids 0..K-1
@@ -251,7 +251,15 @@ def _train(context: StageContext) -> dict[str, Any]:
     return {"candidate": fitted.name, "family": fitted.family, "note": note}
 
 
-def _missing(y: Any) -> np.ndarray:
+def missing_labels(y: Any) -> np.ndarray:
+    """Which labels are missing (None, NaN, NaT or ``pd.NA``).
+
+    Args:
+        y: labels ``(N,)`` of any dtype.
+
+    Returns:
+        A boolean mask ``(N,)``, True where the label is missing.
+    """
     import pandas as pd
 
     return np.asarray(pd.isna(pd.Series(np.asarray(y, dtype=object))))
@@ -266,7 +274,7 @@ def _evaluate(context: StageContext) -> dict[str, Any]:
     project = context.project
     model = FittedModel.load(project.run_path / "train" / "model")
     _, test = split_dataset(context, prepared=False)  # raw rows: the saved model applies its own preprocessing
-    keep = np.flatnonzero(~_missing(test.y))
+    keep = np.flatnonzero(~missing_labels(test.y))
     x, y = _take(test.x, keep), np.asarray(test.y, dtype=object)[keep]
     started = time.perf_counter()
     predicted = model.predict(x)

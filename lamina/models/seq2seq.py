@@ -41,7 +41,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lamina.errors import ConfigError, DataError, ShapeError, message
 from lamina.layers import Embedding, Layer
-from lamina.metrics import Metric, Weight, _shape_error, _weights
+from lamina.metrics import Metric, Weight, broadcast_weights, shape_error
 from lamina.models._names import refuse_renamed
 from lamina.models.base import Model
 from lamina.registry import registries
@@ -517,7 +517,7 @@ class SequenceAccuracy(Metric):
         logits = y_pred.is_floating_point()
         if target.dim() != 2 or y_pred.shape[0] != target.shape[0] or (
                 y_pred.shape[1:-1] != target.shape[1:] if logits else y_pred.dim() != 2):
-            raise _shape_error(self, y_pred, y_true, "logits (N, T, V) or ids (N, T') for y_true ids (N, T)")
+            raise shape_error(self, y_pred, y_true, "logits (N, T, V) or ids (N, T') for y_true ids (N, T)")
         correct, count = self._zeros(y_pred.device, (), ())
         if logits:
             hit = ((y_pred.detach().argmax(-1) == target) | (target == PAD)).all(-1)  # (N,)
@@ -525,7 +525,7 @@ class SequenceAccuracy(Metric):
             width = max(y_pred.shape[1], target.shape[1])
             predicted = F.pad(y_pred.detach().long(), (0, width - y_pred.shape[1]), value=PAD)
             hit = (predicted == F.pad(target, (0, width - target.shape[1]), value=PAD)).all(-1)
-        weight = _weights(sample_weight, hit.shape, correct)
+        weight = broadcast_weights(sample_weight, hit.shape, correct)
         correct += (weight * hit).sum()
         count += weight.sum()
 
