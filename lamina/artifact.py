@@ -46,7 +46,7 @@ from torch.nn.parameter import is_lazy
 from lamina import registry
 from lamina.errors import ArtifactError, NotBuiltError, UnsafeFileError, WeightsError, message
 
-__all__ = ["FORMAT_VERSION", "deserialize", "load", "save", "serialize"]
+__all__ = ["FORMAT_VERSION", "deserialize", "example_input", "load", "save", "serialize"]
 
 FORMAT_VERSION = 2
 MANIFEST, WEIGHTS, HISTORY = "lamina.json", "weights.safetensors", "history.json"
@@ -381,7 +381,7 @@ def _migrate_v1(root: Path) -> dict[str, Any]:
     }
 
 
-def _example_input(signature: Any) -> torch.Tensor | None:
+def example_input(signature: Any) -> torch.Tensor | None:
     """One all-zeros input row matching the saved input signature (None when none was saved)."""
     inputs = signature.get("inputs") if isinstance(signature, dict) else None
     spec = inputs[0] if isinstance(inputs, list) and inputs and isinstance(inputs[0], dict) else {}
@@ -462,7 +462,7 @@ def load(path: str | os.PathLike[str], *, custom_objects: Mapping[str, Any] | No
     extra_state = _extra_keys(manifest)
     if extra_state:  # before build: a module may make or size its layers from its extra state
         model.load_state_dict(extra_state, strict=False)
-    example = _example_input(manifest.get("signature"))
+    example = example_input(manifest.get("signature"))
     if example is not None:
         model.build(example)
     tensors = _read_weights(root, manifest["weights"])

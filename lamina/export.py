@@ -55,11 +55,11 @@ def _example(model: nn.Module, example: Any) -> torch.Tensor:
     """The example input: ``example`` as a tensor, else two zero rows shaped as the saved signature."""
     if example is not None:
         return torch.as_tensor(np.asarray(example) if not isinstance(example, torch.Tensor) else example)
-    from lamina.artifact import _example_input
+    from lamina.artifact import example_input
 
     spec = getattr(model, "input_spec_", None)
     manifest = getattr(model, "manifest_", None) or {}
-    found = _example_input(manifest.get("signature") or {"inputs": [spec or {}]})
+    found = example_input(manifest.get("signature") or {"inputs": [spec or {}]})
     if found is None:
         raise ConfigError(message("No example input to export with.", "example=None and no saved input signature",
                                   "an example batch, or a built lamina model",

@@ -45,9 +45,9 @@ class LRFinderResult:
 
     def plot(self, path: str | None = None) -> Figure:
         """Loss against learning rate (log axis) with the suggestion marked; saved as PNG at ``path``."""
-        from lamina.plot import _plot_lr_find
+        from lamina.plot import plot_lr_find
 
-        return _plot_lr_find(self, path)
+        return plot_lr_find(self, path)
 
 
 def lr_find(model: Model, x: Any, y: Any, *, min_lr: float = 1e-7, max_lr: float = 10.0, steps: int = 100,

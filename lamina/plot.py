@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from lamina.lr_find import LRFinderResult
 
-__all__ = ["new_figure", "plot_history", "save_figure"]
+__all__ = ["new_figure", "plot_history", "plot_lr_find", "save_figure"]
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -108,7 +108,7 @@ def plot_history(history: Any, path: str | os.PathLike[str] | None = None,
     return save_figure(figure, path)
 
 
-def _plot_lr_find(result: LRFinderResult, path: str | os.PathLike[str] | None = None) -> Figure:
+def plot_lr_find(result: LRFinderResult, path: str | os.PathLike[str] | None = None) -> Figure:
     """Smoothed loss against learning rate on a log axis, with the suggestion marked."""
     figure = new_figure(6.0, 4.0)
     ax = figure.subplots()
