@@ -10,7 +10,7 @@ import pandas as pd
 
 from lamina.errors import ArtifactError, message
 
-ALLOW_MISSING_HINT = "Send a value, or allow missing values in lamina.yaml: serving: {allow_missing: [%s]}."
+MISSING_HINT = "Send a value, or allow missing values in lamina.yaml: serving: {allow_missing: [%s]}."
 V2_TYPES = {"FP32": np.float32, "FP64": np.float64, "INT64": np.int64, "INT32": np.int32, "BOOL": np.bool_}
 NUMPY_V2 = {"float32": "FP32", "float64": "FP64", "int64": "INT64", "int32": "INT32", "bool": "BOOL"}
 
@@ -179,11 +179,11 @@ def v2_inputs(served: Served, inputs: list[Any], allowed: Any = ()) -> tuple[Any
                              ("body", "inputs"))
         missing = [c for c in served.columns if c not in rows and c not in allowed]
         if missing:
-            raise InputError(f"Missing inputs {missing[:20]}; every column needs a value. {ALLOW_MISSING_HINT % missing[0]}",
+            raise InputError(f"Missing inputs {missing[:20]}; every column needs a value. {MISSING_HINT % missing[0]}",
                              ("body", "inputs"))
         for i, (column, values) in enumerate(rows.items()):
             if column not in allowed and pd.isna(values).any():
-                raise InputError(f"Input {column!r} holds null. {ALLOW_MISSING_HINT % column}", ("body", "inputs", i, "data"))
+                raise InputError(f"Input {column!r} holds null. {MISSING_HINT % column}", ("body", "inputs", i, "data"))
         frame = served.table([dict(zip(rows, values)) for values in zip(*rows.values())])
         return frame, len(frame), False
     if len(inputs) != 1 or inputs[0].name != "input":

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from lamina.callbacks import Callback, EarlyStopping
+from lamina.eda import labelled, read_data
 from lamina.errors import ConfigError, DataError, message
 from lamina.kpi import KPIS, describe, get, minority_class, score
 from lamina.planning import (
@@ -41,9 +42,7 @@ from lamina.planning import (
     SMALL_FILTERS,
     TEXT_UNITS,
     infer_task,
-    labelled,
     markdown_table,
-    read_data,
     uses_lenet,
 )
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from lamina._asgi import Envelope, Metrics, offline_docs, parse_json
 from lamina._served import (
-    ALLOW_MISSING_HINT,
+    MISSING_HINT,
     NUMPY_V2,
     InputError,
     Served,
@@ -221,7 +221,7 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
                     error["type"] == "missing" or error.get("input", 0) is None):
                 loc = loc[:4]  # one error per column, not one per type of the union
                 error = {**error, "loc": loc, "msg": f"{'No value' if error['type'] == 'missing' else 'null'} "
-                         f"for {loc[3]!r} in row {loc[2]}. {ALLOW_MISSING_HINT % loc[3]}", "type": "missing"}
+                         f"for {loc[3]!r} in row {loc[2]}. {MISSING_HINT % loc[3]}", "type": "missing"}
             if loc not in seen:
                 seen.add(loc)
                 errors.append(error)
