@@ -25,10 +25,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lamina import kpi as _kpi
 from lamina.errors import ConfigError, message
 
-__all__ = ["KPIS", "STAGES", "Project", "Stage", "StageContext", "class_names", "init", "register_stage"]
+__all__ = ["KPIS", "STAGES", "Project", "Stage", "StageContext", "class_names", "init", "register_stage",
+           "split_dataset", "take_rows"]
 
 # KPI name -> higher is better (regression errors are lower-is-better), from lamina.kpi.KPIS.
 KPIS = {name: entry.higher for name, entry in _kpi.KPIS.items()}
@@ -447,6 +450,43 @@ def _positive(found: Any, task: str | None, chosen: str | None) -> tuple[str | N
         return None, "        # binary targets: the class F1, precision and recall are of (default: the minority)"
     picked = str(_kpi.minority_class(names))
     return picked, f"        # picked: the minority class of {present}; F1, precision and recall are of it"
+
+
+def take_rows(values: Any, index: np.ndarray) -> Any:
+    """Rows ``index`` of a DataFrame, an array or a list of texts."""
+    if hasattr(values, "iloc"):
+        return values.iloc[index].reset_index(drop=True)
+    if isinstance(values, list):
+        return [values[i] for i in index]
+    return values[index]
+
+
+def split_dataset(context: StageContext, prepared: bool = True) -> tuple[Any, Any]:
+    """``(train, test)`` Datasets from the prepare stage's split (train includes validation rows).
+
+    ``prepared=True`` applies the shared preprocessing pipeline fitted by the prepare stage (tables); the
+    saved model applies it itself, so evaluation passes raw rows (``prepared=False``).
+    """
+    dataset = context.dataset()
+    result = context.result("prepare")
+    folder = context.project.run_path / "prepare"
+    if result["given_test"]:
+        train, test = dataset, dataclasses.replace(dataset, x=dataset.x_test, y=dataset.y_test, x_test=None,
+                                                   y_test=None)
+    else:
+        with np.load(folder / "split.npz", allow_pickle=False) as saved:
+            rows, held = saved["train"], saved["test"]
+        train = dataclasses.replace(dataset, x=take_rows(dataset.x, rows), y=take_rows(dataset.y, rows),
+                                    x_test=take_rows(dataset.x, held), y_test=take_rows(dataset.y, held))
+        test = dataclasses.replace(dataset, x=take_rows(dataset.x, held), y=take_rows(dataset.y, held), x_test=None,
+                                   y_test=None)
+    if prepared and (folder / "pipeline").is_dir():
+        from lamina.prepare import Pipeline  # the data stage's pipeline, a lower wing
+
+        pipeline = Pipeline.load(folder / "pipeline")
+        train = dataclasses.replace(train, x=pipeline.transform(train.x), x_test=pipeline.transform(train.x_test))
+        test = dataclasses.replace(test, x=pipeline.transform(test.x))
+    return train, test
 
 
 from lamina import stages as _stages  # noqa: E402,F401  (registers the built-in stages)

@@ -288,7 +288,7 @@ def _reproducibility(project: Any, data: dict[str, Any], hashes: dict[str, str])
 def write(context: Any) -> Path:
     """Write ``<run_dir>/report/report.html`` for a project run (``context``: a ``StageContext``)."""
     from lamina.fitted import FittedModel
-    from lamina.stages import split_dataset
+    from lamina.project import split_dataset
 
     project, run = context.project, context.project.run_path
     verdict = dict(context.result("evaluate")["verdict"], test_rows=context.result("evaluate")["test_rows"])

@@ -7,7 +7,6 @@ in run order when :mod:`lamina.project` is imported; ``register_stage`` replaces
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import numpy as np
 
 from lamina.errors import ConfigError, DataError, message
 from lamina.kpi import describe, get, score
-from lamina.project import Stage, StageContext, class_names, register_stage
+from lamina.project import Stage, StageContext, class_names, register_stage, split_dataset, take_rows
 
 __all__ = ["model_kpi", "named", "split_dataset"]
 
@@ -26,43 +25,6 @@ TEST_FRACTION = 0.2
 
 def _write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value, indent=2, default=str))
-
-
-def _take(values: Any, index: np.ndarray) -> Any:
-    """Rows ``index`` of a DataFrame, an array or a list of texts."""
-    if hasattr(values, "iloc"):
-        return values.iloc[index].reset_index(drop=True)
-    if isinstance(values, list):
-        return [values[i] for i in index]
-    return values[index]
-
-
-def split_dataset(context: StageContext, prepared: bool = True) -> tuple[Any, Any]:
-    """``(train, test)`` Datasets from the prepare stage's split (train includes validation rows).
-
-    ``prepared=True`` applies the shared preprocessing pipeline fitted by the prepare stage (tables); the
-    saved model applies it itself, so evaluation passes raw rows (``prepared=False``).
-    """
-    dataset = context.dataset()
-    result = context.result("prepare")
-    folder = context.project.run_path / "prepare"
-    if result["given_test"]:
-        train, test = dataset, dataclasses.replace(dataset, x=dataset.x_test, y=dataset.y_test, x_test=None,
-                                                   y_test=None)
-    else:
-        with np.load(folder / "split.npz", allow_pickle=False) as saved:
-            rows, held = saved["train"], saved["test"]
-        train = dataclasses.replace(dataset, x=_take(dataset.x, rows), y=_take(dataset.y, rows),
-                                    x_test=_take(dataset.x, held), y_test=_take(dataset.y, held))
-        test = dataclasses.replace(dataset, x=_take(dataset.x, held), y=_take(dataset.y, held), x_test=None,
-                                   y_test=None)
-    if prepared and (folder / "pipeline").is_dir():
-        from lamina.prepare import Pipeline
-
-        pipeline = Pipeline.load(folder / "pipeline")
-        train = dataclasses.replace(train, x=pipeline.transform(train.x), x_test=pipeline.transform(train.x_test))
-        test = dataclasses.replace(test, x=pipeline.transform(test.x))
-    return train, test
 
 
 def _task(context: StageContext) -> str:
@@ -178,7 +140,7 @@ def _prepare(context: StageContext) -> dict[str, Any]:
     shutil.rmtree(folder / "pipeline", ignore_errors=True)
     steps: list[str] = []
     if dataset.modality == "table":
-        rows = dataset.x if given else _take(dataset.x, train)
+        rows = dataset.x if given else take_rows(dataset.x, train)
         pipeline = _shared_pipeline(rows)
         if pipeline is not None:
             pipeline.fit(rows)  # the training rows only
@@ -233,7 +195,7 @@ def _train(context: StageContext) -> dict[str, Any]:
     note = "the network trained by the advisor (early stopping on a held-out tenth of the training rows)"
     if fitted.family == "classical":
         labelled = np.flatnonzero(~missing_labels(train.y))
-        x = fitted.transform(_take(train.x, labelled))
+        x = fitted.transform(take_rows(train.x, labelled))
         y = np.asarray(train.y)[labelled]
         if fitted.prep.get("classes") is not None:  # the advisor trained on class ids 0..K-1
             classes = np.asarray(fitted.prep["classes"], dtype=object)
@@ -275,7 +237,7 @@ def _evaluate(context: StageContext) -> dict[str, Any]:
     model = FittedModel.load(project.run_path / "train" / "model")
     _, test = split_dataset(context, prepared=False)  # raw rows: the saved model applies its own preprocessing
     keep = np.flatnonzero(~missing_labels(test.y))
-    x, y = _take(test.x, keep), np.asarray(test.y, dtype=object)[keep]
+    x, y = take_rows(test.x, keep), np.asarray(test.y, dtype=object)[keep]
     started = time.perf_counter()
     predicted = model.predict(x)
     latency = 1e3 * (time.perf_counter() - started) / max(1, len(keep))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import lamina
-from lamina.plot import plot_history
 from lamina.lr_find import lr_find
+from lamina.plot import plot_history
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -12,8 +12,6 @@ custom training logic; or write your own torch loop with the model as a plain mo
 
 from __future__ import annotations
 
-import copy
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -27,6 +25,7 @@ from lamina.callbacks import Callback, History
 from lamina.config import resolve
 from lamina.errors import ConfigError, DataError, NotBuiltError, NotCompiledError, ShapeError, message
 from lamina.models.classifier import ClassifierMixin
+from lamina.models.contract import ContractMixin
 from lamina.models.transfer import TransferMixin
 from lamina.train import Engine, RunningMean, batch_rows, progress_callbacks, seed_everything
 
@@ -35,7 +34,7 @@ __all__ = ["Model"]
 _CLASS_LOSSES = ("cross_entropy", "nll")
 
 
-class Model(ClassifierMixin, TransferMixin, nn.Module):
+class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
     """A trainable ``nn.Module``. Wrap any module, or subclass and define ``forward``.
 
     Args:
@@ -452,72 +451,6 @@ class Model(ClassifierMixin, TransferMixin, nn.Module):
         if print_fn is not None:
             print_fn(text)
         return text
-
-    # ------------------------------------------------------------------ params (the model contract)
-    def get_params(self) -> dict[str, Any]:
-        """Constructor arguments, as given."""
-        return dict(getattr(self, "_lamina_config", {}))
-
-    def set_params(self, **params: Any) -> Model:
-        """Rebuild with new constructor arguments (the model becomes unfitted; compile is kept)."""
-        current = self.get_params()
-        unknown = sorted(set(params) - set(current))
-        if unknown:
-            raise ConfigError(message(f"Unknown parameter for {self._lamina_name}.", unknown,
-                                      f"one of {sorted(current)}", "Check get_params() for valid names."))
-        fresh = type(self)(**{**current, **params})
-        compiled = self._compiled
-        self.__dict__.clear()
-        self.__dict__.update(fresh.__dict__)
-        if compiled is not None:
-            self._recompile(compiled)
-        return self
-
-    def spec(self) -> dict[str, Any]:
-        """The JSON architecture spec that ``save`` writes: ``{"class": name, "config": {...}}``.
-
-        >>> lamina.models.MLP(units=(8,), outputs=2).spec()["class"]
-        'lamina.models.MLP'
-        """
-        from lamina.artifact import serialize
-
-        return serialize(self)
-
-    def clone(self) -> Model:
-        """A new, unfitted model with the same constructor arguments (and compile settings)."""
-        from lamina.artifact import deserialize
-
-        fresh: Model = deserialize(self.spec())
-        if self._compiled is not None:
-            fresh._recompile(self._compiled)
-        return fresh
-
-    def _recompile(self, compiled: Mapping[str, Any]) -> None:
-        metrics = [name if name is not None else copy.deepcopy(obj)
-                   for name, obj in zip(compiled["metrics"], compiled["metric_objs"])]
-        optimizer = compiled["optimizer"] or compiled["factory"]
-        if isinstance(optimizer, torch.optim.Optimizer):  # bound to the old parameters: same class and settings
-            optimizer = functools.partial(type(optimizer), **optimizer.defaults)
-        self.compile(optimizer, compiled["loss"] or compiled["loss_fn"], metrics,
-                     learning_rate=compiled["learning_rate"], clip_norm=compiled["clip_norm"],
-                     clip_value=compiled["clip_value"],
-                     # only where set: families with their own compile (GAN, VAE, ...) do not take it
-                     **({"from_logits": compiled["from_logits"]} if compiled.get("from_logits") is not None else {}))
-
-    # ------------------------------------------------------------------ persistence
-    def lr_find(self, x: Any, y: Any, **options: Any) -> Any:
-        """The learning-rate range test (``lamina.lr_find``); weights and optimizer are restored."""
-        from lamina.lr_find import lr_find
-
-        return lr_find(self, x, y, **options)
-
-    def save(self, path: str) -> str:
-        """Save to a directory (safetensors weights + JSON spec). Returns the path."""
-        from lamina.artifact import save
-
-        return save(self, path)
-
-
 
 
 def _inputs_and_targets(batch: Any) -> tuple[Any, Any]:
