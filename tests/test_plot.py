@@ -4,10 +4,10 @@ import sys
 
 import numpy as np
 import pytest
-
-import lamina
 from lamina.lr_find import lr_find
 from lamina.plot import plot_history
+
+import lamina
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -21,11 +21,12 @@ WINGS: list[tuple[str, ...]] = [
     ("core",),
     ("nn",),
     ("train",),
-    ("models",),
     ("io",),
-    ("data", "datasets"),
+    ("models",),
+    ("data",),
     ("project",),
-    ("deploy", "maintain"),
+    ("deploy",),
+    ("maintain",),
     ("cli", "playground"),
 ]
 LEVEL = {wing: step for step, group in enumerate(WINGS) for wing in group}

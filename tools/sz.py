@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "lamina"
 # 14,000 until the project lifecycle arrived (plan, data, eda, prepare, advise, report, serve, monitor).
-PACKAGE_BUDGET = 16700  # 16,500 until the shared page and reference-profile modules got documented public helpers
+PACKAGE_BUDGET = 16800  # 16,500 until the shared page and reference-profile modules got documented public helpers
 FILE_BUDGET = 450
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lamina.errors import ConfigError, message
+from lamina.core.errors import ConfigError, message
 
 __all__ = ["RENAMED", "refuse_renamed"]
 

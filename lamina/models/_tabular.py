@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lamina.errors import ArtifactError, ConfigError, DataError, NotBuiltError, ShapeError, message
+from lamina.core.errors import ArtifactError, ConfigError, DataError, NotBuiltError, ShapeError, message
 
 __all__ = ["TabularEncoder", "embedding_size_rule", "is_dataframe"]
 

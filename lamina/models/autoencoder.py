@@ -37,14 +37,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lamina import data as data_lib
-from lamina.callbacks import History
-from lamina.config import resolve
-from lamina.errors import ConfigError, DataError, ShapeError, message
-from lamina.layers import Activation, Dense, Layer
+from lamina.core.config import resolve
+from lamina.core.errors import ConfigError, DataError, ShapeError, message
 from lamina.models.base import Model
 from lamina.models.sequential import Sequential
-from lamina.train import seed_everything
+from lamina.nn import tensors as data_lib
+from lamina.nn.layers import Activation, Dense, Layer
+from lamina.train.callbacks import History
+from lamina.train.engine import seed_everything
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -470,7 +470,7 @@ class Autoencoder(Model):
         Images are drawn as images (a flat square vector is reshaped), sequences as curves. ``path``:
         where to write the PNG (None: only return the figure). Returns the matplotlib ``Figure``.
         """
-        from lamina.plot import new_figure, save_figure
+        from lamina.train.plot import new_figure, save_figure
 
         originals = data_lib.to_tensor(x, name="x")[:count].numpy()
         figure = new_figure(1.3 * len(originals), 2.8)
@@ -490,7 +490,7 @@ class Autoencoder(Model):
         Codes larger than 2 are projected on their first two principal components. ``path``: where to
         write the PNG (None: only return the figure). Returns the matplotlib ``Figure``.
         """
-        from lamina.plot import new_figure, save_figure
+        from lamina.train.plot import new_figure, save_figure
 
         codes = self.encode(x)
         labels = None if y is None else np.asarray(y).reshape(-1)

@@ -19,15 +19,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from lamina import data as data_lib
-from lamina import registry
-from lamina.callbacks import Callback, History
-from lamina.config import resolve
-from lamina.errors import ConfigError, DataError, NotBuiltError, NotCompiledError, ShapeError, message
+from lamina.core import catalog as registry
+from lamina.core.config import resolve
+from lamina.core.errors import ConfigError, DataError, NotBuiltError, NotCompiledError, ShapeError, message
 from lamina.models.classifier import ClassifierMixin
 from lamina.models.contract import ContractMixin
 from lamina.models.transfer import TransferMixin
-from lamina.train import Engine, RunningMean, batch_rows, progress_callbacks, seed_everything
+from lamina.nn import tensors as data_lib
+from lamina.train.callbacks import Callback, History
+from lamina.train.engine import Engine, RunningMean, batch_rows, progress_callbacks, seed_everything
 
 __all__ = ["Model"]
 
@@ -343,7 +343,7 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
             torch.set_num_threads(config.num_threads)  # LAMINA_NUM_THREADS: the CPU threads of this process
         checkpointer = None
         if checkpoint_dir is not None:
-            from lamina.checkpoint import Checkpointer
+            from lamina.train.checkpoint import Checkpointer
 
             checkpointer = Checkpointer(checkpoint_dir, every=checkpoint_every)
         engine = Engine(config.device, precision=precision, accumulate=accumulate, clip_norm=compiled["clip_norm"],
@@ -444,7 +444,7 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
     # ------------------------------------------------------------------ inspection
     def summary(self, print_fn: Callable[[str], Any] | None = print) -> str:
         """A table of layers with output shapes and parameter counts; printed and returned."""
-        from lamina.summary import summarize
+        from lamina.io.summary import summarize
 
         self._require_built("summary")
         text = summarize(self)

@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lamina import registry
-from lamina.errors import ConfigError, DataError, message
-from lamina.layers import Activation, Dense
+from lamina.core import catalog as registry
+from lamina.core.errors import ConfigError, DataError, message
+from lamina.nn.layers import Activation, Dense
 
 __all__ = ["ClassifierMixin", "final_activation", "loss_kind"]
 

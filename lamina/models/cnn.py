@@ -31,8 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lamina.errors import ConfigError, ShapeError, message
-from lamina.layers import (
+from lamina.core.errors import ConfigError, ShapeError, message
+from lamina.models.base import Model
+from lamina.nn.layers import (
     Activation,
     BatchNorm,
     Conv1D,
@@ -45,7 +46,6 @@ from lamina.layers import (
     MaxPool1D,
     MaxPool2D,
 )
-from lamina.models.base import Model
 
 __all__ = ["CNN"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from lamina.errors import ConfigError, message
+from lamina.core.errors import ConfigError, message
 
 __all__ = ["ContractMixin"]
 
@@ -52,13 +52,13 @@ class ContractMixin:
         >>> lamina.models.MLP(units=(8,), outputs=2).spec()["class"]
         'lamina.models.MLP'
         """
-        from lamina.artifact import serialize
+        from lamina.io.artifact import serialize
 
         return serialize(self)  # type: ignore[arg-type]
 
     def clone(self) -> Any:
         """A new, unfitted model with the same constructor arguments (and compile settings)."""
-        from lamina.artifact import deserialize
+        from lamina.io.artifact import deserialize
 
         fresh = deserialize(self.spec())
         if self._compiled is not None:
@@ -80,12 +80,12 @@ class ContractMixin:
     # ------------------------------------------------------------------ persistence
     def lr_find(self, x: Any, y: Any, **options: Any) -> Any:
         """The learning-rate range test (``lamina.lr_find``); weights and optimizer are restored."""
-        from lamina.lr_find import lr_find
+        from lamina.train.lr_find import lr_find
 
         return lr_find(self, x, y, **options)  # type: ignore[arg-type]
 
     def save(self, path: str) -> str:
         """Save to a directory (safetensors weights + JSON spec). Returns the path."""
-        from lamina.artifact import save
+        from lamina.io.artifact import save
 
         return save(self, path)

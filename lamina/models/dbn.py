@@ -30,12 +30,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parameter import UninitializedParameter
 
-from lamina import data as data_lib
-from lamina.callbacks import History
-from lamina.errors import ConfigError, DataError, NotBuiltError, message
-from lamina.layers import Dense
+from lamina.core.errors import ConfigError, DataError, NotBuiltError, message
 from lamina.models._names import refuse_renamed
 from lamina.models.base import Model
+from lamina.nn import tensors as data_lib
+from lamina.nn.layers import Dense
+from lamina.train.callbacks import History
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -73,7 +73,7 @@ def _bernoulli(p: torch.Tensor, generator: torch.Generator | None = None) -> tor
 
 def _tiles(images: np.ndarray, path: str | os.PathLike[str] | None, title: str, symmetric: bool) -> Figure:
     """Images ``(n, H, W)`` as one mosaic, one pixel of padding apart; weights get their own symmetric scale."""
-    from lamina.plot import new_figure, save_figure
+    from lamina.train.plot import new_figure, save_figure
 
     n, height, width = images.shape
     columns = math.ceil(math.sqrt(n))

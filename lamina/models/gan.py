@@ -36,14 +36,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrizations
 
-from lamina import data as data_lib
-from lamina.errors import ConfigError, DataError, ShapeError, message
+from lamina.core.errors import ConfigError, DataError, ShapeError, message
 from lamina.models.base import Model
+from lamina.nn import tensors as data_lib
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from lamina.callbacks import History
+    from lamina.train.callbacks import History
 
 __all__ = ["GAN", "Discriminator", "Generator", "discriminator_loss", "generator_loss"]
 
@@ -466,7 +466,7 @@ class GAN(Model):
         Returns:
             The ``matplotlib.figure.Figure``.
         """
-        from lamina.plot import new_figure, save_figure
+        from lamina.train.plot import new_figure, save_figure
 
         images = self.sample(n, labels, seed).transpose(0, 2, 3, 1)  # (n, H, W, C)
         height, width, channels = images.shape[1:]

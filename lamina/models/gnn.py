@@ -36,11 +36,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lamina import data as data_lib
-from lamina.errors import ConfigError, DataError, ShapeError, message
+from lamina.core.errors import ConfigError, DataError, ShapeError, message
 from lamina.models._names import refuse_renamed
 from lamina.models.base import Model
-from lamina.train import Engine
+from lamina.nn import tensors as data_lib
+from lamina.train.engine import Engine
 
 __all__ = ["GAT", "GCN", "GraphSAGE", "to_graph"]
 

@@ -26,11 +26,11 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from lamina.errors import ConfigError, message
-from lamina.layers import Activation, BatchNorm, Dense, Dropout, LayerNorm
+from lamina.core.errors import ConfigError, message
 from lamina.models._names import refuse_renamed
 from lamina.models._tabular import TabularEncoder, embedding_size_rule, is_dataframe
 from lamina.models.base import Model
+from lamina.nn.layers import Activation, BatchNorm, Dense, Dropout, LayerNorm
 
 __all__ = ["MLP", "TabularEncoder", "embedding_size_rule"]
 

@@ -26,10 +26,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lamina.errors import ConfigError, message
-from lamina.layers import Dense
+from lamina.core.errors import ConfigError, message
 from lamina.models._names import refuse_renamed
 from lamina.models.base import Model
+from lamina.nn.layers import Dense
 
 __all__ = ["Perceptron"]
 

@@ -41,11 +41,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from lamina.errors import ConfigError, DataError, ShapeError, message
-from lamina.layers import Embedding
+from lamina.core.errors import ConfigError, DataError, ShapeError, message
 from lamina.models._names import refuse_renamed
 from lamina.models.base import Model
-from lamina.trees import Tree, encode
+from lamina.nn.layers import Embedding
+from lamina.nn.trees import Tree, encode
 
 __all__ = ["RecursiveNet"]
 

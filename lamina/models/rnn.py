@@ -41,10 +41,10 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from lamina.errors import ConfigError, DataError, ShapeError, message
-from lamina.layers import Dense, Dropout, Embedding
+from lamina.core.errors import ConfigError, DataError, ShapeError, message
 from lamina.models.base import Model
-from lamina.sequences import lengths
+from lamina.nn.layers import Dense, Dropout, Embedding
+from lamina.nn.sequences import lengths
 
 __all__ = ["IGNORE_INDEX", "RNN"]
 

@@ -39,13 +39,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from lamina.errors import ConfigError, DataError, ShapeError, message
-from lamina.layers import Embedding, Layer
-from lamina.metrics import Metric, Weight, broadcast_weights, shape_error
+from lamina.core.catalog import registries
+from lamina.core.errors import ConfigError, DataError, ShapeError, message
 from lamina.models._names import refuse_renamed
 from lamina.models.base import Model
-from lamina.registry import registries
-from lamina.sequences import lengths
+from lamina.nn.layers import Embedding, Layer
+from lamina.nn.sequences import lengths
+from lamina.train.metrics import Metric, Weight, broadcast_weights, shape_error
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -419,7 +419,7 @@ class Seq2Seq(Model):
         Returns:
             The figure: one row per output token up to EOS, one column per real source token.
         """
-        from lamina.plot import new_figure, save_figure
+        from lamina.train.plot import new_figure, save_figure
 
         row = np.asarray(source).reshape(1, -1)
         weights = self.attention_weights(row)[0]  # (L, T_in)

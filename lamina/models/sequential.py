@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lamina.errors import ConfigError, message
+from lamina.core.errors import ConfigError, message
 from lamina.models.base import Model
 
 __all__ = ["Sequential"]

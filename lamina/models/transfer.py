@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any, Self, cast
 import torch
 from torch import nn
 
-from lamina.callbacks import History
-from lamina.errors import ConfigError, message
-from lamina.layers import Dense
+from lamina.core.errors import ConfigError, message
+from lamina.nn.layers import Dense
+from lamina.train.callbacks import History
 
 if TYPE_CHECKING:
     from lamina.models.base import Model

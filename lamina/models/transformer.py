@@ -33,12 +33,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lamina import data as data_lib
-from lamina.errors import ConfigError, DataError, ShapeError, message
-from lamina.layers import Dense, Layer
+from lamina.core.errors import ConfigError, DataError, ShapeError, message
 from lamina.models._names import refuse_renamed
 from lamina.models.base import Model
-from lamina.sequences import lengths
+from lamina.nn import tensors as data_lib
+from lamina.nn.layers import Dense, Layer
+from lamina.nn.sequences import lengths
 
 __all__ = ["SelfAttention", "Transformer", "TransformerBlock", "TransformerLM"]
 

@@ -37,11 +37,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lamina import data as data_lib
-from lamina import registry
-from lamina.errors import ConfigError, DataError, NotBuiltError, ShapeError, message
-from lamina.layers import Dense
+from lamina.core import catalog as registry
+from lamina.core.errors import ConfigError, DataError, NotBuiltError, ShapeError, message
 from lamina.models.base import Model
+from lamina.nn import tensors as data_lib
+from lamina.nn.layers import Dense
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -411,7 +411,7 @@ class VAE(Model):
 
     def plot_latent(self, x: Any, y: Any = None, path: str | os.PathLike[str] | None = None) -> Figure:
         """A scatter of the codes ``mu`` coloured by ``y``; with ``latent > 2``, their first two principal axes."""
-        from lamina.plot import new_figure, save_figure
+        from lamina.train.plot import new_figure, save_figure
 
         codes = torch.from_numpy(self.encode(x)[0])
         axis_names = ["z1", "z2"]
@@ -453,7 +453,7 @@ def _check_labels(y: torch.Tensor, num_classes: int) -> None:
 
 def _image_grid(images: np.ndarray, columns: int, path: str | os.PathLike[str] | None, title: str) -> Figure:
     """Tile ``(n, H, W)``, ``(n, 1 or 3, H, W)`` or ``(n, square)`` arrays into one image and draw it."""
-    from lamina.plot import new_figure, save_figure
+    from lamina.train.plot import new_figure, save_figure
 
     n, shape = len(images), images.shape[1:]
     side = math.isqrt(shape[0]) if len(shape) == 1 else 0

@@ -32,14 +32,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lamina import registry
-from lamina.callbacks import History
-from lamina.data import WordVocabulary, to_tensor, tokenize
-from lamina.errors import ConfigError, DataError, NotBuiltError, message
-from lamina.layers import Embedding
+from lamina.core import catalog as registry
+from lamina.core.errors import ConfigError, DataError, NotBuiltError, message
 from lamina.models._names import refuse_renamed
 from lamina.models.base import Model
-from lamina.sequences import pad_sequences
+from lamina.nn.layers import Embedding
+from lamina.nn.sequences import pad_sequences
+from lamina.nn.tensors import WordVocabulary, to_tensor, tokenize
+from lamina.train.callbacks import History
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -422,7 +422,7 @@ class Word2Vec(Model):
         Returns:
             The ``matplotlib.figure.Figure``; its axes hold one labelled point per word.
         """
-        from lamina.plot import new_figure, save_figure
+        from lamina.train.plot import new_figure, save_figure
 
         if isinstance(words, str) or len(words) < 2:
             raise ConfigError(message("plot_words() needs at least two words.", repr(words)[:80],

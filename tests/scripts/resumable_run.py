@@ -66,7 +66,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.no_rng_restore:  # negative control: resume without restoring RNG states
-        lamina.train.set_rng_state = lambda state: None
+        lamina.train.engine.set_rng_state = lambda state: None  # the engine module restores them
     if args.kill_in_write:
         import safetensors.torch
 

@@ -1,0 +1,24 @@
+"""The data stage: load any source, built-in data sets, profile (EDA), prepare and split.
+
+``lamina.data.load(source)`` reads a bundled set, a CSV/Parquet/JSON file, a NumPy or IDX file,
+an image or text folder, a DataFrame or an SQL query into a :class:`Dataset`. The tensor and
+batch helpers that ``fit`` uses (``to_tensor``, ``ArrayLoader``, ``tokenize``, ...) live in
+``lamina.nn.tensors`` and are re-exported here, where users of lamina 0.1 found them.
+"""
+
+from lamina.data.sources import Dataset, iter_chunks, load
+from lamina.nn.tensors import (
+    ArrayLoader,
+    WordVocabulary,
+    as_loader,
+    check_finite,
+    class_weights,
+    is_in_memory,
+    sample_weights,
+    to_tensor,
+    tokenize,
+    train_validation_split,
+)
+
+__all__ = ["ArrayLoader", "Dataset", "WordVocabulary", "as_loader", "check_finite", "class_weights", "is_in_memory",
+           "iter_chunks", "load", "sample_weights", "to_tensor", "tokenize", "train_validation_split"]

@@ -1,0 +1,1 @@
+"""Saving and loading models (safetensors weights + a JSON spec), ONNX export, summaries."""
