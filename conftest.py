@@ -64,7 +64,9 @@ def _needs_data(item: pytest.Item) -> list[str]:
     if hasattr(item, "dtest"):  # a doctest
         names += _named_data_sets("\n".join(example.source for example in item.dtest.examples))
     for value in getattr(getattr(item, "callspec", None), "params", {}).values():
-        if isinstance(value, Path) and value.suffix == ".py" and value.is_file():  # an example script
+        if (
+            isinstance(value, Path) and value.suffix == ".py" and value.is_file()
+        ):  # an example script
             names += _named_data_sets(value.read_text(encoding="utf-8"))
     return sorted(set(names))
 
@@ -75,13 +77,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         names = _needs_data(item)
         if names:
-            item.add_marker(pytest.mark.skip(reason=f"{NO_DATA} ({', '.join(names)}); set LAMINA_DATA"))
+            item.add_marker(
+                pytest.mark.skip(reason=f"{NO_DATA} ({', '.join(names)}); set LAMINA_DATA")
+            )
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    skipped = [report for report in terminalreporter.stats.get("skipped", [])
-               if NO_DATA in str(getattr(report, "longrepr", ""))]
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if NO_DATA in str(getattr(report, "longrepr", ""))
+    ]
     if skipped:
-        terminalreporter.write_line(f"{len(skipped)} tests skipped: {NO_DATA}; set LAMINA_DATA=/path/to/datasets "
-                                    "to run them (CI's .ci/run sets it to ../shared/datasets)")
-
+        terminalreporter.write_line(
+            f"{len(skipped)} tests skipped: {NO_DATA}; set LAMINA_DATA=/path/to/datasets "
+            "to run them (CI's .ci/run sets it to ../shared/datasets)"
+        )

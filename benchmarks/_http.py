@@ -21,7 +21,13 @@ import time
 from collections.abc import Callable
 
 TIMEOUT_S = 30.0
-ERRORS = (OSError, EOFError, asyncio.TimeoutError, asyncio.LimitOverrunError, ValueError)  # a failed exchange
+ERRORS = (
+    OSError,
+    EOFError,
+    asyncio.TimeoutError,
+    asyncio.LimitOverrunError,
+    ValueError,
+)  # a failed exchange
 
 
 def parse_head(head: bytes) -> tuple[int, dict[str, str]]:
@@ -46,16 +52,20 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def request(self, method: str, path: str, body: bytes = b"",
-                      content_type: str = "application/json") -> tuple[int, dict[str, str], bytes]:
+    async def request(
+        self, method: str, path: str, body: bytes = b"", content_type: str = "application/json"
+    ) -> tuple[int, dict[str, str], bytes]:
         """Send one request; returns (status, headers, body). Raises one of ``ERRORS`` on failure."""
         try:
             async with asyncio.timeout(TIMEOUT_S):
                 if self.reader is None or self.writer is None:
                     self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-                self.writer.write(f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-                                  f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-                                  "Connection: keep-alive\r\n\r\n".encode() + body)
+                self.writer.write(
+                    f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                    f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+                    "Connection: keep-alive\r\n\r\n".encode()
+                    + body
+                )
                 status, headers = parse_head(await self.reader.readuntil(b"\r\n\r\n"))
                 if headers.get("transfer-encoding", "").lower() == "chunked":
                     content = b""
@@ -78,8 +88,15 @@ class Connection:
         self.reader = self.writer = None
 
 
-async def client_loop(host: str, port: int, path: str, body: bytes, stop: float,
-                      latencies: dict[str, list[float]], pause: Callable[[int], float] | None = None) -> None:
+async def client_loop(
+    host: str,
+    port: int,
+    path: str,
+    body: bytes,
+    stop: float,
+    latencies: dict[str, list[float]],
+    pause: Callable[[int], float] | None = None,
+) -> None:
     """POST ``body`` to ``path`` until ``perf_counter() >= stop``, appending each latency under its outcome.
 
     Outcomes: the status code ("200"), "429 no Retry-After" (or 503) for a refusal without that header, or the

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lamina.advisor import advise
 
 import lamina
-from lamina.advisor import advise
 
 
 def _row(advice: Any, name: str) -> dict[str, Any]:
@@ -36,16 +36,25 @@ def adult(budget: float) -> list[tuple[str, bool]]:
     print(advice)
     boosting, network = _row(advice, "HistGradientBoosting"), _row(advice, "MLP")
     honest = boosting["value"] <= network["value"] or advice.winner != network["candidate"]
-    return [(f"HGB {boosting['value']:.4f} vs MLP {network['value']:.4f}: recommendation is "
-             f"{advice.winner!r}, not the network when HGB is higher", honest)]
+    return [
+        (
+            f"HGB {boosting['value']:.4f} vs MLP {network['value']:.4f}: recommendation is "
+            f"{advice.winner!r}, not the network when HGB is higher",
+            honest,
+        )
+    ]
 
 
 def mnist(budget: float) -> list[tuple[str, bool]]:
     advice = advise(lamina.datasets.load("mnist"), time_budget=budget, verbose=1)
     print(advice)
     network = _row(advice, "CNN")
-    return [(f"CNN {network['value']:.4f} is recommended (winner {advice.winner!r})",
-             advice.winner == network["candidate"])]
+    return [
+        (
+            f"CNN {network['value']:.4f} is recommended (winner {advice.winner!r})",
+            advice.winner == network["candidate"],
+        )
+    ]
 
 
 def sentiment(budget: float) -> list[tuple[str, bool]]:
@@ -54,8 +63,13 @@ def sentiment(budget: float) -> list[tuple[str, bool]]:
     linear, network = _row(advice, "TF-IDF"), _row(advice, "GRU")
     cv = linear["cv_mean"]
     text = "not run" if cv is None else f"{cv:.4f} +- {linear['cv_sd']:.4f}"
-    return [(f"TF-IDF + LR 10-fold CV {text} in [0.79, 0.83] (test {linear['value']:.4f}; GRU "
-             f"{network['value']:.4f}; winner {advice.winner!r})", cv is not None and 0.79 <= cv <= 0.83)]
+    return [
+        (
+            f"TF-IDF + LR 10-fold CV {text} in [0.79, 0.83] (test {linear['value']:.4f}; GRU "
+            f"{network['value']:.4f}; winner {advice.winner!r})",
+            cv is not None and 0.79 <= cv <= 0.83,
+        )
+    ]
 
 
 RUNS = {"adult": adult, "mnist": mnist, "sentiment": sentiment}
@@ -64,9 +78,13 @@ RUNS = {"adult": adult, "mnist": mnist, "sentiment": sentiment}
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.advise", description=__doc__)
     parser.add_argument("--only", choices=sorted(RUNS), help="one data set")
-    parser.add_argument("--budget", type=float, default=120.0, help="the network's time budget in seconds")
+    parser.add_argument(
+        "--budget", type=float, default=120.0, help="the network's time budget in seconds"
+    )
     args = parser.parse_args(argv)
-    os.environ.setdefault("LAMINA_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+    os.environ.setdefault(
+        "LAMINA_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "datasets")
+    )
     torch.set_num_threads(1)
     from threadpoolctl import threadpool_limits
 
@@ -82,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
             for text, passed in checks:
                 failed += not passed
                 print(f"{'PASS' if passed else 'FAIL'}: {text}")
-            print(f"{name}: {seconds:.0f} s, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
+            print(
+                f"{name}: {seconds:.0f} s, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+                flush=True,
+            )
     return 1 if failed else 0
 
 

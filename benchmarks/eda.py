@@ -26,27 +26,39 @@ TARGET_SECONDS = 15.0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.eda", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.eda",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch and BLAS threads")
     parser.add_argument("--repeat", type=int, default=1, help="runs per case; the best is reported")
     args = parser.parse_args(argv)
     os.environ.setdefault("LAMINA_DATA", str(ROOT.parent / "shared" / "datasets"))
     sys.path.insert(0, str(ROOT))
     import torch
+    from lamina.eda import profile
     from threadpoolctl import threadpool_limits
 
     import lamina
-    from lamina.eda import profile
 
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     dataset = lamina.data.load("online_retail")
     table = lamina.datasets.load("online_retail").frame
-    print(f"loaded {len(table):,} rows in {time.perf_counter() - started:.1f} s (not counted)", flush=True)
-    cases = [("Dataset (train + test shift)", len(dataset) + len(dataset.x_test), lambda: profile(dataset)),
-             ("whole table", len(table), lambda: profile(table, time_column="InvoiceDate")),
-             ("whole table, target Country", len(table), lambda: profile(table, "Country"))]
+    print(
+        f"loaded {len(table):,} rows in {time.perf_counter() - started:.1f} s (not counted)",
+        flush=True,
+    )
+    cases = [
+        (
+            "Dataset (train + test shift)",
+            len(dataset) + len(dataset.x_test),
+            lambda: profile(dataset),
+        ),
+        ("whole table", len(table), lambda: profile(table, time_column="InvoiceDate")),
+        ("whole table, target Country", len(table), lambda: profile(table, "Country")),
+    ]
     print("\n| case | rows | columns | seconds | target | result |\n|---|---|---|---|---|---|")
     failed = 0
     with threadpool_limits(args.threads):
@@ -58,11 +70,16 @@ def main(argv: list[str] | None = None) -> int:
                 seconds.append(time.perf_counter() - start)
             passed = min(seconds) <= TARGET_SECONDS
             failed += not passed
-            print(f"| {name} | {rows:,} | {report.overview['columns']} | {min(seconds):.1f} | {TARGET_SECONDS:.0f} s "
-                  f"| {'PASS' if passed else 'FAIL'} |", flush=True)
+            print(
+                f"| {name} | {rows:,} | {report.overview['columns']} | {min(seconds):.1f} | {TARGET_SECONDS:.0f} s "
+                f"| {'PASS' if passed else 'FAIL'} |",
+                flush=True,
+            )
     load = os.getloadavg()
-    print(f"\nthreads {args.threads}, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
-          f"{len(report.findings)} findings in the last profile:")
+    print(
+        f"\nthreads {args.threads}, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
+        f"{len(report.findings)} findings in the last profile:"
+    )
     for finding in report.findings:
         print(f"  - {finding}")
     return 1 if failed else 0

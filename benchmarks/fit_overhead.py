@@ -46,14 +46,28 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO, TARGET_IMPORT_S = 1.05, 0.3
-DEFAULT_ROWS = {"mlp": 60_000, "cnn": 10_000, "lstm": 10_000, "mlp_accuracy": 60_000, "cnn_accuracy": 10_000,
-                "rnn": 10_000, "transformer_lm": 4_000}
-METRIC_ROWS = ("mlp_accuracy", "cnn_accuracy", "rnn", "transformer_lm")  # compiled with metrics=["accuracy"]
+DEFAULT_ROWS = {
+    "mlp": 60_000,
+    "cnn": 10_000,
+    "lstm": 10_000,
+    "mlp_accuracy": 60_000,
+    "cnn_accuracy": 10_000,
+    "rnn": 10_000,
+    "transformer_lm": 4_000,
+}
+METRIC_ROWS = (
+    "mlp_accuracy",
+    "cnn_accuracy",
+    "rnn",
+    "transformer_lm",
+)  # compiled with metrics=["accuracy"]
 LM_VOCABULARY, LM_LENGTH = 64, 32
 # A small python that runs the child and reports RUSAGE_CHILDREN. Spawning the child from this big
 # process would not do: Linux counts the peak RSS of the pre-exec image (a copy of ours) in ru_maxrss.
-RSS_PROBE = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+RSS_PROBE = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
 
 
 def import_lamina() -> Any:
@@ -68,7 +82,9 @@ def import_lamina() -> Any:
 def load_mnist(rows: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``rows`` MNIST training images as float32 (N, 28, 28) in [0, 1], and int64 labels."""
     env = os.environ.get("LAMINA_DATA")
-    base = (Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "datasets") / "mnist"
+    base = (
+        Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    ) / "mnist"
     with gzip.open(base / "train-images-idx3-ubyte.gz") as images:
         x = np.frombuffer(images.read(), np.uint8, offset=16).reshape(-1, 28, 28)[:rows]
     with gzip.open(base / "train-labels-idx1-ubyte.gz") as labels:
@@ -94,8 +110,13 @@ def family_model(name: str) -> Any:
     models = import_lamina().models
     if name == "rnn":
         return models.RNN(cell="lstm", units=128, outputs=10)
-    return models.TransformerLM(vocabulary_size=LM_VOCABULARY, embedding_dim=64, num_heads=4, num_layers=2,
-                                max_length=LM_LENGTH)
+    return models.TransformerLM(
+        vocabulary_size=LM_VOCABULARY,
+        embedding_dim=64,
+        num_heads=4,
+        num_layers=2,
+        max_length=LM_LENGTH,
+    )
 
 
 def raw_model(name: str) -> nn.Module:
@@ -103,10 +124,20 @@ def raw_model(name: str) -> nn.Module:
     if name in ("rnn", "transformer_lm"):
         return family_model(name)  # type: ignore[no-any-return]
     if name == "mlp":
-        return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+        return nn.Sequential(
+            nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)
+        )
     if name == "cnn":
-        return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
-                             nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 5 * 5, 10))
+        return nn.Sequential(
+            nn.Conv2d(1, 32, 3),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * 5 * 5, 10),
+        )
     return LSTMClassifier()
 
 
@@ -118,11 +149,20 @@ def lamina_model(name: str) -> Any:
     if name in ("rnn", "transformer_lm"):
         return family_model(name).compile(optimizer="adam", loss="cross_entropy", metrics=metrics)
     if name == "mlp":
-        model = lamina.Sequential([layers.Dense(256, "relu"), layers.Dense(256, "relu"), layers.Dense(10)])
+        model = lamina.Sequential(
+            [layers.Dense(256, "relu"), layers.Dense(256, "relu"), layers.Dense(10)]
+        )
     elif name == "cnn":
-        model = lamina.Sequential([layers.Conv2D(32, 3, activation="relu"), layers.MaxPool2D(2),
-                                   layers.Conv2D(64, 3, activation="relu"), layers.MaxPool2D(2),
-                                   layers.Flatten(), layers.Dense(10)])
+        model = lamina.Sequential(
+            [
+                layers.Conv2D(32, 3, activation="relu"),
+                layers.MaxPool2D(2),
+                layers.Conv2D(64, 3, activation="relu"),
+                layers.MaxPool2D(2),
+                layers.Flatten(),
+                layers.Dense(10),
+            ]
+        )
     else:
         model = lamina.Model(LSTMClassifier())
     return model.compile(optimizer="adam", loss="cross_entropy", metrics=metrics)
@@ -142,8 +182,15 @@ def lm_windows(rows: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return ids[:-1].reshape(rows, LM_LENGTH), ids[1:].reshape(rows, LM_LENGTH)
 
 
-def raw_fit(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-            epochs: int, batch_size: int, accuracy: bool = False) -> float:
+def raw_fit(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int,
+    batch_size: int,
+    accuracy: bool = False,
+) -> float:
     """The hand-written loop (index_select batches); returns the last epoch's mean loss.
 
     With ``accuracy``, correct predictions are counted on the device and read once per epoch, as a
@@ -156,7 +203,7 @@ def raw_fit(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
         total = torch.zeros((), device=x.device)
         correct = torch.zeros((), device=x.device, dtype=torch.long)
         for start in range(0, n, batch_size):
-            index = perm[start:start + batch_size]
+            index = perm[start : start + batch_size]
             xb, yb = x.index_select(0, index), y.index_select(0, index)
             logits = model(xb)
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1))
@@ -202,31 +249,45 @@ def bench_model(name: str, args: argparse.Namespace, device: torch.device) -> di
     lam = lamina_model(name)
     accuracy = name in METRIC_ROWS
     sides: dict[str, Callable[[], float]] = {
-        "lamina": lambda: lam.fit(x, y, epochs=epochs, batch_size=batch, verbose=0,
-                                  device=str(device)).history["loss"][-1],
-        "raw": lambda: raw_fit(raw, optimizer, x, y, epochs, batch, accuracy)}
+        "lamina": lambda: lam.fit(
+            x, y, epochs=epochs, batch_size=batch, verbose=0, device=str(device)
+        ).history["loss"][-1],
+        "raw": lambda: raw_fit(raw, optimizer, x, y, epochs, batch, accuracy),
+    }
     times: dict[str, list[float]] = {"lamina": [], "raw": []}
     for round_ in range(args.rounds + 1):  # round 0: warm-up, discarded
         order = ["lamina", "raw"] if round_ % 2 == 0 else ["raw", "lamina"]
         results = {side: timed(sides[side], device) for side in order}
         (lam_s, lam_loss), (raw_s, raw_loss) = results["lamina"], results["raw"]
         label = "warm-up" if round_ == 0 else f"round {round_}"
-        print(f"{name} {label}: lamina {lam_s:.3f} s (loss {lam_loss:.4f}), raw {raw_s:.3f} s "
-              f"(loss {raw_loss:.4f}), ratio {lam_s / raw_s:.3f}", flush=True)
+        print(
+            f"{name} {label}: lamina {lam_s:.3f} s (loss {lam_loss:.4f}), raw {raw_s:.3f} s "
+            f"(loss {raw_loss:.4f}), ratio {lam_s / raw_s:.3f}",
+            flush=True,
+        )
         if round_ > 0:
             times["lamina"].append(lam_s)
             times["raw"].append(raw_s)
-    params = {side: sum(p.numel() for p in m.parameters()) for side, m in (("lamina", lam), ("raw", raw))}
+    params = {
+        side: sum(p.numel() for p in m.parameters()) for side, m in (("lamina", lam), ("raw", raw))
+    }
     if params["lamina"] != params["raw"]:
         raise RuntimeError(f"{name}: the two sides differ in parameter count: {params}")
     ratios = [a / b for a, b in zip(times["lamina"], times["raw"])]
     median = {side: statistics.median(t) for side, t in times.items()}
     steps = -(-rows // batch) * epochs
-    return {"model": name, "params": params["raw"], "rows": rows, "ratio": statistics.median(ratios),
-            "min": min(ratios), "max": max(ratios), "best": min(times["lamina"]) / min(times["raw"]),
-            "spread": max(max(t) / min(t) for t in times.values()),
-            **{f"{side}_sps": rows * epochs / median[side] for side in median},
-            **{f"{side}_us": median[side] / steps * 1e6 for side in median}}
+    return {
+        "model": name,
+        "params": params["raw"],
+        "rows": rows,
+        "ratio": statistics.median(ratios),
+        "min": min(ratios),
+        "max": max(ratios),
+        "best": min(times["lamina"]) / min(times["raw"]),
+        "spread": max(max(t) / min(t) for t in times.values()),
+        **{f"{side}_sps": rows * epochs / median[side] for side in median},
+        **{f"{side}_us": median[side] / steps * 1e6 for side in median},
+    }
 
 
 def rss_child(side: str, device: torch.device) -> None:
@@ -245,8 +306,19 @@ def rss_child(side: str, device: torch.device) -> None:
 
 def peak_rss_mib(side: str, args: argparse.Namespace) -> tuple[float, float]:
     """(peak RSS of the child, its peak before fit started) in MiB; ru_maxrss is in KiB on Linux."""
-    child = [sys.executable, __file__, "--rss-child", side, "--threads", str(args.threads), "--device", args.device]
-    done = subprocess.run([sys.executable, "-c", RSS_PROBE, *child], capture_output=True, text=True, check=True)
+    child = [
+        sys.executable,
+        __file__,
+        "--rss-child",
+        side,
+        "--threads",
+        str(args.threads),
+        "--device",
+        args.device,
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", RSS_PROBE, *child], capture_output=True, text=True, check=True
+    )
     before, peak = (int(value) for value in done.stdout.split()[-2:])
     return peak / 1024, before / 1024
 
@@ -254,14 +326,21 @@ def peak_rss_mib(side: str, args: argparse.Namespace) -> tuple[float, float]:
 def import_seconds(repeats: int) -> dict[str, list[float]]:
     """Wall times of fresh interpreters importing torch, and torch then lamina (alternated); ``lamina``: the
     time ``import lamina`` took inside the second kind, after torch, which torch's own jitter cannot blur."""
-    timed_import = "import time, torch; t = time.perf_counter(); import lamina; print(time.perf_counter() - t)"
+    timed_import = (
+        "import time, torch; t = time.perf_counter(); import lamina; print(time.perf_counter() - t)"
+    )
     codes = {"torch": "import torch", "torch+lamina": timed_import}
     times: dict[str, list[float]] = {"torch": [], "torch+lamina": [], "lamina": []}
     for i in range(repeats + 1):  # i == 0 warms the file cache and is discarded
         for key in sorted(codes, reverse=i % 2 == 1):
             start = time.perf_counter()
-            done = subprocess.run([sys.executable, "-c", codes[key]], cwd=ROOT, check=True,  # cwd: this checkout
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                [sys.executable, "-c", codes[key]],
+                cwd=ROOT,
+                check=True,  # cwd: this checkout
+                capture_output=True,
+                text=True,
+            )
             if i:
                 times[key].append(time.perf_counter() - start)
                 times["lamina"] += [float(done.stdout)] if done.stdout else []
@@ -270,49 +349,83 @@ def import_seconds(repeats: int) -> dict[str, list[float]]:
 
 def lamina_import_profile(top: int = 8) -> list[str]:
     """The slowest modules that ``import lamina`` loads after torch (``-X importtime``, by self time)."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import torch; import lamina"], cwd=ROOT,
-                          capture_output=True, text=True, check=True)
-    lines = [line.split("|") for line in done.stderr.splitlines()
-             if line.startswith("import time:") and "self" not in line]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import torch; import lamina"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = [
+        line.split("|")
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "self" not in line
+    ]
     names = [parts[2].rstrip() for parts in lines]
-    after_torch = lines[names.index(" torch") + 1:] if " torch" in names else lines
-    rows = sorted(((int(p[0].split(":")[1]), int(p[1]), p[2].strip()) for p in after_torch), reverse=True)
-    return [f"{name}: self {us / 1e3:.1f} ms, cumulative {cum / 1e3:.1f} ms" for us, cum, name in rows[:top]]
+    after_torch = lines[names.index(" torch") + 1 :] if " torch" in names else lines
+    rows = sorted(
+        ((int(p[0].split(":")[1]), int(p[1]), p[2].strip()) for p in after_torch), reverse=True
+    )
+    return [
+        f"{name}: self {us / 1e3:.1f} ms, cumulative {cum / 1e3:.1f} ms"
+        for us, cum, name in rows[:top]
+    ]
 
 
-def report(results: list[dict[str, Any]], rss: dict[str, tuple[float, float]] | None,
-           imports: dict[str, list[float]] | None, args: argparse.Namespace, load: str) -> str:
-    lines = [f"torch {torch.__version__}, device {args.device}, {args.threads} threads, batch {args.batch_size}, "
-             f"{args.epochs_per_round} epoch(s) per round, {args.rounds} rounds (+1 warm-up, discarded); "
-             f"1-min load average before/after the training rounds: {load}", "",
-             "| model | params | rows | lamina samples/s | raw samples/s | lamina µs/step | raw µs/step "
-             "| median ratio (min-max) | best-time ratio | target | result |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
+def report(
+    results: list[dict[str, Any]],
+    rss: dict[str, tuple[float, float]] | None,
+    imports: dict[str, list[float]] | None,
+    args: argparse.Namespace,
+    load: str,
+) -> str:
+    lines = [
+        f"torch {torch.__version__}, device {args.device}, {args.threads} threads, batch {args.batch_size}, "
+        f"{args.epochs_per_round} epoch(s) per round, {args.rounds} rounds (+1 warm-up, discarded); "
+        f"1-min load average before/after the training rounds: {load}",
+        "",
+        "| model | params | rows | lamina samples/s | raw samples/s | lamina µs/step | raw µs/step "
+        "| median ratio (min-max) | best-time ratio | target | result |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+    ]
     failed = []
     for r in results:
         ok = r["ratio"] <= TARGET_RATIO
         failed += [] if ok else [r["model"]]
-        lines.append(f"| {r['model']} | {r['params']:,} | {r['rows']:,} | {r['lamina_sps']:,.0f} | "
-                     f"{r['raw_sps']:,.0f} | {r['lamina_us']:,.0f} | {r['raw_us']:,.0f} | {r['ratio']:.3f} "
-                     f"({r['min']:.3f}-{r['max']:.3f}) | {r['best']:.3f} | <= {TARGET_RATIO} | "
-                     f"{'PASS' if ok else 'FAIL'} |")
+        lines.append(
+            f"| {r['model']} | {r['params']:,} | {r['rows']:,} | {r['lamina_sps']:,.0f} | "
+            f"{r['raw_sps']:,.0f} | {r['lamina_us']:,.0f} | {r['raw_us']:,.0f} | {r['ratio']:.3f} "
+            f"({r['min']:.3f}-{r['max']:.3f}) | {r['best']:.3f} | <= {TARGET_RATIO} | "
+            f"{'PASS' if ok else 'FAIL'} |"
+        )
     noisy = [r["model"] for r in results if r["spread"] > 1.5]
     if noisy:
-        lines += ["", f"Warning: one side's time varied more than 1.5x across rounds ({', '.join(noisy)}): the machine "
-                      "was busy and those ratios are unreliable; rerun with more --rounds on an idle machine."]
+        lines += [
+            "",
+            f"Warning: one side's time varied more than 1.5x across rounds ({', '.join(noisy)}): the machine "
+            "was busy and those ratios are unreliable; rerun with more --rounds on an idle machine.",
+        ]
     if rss:
         (lam, lam_before), (raw, raw_before) = rss["lamina"], rss["raw"]
-        lines += ["", f"Peak RSS, 1-epoch MLP fit on 60,000 MNIST rows (fresh process each): lamina {lam:.0f} MiB, "
-                      f"raw {raw:.0f} MiB, ratio {lam / raw:.2f} (peak before fit: lamina {lam_before:.0f} MiB, "
-                      f"raw {raw_before:.0f} MiB)"]
+        lines += [
+            "",
+            f"Peak RSS, 1-epoch MLP fit on 60,000 MNIST rows (fresh process each): lamina {lam:.0f} MiB, "
+            f"raw {raw:.0f} MiB, ratio {lam / raw:.2f} (peak before fit: lamina {lam_before:.0f} MiB, "
+            f"raw {raw_before:.0f} MiB)",
+        ]
     if imports:
-        torch_s, both_s, lamina_s = (statistics.median(imports[key]) for key in ("torch", "torch+lamina", "lamina"))
+        torch_s, both_s, lamina_s = (
+            statistics.median(imports[key]) for key in ("torch", "torch+lamina", "lamina")
+        )
         ok = lamina_s <= TARGET_IMPORT_S
         failed += [] if ok else ["import"]
-        lines += ["", f"Import (medians of {args.import_repeats} fresh processes): `import torch` {torch_s:.2f} s, "
-                      f"`import torch, lamina` {both_s:.2f} s (difference {both_s - torch_s:+.2f} s); `import lamina` "
-                      f"after torch, timed inside the process: {lamina_s:.3f} s, target <= {TARGET_IMPORT_S} s: "
-                      f"{'PASS' if ok else 'FAIL'}"]
+        lines += [
+            "",
+            f"Import (medians of {args.import_repeats} fresh processes): `import torch` {torch_s:.2f} s, "
+            f"`import torch, lamina` {both_s:.2f} s (difference {both_s - torch_s:+.2f} s); `import lamina` "
+            f"after torch, timed inside the process: {lamina_s:.3f} s, target <= {TARGET_IMPORT_S} s: "
+            f"{'PASS' if ok else 'FAIL'}",
+        ]
         if not ok:
             lines += ["", "Slowest modules loaded by `import lamina` after torch:"]
             lines += [f"- {line}" for line in lamina_import_profile()]
@@ -322,18 +435,26 @@ def report(results: list[dict[str, Any]], rss: dict[str, tuple[float, float]] | 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per model, after one warm-up round")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="timed rounds per model, after one warm-up round"
+    )
     parser.add_argument("--epochs-per-round", type=int, default=1)
-    parser.add_argument("--rows", type=int, default=0, help="MNIST rows per model (default: mlp 60000, else 10000)")
+    parser.add_argument(
+        "--rows", type=int, default=0, help="MNIST rows per model (default: mlp 60000, else 10000)"
+    )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--only", choices=sorted(DEFAULT_ROWS), action="append", help="repeatable")
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, ...")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--import-repeats", type=int, default=7)
-    parser.add_argument("--skip", choices=["rss", "import"], action="append", default=[], help="repeatable")
+    parser.add_argument(
+        "--skip", choices=["rss", "import"], action="append", default=[], help="repeatable"
+    )
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 512 rows, 1 round, no RSS/import rows")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 512 rows, 1 round, no RSS/import rows"
+    )
     parser.add_argument("--rss-child", choices=["lamina", "raw"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
@@ -349,7 +470,11 @@ def main() -> None:
     load = f"{os.getloadavg()[0]:.2f}"
     results = [bench_model(name, args, device) for name in (args.only or list(DEFAULT_ROWS))]
     load += f"/{os.getloadavg()[0]:.2f}"
-    rss = None if "rss" in args.skip else {side: peak_rss_mib(side, args) for side in ("lamina", "raw")}
+    rss = (
+        None
+        if "rss" in args.skip
+        else {side: peak_rss_mib(side, args) for side in ("lamina", "raw")}
+    )
     imports = None if "import" in args.skip else import_seconds(args.import_repeats)
     text = report(results, rss, imports, args, load)
     print("\n" + text)

@@ -29,25 +29,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="one project folder name")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     args = parser.parse_args(argv)
-    os.environ.setdefault("LAMINA_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+    os.environ.setdefault(
+        "LAMINA_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "datasets")
+    )
     torch.set_num_threads(args.threads)
     rows, failed = [], 0
     for folder in sorted(PROJECTS.iterdir()):
         if args.only and folder.name != args.only:
             continue
         with tempfile.TemporaryDirectory() as scratch:
-            shutil.copytree(folder, Path(scratch) / folder.name, ignore=shutil.ignore_patterns("runs"))
+            shutil.copytree(
+                folder, Path(scratch) / folder.name, ignore=shutil.ignore_patterns("runs")
+            )
             project = lamina.Project.load(Path(scratch) / folder.name)
             started = time.perf_counter()
             try:
                 verdict = project.run(force=True, verbose=1)["evaluate"]["verdict"]
             except Exception as error:  # a failed project is a FAIL row, not a crash of the table
                 failed += 1
-                rows.append(f"| {folder.name} | {type(error).__name__}: {error} | - | FAIL | "
-                            f"{time.perf_counter() - started:.0f} | {os.getloadavg()[0]:.2f} |")
+                rows.append(
+                    f"| {folder.name} | {type(error).__name__}: {error} | - | FAIL | "
+                    f"{time.perf_counter() - started:.0f} | {os.getloadavg()[0]:.2f} |"
+                )
                 continue
-            rows.append(f"| {folder.name} | {verdict['sentence']} | {verdict['latency_ms']:.4f} | PASS | "
-                        f"{time.perf_counter() - started:.0f} | {os.getloadavg()[0]:.2f} |")
+            rows.append(
+                f"| {folder.name} | {verdict['sentence']} | {verdict['latency_ms']:.4f} | PASS | "
+                f"{time.perf_counter() - started:.0f} | {os.getloadavg()[0]:.2f} |"
+            )
     print("\n| project | verdict | ms/row | result | seconds | load |\n|---|---|---|---|---|---|")
     print("\n".join(rows))
     return 1 if failed else 0

@@ -28,9 +28,13 @@ import lamina
 
 def _model(folder: Path) -> Path:
     rng = np.random.default_rng(0)
-    x = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300), "c": rng.choice(["x", "y"], 300)})
+    x = pd.DataFrame(
+        {"a": rng.normal(size=300), "b": rng.normal(size=300), "c": rng.choice(["x", "y"], 300)}
+    )
     label = np.where(x["a"] + (x["c"] == "x") > 0.5, "yes", "no")
-    advice = lamina.advise(lamina.data.load(x.assign(label=label), target="label"), time_budget=3, keep=True)
+    advice = lamina.advise(
+        lamina.data.load(x.assign(label=label), target="label"), time_budget=3, keep=True
+    )
     return advice.fitted["MLP (lamina)"].save(folder / "table_mlp")
 
 
@@ -42,15 +46,21 @@ def _run(url: str, examples: int, checks: list[str]) -> tuple[int, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.serve_fuzz", description=__doc__)
-    parser.add_argument("--max-examples", type=int, default=100, help="examples per operation and phase")
+    parser.add_argument(
+        "--max-examples", type=int, default=100, help="examples per operation and phase"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch, socket.socket() as probe:
         model = _model(Path(scratch))
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
         probe.close()
-        server = subprocess.Popen([sys.executable, "-m", "lamina.cli", "serve", str(model), "--port", str(port)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+        server = subprocess.Popen(
+            [sys.executable, "-m", "lamina.cli", "serve", str(model), "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=dict(os.environ),
+        )
         try:
             for _ in range(120):
                 try:

@@ -74,8 +74,11 @@ async def _recovery(port: int, stop: float) -> dict[str, object]:
             await asyncio.sleep(0.05)
     recovered = round(time.perf_counter() - stop, 3) if status == 200 else None
     connection.close()
-    return {"recovery_s": recovered, "recovery_polls": polls, "ready_status": await _http.get_status(
-        HOST, port, "/v2/health/ready")}
+    return {
+        "recovery_s": recovered,
+        "recovery_polls": polls,
+        "ready_status": await _http.get_status(HOST, port, "/v2/health/ready"),
+    }
 
 
 async def _overload(port: int, seconds: float, clients: int) -> dict[str, object]:
@@ -86,12 +89,22 @@ async def _overload(port: int, seconds: float, clients: int) -> dict[str, object
 
     def pause(status: int) -> float:
         return 0.01 if status in (429, 503) else 0.0
+
     recovery = asyncio.create_task(_recovery(port, stop))
-    await asyncio.gather(*[_http.client_loop(HOST, port, "/predict", BODY, stop, latencies, pause)
-                           for _ in range(clients)])
-    return {"latencies": latencies, "started_wall": started_wall, "seconds": seconds,
-            "drained_s": round(time.perf_counter() - stop, 3), "cpu_s": time.process_time() - cpu,
-            **(await recovery)}
+    await asyncio.gather(
+        *[
+            _http.client_loop(HOST, port, "/predict", BODY, stop, latencies, pause)
+            for _ in range(clients)
+        ]
+    )
+    return {
+        "latencies": latencies,
+        "started_wall": started_wall,
+        "seconds": seconds,
+        "drained_s": round(time.perf_counter() - stop, 3),
+        "cpu_s": time.process_time() - cpu,
+        **(await recovery),
+    }
 
 
 def _memory(samples: list[tuple[float, float]], seconds: float) -> dict[str, object]:
@@ -101,28 +114,54 @@ def _memory(samples: list[tuple[float, float]], seconds: float) -> dict[str, obj
     if seconds < 10 or not baseline or not final:
         return {"rss_baseline_mib": None, "rss_final_mib": None, "memory_flat": None}
     limit = max(baseline) + max(RSS_SHARE * max(baseline), RSS_MIB)
-    return {"rss_baseline_mib": round(max(baseline), 1), "rss_final_mib": round(max(final), 1),
-            "rss_limit_mib": round(limit, 1), "memory_flat": max(final) <= limit}
+    return {
+        "rss_baseline_mib": round(max(baseline), 1),
+        "rss_final_mib": round(max(final), 1),
+        "rss_limit_mib": round(limit, 1),
+        "memory_flat": max(final) <= limit,
+    }
 
 
-def run_overload(seconds: float = 20, clients: int = 256, queue_size: int = 64, max_batch_size: int = 32,
-                 port: int = 8766) -> dict[str, object]:
+def run_overload(
+    seconds: float = 20,
+    clients: int = 256,
+    queue_size: int = 64,
+    max_batch_size: int = 32,
+    port: int = 8766,
+) -> dict[str, object]:
     """Serve the MLP, overload it from one generator process; the result dict with ``targets`` and ``ok``."""
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(build_model(Path(tmp)), port, queue_size=queue_size, max_batch_size=max_batch_size)
+        server = start_server(
+            build_model(Path(tmp)), port, queue_size=queue_size, max_batch_size=max_batch_size
+        )
         try:
             idle, server_cpu = rss_mib(server.pid), cpu_s(server.pid)
-            command = [sys.executable, "-m", "benchmarks.serve_overload", "--generator", "--port", str(port),
-                       "--seconds", str(seconds), "--clients", str(clients)]
-            generator = subprocess.Popen(command, env=ENV, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            command = [
+                sys.executable,
+                "-m",
+                "benchmarks.serve_overload",
+                "--generator",
+                "--port",
+                str(port),
+                "--seconds",
+                str(seconds),
+                "--clients",
+                str(clients),
+            ]
+            generator = subprocess.Popen(
+                command, env=ENV, cwd=ROOT, stdout=subprocess.PIPE, text=True
+            )
             samples: list[tuple[float, float]] = []
             done = threading.Event()
 
-            def sample() -> None:  # in a thread: the main thread reads the generator's output meanwhile
+            def sample() -> (
+                None
+            ):  # in a thread: the main thread reads the generator's output meanwhile
                 while not done.wait(0.5):
                     mib = rss_mib(server.pid)
                     if mib is not None:
                         samples.append((time.time(), mib))
+
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
             try:
@@ -137,61 +176,105 @@ def run_overload(seconds: float = 20, clients: int = 256, queue_size: int = 64, 
             server.wait(10)
     latencies: dict[str, list[float]] = part["latencies"]
     counts = {key: len(latencies.get(key, [])) for key in ("200", "429", "503", "504")}
-    counts["other"] = sum(len(v) for k, v in latencies.items() if k[:1].isdigit() and k not in counts)
+    counts["other"] = sum(
+        len(v) for k, v in latencies.items() if k[:1].isdigit() and k not in counts
+    )
     counts["connection_errors"] = sum(len(v) for k, v in latencies.items() if not k[:1].isdigit())
-    other_5xx = sum(len(v) for k, v in latencies.items() if k[:1] == "5" and k not in ("503", "504"))
+    other_5xx = sum(
+        len(v) for k, v in latencies.items() if k[:1] == "5" and k not in ("503", "504")
+    )
     refused = latencies.get("429", []) + latencies.get("503", [])
     memory = _memory([(t - part["started_wall"], mib) for t, mib in samples], seconds)
     ok_times, answers = latencies.get("200", []), sum(len(v) for v in latencies.values())
     result: dict[str, object] = {
-        "seconds": seconds, "clients": clients, "queue_size": queue_size, "counts": counts, "other_5xx": other_5xx,
-        "outcomes": {k: len(v) for k, v in latencies.items()}, "requests_per_s": round(answers / seconds, 1),
-        "accepted_per_s": round(counts["200"] / seconds, 1), "ok_p50_ms": _http.percentile(ok_times, 0.5),
-        "ok_p99_ms": _http.percentile(ok_times, 0.99), "reject_p99_ms": _http.percentile(refused, 0.99),
+        "seconds": seconds,
+        "clients": clients,
+        "queue_size": queue_size,
+        "counts": counts,
+        "other_5xx": other_5xx,
+        "outcomes": {k: len(v) for k, v in latencies.items()},
+        "requests_per_s": round(answers / seconds, 1),
+        "accepted_per_s": round(counts["200"] / seconds, 1),
+        "ok_p50_ms": _http.percentile(ok_times, 0.5),
+        "ok_p99_ms": _http.percentile(ok_times, 0.99),
+        "reject_p99_ms": _http.percentile(refused, 0.99),
         "timeout_share": counts["504"] / max(1, counts["200"] + counts["504"]),
-        "rss_idle_mib": idle and round(idle, 1), "rss_after_mib": after and round(after, 1), **memory,
-        "drained_s": part["drained_s"], "recovery_s": part["recovery_s"], "ready_status": part["ready_status"],
-        "server_alive": server_alive, "server_cpu_s": round(server_cpu, 1), "generator_cpu_s": round(part["cpu_s"], 1),
-        "load_average": round(os.getloadavg()[0], 2)}
+        "rss_idle_mib": idle and round(idle, 1),
+        "rss_after_mib": after and round(after, 1),
+        **memory,
+        "drained_s": part["drained_s"],
+        "recovery_s": part["recovery_s"],
+        "ready_status": part["ready_status"],
+        "server_alive": server_alive,
+        "server_cpu_s": round(server_cpu, 1),
+        "generator_cpu_s": round(part["cpu_s"], 1),
+        "load_average": round(os.getloadavg()[0], 2),
+    }
     reject_p99 = result["reject_p99_ms"]
     result["targets"] = targets = {
-        "excess refused quickly": bool(refused) and reject_p99 is not None and reject_p99 < REJECT_P99_MS,
+        "excess refused quickly": bool(refused)
+        and reject_p99 is not None
+        and reject_p99 < REJECT_P99_MS,
         "accepted requests finish": other_5xx == counts["other"] == counts["connection_errors"] == 0
         and result["timeout_share"] < TIMEOUT_SHARE,
         "memory flat": memory["memory_flat"] is True,
-        "recovers within 5 s": part["recovery_s"] is not None and part["recovery_s"] <= RECOVERY_S
-        and part["ready_status"] == 200 and server_alive}
+        "recovers within 5 s": part["recovery_s"] is not None
+        and part["recovery_s"] <= RECOVERY_S
+        and part["ready_status"] == 200
+        and server_alive,
+    }
     result["ok"] = all(targets.values())
     return result
 
 
 def main() -> int:
     """Run the overload test and print its table; 0 when every target passes, 1 otherwise."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=256)
     parser.add_argument("--queue-size", type=int, default=64)
     parser.add_argument("--port", type=int, default=8766)
-    parser.add_argument("--generator", action="store_true", help=argparse.SUPPRESS)  # internal: the generator only
+    parser.add_argument(
+        "--generator", action="store_true", help=argparse.SUPPRESS
+    )  # internal: the generator only
     args = parser.parse_args()
     if args.generator:
         print(json.dumps(asyncio.run(_overload(args.port, args.seconds, args.clients))))
         return 0
     r = run_overload(args.seconds, args.clients, args.queue_size, port=args.port)
     c, t = r["counts"], r["targets"]
-    print(f"{args.clients} clients, queue {args.queue_size}, {args.seconds} s: counts {c}, "
-          f"{r['requests_per_s']} answers/s ({r['accepted_per_s']} accepted/s), 200 p50 {r['ok_p50_ms']} ms "
-          f"p99 {r['ok_p99_ms']} ms, in-flight drained {r['drained_s']} s after stop; "
-          f"CPU s server {r['server_cpu_s']}, generator {r['generator_cpu_s']}; load average {r['load_average']}")
-    rows = [("excess refused quickly", f"{c['429']} x 429, {c['503']} x 503, p99 {r['reject_p99_ms']} ms",
-             f"> 0, p99 < {REJECT_P99_MS:.0f} ms"),
-            ("accepted requests finish", f"{r['other_5xx']} other 5xx, {c['other']} other, "
-             f"{c['connection_errors']} conn. errors, {c['504']} x 504 ({100 * r['timeout_share']:.3f}%)",
-             "0, 0, 0, 504 < 0.1%"),
-            ("memory flat", f"RSS idle {r['rss_idle_mib']}, s 2-5 max {r['rss_baseline_mib']}, last 5 s max "
-             f"{r['rss_final_mib']}, after {r['rss_after_mib']} MiB", "last 5 s <= max(+10%, +20 MiB)"),
-            ("recovers within 5 s", f"first 200 after {r['recovery_s']} s, ready {r['ready_status']}",
-             "<= 5 s, ready 200")]
+    print(
+        f"{args.clients} clients, queue {args.queue_size}, {args.seconds} s: counts {c}, "
+        f"{r['requests_per_s']} answers/s ({r['accepted_per_s']} accepted/s), 200 p50 {r['ok_p50_ms']} ms "
+        f"p99 {r['ok_p99_ms']} ms, in-flight drained {r['drained_s']} s after stop; "
+        f"CPU s server {r['server_cpu_s']}, generator {r['generator_cpu_s']}; load average {r['load_average']}"
+    )
+    rows = [
+        (
+            "excess refused quickly",
+            f"{c['429']} x 429, {c['503']} x 503, p99 {r['reject_p99_ms']} ms",
+            f"> 0, p99 < {REJECT_P99_MS:.0f} ms",
+        ),
+        (
+            "accepted requests finish",
+            f"{r['other_5xx']} other 5xx, {c['other']} other, "
+            f"{c['connection_errors']} conn. errors, {c['504']} x 504 ({100 * r['timeout_share']:.3f}%)",
+            "0, 0, 0, 504 < 0.1%",
+        ),
+        (
+            "memory flat",
+            f"RSS idle {r['rss_idle_mib']}, s 2-5 max {r['rss_baseline_mib']}, last 5 s max "
+            f"{r['rss_final_mib']}, after {r['rss_after_mib']} MiB",
+            "last 5 s <= max(+10%, +20 MiB)",
+        ),
+        (
+            "recovers within 5 s",
+            f"first 200 after {r['recovery_s']} s, ready {r['ready_status']}",
+            "<= 5 s, ready 200",
+        ),
+    ]
     print("| target | measured | goal | result |\n|---|---|---|---|")
     for name, measured, goal in rows:
         print(f"| {name} | {measured} | {goal} | {'PASS' if t[name] else 'FAIL'} |")

@@ -19,13 +19,19 @@ x_test, y_test = data.x_test[:2000], data.y_test[:2000]
 rbm = RBM(hidden=64).compile(optimizer="momentum", learning_rate=0.05)
 history = rbm.fit(x_train, epochs=2, batch_size=64, seed=0, verbose=0)
 print("RBM reconstruction error per epoch:", [round(e, 4) for e in history.history["loss"]])
-print("RBM pseudo-log-likelihood (test):", round(float(rbm.pseudo_log_likelihood(x_test, seed=0).mean()), 2))
+print(
+    "RBM pseudo-log-likelihood (test):",
+    round(float(rbm.pseudo_log_likelihood(x_test, seed=0).mean()), 2),
+)
 rbm.plot_filters("rbm_filters.png", count=64)
 
 # 2. a DBN: pretrain each layer for one epoch, then fine-tune the whole network
 dbn = DBN(units=(256, 256), outputs=10)
 for layer, pretraining in enumerate(dbn.pretrain(x_train, epochs=1, batch_size=64, seed=0)):
-    print(f"layer {layer} RBM reconstruction error:", [round(e, 4) for e in pretraining.history["loss"]])
+    print(
+        f"layer {layer} RBM reconstruction error:",
+        [round(e, 4) for e in pretraining.history["loss"]],
+    )
 dbn.plot_filters("dbn_filters.png", count=64)
 dbn.plot_samples("dbn_samples.png", n=36, steps=200)
 dbn.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=1e-3)
@@ -40,4 +46,6 @@ print("test:", dbn.evaluate(x_test, y_test))
 
 path = dbn.save("lamina-runs/dbn_mnist")
 reloaded = lamina.load(path)
-print("reloaded predictions identical:", np.array_equal(dbn.predict(x_test), reloaded.predict(x_test)))
+print(
+    "reloaded predictions identical:", np.array_equal(dbn.predict(x_test), reloaded.predict(x_test))
+)

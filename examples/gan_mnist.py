@@ -27,12 +27,18 @@ samples = gan.sample(256, seed=1)
 
 def nearest(images: np.ndarray) -> float:
     flat = torch.as_tensor(images).reshape(len(images), -1)
-    return float(torch.cdist(flat, torch.as_tensor(x_train).reshape(len(x_train), -1)).min(1).values.mean())
+    return float(
+        torch.cdist(flat, torch.as_tensor(x_train).reshape(len(x_train), -1)).min(1).values.mean()
+    )
 
 
 real_score, fake_score = gan.predict(x_test).mean(), gan.predict(samples).mean()
-print(f"test: D(test digits) {real_score:.3f}, D(samples) {fake_score:.3f}, nearest-neighbour distance "
-      f"samples {nearest(samples):.2f} vs test digits {nearest(x_test[:256]):.2f}")
+print(
+    f"test: D(test digits) {real_score:.3f}, D(samples) {fake_score:.3f}, nearest-neighbour distance "
+    f"samples {nearest(samples):.2f} vs test digits {nearest(x_test[:256]):.2f}"
+)
 
 reloaded = lamina.load(gan.save(str(out / "model")))
-print("reloaded samples identical:", np.array_equal(reloaded.sample(8, seed=0), gan.sample(8, seed=0)))
+print(
+    "reloaded samples identical:", np.array_equal(reloaded.sample(8, seed=0), gan.sample(8, seed=0))
+)

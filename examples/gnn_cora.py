@@ -20,10 +20,16 @@ print(graph)
 model = GCN(units=16, outputs=7, dropout=0.5)
 adam = functools.partial(torch.optim.Adam, lr=0.01, weight_decay=5e-4)
 model.compile(optimizer=adam, loss="cross_entropy", metrics=["accuracy"])
-history = model.fit(graph, epochs=200, seed=0, verbose=0)  # full batch: one step per epoch on the train_mask nodes
-print(f"epoch 200: loss {history.history['loss'][-1]:.3f}, val_accuracy {history.history['val_accuracy'][-1]:.3f}")
+history = model.fit(
+    graph, epochs=200, seed=0, verbose=0
+)  # full batch: one step per epoch on the train_mask nodes
+print(
+    f"epoch 200: loss {history.history['loss'][-1]:.3f}, val_accuracy {history.history['val_accuracy'][-1]:.3f}"
+)
 print("test:", model.evaluate(graph, mask="test"))  # the 1,000 nodes of graph.test_mask
 
 path = model.save("lamina-runs/gnn_cora")
 reloaded = lamina.load(path)
-print("reloaded predictions identical:", np.array_equal(model.predict(graph), reloaded.predict(graph)))
+print(
+    "reloaded predictions identical:", np.array_equal(model.predict(graph), reloaded.predict(graph))
+)

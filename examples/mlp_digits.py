@@ -15,4 +15,7 @@ print("test:", model.evaluate(x_test, y_test))
 
 path = model.save("lamina-runs/mlp_digits")
 reloaded = lamina.load(path)
-print("reloaded predictions identical:", np.array_equal(model.predict(x_test), reloaded.predict(x_test)))
+print(
+    "reloaded predictions identical:",
+    np.array_equal(model.predict(x_test), reloaded.predict(x_test)),
+)

@@ -13,8 +13,11 @@ labellings = {"OR": np.array([0, 1, 1, 1]), "XOR": np.array([0, 1, 1, 0])}
 
 
 def accuracy(model, y):
-    return float((model.predict(points).argmax(1) == y).mean()) if model.rule != "logistic" else \
-        float(((model.predict(points)[:, 0] > 0) == y).mean())
+    return (
+        float((model.predict(points).argmax(1) == y).mean())
+        if model.rule != "logistic"
+        else float(((model.predict(points)[:, 0] > 0) == y).mean())
+    )
 
 
 for name, y in labellings.items():
@@ -26,12 +29,17 @@ for name, y in labellings.items():
     logistic = lamina.models.Perceptron(outputs=2, rule="logistic")
     logistic.compile(optimizer="adam", loss="binary_cross_entropy", learning_rate=0.1)
     logistic.fit(points, y, epochs=100, batch_size=4, seed=0, verbose=0)
-    print(f"{name}: perceptron rule accuracy {accuracy(rosenblatt, y):.2f} "
-          f"(last-epoch mistake rate {history.history['mistake_rate'][-1]:.2f}), "
-          f"logistic accuracy {accuracy(logistic, y):.2f}")
+    print(
+        f"{name}: perceptron rule accuracy {accuracy(rosenblatt, y):.2f} "
+        f"(last-epoch mistake rate {history.history['mistake_rate'][-1]:.2f}), "
+        f"logistic accuracy {accuracy(logistic, y):.2f}"
+    )
 
 # A hidden layer fixes XOR.
 mlp = lamina.models.MLP(units=(8,), outputs=2, activation="tanh")
 mlp.compile(optimizer="adam", loss="cross_entropy", learning_rate=0.05)
 mlp.fit(points, labellings["XOR"], epochs=300, batch_size=4, seed=0, verbose=0)
-print("test: XOR accuracy, MLP(units=(8,)):", float((mlp.predict(points).argmax(1) == labellings["XOR"]).mean()))
+print(
+    "test: XOR accuracy, MLP(units=(8,)):",
+    float((mlp.predict(points).argmax(1) == labellings["XOR"]).mean()),
+)

@@ -1,15 +1,20 @@
 """A TreeLSTM reads arithmetic expression trees and predicts the sign of their value; saved and reloaded."""
 
 import numpy as np
-
-import lamina
 from lamina.datasets.synthetic_trees import LABELS, arithmetic_trees, flatten
-from lamina.models.recursive import RecursiveNet
 from lamina.trees import encode
 
-train, train_values = arithmetic_trees(1500, max_depth=4, seed=1)  # integers -9..9, + - *, saturating at +-9
+import lamina
+from lamina.models.recursive import RecursiveNet
+
+train, train_values = arithmetic_trees(
+    1500, max_depth=4, seed=1
+)  # integers -9..9, + - *, saturating at +-9
 test, test_values = arithmetic_trees(500, max_depth=4, seed=2)
-y_train, y_test = (train_values > 0).astype(np.int64), (test_values > 0).astype(np.int64)  # 1: value > 0
+y_train, y_test = (
+    (train_values > 0).astype(np.int64),
+    (test_values > 0).astype(np.int64),
+)  # 1: value > 0
 print(f"{test[0]} = {test_values[0]}   (infix: {flatten(test[0])})")
 print("encoded test trees:", encode(test, LABELS).shape, "(trees, nodes, [label id, left, right])")
 
@@ -21,4 +26,6 @@ print("test:", model.evaluate(test, y_test))
 
 path = model.save("lamina-runs/recursive_arithmetic")
 reloaded = lamina.load(path)
-print("reloaded predictions identical:", np.array_equal(model.predict(test), reloaded.predict(test)))
+print(
+    "reloaded predictions identical:", np.array_equal(model.predict(test), reloaded.predict(test))
+)

@@ -5,12 +5,14 @@ The series is log-transformed and seasonally differenced (year-on-year log growt
 """
 
 import numpy as np
+from lamina.sequences import forecast_windows
 
 import lamina
 from lamina.models.rnn import RNN
-from lamina.sequences import forecast_windows
 
-series = lamina.datasets.load("airline_passengers").frame.to_numpy().astype(np.float64)  # 144 months
+series = (
+    lamina.datasets.load("airline_passengers").frame.to_numpy().astype(np.float64)
+)  # 144 months
 train, test = series[:-24], series[-24:]
 log = np.log(train)
 growth = log[12:] - log[:-12]  # (108,) log y[t] - log y[t-12]: no trend, no season left
@@ -22,7 +24,9 @@ model.compile(optimizer="adam", loss="mse", learning_rate=3e-3)
 model.fit(x, y, epochs=150, batch_size=16, seed=0, verbose=0)
 model.summary()
 
-last = ((growth[-24:] - mean) / std).astype(np.float32)[None]  # (1, 24): the last two training years
+last = ((growth[-24:] - mean) / std).astype(np.float32)[
+    None
+]  # (1, 24): the last two training years
 predicted = model.predict(last)[0] * std + mean  # (24,) growth for each test month
 levels = list(log)
 for value in predicted:
@@ -34,4 +38,6 @@ print(f"test: RMSE {rmse:.1f} thousand passengers (seasonal naive from the same 
 
 path = model.save("lamina-runs/rnn_forecast")
 reloaded = lamina.load(path)
-print("reloaded predictions identical:", np.array_equal(model.predict(last), reloaded.predict(last)))
+print(
+    "reloaded predictions identical:", np.array_equal(model.predict(last), reloaded.predict(last))
+)

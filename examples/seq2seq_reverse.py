@@ -1,13 +1,15 @@
 """Reverse rows of digits with an attention encoder-decoder; decode greedily and by beam search; save and reload."""
 
 import numpy as np
+from lamina.datasets.synthetic import DIGIT_OFFSET, digit_sequences
 
 from lamina import callbacks, load
-from lamina.datasets.synthetic import DIGIT_OFFSET, digit_sequences
 from lamina.models.seq2seq import EOS, Seq2Seq
 
 # Ids: 0 padding, 1 start, 2 end, digits 0-9 -> 3..12. Targets are the reversed digits, then EOS.
-x_train, y_train = digit_sequences("reverse", rows=2500, min_length=3, max_length=8, seed=0)  # (2500, 8), (2500, 9)
+x_train, y_train = digit_sequences(
+    "reverse", rows=2500, min_length=3, max_length=8, seed=0
+)  # (2500, 8), (2500, 9)
 x_test, y_test = digit_sequences("reverse", rows=300, min_length=3, max_length=8, seed=1)
 
 model = Seq2Seq(units=48, embedding_dim=24, attention="bahdanau")
@@ -28,8 +30,13 @@ def text(ids: np.ndarray) -> str:
 
 
 predicted = model.predict(x_test)  # (300, 9): greedy ids, 0 after EOS
-print("test:", {"exact_sequence_accuracy": float((predicted == y_test).all(axis=1).mean()),
-                **model.evaluate(x_test, y_test)})
+print(
+    "test:",
+    {
+        "exact_sequence_accuracy": float((predicted == y_test).all(axis=1).mean()),
+        **model.evaluate(x_test, y_test),
+    },
+)
 beam_ids, beam_scores = model.decode(x_test[:3], beam_width=4)
 for source, greedy, beam, score in zip(x_test[:3], predicted[:3], beam_ids, beam_scores):
     print(f"{text(source)} -> greedy {text(greedy)}, beam {text(beam)} (mean log-prob {score:.3f})")

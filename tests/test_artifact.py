@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from lamina.errors import ArtifactError, NotBuiltError, UnsafeFileError, WeightsError
+from lamina.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Reshape
 from safetensors.torch import load_file, save_file
 
 import lamina
-from lamina.errors import ArtifactError, NotBuiltError, UnsafeFileError, WeightsError
-from lamina.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Reshape
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(lamina.__file__).resolve().parents[1]
@@ -46,7 +46,7 @@ class Scale(torch.nn.Module):
         return self.linear(x) * self.factor
 
 
-SCALE_SOURCE = '''
+SCALE_SOURCE = """
 class Scale(torch.nn.Module):  # the user's code, as in the test module, but not registered
     def __init__(self, features=4, factor=2.0):
         super().__init__()
@@ -55,7 +55,7 @@ class Scale(torch.nn.Module):  # the user's code, as in the test module, but not
 
     def forward(self, x):
         return self.linear(x) * self.factor
-'''
+"""
 
 
 @lamina.register
@@ -86,10 +86,18 @@ class Touch:
 def cnn():
     """A small fitted CNN, shared (fitting costs seconds on a slow CPU); tests must not modify it."""
     torch.manual_seed(0)
-    model = lamina.Sequential([
-        Reshape((1, 4, 4)), Conv2D(4, (3, 3), padding="same", activation="relu"), BatchNorm(), MaxPool2D(2),
-        Flatten(), Dropout(0.2), Dense(8, activation="relu"), Dense(3),
-    ])
+    model = lamina.Sequential(
+        [
+            Reshape((1, 4, 4)),
+            Conv2D(4, (3, 3), padding="same", activation="relu"),
+            BatchNorm(),
+            MaxPool2D(2),
+            Flatten(),
+            Dropout(0.2),
+            Dense(8, activation="relu"),
+            Dense(3),
+        ]
+    )
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=0.01)
     model.fit(X16, Y3, epochs=2, batch_size=24, verbose=0, seed=0)
     return model
@@ -122,7 +130,7 @@ def header(path):
     """(header length, parsed header) of a safetensors file."""
     raw = Path(path).read_bytes()
     length = int.from_bytes(raw[:8], "little")
-    return length, json.loads(raw[8:8 + length])
+    return length, json.loads(raw[8 : 8 + length])
 
 
 def flip_byte(path, offset):
@@ -151,10 +159,14 @@ def test_sequential_round_trip_restores_weights_params_signature_compile_and_his
 
     assert type(reloaded) is lamina.Sequential
     np.testing.assert_array_equal(reloaded.predict(X16), model.predict(X16))
-    assert repr(reloaded.get_params()) == repr(model.get_params())  # tuples such as (1, 4, 4) stay tuples
+    assert repr(reloaded.get_params()) == repr(
+        model.get_params()
+    )  # tuples such as (1, 4, 4) stay tuples
     assert reloaded.layers[0].get_config()["target_shape"] == (1, 4, 4)
     assert reloaded.input_spec_ == model.input_spec_ == {"shape": [None, 16], "dtype": "float32"}
-    assert reloaded.evaluate(X16, Y3) == pytest.approx(model.evaluate(X16, Y3))  # compiled without compile()
+    assert reloaded.evaluate(X16, Y3) == pytest.approx(
+        model.evaluate(X16, Y3)
+    )  # compiled without compile()
     assert reloaded.history_.history == model.history_.history
     assert len(reloaded.history_.history["loss"]) == 2
     for key, value in model.state_dict().items():
@@ -180,20 +192,31 @@ def test_wrapped_plain_torch_layers_round_trip(tmp_path):
     assert repr(reloaded) == repr(model)
     np.testing.assert_array_equal(reloaded.predict(X4), model.predict(X4))
     assert reloaded.evaluate(X4, X4[:, :2]) == pytest.approx(model.evaluate(X4, X4[:, :2]))
-    assert read_manifest(tmp_path / "torch")["architecture"]["config"]["module"]["class"] == "torch.nn.Sequential"
+    assert (
+        read_manifest(tmp_path / "torch")["architecture"]["config"]["module"]["class"]
+        == "torch.nn.Sequential"
+    )
 
 
-@pytest.mark.parametrize("rnn", [
-    torch.nn.LSTM(3, 6, num_layers=2, batch_first=True, bidirectional=True),
-    pytest.param(torch.nn.LSTM(3, 6, batch_first=True, proj_size=2),
-                 marks=pytest.mark.filterwarnings("ignore:LSTM with projections is not supported")),
-    torch.nn.GRU(3, 5, batch_first=True, dropout=0.0, num_layers=2),
-    torch.nn.RNN(3, 5, batch_first=True, nonlinearity="relu", bias=False),
-], ids=["lstm-bidirectional", "lstm-proj", "gru", "rnn-relu"])
+@pytest.mark.parametrize(
+    "rnn",
+    [
+        torch.nn.LSTM(3, 6, num_layers=2, batch_first=True, bidirectional=True),
+        pytest.param(
+            torch.nn.LSTM(3, 6, batch_first=True, proj_size=2),
+            marks=pytest.mark.filterwarnings("ignore:LSTM with projections is not supported"),
+        ),
+        torch.nn.GRU(3, 5, batch_first=True, dropout=0.0, num_layers=2),
+        torch.nn.RNN(3, 5, batch_first=True, nonlinearity="relu", bias=False),
+    ],
+    ids=["lstm-bidirectional", "lstm-proj", "gru", "rnn-relu"],
+)
 def test_recurrent_torch_layers_inside_a_registered_module_round_trip(tmp_path, rnn):
     # LSTM/GRU/RNN take (*args, **kwargs): their arguments must still be recorded
     torch.manual_seed(0)
-    outputs = rnn.hidden_size * (2 if rnn.bidirectional else 1) if not rnn.proj_size else rnn.proj_size
+    outputs = (
+        rnn.hidden_size * (2 if rnn.bidirectional else 1) if not rnn.proj_size else rnn.proj_size
+    )
     model = lamina.Model(torch.nn.Sequential(LastStep(rnn), torch.nn.Linear(outputs, 2)))
     x = torch.randn(5, 7, 3)
     model.build(x)
@@ -229,7 +252,8 @@ def test_activation_function_object_is_saved_as_its_registered_name(tmp_path):
 # One new interpreter runs every fresh-process job (starting torch costs seconds); each job records
 # its result or its traceback, and each test below checks one job. The interpreter can import
 # lamina but none of the test code: it runs in an empty directory with only the repo on its path.
-FRESH_JOBS = """
+FRESH_JOBS = (
+    """
 import json, sys, traceback
 import numpy as np
 import torch
@@ -274,7 +298,9 @@ def user_class(path, x):
         refused = None
     except lamina.errors.UnsafeFileError as error:
         refused = str(error)
-""" + textwrap.indent(SCALE_SOURCE, "    ") + """
+"""
+    + textwrap.indent(SCALE_SOURCE, "    ")
+    + """
     model = lamina.load(path, custom_objects={"Scale": Scale})
     return {"refused": refused, "module": type(model.module).__name__, "factor": model.module.factor,
             "prediction": model.predict(np.load(x)).tolist()}
@@ -282,8 +308,13 @@ def user_class(path, x):
 
 print(json.dumps(results))
 """
-REFUSED_NAMES = {"xml.dom.minidom.parseString": ["<a/>"], "http.server.HTTPServer": [["", 0], None],
-                 "smtplib.SMTP": ["localhost"], "ftplib.FTP": ["localhost"]}
+)
+REFUSED_NAMES = {
+    "xml.dom.minidom.parseString": ["<a/>"],
+    "http.server.HTTPServer": [["", 0], None],
+    "smtplib.SMTP": ["localhost"],
+    "ftplib.FTP": ["localhost"],
+}
 REFUSED_MODULES = ["xml.dom.minidom", "xml.dom", "http.server", "smtplib", "ftplib"]
 
 
@@ -300,16 +331,31 @@ def fresh(tmp_path_factory, cnn):
     refused = []
     for i, (name, args) in enumerate(REFUSED_NAMES.items()):
         path = mlp().save(root / f"refused{i}")
-        edit_manifest(path, lambda m, n=name, a=args: m.update(architecture={"class": n, "config": {"__args__": a}}))
+        edit_manifest(
+            path,
+            lambda m, n=name, a=args: m.update(
+                architecture={"class": n, "config": {"__args__": a}}
+            ),
+        )
         refused.append(path)
     jobs = {
         "imports": {"paths": refused, "modules": REFUSED_MODULES},
-        "predict": {"path": cnn.save(root / "cnn"), "x": str(root / "x16.npy"), "y": str(root / "y3.npy")},
+        "predict": {
+            "path": cnn.save(root / "cnn"),
+            "x": str(root / "x16.npy"),
+            "y": str(root / "y3.npy"),
+        },
         "user_class": {"path": user.save(root / "user"), "x": str(root / "x4.npy")},
     }
     (root / "work").mkdir()
-    done = subprocess.run([sys.executable, "-c", FRESH_JOBS, json.dumps(jobs)], cwd=root / "work",
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", FRESH_JOBS, json.dumps(jobs)],
+        cwd=root / "work",
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return {"cnn": cnn, "user": user}, json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -352,7 +398,9 @@ def test_registered_user_module_round_trips(tmp_path):
     model.build(torch.from_numpy(X4))
     path = model.save(tmp_path / "user")
     assert read_manifest(path)["architecture"]["config"]["module"] == {
-        "class": f"{Scale.__module__}.Scale", "config": {"features": 4, "factor": 3.0}}
+        "class": f"{Scale.__module__}.Scale",
+        "config": {"features": 4, "factor": 3.0},
+    }
     reloaded = lamina.load(path)
     assert type(reloaded.module) is Scale and reloaded.module.factor == 3.0
     np.testing.assert_array_equal(reloaded.predict(X4), model.predict(X4))
@@ -376,21 +424,28 @@ def test_unregistered_user_class_fails_at_save_with_the_fix(tmp_path):
 
 
 # ---------------------------------------------------------------- 4. names off the allowlist
-@pytest.mark.parametrize("name,args", [
-    ("os.system", ["touch {marker}"]),
-    ("builtins.eval", ["__import__('pathlib').Path({marker!r}).touch()"]),
-    ("subprocess.Popen", [["touch", "{marker}"]]),
-    ("builtins.open", ["{marker}", "w"]),
-])
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("os.system", ["touch {marker}"]),
+        ("builtins.eval", ["__import__('pathlib').Path({marker!r}).touch()"]),
+        ("subprocess.Popen", [["touch", "{marker}"]]),
+        ("builtins.open", ["{marker}", "w"]),
+    ],
+)
 @pytest.mark.parametrize("nested", [False, True], ids=["top-level", "nested"])
 def test_class_off_the_allowlist_is_refused_with_no_side_effect(tmp_path, name, args, nested):
     marker = tmp_path / "pwned"
     path = mlp().save(tmp_path / "model")
-    args = json.loads(json.dumps(args).replace("{marker}", str(marker)).replace("{marker!r}", repr(str(marker))))
+    args = json.loads(
+        json.dumps(args).replace("{marker}", str(marker)).replace("{marker!r}", repr(str(marker)))
+    )
     spec = {"class": name, "config": {"__args__": args}}
     if nested:
-        spec = {"class": "lamina.Sequential", "config": {"layers": [
-            {"class": "lamina.layers.Dense", "config": {"units": 2}}, spec]}}
+        spec = {
+            "class": "lamina.Sequential",
+            "config": {"layers": [{"class": "lamina.layers.Dense", "config": {"units": 2}}, spec]},
+        }
     edit_manifest(path, lambda m: m.update(architecture=spec))
 
     text = load_fails(path, UnsafeFileError)
@@ -446,7 +501,9 @@ def test_pickle_inside_a_model_directory_is_refused(tmp_path, kind, member):
         payload = pickled(marker, int(kind.split("-")[1]))
     (path / member).write_bytes(payload)
     if member == "weights.safetensors":  # even with a matching recorded hash
-        edit_manifest(path, lambda m: m["weights"].update(sha256=hashlib.sha256(payload).hexdigest()))
+        edit_manifest(
+            path, lambda m: m["weights"].update(sha256=hashlib.sha256(payload).hexdigest())
+        )
     text = load_fails(path, UnsafeFileError)
     assert "pickle" in text and member in text
     assert not marker.exists()
@@ -494,7 +551,9 @@ def test_wrong_shape_names_the_tensor_and_both_shapes(saved):
 
 def test_wrong_shape_from_an_edited_architecture_names_the_tensor(saved):
     path, _ = saved
-    edit_manifest(path, lambda m: m["architecture"]["config"]["layers"][0]["config"].update(units=6))
+    edit_manifest(
+        path, lambda m: m["architecture"]["config"]["layers"][0]["config"].update(units=6)
+    )
     text = load_fails(path, WeightsError)
     assert "'layers.0.weight'" in text and "(8, 4)" in text and "(6, 4)" in text
 
@@ -518,7 +577,7 @@ def test_unexpected_tensor_is_named(saved):
 def test_truncated_weights_file(saved):
     path, _ = saved
     raw = (path / "weights.safetensors").read_bytes()
-    (path / "weights.safetensors").write_bytes(raw[:len(raw) // 2])
+    (path / "weights.safetensors").write_bytes(raw[: len(raw) // 2])
     text = load_fails(path, WeightsError)
     assert "truncated" in text and "weights.safetensors" in text
 
@@ -529,7 +588,9 @@ def test_missing_weights_file(saved):
     assert "missing" in load_fails(path, WeightsError)
 
 
-@pytest.mark.parametrize("name", ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"])
+@pytest.mark.parametrize(
+    "name", ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"]
+)
 def test_flipped_byte_in_a_tensor_names_that_tensor(saved, name):
     path, _ = saved
     length, meta = header(path / "weights.safetensors")
@@ -549,7 +610,9 @@ def test_flipped_byte_in_a_tensor_name_in_the_header(saved):
     path, _ = saved
     raw = (path / "weights.safetensors").read_bytes()
     offset = raw.index(b'"layers.1.bias"') + len('"layers.1.b')
-    (path / "weights.safetensors").write_bytes(raw[:offset] + b"x" + raw[offset + 1:])  # layers.1.bxas
+    (path / "weights.safetensors").write_bytes(
+        raw[:offset] + b"x" + raw[offset + 1 :]
+    )  # layers.1.bxas
     text = load_fails(path, WeightsError)
     assert "hash" in text and "'layers.1.bias'" in text
 
@@ -558,7 +621,7 @@ def test_flipped_byte_in_a_shape_in_the_header(saved):
     path, _ = saved
     raw = (path / "weights.safetensors").read_bytes()
     offset = raw.index(b'"shape":[8,4]') + len('"shape":[')
-    raw = raw[:offset] + b"9" + raw[offset + 1:]  # [9,4] no longer matches the data offsets
+    raw = raw[:offset] + b"9" + raw[offset + 1 :]  # [9,4] no longer matches the data offsets
     (path / "weights.safetensors").write_bytes(raw)
     assert "corrupt" in load_fails(path, WeightsError)
 
@@ -587,8 +650,10 @@ def test_weights_from_another_architecture_name_the_tensor_and_both_shapes(tmp_p
 # ---------------------------------------------------------------- 8. format versions
 def test_format_1_fixture_loads_and_matches_a_hand_computation():
     model = lamina.load(FIXTURES / "format_v1")
-    weights = {k: v.numpy().astype(np.float64) for k, v in
-               load_file(str(FIXTURES / "format_v1" / "model.safetensors")).items()}
+    weights = {
+        k: v.numpy().astype(np.float64)
+        for k, v in load_file(str(FIXTURES / "format_v1" / "model.safetensors")).items()
+    }
     hidden = np.maximum(X4 @ weights["layers.0.weight"].T + weights["layers.0.bias"], 0.0)
     expected = hidden @ weights["layers.1.weight"].T + weights["layers.1.bias"]
 
@@ -596,9 +661,11 @@ def test_format_1_fixture_loads_and_matches_a_hand_computation():
     assert model.manifest_["format_version"] == 1
     assert model.input_spec_ == {"shape": [None, 4], "dtype": "float32"}
     np.testing.assert_allclose(model.predict(X4), expected, rtol=1e-5, atol=1e-5)
-    scores = model.evaluate(X4, np.zeros((len(X4), 2), dtype=np.float32))  # compile settings restored
+    scores = model.evaluate(
+        X4, np.zeros((len(X4), 2), dtype=np.float32)
+    )  # compile settings restored
     assert set(scores) == {"loss", "mae"}
-    assert scores["loss"] == pytest.approx(float(np.mean(expected ** 2)), rel=1e-4)
+    assert scores["loss"] == pytest.approx(float(np.mean(expected**2)), rel=1e-4)
 
 
 def test_format_1_model_resaves_in_the_current_format(tmp_path):
@@ -616,19 +683,33 @@ def test_newer_format_version_is_refused_with_a_clear_message(saved):
     assert f"format version {newer}" in text and "newer" in text and "Upgrade lamina" in text
 
 
-@pytest.mark.parametrize("edit", [
-    lambda m: m.update(format_version="2"),
-    lambda m: m.update(format_version=0),
-    lambda m: m.pop("format_version"),
-    lambda m: m.pop("weights"),
-    lambda m: m.pop("architecture"),
-    lambda m: m.update(architecture=["lamina.Sequential"]),
-    lambda m: m.update(signature={"inputs": [{"shape": [None, 4], "dtype": "load"}]}),
-    lambda m: m.update(signature={"inputs": [{"shape": [None, "4"], "dtype": "float32"}]}),
-    lambda m: m.update(signature={"inputs": [{"shape": [None, 4], "dtype": ["float32"]}]}),
-    lambda m: m.update(compile="adam"),
-], ids=["version-str", "version-0", "no-version", "no-weights", "no-architecture", "architecture-list",
-        "dtype-not-a-dtype", "shape-str", "dtype-list", "compile-str"])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: m.update(format_version="2"),
+        lambda m: m.update(format_version=0),
+        lambda m: m.pop("format_version"),
+        lambda m: m.pop("weights"),
+        lambda m: m.pop("architecture"),
+        lambda m: m.update(architecture=["lamina.Sequential"]),
+        lambda m: m.update(signature={"inputs": [{"shape": [None, 4], "dtype": "load"}]}),
+        lambda m: m.update(signature={"inputs": [{"shape": [None, "4"], "dtype": "float32"}]}),
+        lambda m: m.update(signature={"inputs": [{"shape": [None, 4], "dtype": ["float32"]}]}),
+        lambda m: m.update(compile="adam"),
+    ],
+    ids=[
+        "version-str",
+        "version-0",
+        "no-version",
+        "no-weights",
+        "no-architecture",
+        "architecture-list",
+        "dtype-not-a-dtype",
+        "shape-str",
+        "dtype-list",
+        "compile-str",
+    ],
+)
 def test_malformed_manifest_is_an_artifact_error(saved, edit):
     path, _ = saved
     edit_manifest(path, edit)
@@ -643,10 +724,16 @@ def test_manifest_that_is_not_json_or_not_an_object(saved):
     assert "not a JSON object" in load_fails(path, ArtifactError)
 
 
-@pytest.mark.parametrize("field,value", [
-    ("weights", "../other/weights.safetensors"), ("weights", "/etc/hostname"), ("history", "../secret.json"),
-    ("history", "/etc/hostname"), ("weights", ".."),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("weights", "../other/weights.safetensors"),
+        ("weights", "/etc/hostname"),
+        ("history", "../secret.json"),
+        ("history", "/etc/hostname"),
+        ("weights", ".."),
+    ],
+)
 def test_manifest_cannot_point_outside_the_model_directory(tmp_path, saved, field, value):
     path, _ = saved
     (tmp_path / "other").mkdir()
@@ -674,7 +761,10 @@ def test_save_over_an_existing_model_replaces_it_and_leaves_no_temporary_directo
 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
-        "history.json", "lamina.json", "weights.safetensors"]
+        "history.json",
+        "lamina.json",
+        "weights.safetensors",
+    ]
     np.testing.assert_array_equal(lamina.load(tmp_path / "model").predict(X4), second.predict(X4))
 
 
@@ -725,7 +815,11 @@ def test_lambda_argument_fails_at_save_naming_the_argument(tmp_path):
     with pytest.raises(ArtifactError) as info:
         model.save(tmp_path / "model")
     text = str(info.value)
-    assert "lamina.layers.Dense.activation" in text and "<lambda>" in text and "activation='relu'" in text
+    assert (
+        "lamina.layers.Dense.activation" in text
+        and "<lambda>" in text
+        and "activation='relu'" in text
+    )
     assert list(tmp_path.iterdir()) == []
 
 

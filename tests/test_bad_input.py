@@ -4,10 +4,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from lamina.errors import (
+    ConfigError,
+    DataError,
+    LaminaError,
+    NotBuiltError,
+    NotCompiledError,
+    ShapeError,
+    WeightsError,
+)
+from lamina.layers import Dense
 
 import lamina
-from lamina.errors import ConfigError, DataError, LaminaError, NotBuiltError, NotCompiledError, ShapeError, WeightsError
-from lamina.layers import Dense
 
 
 def compiled(classes=3):
@@ -71,10 +79,14 @@ def test_string_column_in_dataframe():
     assert_helpful(error, "'city'")
 
 
-@pytest.mark.parametrize("kind,name,suggestion", [
-    ("optimizer", "adamm", "'adam'"), ("loss", "crossentropy", "'cross_entropy'"),
-    ("metric", "acuracy", "'accuracy'"),
-])
+@pytest.mark.parametrize(
+    "kind,name,suggestion",
+    [
+        ("optimizer", "adamm", "'adam'"),
+        ("loss", "crossentropy", "'cross_entropy'"),
+        ("metric", "acuracy", "'accuracy'"),
+    ],
+)
 def test_unknown_names_list_nearest(kind, name, suggestion):
     model = lamina.Sequential([Dense(3)])
     kwargs = {"optimizer": "adam", "loss": "cross_entropy", "metrics": []}
@@ -125,15 +137,22 @@ def test_weights_from_another_architecture(tmp_path):
     big = lamina.Sequential([Dense(16, activation="relu"), Dense(3)]).compile(loss="cross_entropy")
     big.fit(X, Y, epochs=1, verbose=0)
     big.save(tmp_path / "big")
-    (tmp_path / "big" / "weights.safetensors").write_bytes((tmp_path / "small" / "weights.safetensors").read_bytes())
+    (tmp_path / "big" / "weights.safetensors").write_bytes(
+        (tmp_path / "small" / "weights.safetensors").read_bytes()
+    )
     with pytest.raises(WeightsError) as error:
         lamina.load(tmp_path / "big")
     assert_helpful(error)
 
 
-@pytest.mark.parametrize("kwargs,fragment", [
-    ({"epochs": 0}, "epochs"), ({"batch_size": -1}, "batch_size"), ({"validation_split": 1.5}, "validation_split"),
-])
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": -1}, "batch_size"),
+        ({"validation_split": 1.5}, "validation_split"),
+    ],
+)
 def test_bad_fit_arguments(kwargs, fragment):
     with pytest.raises(LaminaError) as error:
         compiled().fit(X, Y, verbose=0, **kwargs)

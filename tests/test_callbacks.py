@@ -8,8 +8,6 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
-import lamina
 from lamina.callbacks import (
     Callback,
     CSVLogger,
@@ -20,6 +18,8 @@ from lamina.callbacks import (
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
+
+import lamina
 
 X, Y = lamina.testing.tiny_classification()  # 96 rows, 6 features, 3 classes
 
@@ -54,22 +54,40 @@ class Recorder(Callback):
 
 # ---------------------------------------------------------------- ReduceLROnPlateau
 def test_reduce_lr_on_plateau_drops_after_patience_bad_epochs():
-    losses = [1.0, 0.9, 0.9, 0.95, 0.9, 0.5, 0.5, 0.5, 0.5]  # bad epochs: 2, 3, 4 -> drop at 4; 6, 7, 8 -> at 8
+    losses = [
+        1.0,
+        0.9,
+        0.9,
+        0.95,
+        0.9,
+        0.5,
+        0.5,
+        0.5,
+        0.5,
+    ]  # bad epochs: 2, 3, 4 -> drop at 4; 6, 7, 8 -> at 8
     plateau, recorder = ReduceLROnPlateau(factor=0.5, patience=2), Recorder()
-    model(lr=0.1).fit(X, Y, epochs=9, callbacks=[Script("val_loss", losses), plateau, recorder], verbose=0)
+    model(lr=0.1).fit(
+        X, Y, epochs=9, callbacks=[Script("val_loss", losses), plateau, recorder], verbose=0
+    )
     assert plateau.reductions == [4, 8]
     assert recorder.epoch_lrs == pytest.approx([0.1] * 4 + [0.05] * 4 + [0.025])
-    assert recorder.step_lrs[4 * 3] == pytest.approx(0.1) and recorder.step_lrs[5 * 3] == pytest.approx(0.05)
+    assert recorder.step_lrs[4 * 3] == pytest.approx(0.1) and recorder.step_lrs[
+        5 * 3
+    ] == pytest.approx(0.05)
 
 
 def test_reduce_lr_on_plateau_min_delta_cooldown_min_lr_and_max_mode():
     tiny_gains = [0.5, 0.51, 0.52, 0.53, 0.54, 0.55]  # accuracy creeping up by less than min_delta
-    plateau = ReduceLROnPlateau(monitor="val_accuracy", factor=0.1, patience=1, min_delta=0.05, cooldown=1,
-                                min_lr=0.002)
+    plateau = ReduceLROnPlateau(
+        monitor="val_accuracy", factor=0.1, patience=1, min_delta=0.05, cooldown=1, min_lr=0.002
+    )
     net = model(lr=0.1)
     net.fit(X, Y, epochs=6, callbacks=[Script("val_accuracy", tiny_gains), plateau], verbose=0)
     assert plateau.mode == "max"
-    assert plateau.reductions == [2, 5]  # epoch 3 is cooldown; bad epochs 4, 5 -> drop at 5, floored at min_lr
+    assert plateau.reductions == [
+        2,
+        5,
+    ]  # epoch 3 is cooldown; bad epochs 4, 5 -> drop at 5, floored at min_lr
     assert net.optimizer.param_groups[0]["lr"] == pytest.approx(0.002)
 
 
@@ -89,7 +107,9 @@ def test_scheduler_per_step_sets_the_lr_of_every_step():
     expected = [0.01 + (lr - 0.01) * (1 + math.cos(math.pi * k / total)) / 2 for k in range(total)]
     assert recorder.step_lrs == pytest.approx(expected)
     assert scheduler.lrs == pytest.approx(expected)
-    assert recorder.epoch_lrs == pytest.approx(expected[steps - 1::steps])  # logs["lr"]: each epoch's last
+    assert recorder.epoch_lrs == pytest.approx(
+        expected[steps - 1 :: steps]
+    )  # logs["lr"]: each epoch's last
 
 
 def test_scheduler_per_epoch_keras_function_and_one_cycle():
@@ -98,7 +118,9 @@ def test_scheduler_per_epoch_keras_function_and_one_cycle():
     assert recorder.step_lrs == pytest.approx([0.1] * 3 + [0.05] * 3 + [0.025] * 3)
     one_cycle = LearningRateScheduler("one_cycle", per="step", max_lr=0.5, pct_start=0.25)
     net = model(lr=0.1, optimizer="adam")
-    net.fit(X, Y, epochs=4, callbacks=[one_cycle], verbose=0)  # runs to the last step without torch's error
+    net.fit(
+        X, Y, epochs=4, callbacks=[one_cycle], verbose=0
+    )  # runs to the last step without torch's error
     assert max(one_cycle.lrs) == pytest.approx(0.5, rel=1e-3) and len(one_cycle.lrs) == 12
     assert net.optimizer.param_groups[0]["lr"] == one_cycle.lrs[-1]
 
@@ -142,8 +164,9 @@ def nan_loss_at(call):
     return loss, calls
 
 
-@pytest.mark.parametrize(("check_every", "stopped_at", "steps_run"), [(1, (0, 4), 5), (3, (0, 5), 6),
-                                                                        (0, (0, None), 12)])
+@pytest.mark.parametrize(
+    ("check_every", "stopped_at", "steps_run"), [(1, (0, 4), 5), (3, (0, 5), 6), (0, (0, None), 12)]
+)
 def test_terminate_on_nan_stops_at_the_check_after_the_bad_step(check_every, stopped_at, steps_run):
     loss, calls = nan_loss_at(5)  # step index 4 of epoch 0; 12 steps per epoch at batch_size 8
     guard = TerminateOnNaN(check_every=check_every)
@@ -177,10 +200,15 @@ class Crash(Callback):
 
 
 def callbacks(tmp_path, crash_at=None):
-    return [Script("val_loss", [1.0, 0.9, 0.95, 0.97, 0.99, 1.0]), ReduceLROnPlateau(factor=0.5, patience=1),
-            LearningRateScheduler("step", step_size=2, gamma=0.7), CSVLogger(tmp_path / "log.csv"),
-            EarlyStopping(monitor="loss", patience=10, restore_best_weights=True),
-            ModelCheckpoint(str(tmp_path / "best"), monitor="loss", save_best_only=True), Crash(crash_at)]
+    return [
+        Script("val_loss", [1.0, 0.9, 0.95, 0.97, 0.99, 1.0]),
+        ReduceLROnPlateau(factor=0.5, patience=1),
+        LearningRateScheduler("step", step_size=2, gamma=0.7),
+        CSVLogger(tmp_path / "log.csv"),
+        EarlyStopping(monitor="loss", patience=10, restore_best_weights=True),
+        ModelCheckpoint(str(tmp_path / "best"), monitor="loss", save_best_only=True),
+        Crash(crash_at),
+    ]
 
 
 def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
@@ -190,14 +218,25 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
     ref_callbacks = callbacks(tmp_path / "ref")
     ref_history = reference.fit(X, Y, epochs=6, seed=0, callbacks=ref_callbacks, verbose=0)
     # Checkpoints after every step: the last one is epoch 3's final step, before its on_epoch_end.
-    options = {"epochs": 6, "seed": 0, "verbose": 0, "checkpoint_dir": str(tmp_path / "ckpt"), "checkpoint_every": 1}
+    options = {
+        "epochs": 6,
+        "seed": 0,
+        "verbose": 0,
+        "checkpoint_dir": str(tmp_path / "ckpt"),
+        "checkpoint_every": 1,
+    }
     with pytest.raises(KeyboardInterrupt):
         model().fit(X, Y, callbacks=callbacks(tmp_path / "run", crash_at=3), **options)
-    assert len(read_rows(tmp_path / "run" / "log.csv")) == 5  # header + epochs 0-3: epoch 3 is past the checkpoint
+    assert (
+        len(read_rows(tmp_path / "run" / "log.csv")) == 5
+    )  # header + epochs 0-3: epoch 3 is past the checkpoint
     resumed = model()
     run_callbacks = callbacks(tmp_path / "run")
     history = resumed.fit(X, Y, callbacks=run_callbacks, resume=True, **options)
-    assert all(torch.equal(a, b) for a, b in zip(resumed.state_dict().values(), reference.state_dict().values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(resumed.state_dict().values(), reference.state_dict().values())
+    )
     assert history.history == ref_history.history and history.epoch == ref_history.epoch
     assert run_callbacks[1].reductions == ref_callbacks[1].reductions == [3, 5]
     assert run_callbacks[2].lrs == ref_callbacks[2].lrs
@@ -217,12 +256,16 @@ def test_perplexity_matches_torch_over_batches_with_padding():
     targets[torch.rand(10, 7) < 0.3] = -100
     metric = lamina.registry.get("metric", "perplexity")
     for start in range(0, 10, 4):  # batches of 4, 4, 2 rows
-        metric.update(logits[start:start + 4], targets[start:start + 4])
-    expected = torch.exp(F.cross_entropy(logits.reshape(-1, 5), targets.reshape(-1), ignore_index=-100))
+        metric.update(logits[start : start + 4], targets[start : start + 4])
+    expected = torch.exp(
+        F.cross_entropy(logits.reshape(-1, 5), targets.reshape(-1), ignore_index=-100)
+    )
     assert metric.compute() == pytest.approx(expected.item(), rel=1e-6)
     flat = lamina.metrics.Perplexity()
     flat.update(logits[:, 0], targets[:, 0].clamp(min=0))
-    assert flat.compute() == pytest.approx(torch.exp(F.cross_entropy(logits[:, 0], targets[:, 0].clamp(min=0))).item())
+    assert flat.compute() == pytest.approx(
+        torch.exp(F.cross_entropy(logits[:, 0], targets[:, 0].clamp(min=0))).item()
+    )
 
 
 def test_perplexity_in_fit_and_shape_errors():

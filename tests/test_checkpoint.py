@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from lamina.checkpoint import Checkpointer, CheckpointError
 
 import lamina
-from lamina.checkpoint import Checkpointer, CheckpointError
 
 SCRIPT = Path(__file__).parent / "scripts" / "resumable_run.py"
 
@@ -38,8 +38,20 @@ def wait_for_checkpoint(directory, process, minimum=2, timeout=120):
 
 def killed_run(tmp_path, *extra):
     """Train until a kill -9 at step 20 (epoch 2, 5 steps in; 15 steps per epoch, checkpoints every 3)."""
-    done = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "run"), str(tmp_path / "run.txt"), *extra,
-                           "--kill-at", "20"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            str(tmp_path / "run"),
+            str(tmp_path / "run.txt"),
+            *extra,
+            "--kill-at",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
     assert not (tmp_path / "run.txt").exists()
     latest = Checkpointer(tmp_path / "run").latest()
@@ -58,8 +70,21 @@ def test_kill_9_mid_epoch_then_resume_is_bit_identical(tmp_path, workers):
 def test_kill_9_after_an_epoch_end_checkpoint_is_bit_identical(tmp_path):
     """Resuming at an epoch boundary restores the batch-order generator too."""
     reference = run(tmp_path / "ref", tmp_path / "ref.txt", "--every", "0")
-    done = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "run"), str(tmp_path / "run.txt"),
-                           "--every", "0", "--kill-at", "35"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            str(tmp_path / "run"),
+            str(tmp_path / "run.txt"),
+            "--every",
+            "0",
+            "--kill-at",
+            "35",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == -signal.SIGKILL
     assert Checkpointer(tmp_path / "run").latest().name == "step-000030"
     assert run(tmp_path / "run", tmp_path / "run.txt", "--every", "0", "--resume") == reference
@@ -68,7 +93,9 @@ def test_kill_9_after_an_epoch_end_checkpoint_is_bit_identical(tmp_path):
 def test_negative_control_without_rng_restore_differs(tmp_path):
     reference = run(tmp_path / "ref", tmp_path / "ref.txt", "--workers", "0")
     killed_run(tmp_path, "--workers", "0")
-    resumed = run(tmp_path / "run", tmp_path / "run.txt", "--workers", "0", "--resume", "--no-rng-restore")
+    resumed = run(
+        tmp_path / "run", tmp_path / "run.txt", "--workers", "0", "--resume", "--no-rng-restore"
+    )
     assert resumed.splitlines()[0] != reference.splitlines()[0]
 
 
@@ -87,12 +114,25 @@ def test_sigterm_saves_at_step_boundary_and_exits_cleanly(tmp_path):
 
 def test_kill_9_during_a_checkpoint_write_resumes_from_the_previous_one(tmp_path):
     reference = run(tmp_path / "ref", tmp_path / "ref.txt")
-    done = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "run"), str(tmp_path / "run.txt"),
-                           "--kill-in-write", "4"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            str(tmp_path / "run"),
+            str(tmp_path / "run.txt"),
+            "--kill-in-write",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == -signal.SIGKILL
     leftovers = [p.name for p in (tmp_path / "run").iterdir() if ".partial" in p.name]
     assert leftovers, "the kill should have left a half-written staging directory"
-    assert Checkpointer(tmp_path / "run").latest().name == "step-000009"  # the 3rd, complete checkpoint
+    assert (
+        Checkpointer(tmp_path / "run").latest().name == "step-000009"
+    )  # the 3rd, complete checkpoint
     assert run(tmp_path / "run", tmp_path / "run.txt", "--resume") == reference
 
 
@@ -113,9 +153,13 @@ def test_partial_checkpoint_is_never_picked(tmp_path):
 
 def test_checkpoint_from_another_architecture_or_optimizer_is_refused(tmp_path):
     x, y = lamina.testing.tiny_classification(rows=40)
-    small = lamina.Sequential([lamina.layers.Dense(8), lamina.layers.Dense(3)]).compile(loss="cross_entropy")
+    small = lamina.Sequential([lamina.layers.Dense(8), lamina.layers.Dense(3)]).compile(
+        loss="cross_entropy"
+    )
     small.fit(x, y, epochs=1, checkpoint_dir=tmp_path, verbose=0)
-    big = lamina.Sequential([lamina.layers.Dense(16), lamina.layers.Dense(3)]).compile(loss="cross_entropy")
+    big = lamina.Sequential([lamina.layers.Dense(16), lamina.layers.Dense(3)]).compile(
+        loss="cross_entropy"
+    )
     with pytest.raises(CheckpointError, match="different architecture") as error:
         big.fit(x, y, epochs=2, checkpoint_dir=tmp_path, resume=True, verbose=0)
     assert "Fix:" in str(error.value)
@@ -145,7 +189,8 @@ def test_resume_needs_a_directory():
 def test_checkpoint_files_are_safetensors_and_json(tmp_path):
     x, y = lamina.testing.tiny_classification(rows=40)
     lamina.Sequential([lamina.layers.Dense(3)]).compile(loss="cross_entropy").fit(
-        x, y, epochs=1, checkpoint_dir=tmp_path, verbose=0)
+        x, y, epochs=1, checkpoint_dir=tmp_path, verbose=0
+    )
     latest = Checkpointer(tmp_path).latest()
     assert sorted(p.name for p in latest.iterdir()) == ["state.json", "tensors.safetensors"]
     assert os.path.getsize(latest / "state.json") > 0

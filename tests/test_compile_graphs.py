@@ -25,8 +25,17 @@ def _built(model, x):  # type: ignore[no-untyped-def]
 def test_training_forward_is_one_graph(case):
     torch.manual_seed(0)
     model, x = {
-        "transformer_lm": lambda: (TransformerLM(vocabulary_size=11, embedding_dim=16, num_heads=2, num_layers=2,
-                                                 max_length=8, dropout=0.1), torch.randint(0, 11, (4, 8))),
+        "transformer_lm": lambda: (
+            TransformerLM(
+                vocabulary_size=11,
+                embedding_dim=16,
+                num_heads=2,
+                num_layers=2,
+                max_length=8,
+                dropout=0.1,
+            ),
+            torch.randint(0, 11, (4, 8)),
+        ),
         "mlp": lambda: (MLP(units=(8, 8), outputs=3, dropout=0.1), torch.randn(4, 5)),
         "cnn": lambda: (CNN(filters=(4, 8), outputs=3), torch.randn(4, 1, 12, 12)),
     }[case]()
@@ -39,12 +48,16 @@ def test_training_forward_is_one_graph(case):
 def test_rnn_breaks_only_at_the_recurrent_layer():
     """Dynamo does not trace torch's own RNN/LSTM/GRU modules (one break there); nothing else breaks."""
     torch.manual_seed(0)
-    x = torch.tensor([[3, 1, 2, 0], [2, 2, 0, 0], [1, 3, 3, 1]])  # padded rows: no host sync for lengths
+    x = torch.tensor(
+        [[3, 1, 2, 0], [2, 2, 0, 0], [1, 3, 3, 1]]
+    )  # padded rows: no host sync for lengths
     model = RNN(cell="gru", units=8, outputs=3, vocabulary_size=7)
     torch._dynamo.reset()
     explanation = torch._dynamo.explain(_built(model, x))(x)
     assert explanation.graph_break_count <= 1, explanation.break_reasons
-    assert all("recurrent(x)" in str(reason.user_stack[-1].line) for reason in explanation.break_reasons)
+    assert all(
+        "recurrent(x)" in str(reason.user_stack[-1].line) for reason in explanation.break_reasons
+    )
 
 
 def test_out_of_range_ids_are_refused_when_the_data_arrives():
@@ -52,11 +65,15 @@ def test_out_of_range_ids_are_refused_when_the_data_arrives():
     from lamina.errors import DataError
 
     x, y = torch.randint(0, 8, (6, 4)), torch.randint(0, 8, (6, 4))
-    model = TransformerLM(vocabulary_size=8, embedding_dim=8, num_heads=2, num_layers=1, max_length=4)
+    model = TransformerLM(
+        vocabulary_size=8, embedding_dim=8, num_heads=2, num_layers=1, max_length=4
+    )
     model.compile(optimizer="adam", loss="cross_entropy")
     with pytest.raises(DataError, match=r"ids from 0 to 9.*vocabulary_size=10") as caught:
         model.fit(torch.cat([x, torch.tensor([[9, 1, 2, 3]])]), torch.cat([y, y[:1]]), verbose=0)
-    assert not any(entry.name == "forward" for entry in caught.traceback)  # refused before the first step
+    assert not any(
+        entry.name == "forward" for entry in caught.traceback
+    )  # refused before the first step
     model.fit(x, y, verbose=0)
     with pytest.raises(DataError, match="ids from -1 to"):
         model.predict(torch.tensor([[-1, 2, 3, 4]]))

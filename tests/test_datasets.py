@@ -16,18 +16,34 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import lamina
 from lamina.datasets import ChecksumError, DatasetNotFoundError, download, fetch, load, names
 from lamina.errors import ConfigError, DataError, UnsafeFileError
 
-SHARED = Path(os.environ["LAMINA_DATA"])  # the repository conftest points this at ../shared/datasets
-MNIST_FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-               "t10k-labels-idx1-ubyte.gz"]
+import lamina
+
+SHARED = Path(
+    os.environ["LAMINA_DATA"]
+)  # the repository conftest points this at ../shared/datasets
+MNIST_FILES = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+]
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-FILE_SETS = ["adult", "airline_passengers", "cora", "daily_min_temperatures", "fashion_mnist", "mnist", "mnist1d",
-             "online_retail", "sentiment", "tinyshakespeare"]
+FILE_SETS = [
+    "adult",
+    "airline_passengers",
+    "cora",
+    "daily_min_temperatures",
+    "fashion_mnist",
+    "mnist",
+    "mnist1d",
+    "online_retail",
+    "sentiment",
+    "tinyshakespeare",
+]
 
 
 def assert_helpful(text, *fragments):
@@ -45,6 +61,7 @@ def test_names_cover_the_issue():
 
 
 # --- one test per data set: shapes, dtypes, split sizes and class counts from the READMEs -------------
+
 
 def test_digits_still_unpacks():
     (x_train, y_train), (x_test, y_test) = load("digits")
@@ -68,7 +85,9 @@ def test_mnist(mnist):
 def test_mnist_flatten_and_normalize(mnist):
     flat = load("mnist", flatten=True, normalize=True)
     assert flat.x_test.shape == (10000, 784) and flat.x_test.dtype == np.float32
-    np.testing.assert_allclose(flat.x_test[:500], mnist.x_test[:500].reshape(500, 784) / 255, rtol=1e-6)
+    np.testing.assert_allclose(
+        flat.x_test[:500], mnist.x_test[:500].reshape(500, 784) / 255, rtol=1e-6
+    )
 
 
 @pytest.mark.needs_data("mnist")
@@ -87,7 +106,11 @@ def test_fashion_mnist_reads_the_same_idx_files(tmp_path, monkeypatch, mnist):
 @pytest.mark.needs_data("mnist1d")
 def test_mnist1d():
     (x_train, y_train), (x_test, y_test) = data = load("mnist1d")
-    assert x_train.shape == (4000, 40) and x_test.shape == (1000, 40) and data.extra["t"].shape == (40,)
+    assert (
+        x_train.shape == (4000, 40)
+        and x_test.shape == (1000, 40)
+        and data.extra["t"].shape == (40,)
+    )
     assert x_train.dtype == np.float64 and y_train.dtype == np.int64
     assert np.bincount(y_train).tolist() == [398, 396, 411, 394, 394, 402, 401, 404, 402, 398]
     assert np.bincount(y_test).tolist() == [102, 104, 89, 106, 106, 98, 99, 96, 98, 102]
@@ -102,13 +125,17 @@ def test_cora_planetoid_split():
     assert y.shape == (2708,) and y.dtype == np.int64 and y.max() == 6
     assert (train.sum(), val.sum(), test.sum()) == (140, 500, 1000)
     assert not (train & val).any() and not (train & test).any() and not (val & test).any()
-    assert np.flatnonzero(train).tolist() == list(range(140)) and np.flatnonzero(val).tolist() == list(range(140, 640))
+    assert np.flatnonzero(train).tolist() == list(range(140)) and np.flatnonzero(
+        val
+    ).tolist() == list(range(140, 640))
     assert np.flatnonzero(test).min() == 1708 and np.flatnonzero(test).max() == 2707
     assert np.bincount(y_train).tolist() == [20] * 7
     np.testing.assert_array_equal(x_train, x[train])
     assert x_test.shape == (1000, 1433) and y_test.shape == (1000,)
     # 5,278 undirected edges without self-loops, stored in both directions
-    assert edges.shape == (2, 10556) and edges.dtype == np.int64 and not (edges[0] == edges[1]).any()
+    assert (
+        edges.shape == (2, 10556) and edges.dtype == np.int64 and not (edges[0] == edges[1]).any()
+    )
     assert {tuple(pair) for pair in edges.T} == {tuple(pair) for pair in edges[::-1].T}
     assert edges.min() == 0 and edges.max() == 2707
 
@@ -128,7 +155,10 @@ def test_sentiment():
     (x_train, y_train), (x_test, y_test) = data
     assert x_train.shape == (2400,) and x_test.shape == (600,) and y_train.dtype == np.int64
     assert isinstance(x_train[0], str) and data.classes == ["negative", "positive"]
-    assert np.bincount(y_train).tolist() == [1200, 1200] and np.bincount(y_test).tolist() == [300, 300]
+    assert np.bincount(y_train).tolist() == [1200, 1200] and np.bincount(y_test).tolist() == [
+        300,
+        300,
+    ]
     sources, counts = np.unique(data.extra["source_test"], return_counts=True)
     assert sources.tolist() == ["amazon", "imdb", "yelp"] and counts.tolist() == [200, 200, 200]
     np.testing.assert_array_equal(load("sentiment").y_test, y_test)  # the split is fixed
@@ -139,7 +169,12 @@ def test_airline_passengers():
     data = load("airline_passengers")
     (train, _), (test, _) = data
     assert (len(train), len(test), len(data.frame)) == (115, 29, 144)
-    assert train.iloc[0] == 112 and test.iloc[-1] == 432 and data.frame.min() == 104 and data.frame.max() == 622
+    assert (
+        train.iloc[0] == 112
+        and test.iloc[-1] == 432
+        and data.frame.min() == 104
+        and data.frame.max() == 622
+    )
     assert str(train.index[0].date()) == "1949-01-01" and train.index.max() < test.index.min()
 
 
@@ -148,7 +183,11 @@ def test_daily_min_temperatures():
     data = load("daily_min_temperatures")
     (train, _), (test, _) = data
     assert (len(train), len(test), len(data.frame)) == (2920, 730, 3650)
-    assert train.iloc[0] == 20.7 and test.iloc[-1] == 13.0 and round(float(data.frame.mean()), 3) == 11.178
+    assert (
+        train.iloc[0] == 20.7
+        and test.iloc[-1] == 13.0
+        and round(float(data.frame.mean()), 3) == 11.178
+    )
     assert str(test.index[-1].date()) == "1990-12-31" and train.index.max() < test.index.min()
 
 
@@ -156,9 +195,18 @@ def test_daily_min_temperatures():
 def test_adult():
     (x_train, y_train), (x_test, y_test) = data = load("adult")
     assert x_train.shape == (32561, 14) and x_test.shape == (16281, 14) and y_test.dtype == np.int64
-    assert list(x_train.columns)[:3] == ["age", "workclass", "fnlwgt"] and data.classes == ["<=50K", ">50K"]
-    assert np.bincount(y_train).tolist() == [24720, 7841] and np.bincount(y_test).tolist() == [12435, 3846]
-    assert int(x_train.isna().any(axis=1).sum()) == 2399 and int(x_test.isna().any(axis=1).sum()) == 1221
+    assert list(x_train.columns)[:3] == ["age", "workclass", "fnlwgt"] and data.classes == [
+        "<=50K",
+        ">50K",
+    ]
+    assert np.bincount(y_train).tolist() == [24720, 7841] and np.bincount(y_test).tolist() == [
+        12435,
+        3846,
+    ]
+    assert (
+        int(x_train.isna().any(axis=1).sum()) == 2399
+        and int(x_test.isna().any(axis=1).sum()) == 1221
+    )
     assert round(1 - y_test.mean(), 4) == 0.7638
 
 
@@ -167,9 +215,21 @@ def test_online_retail():
     data = load("online_retail")
     (train, y_train), (test, y_test) = data
     table = data.frame
-    assert y_train is None and y_test is None and (len(train), len(test), len(table)) == (431673, 110236, 541909)
-    assert list(table.columns) == ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
-                                   "CustomerID", "Country"]
+    assert (
+        y_train is None
+        and y_test is None
+        and (len(train), len(test), len(table)) == (431673, 110236, 541909)
+    )
+    assert list(table.columns) == [
+        "InvoiceNo",
+        "StockCode",
+        "Description",
+        "Quantity",
+        "InvoiceDate",
+        "UnitPrice",
+        "CustomerID",
+        "Country",
+    ]
     assert table["CustomerID"].nunique() == 4372 and int(table["CustomerID"].isna().sum()) == 135080
     assert int(table["Quantity"].sum()) == 5176450 and table["Country"].nunique() == 38
     assert train["InvoiceDate"].max() < test["InvoiceDate"].min()
@@ -183,6 +243,7 @@ def test_import_lamina_does_not_import_pandas():
 
 
 # --- errors ----------------------------------------------------------------------------------------------
+
 
 def test_unknown_name_and_option():
     with pytest.raises(ConfigError, match="mnist"):
@@ -214,8 +275,12 @@ def test_missing_file_names_the_exact_file(tmp_path, monkeypatch):
     monkeypatch.setenv("LAMINA_DATA", str(tmp_path))
     with pytest.raises(DatasetNotFoundError) as error:
         load("mnist")
-    assert_helpful(str(error.value), f"no file at {tmp_path / 'mnist' / MNIST_FILES[0]}", "missing 1 of its 4",
-                   "https://ossci-datasets.s3.amazonaws.com/mnist/")
+    assert_helpful(
+        str(error.value),
+        f"no file at {tmp_path / 'mnist' / MNIST_FILES[0]}",
+        "missing 1 of its 4",
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    )
 
 
 def test_corrupt_idx_file(tmp_path, monkeypatch):
@@ -224,12 +289,15 @@ def test_corrupt_idx_file(tmp_path, monkeypatch):
         (tmp_path / "mnist" / name).write_bytes(gzip.compress(b"\x00\x00\x08\x03" + bytes(12)))
     monkeypatch.setenv("LAMINA_DATA", str(tmp_path))
     assert load("mnist").x_train.shape == (0, 0, 0)  # a well-formed empty file is fine
-    (tmp_path / "mnist" / MNIST_FILES[0]).write_bytes(gzip.compress(b"\x00\x00\x08\x03" + (5).to_bytes(4, "big")))
+    (tmp_path / "mnist" / MNIST_FILES[0]).write_bytes(
+        gzip.compress(b"\x00\x00\x08\x03" + (5).to_bytes(4, "big"))
+    )
     with pytest.raises(DataError, match="train-images"):
         load("mnist")
 
 
 # --- downloads: local mirrors only ------------------------------------------------------------------------
+
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):
@@ -241,8 +309,12 @@ def http_mirror(tmp_path, monkeypatch):
     """An HTTP server on 127.0.0.1 serving a temporary folder: yields (folder, base URL)."""
     root = tmp_path / "mirror"
     root.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root))
+    )
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     monkeypatch.setenv("no_proxy", "127.0.0.1")  # never route the local server through a proxy
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
@@ -259,7 +331,9 @@ def test_download_over_http_verifies_and_loads(http_mirror, tmp_path):
     shutil.copy(SHARED / "airline-passengers" / "airline-passengers.csv", root)
     folder = download("airline_passengers", base_url=url)
     assert folder == tmp_path / "data" / "airline-passengers"
-    assert (folder / "airline-passengers.csv").read_bytes() == (root / "airline-passengers.csv").read_bytes()
+    assert (folder / "airline-passengers.csv").read_bytes() == (
+        root / "airline-passengers.csv"
+    ).read_bytes()
     assert len(load("airline_passengers").frame) == 144
     (root / "airline-passengers.csv").unlink()  # present files are not fetched again
     assert download("airline_passengers", base_url=url) == folder
@@ -272,10 +346,15 @@ def test_download_checksum_mismatch_deletes_the_file(http_mirror, tmp_path):
     with pytest.raises(ChecksumError) as error:
         download("airline_passengers", base_url=url)
     received = hashlib.sha256(b"Month,Passengers\n1949-01,1\n").hexdigest()
-    assert_helpful(str(error.value), f"sha256 {received}",
-                   "sha256 8cb51be753a718d9be5d76d7e238cc224792754676adc21faa59e954b0201621")
+    assert_helpful(
+        str(error.value),
+        f"sha256 {received}",
+        "sha256 8cb51be753a718d9be5d76d7e238cc224792754676adc21faa59e954b0201621",
+    )
     assert isinstance(error.value, DataError)
-    assert list((tmp_path / "data" / "airline-passengers").iterdir()) == []  # no file, no partial download
+    assert (
+        list((tmp_path / "data" / "airline-passengers").iterdir()) == []
+    )  # no file, no partial download
 
 
 def test_download_http_error_leaves_nothing(http_mirror, tmp_path):
@@ -292,14 +371,38 @@ def test_fetch_needs_a_checksum_and_a_known_scheme(tmp_path):
         fetch("ftp://127.0.0.1/x", tmp_path / "x", sha256="0" * 64)
 
 
-@pytest.mark.parametrize("name", ["mnist", "mnist1d", "cora", "tinyshakespeare", "sentiment", "airline_passengers",
-                                  "daily_min_temperatures", "online_retail"])
-@pytest.mark.needs_data("mnist", "mnist1d", "cora", "tinyshakespeare",
-                         "sentiment", "airline_passengers", "daily_min_temperatures", "online_retail")
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mnist",
+        "mnist1d",
+        "cora",
+        "tinyshakespeare",
+        "sentiment",
+        "airline_passengers",
+        "daily_min_temperatures",
+        "online_retail",
+    ],
+)
+@pytest.mark.needs_data(
+    "mnist",
+    "mnist1d",
+    "cora",
+    "tinyshakespeare",
+    "sentiment",
+    "airline_passengers",
+    "daily_min_temperatures",
+    "online_retail",
+)
 def test_published_checksums_match_the_shared_files(name, tmp_path):
-    folder = {"mnist1d": "mnist1d", "cora": "cora-planetoid", "sentiment": "sentiment-labelled-sentences",
-              "airline_passengers": "airline-passengers", "daily_min_temperatures": "daily-min-temperatures",
-              "online_retail": "online-retail"}.get(name, name)
+    folder = {
+        "mnist1d": "mnist1d",
+        "cora": "cora-planetoid",
+        "sentiment": "sentiment-labelled-sentences",
+        "airline_passengers": "airline-passengers",
+        "daily_min_temperatures": "daily-min-temperatures",
+        "online_retail": "online-retail",
+    }.get(name, name)
     download(name, base_url=(SHARED / folder).as_uri(), data_dir=tmp_path)
     assert len(load(name, data_dir=tmp_path).x_test) > 0
 
@@ -309,8 +412,9 @@ def test_adult_downloads_as_csv_and_is_stored_gzipped(tmp_path):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     for split in ("train", "test"):
-        (mirror / f"adult-{split}.csv").write_bytes(gzip.decompress((SHARED / "adult" / f"adult-{split}.csv.gz")
-                                                                    .read_bytes()))
+        (mirror / f"adult-{split}.csv").write_bytes(
+            gzip.decompress((SHARED / "adult" / f"adult-{split}.csv.gz").read_bytes())
+        )
     download("adult", base_url=mirror.as_uri(), data_dir=tmp_path / "data")
     stored = tmp_path / "data" / "adult" / "adult-test.csv.gz"
     assert gzip.decompress(stored.read_bytes()) == (mirror / "adult-test.csv").read_bytes()
@@ -325,6 +429,7 @@ def test_fashion_mnist_download_refuses_mnist_bytes(tmp_path):
 
 
 # --- Planetoid pickles: only the published globals ---------------------------------------------------------
+
 
 class SystemCall:
     def __init__(self, marker):
@@ -356,8 +461,12 @@ def test_restricted_unpickler_refuses_other_globals(payload, tmp_path, monkeypat
     monkeypatch.setenv("LAMINA_DATA", str(tmp_path / "data"))
     with pytest.raises(UnsafeFileError) as error:
         load("cora")
-    assert_helpful(str(error.value), "ind.cora.graph", "numpy.ndarray",
-                   f"Received: {'posix.system' if payload is SystemCall else '__builtin__.eval'}")
+    assert_helpful(
+        str(error.value),
+        "ind.cora.graph",
+        "numpy.ndarray",
+        f"Received: {'posix.system' if payload is SystemCall else '__builtin__.eval'}",
+    )
     assert not marker.exists()
 
 

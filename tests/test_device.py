@@ -37,12 +37,21 @@ def test_load_onto_cuda_and_predict_identically(tmp_path) -> None:
     reloaded = lamina.load(path, device="cuda")
     assert next(reloaded.parameters()).device.type == "cuda"
     np.testing.assert_array_equal(reloaded.predict(x), model.predict(x))
-    assert next(lamina.load(path, device=model).parameters()).device == next(model.parameters()).device
+    assert (
+        next(lamina.load(path, device=model).parameters()).device == next(model.parameters()).device
+    )
 
 
 @cuda
-@pytest.mark.parametrize("build", [lambda: MLP(units=(16,), outputs=3), lambda: CNN(filters=(4, 8), outputs=3),
-                                   lambda: RNN(cell="gru", units=8, outputs=3)], ids=["mlp", "cnn", "rnn"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: MLP(units=(16,), outputs=3),
+        lambda: CNN(filters=(4, 8), outputs=3),
+        lambda: RNN(cell="gru", units=8, outputs=3),
+    ],
+    ids=["mlp", "cnn", "rnn"],
+)
 def test_the_model_contract_holds_on_cuda(build, images, monkeypatch) -> None:
     """Regression: check_model compared a CUDA-trained model with its reload on the CPU, so float noise failed it."""
     monkeypatch.setenv("LAMINA_DEVICE", "cuda")
@@ -67,21 +76,44 @@ def _sync_free_cases():  # type: ignore[no-untyped-def]
         "mlp": (MLP(units=(16,), outputs=3), torch.randn(16, 5, generator=g), labels),
         "cnn": (CNN(filters=(4, 8), outputs=3), torch.randn(16, 1, 12, 12, generator=g), labels),
         "rnn": (RNN(cell="gru", units=8, outputs=3, vocabulary_size=9), ids, labels),
-        "rnn_label": (RNN(cell="lstm", units=8, outputs=3, task="label", vocabulary_size=9), ids, ids % 3),
-        "transformer": (Transformer(vocabulary_size=9, outputs=3, embedding_dim=16, num_heads=2, num_layers=1,
-                                    max_length=8), ids, labels),
-        "transformer_lm": (TransformerLM(vocabulary_size=9, embedding_dim=16, num_heads=2, num_layers=1,
-                                         max_length=8), ids, ids.roll(-1, 1)),
+        "rnn_label": (
+            RNN(cell="lstm", units=8, outputs=3, task="label", vocabulary_size=9),
+            ids,
+            ids % 3,
+        ),
+        "transformer": (
+            Transformer(
+                vocabulary_size=9,
+                outputs=3,
+                embedding_dim=16,
+                num_heads=2,
+                num_layers=1,
+                max_length=8,
+            ),
+            ids,
+            labels,
+        ),
+        "transformer_lm": (
+            TransformerLM(
+                vocabulary_size=9, embedding_dim=16, num_heads=2, num_layers=1, max_length=8
+            ),
+            ids,
+            ids.roll(-1, 1),
+        ),
     }
 
 
 @cuda
-@pytest.mark.parametrize("case", ["mlp", "cnn", "rnn", "rnn_label", "transformer", "transformer_lm"])
+@pytest.mark.parametrize(
+    "case", ["mlp", "cnn", "rnn", "rnn_label", "transformer", "transformer_lm"]
+)
 def test_a_training_step_never_waits_for_the_gpu(case) -> None:
     """Regression: per-step id-range checks, ``.nonzero()`` and ``.cpu()`` made the host wait every batch."""
     model, x, y = _sync_free_cases()[case]
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
-    model.fit(x, y, epochs=1, batch_size=8, verbose=0, device="cuda")  # data checks and set-up may sync
+    model.fit(
+        x, y, epochs=1, batch_size=8, verbose=0, device="cuda"
+    )  # data checks and set-up may sync
     batch = (x[:8].cuda(), y[:8].cuda())
     model.train()
     torch.cuda.synchronize()

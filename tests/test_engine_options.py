@@ -20,8 +20,12 @@ def one_step_gradient(x, y, **fit_kwargs):
     """Weights change after one SGD step with lr=1 is minus the gradient."""
     model = linear_model(x.shape[1])
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    model.compile(optimizer="sgd", loss="cross_entropy", learning_rate=1.0,
-                  **{k: fit_kwargs.pop(k) for k in ("clip_norm", "clip_value") if k in fit_kwargs})
+    model.compile(
+        optimizer="sgd",
+        loss="cross_entropy",
+        learning_rate=1.0,
+        **{k: fit_kwargs.pop(k) for k in ("clip_norm", "clip_value") if k in fit_kwargs},
+    )
     model.fit(x, y, epochs=1, batch_size=len(x), shuffle=False, verbose=0, **fit_kwargs)
     return {k: before[k] - v for k, v in model.state_dict().items()}, before
 
@@ -29,7 +33,9 @@ def one_step_gradient(x, y, **fit_kwargs):
 def reference_gradient(before, x, y, weights=None):
     module = nn.Linear(x.shape[1], 3)
     module.load_state_dict({"weight": before["module.weight"], "bias": before["module.bias"]})
-    losses = nn.functional.cross_entropy(module(torch.from_numpy(x)), torch.from_numpy(y), reduction="none")
+    losses = nn.functional.cross_entropy(
+        module(torch.from_numpy(x)), torch.from_numpy(y), reduction="none"
+    )
     loss = losses.mean() if weights is None else (losses * weights).sum() / len(losses)
     loss.backward()
     return {"module.weight": module.weight.grad, "module.bias": module.bias.grad}
@@ -59,7 +65,9 @@ def test_sample_weight_changes_the_gradient_as_computed_by_hand():
 
 def test_sample_and_class_weights_multiply():
     sample_weight = np.full(len(X), 2.0, dtype=np.float32)
-    step, before = one_step_gradient(X, Y, sample_weight=sample_weight, class_weight=[1.0, 3.0, 1.0])
+    step, before = one_step_gradient(
+        X, Y, sample_weight=sample_weight, class_weight=[1.0, 3.0, 1.0]
+    )
     weights = 2.0 * torch.tensor([[1.0, 3.0, 1.0][int(c)] for c in Y])
     expected = reference_gradient(before, X, Y, weights)
     assert torch.allclose(step["module.weight"], expected["module.weight"], atol=1e-6)
@@ -78,7 +86,9 @@ def test_clip_norm_limits_the_step():
 def test_clip_value_limits_each_element():
     step, before = one_step_gradient(X, Y, clip_value=0.001)
     expected = reference_gradient(before, X, Y)
-    assert torch.allclose(step["module.weight"], expected["module.weight"].clamp(-0.001, 0.001), atol=1e-7)
+    assert torch.allclose(
+        step["module.weight"], expected["module.weight"].clamp(-0.001, 0.001), atol=1e-7
+    )
 
 
 def test_accumulation_equals_one_big_batch():
@@ -94,7 +104,9 @@ def test_accumulation_equals_one_big_batch():
     # without accumulation, four separate steps give a different result
     model = linear_model(4).compile(optimizer="sgd", loss="cross_entropy", learning_rate=1.0)
     model.fit(X, Y, epochs=1, batch_size=3, shuffle=False, verbose=0)
-    assert not torch.allclose(before["module.weight"] - model.state_dict()["module.weight"], big["module.weight"])
+    assert not torch.allclose(
+        before["module.weight"] - model.state_dict()["module.weight"], big["module.weight"]
+    )
 
 
 def test_bf16_autocast_runs_forward_in_bfloat16():
@@ -162,10 +174,11 @@ def test_custom_loss_without_reduction_explains_weights():
 def test_array_loader_shuffled_batches_match_fancy_indexing():
     """index_select batching gives the same order and rows as t[randperm] did, for a seeded shuffle."""
     x, y = torch.randn(37, 3, 2), torch.arange(37)
-    loader = lamina.data.ArrayLoader((x, y), batch_size=8, shuffle=True,
-                                     generator=torch.Generator().manual_seed(5))
+    loader = lamina.data.ArrayLoader(
+        (x, y), batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(5)
+    )
     order = torch.randperm(37, generator=torch.Generator().manual_seed(5))
-    expected = [(x[order[s:s + 8]], y[order[s:s + 8]]) for s in range(0, 37, 8)]
+    expected = [(x[order[s : s + 8]], y[order[s : s + 8]]) for s in range(0, 37, 8)]
     batches = list(loader)
     assert len(batches) == len(expected) == 5
     for (bx, by), (ex, ey) in zip(batches, expected):

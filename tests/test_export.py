@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 import torch
-
-import lamina
-from lamina.cli import main
 from lamina.errors import ArtifactError
 from lamina.export import check_parity, to_onnx
 from lamina.layers import Dense
+
+import lamina
+from lamina.cli import main
 from lamina.models.cnn import CNN
 
 pytest.importorskip("onnxruntime")
@@ -35,7 +35,10 @@ def test_sequential_mlp_matches_onnxruntime_with_a_dynamic_batch(tmp_path):
     assert check_parity(model, path, x) <= 1e-4
     # The oracle: the difference is measured against plain torch outputs.
     import onnxruntime as ort
-    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})[0]
+
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"input": x.numpy()}
+    )[0]
     assert got.shape == (5, 3)
     np.testing.assert_allclose(got, model(x).detach().numpy(), atol=1e-4)
 
@@ -82,7 +85,9 @@ def test_cli_writes_the_onnx_file(tmp_path, capsys):
 
 def test_cli_unknown_format_is_a_clear_error(tmp_path, capsys):
     saved = _mlp().save(tmp_path / "m")
-    with pytest.raises(SystemExit) as done:  # argparse's choices: the value received and those allowed
+    with pytest.raises(
+        SystemExit
+    ) as done:  # argparse's choices: the value received and those allowed
         main(["export", str(saved), "--format", "tflite", "--out", str(tmp_path / "m.tflite")])
     err = capsys.readouterr().err
     assert done.value.code == 2 and "invalid choice: 'tflite'" in err and "onnx" in err
@@ -109,7 +114,9 @@ def test_falls_back_to_the_torchscript_exporter(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch.export, "export", refuse)
     path = to_onnx(model, tmp_path / "ts.onnx", example=torch.randn(2, 5))
-    assert _onnx_batch_dim(path).dim_param == "batch"  # the TorchScript exporter's dynamic axis name
+    assert (
+        _onnx_batch_dim(path).dim_param == "batch"
+    )  # the TorchScript exporter's dynamic axis name
     assert check_parity(model, path, torch.randn(5, 5)) <= 1e-4
 
 

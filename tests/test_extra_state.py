@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
-import lamina
 from lamina.checkpoint import Checkpointer, flatten, unflatten
 from lamina.errors import ArtifactError, WeightsError
+
+import lamina
 from lamina.models.mlp import MLP
 
 
@@ -60,8 +60,11 @@ def model_with_state(state=None):
     torch.manual_seed(0)
     model = lamina.Model(Vocabulary())
     model.build(X)
-    model.module.state_ = state if state is not None else {"labels": ["a", "b"], "rows": 4, "mean": 0.25,
-                                                           "nested": {"__tuple__": [1, 2]}}
+    model.module.state_ = (
+        state
+        if state is not None
+        else {"labels": ["a", "b"], "rows": 4, "mean": 0.25, "nested": {"__tuple__": [1, 2]}}
+    )
     return model
 
 
@@ -124,7 +127,9 @@ def test_malformed_or_missing_extra_state_in_the_manifest(tmp_path):
 # ------------------------------------------------------------------ checkpoints
 def tabular_model():
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"size": rng.normal(size=60), "color": rng.choice(["red", "blue", None], 60)})
+    frame = pd.DataFrame(
+        {"size": rng.normal(size=60), "color": rng.choice(["red", "blue", None], 60)}
+    )
     y = (frame["color"] == "red").to_numpy(np.int64)
     model = MLP(units=(8,), outputs=2).compile(loss="cross_entropy")
     model.fit(frame, y, epochs=2, verbose=0, seed=0)
@@ -139,7 +144,9 @@ def test_flatten_unflatten_keeps_a_non_tensor_extra_state_entry(tmp_path):
     restored = unflatten(meta, tensors)["model"]
     assert restored["tabular._extra_state"] == state["tabular._extra_state"]
     fresh = MLP(units=(8,), outputs=2)
-    fresh.load_state_dict(restored)  # makes the encoder, which sizes its embeddings from the extra state
+    fresh.load_state_dict(
+        restored
+    )  # makes the encoder, which sizes its embeddings from the extra state
     np.testing.assert_array_equal(fresh.predict(frame), model.predict(frame))
 
 

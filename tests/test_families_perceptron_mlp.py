@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from lamina.errors import ConfigError, DataError
 
 import lamina
-from lamina.errors import ConfigError, DataError
 from lamina.models import MLP, Perceptron
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
@@ -28,8 +28,9 @@ def test_check_model_perceptron_multiclass(data, rule):
 
 def test_check_model_perceptron_logistic(data):
     x, y = data
-    report = lamina.testing.check_model(Perceptron(rule="logistic"), x, (y == 0).astype(np.int64),
-                                        loss="binary_cross_entropy")
+    report = lamina.testing.check_model(
+        Perceptron(rule="logistic"), x, (y == 0).astype(np.int64), loss="binary_cross_entropy"
+    )
     assert report["output_shape"] == (96, 1)
 
 
@@ -65,7 +66,10 @@ def test_mlp_layer_order_and_dropout_only_when_asked():
 
 def test_save_load_round_trip_identical_predictions(tmp_path, data):
     x, y = data
-    for model in (Perceptron(outputs=3, rule="perceptron"), MLP(units=(8,), outputs=3, norm="batch", dropout=0.2)):
+    for model in (
+        Perceptron(outputs=3, rule="perceptron"),
+        MLP(units=(8,), outputs=3, norm="batch", dropout=0.2),
+    ):
         model.compile(optimizer="sgd", loss="cross_entropy", learning_rate=0.5)
         model.fit(x, y, epochs=2, verbose=0, seed=0)
         reloaded = lamina.load(model.save(str(tmp_path / type(model).__name__)))
@@ -85,7 +89,9 @@ def test_perceptron_rule_oracle_by_hand():
     # W[c] += 0.5 * sum over mistakes of (onehot(y) - onehot(0))[c] * x:
     #   class 0: -0.5 * (x0 + x1 + x3) = -0.5 * [0, 3] ; class 1: 0.5 * (x1 + x3) = 0.5 * [-1, 3]
     #   class 2: 0.5 * x0 = [0.5, 0] ; bias: 0.5 * [-3, 2, 1]
-    np.testing.assert_array_equal(model.dense.weight.detach().numpy(), [[0.0, -1.5], [-0.5, 1.5], [0.5, 0.0]])
+    np.testing.assert_array_equal(
+        model.dense.weight.detach().numpy(), [[0.0, -1.5], [-0.5, 1.5], [0.5, 0.0]]
+    )
     np.testing.assert_array_equal(model.dense.bias.detach().numpy(), [-1.5, 1.0, 0.5])
     assert history.history["mistake_rate"] == [0.75]
     # Step 2 from those weights: scores = x @ W.T + b.
@@ -93,7 +99,9 @@ def test_perceptron_rule_oracle_by_hand():
     #   row 2 [1, 1]: [-3.0, 2.0, 1.0] -> 1 (wrong, y=0)  row 3 [-1, 1]: [-3.0, 3.0, 0.0] -> 1 (right)
     # Only row 2 updates: W[0] += 0.5 * [1, 1], W[1] -= 0.5 * [1, 1], b[0] += 0.5, b[1] -= 0.5.
     model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
-    np.testing.assert_array_equal(model.dense.weight.detach().numpy(), [[0.5, -1.0], [-1.0, 1.0], [0.5, 0.0]])
+    np.testing.assert_array_equal(
+        model.dense.weight.detach().numpy(), [[0.5, -1.0], [-1.0, 1.0], [0.5, 0.0]]
+    )
     np.testing.assert_array_equal(model.dense.bias.detach().numpy(), [-1.0, 0.5, 0.5])
 
 
@@ -105,7 +113,7 @@ def test_perceptron_rule_matches_a_numpy_loop(data):
     w, b = np.zeros((3, 6)), np.zeros(3)
     for _ in range(3):
         for start in range(0, len(x), 16):
-            xb, yb = x[start:start + 16].astype(np.float64), y[start:start + 16]
+            xb, yb = x[start : start + 16].astype(np.float64), y[start : start + 16]
             delta = np.eye(3)[yb] - np.eye(3)[(xb @ w.T + b).argmax(1)]
             w, b = w + 0.1 * delta.T @ xb, b + 0.1 * delta.sum(0)
     np.testing.assert_allclose(model.dense.weight.detach().numpy(), w, rtol=1e-5, atol=1e-5)
@@ -139,7 +147,9 @@ def test_perceptron_learns_or_but_not_xor(rule):
 
 
 def test_logistic_perceptron_fails_xor():
-    model = Perceptron(rule="logistic").compile(optimizer="adam", loss="binary_cross_entropy", learning_rate=0.1)
+    model = Perceptron(rule="logistic").compile(
+        optimizer="adam", loss="binary_cross_entropy", learning_rate=0.1
+    )
     model.fit(XOR_X, XOR_Y, epochs=100, batch_size=4, seed=0, verbose=0)
     assert float(((model.predict(XOR_X)[:, 0] > 0) == XOR_Y).mean()) <= 0.75
 
@@ -157,18 +167,27 @@ def test_unknown_rule_lists_the_valid_ones():
         Perceptron(rule="hebb")
 
 
-@pytest.mark.parametrize("kwargs", [{"outputs": 1}, {"outputs": 2.0}, {"outputs": True},
-                                    {"outputs": 3, "rule": "logistic"}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"outputs": 1}, {"outputs": 2.0}, {"outputs": True}, {"outputs": 3, "rule": "logistic"}],
+)
 def test_perceptron_bad_num_classes(kwargs):
     with pytest.raises(ConfigError, match="outputs"):
         Perceptron(**kwargs)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"units": 64}, "units=\\(64,\\)"), ({"units": (64, 0)}, "positive ints"), ({"units": "64"}, "sequence"),
-    ({"outputs": 0}, "outputs"), ({"norm": "group"}, "'batch' or 'layer'"), ({"dropout": 1.0}, "dropout"),
-    ({"activation": "relu6x"}, "relu6x"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"units": 64}, "units=\\(64,\\)"),
+        ({"units": (64, 0)}, "positive ints"),
+        ({"units": "64"}, "sequence"),
+        ({"outputs": 0}, "outputs"),
+        ({"norm": "group"}, "'batch' or 'layer'"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"activation": "relu6x"}, "relu6x"),
+    ],
+)
 def test_mlp_bad_arguments(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         MLP(**kwargs)
@@ -183,6 +202,11 @@ def test_class_ids_beyond_outputs_are_a_clear_error():
 def test_params_are_stored_unchanged():
     units = [32, 16]
     model = MLP(units=units, outputs=5, dropout=0.25, norm="layer")
-    assert model.get_params() == {"units": units, "outputs": 5, "activation": "relu", "dropout": 0.25,
-                                  "norm": "layer"}
+    assert model.get_params() == {
+        "units": units,
+        "outputs": 5,
+        "activation": "relu",
+        "dropout": 0.25,
+        "norm": "layer",
+    }
     assert Perceptron().get_params() == {"outputs": 2, "rule": "softmax", "use_bias": True}

@@ -4,17 +4,20 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from lamina.errors import ConfigError, ShapeError
 
 import lamina
-from lamina.errors import ConfigError, ShapeError
 from lamina.models import CNN
 
 
 # ------------------------------------------------------------------ contract
-@pytest.mark.parametrize("preset,filters", [(None, (4, 8)), ("lenet5", (32, 64)), ("resnet", (4, 8))])
+@pytest.mark.parametrize(
+    "preset,filters", [(None, (4, 8)), ("lenet5", (32, 64)), ("resnet", (4, 8))]
+)
 def test_check_model_each_preset(images, preset, filters):
-    report = lamina.testing.check_model(CNN(preset=preset, filters=filters, outputs=3, dropout=0.1), *images,
-                                        epochs=8)
+    report = lamina.testing.check_model(
+        CNN(preset=preset, filters=filters, outputs=3, dropout=0.1), *images, epochs=8
+    )
     assert report["output_shape"] == (48, 3)
 
 
@@ -29,7 +32,9 @@ def test_check_model_one_dimensional():
     x, y = rng.random((40, 2, 20), dtype=np.float32), np.arange(40) % 2
     x[y == 1, 0, :5] += 1.0
     for preset in (None, "resnet"):
-        report = lamina.testing.check_model(CNN(preset=preset, filters=(4, 8), outputs=2, dims=1), x, y, epochs=8)
+        report = lamina.testing.check_model(
+            CNN(preset=preset, filters=(4, 8), outputs=2, dims=1), x, y, epochs=8
+        )
         assert report["output_shape"] == (40, 2)
 
 
@@ -37,19 +42,29 @@ def test_forward_shapes():
     assert CNN()(torch.ones(2, 1, 12, 12)).shape == (2, 10)
     assert CNN()(torch.ones(2, 12, 12)).shape == (2, 10)  # channel axis added
     assert CNN(preset="lenet5")(torch.ones(2, 3, 32, 32)).shape == (2, 10)
-    assert CNN(preset="resnet", filters=(4, 8, 16), outputs=5)(torch.ones(2, 1, 9, 7)).shape == (2, 5)
+    assert CNN(preset="resnet", filters=(4, 8, 16), outputs=5)(torch.ones(2, 1, 9, 7)).shape == (
+        2,
+        5,
+    )
     assert CNN(dims=1, filters=(4,), outputs=3)(torch.ones(2, 20)).shape == (2, 3)
     assert CNN(preset="lenet5", dims=1)(torch.ones(2, 2, 20)).shape == (2, 10)
 
 
 def test_layer_structure():
     lenet = [type(m).__name__ for m in CNN(preset="lenet5").features]
-    assert lenet.count("Conv2D") == 2 and lenet.count("MaxPool2D") == 2 and lenet.count("Dense") == 2
+    assert (
+        lenet.count("Conv2D") == 2 and lenet.count("MaxPool2D") == 2 and lenet.count("Dense") == 2
+    )
     resnet = CNN(preset="resnet", filters=(4, 8, 16)).features
     blocks = [m for m in resnet if type(m).__name__ == "ResidualBlock"]
     assert [(b.filters, b.strides) for b in blocks] == [(4, 1), (8, 2), (16, 2)]
-    assert [type(m).__name__ for m in CNN(filters=(4,), dims=1).features] == \
-        ["Conv1D", "BatchNorm", "Activation", "MaxPool1D", "Flatten"]
+    assert [type(m).__name__ for m in CNN(filters=(4,), dims=1).features] == [
+        "Conv1D",
+        "BatchNorm",
+        "Activation",
+        "MaxPool1D",
+        "Flatten",
+    ]
 
 
 def test_lenet5_matches_plain_torch():
@@ -66,22 +81,33 @@ def test_lenet5_matches_plain_torch():
 
 
 def test_residual_block_matches_plain_torch():
-    block = CNN(preset="resnet", filters=(4, 6)).features[4].eval()  # strided block with a projection
+    block = (
+        CNN(preset="resnet", filters=(4, 6)).features[4].eval()
+    )  # strided block with a projection
     x = torch.rand(2, 4, 6, 6)
     out = block(x)
 
     def bn(h, norm):
-        return F.batch_norm(h, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.1, 1e-5)
+        return F.batch_norm(
+            h, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.1, 1e-5
+        )
 
-    h = F.relu(bn(F.conv2d(x, block.conv1.weight, block.conv1.bias, stride=2, padding=1), block.norm1))
+    h = F.relu(
+        bn(F.conv2d(x, block.conv1.weight, block.conv1.bias, stride=2, padding=1), block.norm1)
+    )
     h = bn(F.conv2d(h, block.conv2.weight, block.conv2.bias, padding=1), block.norm2)
     conv, norm = block.shortcut
-    torch.testing.assert_close(out, F.relu(h + bn(F.conv2d(x, conv.weight, conv.bias, stride=2), norm)))
+    torch.testing.assert_close(
+        out, F.relu(h + bn(F.conv2d(x, conv.weight, conv.bias, stride=2), norm))
+    )
 
 
 def test_save_load_round_trip_identical_predictions(tmp_path, images):
     x, y = images
-    for model in (CNN(filters=(4,), outputs=3, augment={"shift": 1}), CNN(preset="resnet", filters=(4, 8), outputs=3)):
+    for model in (
+        CNN(filters=(4,), outputs=3, augment={"shift": 1}),
+        CNN(preset="resnet", filters=(4, 8), outputs=3),
+    ):
         model.compile(optimizer="adam", loss="cross_entropy", learning_rate=1e-2)
         model.fit(x, y, epochs=2, verbose=0, seed=0)
         reloaded = lamina.load(model.save(str(tmp_path / str(model.preset))))
@@ -108,7 +134,9 @@ def test_shift_keeps_shape_and_moves_mass():
     moved = out[:, 0].nonzero()[:, 1:].reshape(16, 4, 2).amin(1)  # each sample's blob corner
     assert moved.min() >= 2 and moved.max() <= 6
     torch.manual_seed(0)
-    torch.testing.assert_close(CNN(augment={"shift": 2}).augment_inputs(x), out)  # seeded: repeatable
+    torch.testing.assert_close(
+        CNN(augment={"shift": 2}).augment_inputs(x), out
+    )  # seeded: repeatable
 
 
 def test_shift_one_dimensional_and_crop_shapes():
@@ -121,7 +149,9 @@ def test_shift_one_dimensional_and_crop_shapes():
     assert CNN(dims=1, augment=("crop",)).augment_inputs(x).shape == x.shape
     image = torch.rand(4, 3, 12, 12)
     assert CNN(augment=("crop", "shift", "flip")).augment_inputs(image).shape == image.shape
-    torch.testing.assert_close(CNN(augment={"crop": 1.0}).augment_inputs(image), image)  # full crop: identity
+    torch.testing.assert_close(
+        CNN(augment={"crop": 1.0}).augment_inputs(image), image
+    )  # full crop: identity
 
 
 def test_augmentation_only_in_training(images):
@@ -137,7 +167,9 @@ def test_augmentation_only_in_training(images):
     np.testing.assert_array_equal(first, model.predict(x))
     assert torch.equal(seen[-1].cpu(), torch.from_numpy(x))  # predict sees the raw input
     model.train()
-    torch.testing.assert_close(model(torch.from_numpy(x)), model(torch.from_numpy(x)))  # forward never augments
+    torch.testing.assert_close(
+        model(torch.from_numpy(x)), model(torch.from_numpy(x))
+    )  # forward never augments
 
 
 # ------------------------------------------------------------------ bad input
@@ -146,9 +178,22 @@ def test_unknown_preset_lists_the_valid_ones():
         CNN(preset="vgg")
 
 
-@pytest.mark.parametrize("kwargs", [{"filters": ()}, {"filters": 32}, {"filters": (8, 0)}, {"kernel_size": 4},
-                                    {"outputs": 0}, {"dims": 3}, {"dropout": 1.0}, {"augment": "flip"},
-                                    {"augment": ("rotate",)}, {"augment": {"flip": 2.0}}, {"augment": {"shift": 1.5}}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"filters": ()},
+        {"filters": 32},
+        {"filters": (8, 0)},
+        {"kernel_size": 4},
+        {"outputs": 0},
+        {"dims": 3},
+        {"dropout": 1.0},
+        {"augment": "flip"},
+        {"augment": ("rotate",)},
+        {"augment": {"flip": 2.0}},
+        {"augment": {"shift": 1.5}},
+    ],
+)
 def test_bad_arguments(kwargs):
     with pytest.raises(ConfigError, match="Received"):
         CNN(**kwargs)

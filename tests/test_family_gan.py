@@ -6,10 +6,10 @@ import copy
 import numpy as np
 import pytest
 import torch
+from lamina.errors import ConfigError, DataError, ShapeError
 from torch.nn.utils import parametrize
 
 import lamina
-from lamina.errors import ConfigError, DataError, ShapeError
 from lamina.models.gan import GAN, Discriminator, Generator, discriminator_loss, generator_loss
 
 SMALL = {"latent": 8, "image_shape": (1, 8, 8), "filters": 8}
@@ -25,19 +25,29 @@ def bars(rows=64, seed=0):
 
 
 def nearest_distance(samples, data):
-    a, b = torch.as_tensor(samples).reshape(len(samples), -1), torch.as_tensor(data).reshape(len(data), -1)
+    a, b = (
+        torch.as_tensor(samples).reshape(len(samples), -1),
+        torch.as_tensor(data).reshape(len(data), -1),
+    )
     return float(torch.cdist(a, b).min(1).values.mean())
 
 
 # ------------------------------------------------------------------ contract
-@pytest.mark.parametrize("options,labelled,outputs", [({}, False, 1), ({"spectral_norm": True}, False, 1),
-                                                       ({"conditional_classes": 2}, True, 2)])
+@pytest.mark.parametrize(
+    "options,labelled,outputs",
+    [({}, False, 1), ({"spectral_norm": True}, False, 1), ({"conditional_classes": 2}, True, 2)],
+)
 def test_check_model(options, labelled, outputs):
     x, y = bars(48)
     torch.manual_seed(0)
     gan = GAN(**SMALL, **options)
-    report = lamina.testing.check_model(gan, x, y if labelled else None, loss="non_saturating", learning_rate=3e-3)
-    assert report["output_shape"] == (48, outputs)  # the discriminator's probabilities: one column per class
+    report = lamina.testing.check_model(
+        gan, x, y if labelled else None, loss="non_saturating", learning_rate=3e-3
+    )
+    assert report["output_shape"] == (
+        48,
+        outputs,
+    )  # the discriminator's probabilities: one column per class
     assert report["parameters"] == sum(p.numel() for p in gan.parameters())
 
 
@@ -55,10 +65,14 @@ def test_shapes_and_structure():
     assert gan(torch.rand(3, 8, 8)).shape == (3, 1)  # (N, H, W) gets the channel axis
     assert gan.sample(6).shape == (6, 1, 8, 8)
     normed = GAN(**SMALL, spectral_norm=True).discriminator
-    assert all(parametrize.is_parametrized(layer, "weight") for layer in (normed.features[0], normed.features[2],
-                                                                         normed.head))
+    assert all(
+        parametrize.is_parametrized(layer, "weight")
+        for layer in (normed.features[0], normed.features[2], normed.head)
+    )
     assert not parametrize.is_parametrized(gan.discriminator.head)
-    deeper = GAN(**SMALL, generator_depth=2).generator.body  # two 3x3 conv blocks on the (2F, H/4, W/4) maps
+    deeper = GAN(
+        **SMALL, generator_depth=2
+    ).generator.body  # two 3x3 conv blocks on the (2F, H/4, W/4) maps
     convs = [layer for layer in deeper if isinstance(layer, torch.nn.Conv2d)]
     assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [(16, 16, (3, 3))] * 2
     assert deeper(torch.randn(2, 16, 2, 2)).shape == (2, 1, 8, 8)
@@ -68,7 +82,9 @@ def test_projection_term_matches_hand_computation():
     discriminator = Discriminator((1, 8, 8), classes=3, filters=4)
     x, labels = torch.rand(4, 1, 8, 8), torch.tensor([2, 0, 1, 2])
     features = discriminator.features(x)
-    expected = discriminator.head(features)[:, 0] + (discriminator.embedding.weight[labels] * features).sum(1)
+    expected = discriminator.head(features)[:, 0] + (
+        discriminator.embedding.weight[labels] * features
+    ).sum(1)
     torch.testing.assert_close(discriminator(x, labels)[:, 0], expected)
 
 
@@ -80,17 +96,32 @@ def test_losses_match_their_formulas():
     standard_d = -torch.log(d_real).mean() - torch.log(1 - d_fake).mean()
     torch.testing.assert_close(discriminator_loss(real_logits, fake_logits), standard_d)
     s = 0.1  # one-sided: only the real targets move to 1 - s
-    smoothed = -((1 - s) * torch.log(d_real) + s * torch.log(1 - d_real)).mean() - torch.log(1 - d_fake).mean()
-    torch.testing.assert_close(discriminator_loss(real_logits, fake_logits, label_smoothing=s), smoothed)
-    torch.testing.assert_close(generator_loss(fake_logits, "standard"), torch.log(1 - d_fake).mean())
-    torch.testing.assert_close(generator_loss(fake_logits, "non_saturating"), -torch.log(d_fake).mean())
-    torch.testing.assert_close(generator_loss(fake_logits), -torch.log(d_fake).mean())  # the default
+    smoothed = (
+        -((1 - s) * torch.log(d_real) + s * torch.log(1 - d_real)).mean()
+        - torch.log(1 - d_fake).mean()
+    )
+    torch.testing.assert_close(
+        discriminator_loss(real_logits, fake_logits, label_smoothing=s), smoothed
+    )
+    torch.testing.assert_close(
+        generator_loss(fake_logits, "standard"), torch.log(1 - d_fake).mean()
+    )
+    torch.testing.assert_close(
+        generator_loss(fake_logits, "non_saturating"), -torch.log(d_fake).mean()
+    )
+    torch.testing.assert_close(
+        generator_loss(fake_logits), -torch.log(d_fake).mean()
+    )  # the default
 
 
 def test_standard_loss_saturates_where_non_saturating_does_not():
-    confident = torch.full((4, 1), -8.0, requires_grad=True)  # D(G(z)) ~ 3e-4: the fakes are rejected
-    grads = [torch.autograd.grad(generator_loss(confident, loss), confident)[0].abs().sum()
-             for loss in ("standard", "non_saturating")]
+    confident = torch.full(
+        (4, 1), -8.0, requires_grad=True
+    )  # D(G(z)) ~ 3e-4: the fakes are rejected
+    grads = [
+        torch.autograd.grad(generator_loss(confident, loss), confident)[0].abs().sum()
+        for loss in ("standard", "non_saturating")
+    ]
     assert grads[0] < 1e-3 < 0.9 < grads[1]
 
 
@@ -107,7 +138,10 @@ def test_one_step_matches_plain_torch_with_two_optimizers():
     fake = generator(torch.randn(16, 8))
     real = torch.from_numpy(x) * 2 - 1  # tanh output: the discriminator sees [-1, 1]
     d_real, d_fake = torch.sigmoid(discriminator(real)), torch.sigmoid(discriminator(fake.detach()))
-    d_loss = -(0.8 * torch.log(d_real) + 0.2 * torch.log(1 - d_real)).mean() - torch.log(1 - d_fake).mean()
+    d_loss = (
+        -(0.8 * torch.log(d_real) + 0.2 * torch.log(1 - d_real)).mean()
+        - torch.log(1 - d_fake).mean()
+    )
     adam_d.zero_grad()
     d_loss.backward()
     adam_d.step()
@@ -164,7 +198,12 @@ def test_sample_range_and_seed(output):
     with torch.no_grad():
         gan.generator.body[-2].bias.fill_(5.0)  # push the last layer toward saturation
     samples = gan.sample(32, seed=0)
-    assert samples.dtype == np.float32 and samples.min() >= 0.0 and samples.max() <= 1.0 and samples.max() > 0.99
+    assert (
+        samples.dtype == np.float32
+        and samples.min() >= 0.0
+        and samples.max() <= 1.0
+        and samples.max() > 0.99
+    )
     np.testing.assert_array_equal(samples, gan.sample(32, seed=0))
     assert not np.array_equal(samples, gan.sample(32, seed=1))
     assert gan.training  # sampling switches to eval mode and back
@@ -177,7 +216,9 @@ def test_save_load_round_trip_gives_identical_samples(tmp_path):
     reloaded = lamina.load(gan.save(str(tmp_path / "gan")))
     assert type(reloaded) is GAN and reloaded.get_params() == gan.get_params()
     np.testing.assert_array_equal(reloaded.sample(16, seed=5), gan.sample(16, seed=5))
-    np.testing.assert_array_equal(reloaded.sample(3, labels=[1, 1, 0], seed=5), gan.sample(3, labels=[1, 1, 0], seed=5))
+    np.testing.assert_array_equal(
+        reloaded.sample(3, labels=[1, 1, 0], seed=5), gan.sample(3, labels=[1, 1, 0], seed=5)
+    )
     np.testing.assert_array_equal(reloaded.predict(x), gan.predict(x))
     assert reloaded.history_.history.keys() == {"loss", "generator_loss"}
     deep = GAN(**SMALL, generator_depth=1).compile()
@@ -185,7 +226,9 @@ def test_save_load_round_trip_gives_identical_samples(tmp_path):
     again_deep = lamina.load(deep.save(str(tmp_path / "deep")))
     assert again_deep.get_params()["generator_depth"] == 1
     np.testing.assert_array_equal(again_deep.sample(4, seed=2), deep.sample(4, seed=2))
-    named = GAN(**SMALL).compile("adam", learning_rate=1e-3)  # named settings are re-applied on load
+    named = GAN(**SMALL).compile(
+        "adam", learning_rate=1e-3
+    )  # named settings are re-applied on load
     named.fit(x, epochs=1, batch_size=8, seed=0, verbose=0)
     again = lamina.load(named.save(str(tmp_path / "named")))
     assert [group["lr"] for group in again.optimizer.param_groups] == [1e-3, 1e-3]
@@ -208,16 +251,28 @@ def test_checkpoint_resume_is_bit_identical(tmp_path):
     def run(directory, init_seed, **options):
         torch.manual_seed(init_seed)
         gan = GAN(**SMALL, spectral_norm=True).compile(learning_rate=1e-3)
-        gan.fit(x, epochs=3, batch_size=16, seed=0, verbose=0, checkpoint_dir=str(tmp_path / directory),
-                checkpoint_every=3, **options)
+        gan.fit(
+            x,
+            epochs=3,
+            batch_size=16,
+            seed=0,
+            verbose=0,
+            checkpoint_dir=str(tmp_path / directory),
+            checkpoint_every=3,
+            **options,
+        )
         return gan
 
     reference = run("reference", 0)
     state = reference.optimizer.state_dict()["state"]
-    assert len(state) == len(list(reference.parameters()))  # Adam moments for generator and discriminator
+    assert len(state) == len(
+        list(reference.parameters())
+    )  # Adam moments for generator and discriminator
     with pytest.raises(RuntimeError, match="crash"):
         run("crashed", 0, callbacks=[Crash(at=8)])  # last checkpoint: epoch 1, step 3
-    resumed = run("crashed", 1, resume=True)  # other initial weights: all state comes from the checkpoint
+    resumed = run(
+        "crashed", 1, resume=True
+    )  # other initial weights: all state comes from the checkpoint
     for key, value in reference.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
     np.testing.assert_array_equal(resumed.sample(8, seed=0), reference.sample(8, seed=0))
@@ -229,19 +284,31 @@ def test_plot_samples_and_loss_curves(tmp_path):
     figure = gan.plot_samples(tmp_path / "samples.png", n=10)
     assert (tmp_path / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     grid = figure.axes[0].get_images()[0].get_array()
-    assert grid.shape == (3 * 9 + 1, 4 * 9 + 1)  # 3 rows x 4 columns of 8 x 8 pixels, 1-pixel borders
+    assert grid.shape == (
+        3 * 9 + 1,
+        4 * 9 + 1,
+    )  # 3 rows x 4 columns of 8 x 8 pixels, 1-pixel borders
     curves = lamina.plot.plot_history(history, tmp_path / "losses.png")
     assert [ax.get_title() for ax in curves.axes] == ["loss", "generator_loss"]
 
 
 # ------------------------------------------------------------------ bad input
-@pytest.mark.parametrize("kwargs,match", [
-    ({"latent": 0}, "latent=0"), ({"image_shape": (28, 28)}, r"image_shape=\(28, 28\)"),
-    ({"image_shape": (1, 30, 30)}, "divisible by 4"), ({"conditional_classes": 1}, "conditional_classes=1"),
-    ({"loss": "wasserstein"}, "'non_saturating', 'standard'"), ({"label_smoothing": 1.0}, "label_smoothing=1.0"),
-    ({"spectral_norm": "yes"}, "spectral_norm='yes'"), ({"filters": 0}, "filters=0"),
-    ({"output": "relu"}, "output='relu'"), ({"generator_depth": -1}, "generator_depth=-1"),
-    ({"generator_depth": True}, "generator_depth=True")])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"latent": 0}, "latent=0"),
+        ({"image_shape": (28, 28)}, r"image_shape=\(28, 28\)"),
+        ({"image_shape": (1, 30, 30)}, "divisible by 4"),
+        ({"conditional_classes": 1}, "conditional_classes=1"),
+        ({"loss": "wasserstein"}, "'non_saturating', 'standard'"),
+        ({"label_smoothing": 1.0}, "label_smoothing=1.0"),
+        ({"spectral_norm": "yes"}, "spectral_norm='yes'"),
+        ({"filters": 0}, "filters=0"),
+        ({"output": "relu"}, "output='relu'"),
+        ({"generator_depth": -1}, "generator_depth=-1"),
+        ({"generator_depth": True}, "generator_depth=True"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         GAN(**kwargs)

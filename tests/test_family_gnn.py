@@ -5,16 +5,20 @@ import sys
 import numpy as np
 import pytest
 import torch
+from lamina.errors import ConfigError, DataError, ShapeError
 
 import lamina
-from lamina.errors import ConfigError, DataError, ShapeError
 from lamina.models.gnn import GAT, GCN, GraphSAGE, to_graph
 
 torch_geometric = pytest.importorskip("torch_geometric")
 from torch_geometric.data import Batch, Data  # noqa: E402
 from torch_geometric.loader import DataLoader  # noqa: E402
 
-FAMILIES = [GCN(units=8, outputs=2), GAT(units=4, num_heads=2, outputs=2), GraphSAGE(units=8, outputs=2)]
+FAMILIES = [
+    GCN(units=8, outputs=2),
+    GAT(units=4, num_heads=2, outputs=2),
+    GraphSAGE(units=8, outputs=2),
+]
 
 
 def tiny_graph(num_nodes=24, features=6, seed=0):
@@ -26,8 +30,16 @@ def tiny_graph(num_nodes=24, features=6, seed=0):
     x = rng.normal(size=(num_nodes, features)).astype(np.float32)
     x[:, 0] += 1.5 * (2 * y - 1)
     nodes = np.arange(num_nodes)
-    return to_graph({"x": x, "y": y, "edge_index": np.concatenate([[source, target], [target, source]], axis=1),
-                     "train_mask": nodes < 12, "val_mask": (nodes >= 12) & (nodes < 18), "test_mask": nodes >= 18})
+    return to_graph(
+        {
+            "x": x,
+            "y": y,
+            "edge_index": np.concatenate([[source, target], [target, source]], axis=1),
+            "train_mask": nodes < 12,
+            "val_mask": (nodes >= 12) & (nodes < 18),
+            "test_mask": nodes >= 18,
+        }
+    )
 
 
 def tiny_graphs(count=16, seed=0):
@@ -60,7 +72,9 @@ def test_check_model_node_task(model):
 
 @pytest.mark.parametrize("cls", [GCN, GAT, GraphSAGE])
 def test_check_model_graph_task(cls):
-    report = lamina.testing.check_model(cls(units=8, outputs=2, task="graph"), tiny_graphs(), None, batch_size=4)
+    report = lamina.testing.check_model(
+        cls(units=8, outputs=2, task="graph"), tiny_graphs(), None, batch_size=4
+    )
     assert report["output_shape"] == (16, 2)
 
 
@@ -85,7 +99,9 @@ def _dense_propagation(x, edge_index, num_nodes):
 
 def test_gcn_matches_the_dense_formula():
     x = torch.rand(4, 5)
-    edge_index = torch.tensor([[0, 1, 1, 2, 2, 3, 0, 3], [1, 0, 2, 1, 3, 2, 3, 0]])  # a 4-cycle, both directions
+    edge_index = torch.tensor(
+        [[0, 1, 1, 2, 2, 3, 0, 3], [1, 0, 2, 1, 3, 2, 3, 0]]
+    )  # a 4-cycle, both directions
     edge_index = edge_index[:, :6]  # a path 0-1-2-3: degrees differ, so the normalisation matters
     model = GCN(units=3, outputs=2, num_layers=2, dropout=0.0).eval()
     model.build(x)
@@ -109,7 +125,9 @@ def test_input_dropout_keeps_the_dropout_distribution(cls):
     model = cls(units=4, outputs=50, num_layers=1, dropout=0.5)
     model.build(x)
     conv = model.convs[0]
-    with torch.no_grad():  # no edges and identity weights: GCN's self-loop and SAGE's root weight give out = x
+    with (
+        torch.no_grad()
+    ):  # no edges and identity weights: GCN's self-loop and SAGE's root weight give out = x
         for parameter in conv.parameters():
             parameter.zero_()
         (conv.lin if cls is GCN else conv.lin_r).weight.copy_(torch.eye(50))
@@ -128,7 +146,10 @@ def test_node_task_shapes_and_layers():
     gat = GAT(units=4, num_heads=3, outputs=5)
     assert gat(graph).shape == (24, 5)
     assert (gat.convs[0].heads, gat.convs[1].heads, gat.convs[1].concat) == (3, 1, False)
-    assert GraphSAGE(units=8, outputs=5, aggregation="max")(graph.x, graph.edge_index).shape == (24, 5)
+    assert GraphSAGE(units=8, outputs=5, aggregation="max")(graph.x, graph.edge_index).shape == (
+        24,
+        5,
+    )
     assert GCN(outputs=3)(torch.ones(5, 2)).shape == (5, 3)  # no edge_index: nodes without edges
 
 
@@ -150,8 +171,13 @@ def test_graph_task_loss_falls_with_a_dataloader_and_validation():
     graphs = tiny_graphs(count=24)
     model = GraphSAGE(units=8, outputs=2, task="graph", pooling="add")
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=1e-2)
-    history = model.fit(DataLoader(graphs[:16], batch_size=4, shuffle=True), validation_data=graphs[16:],
-                        epochs=15, verbose=0, seed=0)
+    history = model.fit(
+        DataLoader(graphs[:16], batch_size=4, shuffle=True),
+        validation_data=graphs[16:],
+        epochs=15,
+        verbose=0,
+        seed=0,
+    )
     losses = history.history["loss"]
     assert losses[-1] < 0.7 * losses[0]
     assert "val_accuracy" in history.history
@@ -167,10 +193,16 @@ def test_node_task_masks_feed_fit_and_evaluate():
     assert "val_accuracy" in history and len(history["val_accuracy"]) == 30  # val_mask present
     predicted = model.predict(graph).argmax(1)
     correct = predicted == graph.y.numpy()
-    for mask, expected in [("test", graph.test_mask), ("val_mask", graph.val_mask), (None, np.ones(24, bool)),
-                           (np.arange(24) < 5, np.arange(24) < 5)]:
+    for mask, expected in [
+        ("test", graph.test_mask),
+        ("val_mask", graph.val_mask),
+        (None, np.ones(24, bool)),
+        (np.arange(24) < 5, np.arange(24) < 5),
+    ]:
         expected = np.asarray(expected)
-        assert model.evaluate(graph, mask=mask)["accuracy"] == pytest.approx(correct[expected].mean())
+        assert model.evaluate(graph, mask=mask)["accuracy"] == pytest.approx(
+            correct[expected].mean()
+        )
     assert model.evaluate(graph)["accuracy"] >= 0.8
 
 
@@ -190,20 +222,30 @@ def test_cora_goes_straight_into_fit():
     assert graph.x.shape == (2708, 1433) and graph.edge_index.shape == (2, 10556)
     assert int(graph.train_mask.sum()) == 140 and int(graph.test_mask.sum()) == 1000
     torch.testing.assert_close(graph.x.sum(1), torch.ones(2708))  # every Cora paper has some words
-    model = GCN(units=4, outputs=7).compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
+    model = GCN(units=4, outputs=7).compile(
+        optimizer="adam", loss="cross_entropy", metrics=["accuracy"]
+    )
     model.fit(splits, epochs=2, verbose=0, seed=0)
     assert set(model.evaluate(splits)) == {"loss", "accuracy"}
     assert model.predict(splits).shape == (2708, 7)
 
 
 # ------------------------------------------------------------------ save / load
-@pytest.mark.parametrize("model", [GCN(units=8, outputs=3), GAT(units=4, num_heads=2, outputs=3, task="graph"),
-                                   GraphSAGE(units=8, outputs=3, aggregation="max", task="graph",
-                                             pooling="max")], ids=lambda m: type(m).__name__)
+@pytest.mark.parametrize(
+    "model",
+    [
+        GCN(units=8, outputs=3),
+        GAT(units=4, num_heads=2, outputs=3, task="graph"),
+        GraphSAGE(units=8, outputs=3, aggregation="max", task="graph", pooling="max"),
+    ],
+    ids=lambda m: type(m).__name__,
+)
 def test_save_load_round_trip(tmp_path, model):
     data = tiny_graph() if model.task == "node" else tiny_graphs()
     fitted(model, data, epochs=2)
-    reloaded = lamina.load(model.save(str(tmp_path / "model")))  # rebuilt unbuilt, sized from the signature
+    reloaded = lamina.load(
+        model.save(str(tmp_path / "model"))
+    )  # rebuilt unbuilt, sized from the signature
     assert type(reloaded) is type(model) and reloaded.get_params() == model.get_params()
     np.testing.assert_array_equal(reloaded.predict(data), model.predict(data))
     assert reloaded.evaluate(data) == pytest.approx(model.evaluate(data))
@@ -236,7 +278,9 @@ def test_wrong_edge_index_shape_says_to_transpose():
 def test_masks_of_the_wrong_length_or_missing():
     graph = tiny_graph()
     model = fitted(GCN(outputs=2), graph, epochs=1)
-    with pytest.raises(ShapeError, match=r"one entry per node.*shape \(3,\).*Expected: shape \(24,\)"):
+    with pytest.raises(
+        ShapeError, match=r"one entry per node.*shape \(3,\).*Expected: shape \(24,\)"
+    ):
         model.evaluate(graph, mask=np.ones(3, dtype=bool))
     with pytest.raises(ShapeError, match=r"dtype torch.int64"):
         model.evaluate(graph, mask=torch.ones(24, dtype=torch.long))
@@ -246,7 +290,9 @@ def test_masks_of_the_wrong_length_or_missing():
     with pytest.raises(DataError, match=r"no test_mask.*mask=None"):
         model.evaluate(bare)
     graph.train_mask = graph.train_mask[:10]
-    with pytest.raises(ShapeError, match=r"train_mask must be a bool tensor with one entry per node"):
+    with pytest.raises(
+        ShapeError, match=r"train_mask must be a bool tensor with one entry per node"
+    ):
         model.fit(graph, verbose=0)
 
 
@@ -268,12 +314,18 @@ def test_other_bad_input():
         GCN(outputs=1).compile(optimizer="adam", loss="cross_entropy").fit(graph, verbose=0)
 
 
-@pytest.mark.parametrize("make,match", [
-    (lambda: GCN(task="edge"), "task"), (lambda: GCN(pooling="sum"), "pooling"), (lambda: GCN(num_layers=0),
-                                                                                  "num_layers"),
-    (lambda: GCN(dropout=1.0), "dropout"), (lambda: GAT(num_heads=0), "num_heads"),
-    (lambda: GraphSAGE(aggregation="lstm"), "aggregation"), (lambda: GraphSAGE(units=2.5), "units"),
-])
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda: GCN(task="edge"), "task"),
+        (lambda: GCN(pooling="sum"), "pooling"),
+        (lambda: GCN(num_layers=0), "num_layers"),
+        (lambda: GCN(dropout=1.0), "dropout"),
+        (lambda: GAT(num_heads=0), "num_heads"),
+        (lambda: GraphSAGE(aggregation="lstm"), "aggregation"),
+        (lambda: GraphSAGE(units=2.5), "units"),
+    ],
+)
 def test_bad_constructor_arguments(make, match):
     with pytest.raises(ConfigError, match=match):
         make()

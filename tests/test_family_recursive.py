@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-import lamina
 from lamina.datasets.synthetic_trees import LABELS, arithmetic_trees, evaluate, flatten
 from lamina.errors import ConfigError, DataError, ShapeError
-from lamina.models.recursive import RecursiveNet
 from lamina.trees import Tree, decode, encode
+
+import lamina
+from lamina.models.recursive import RecursiveNet
 
 
 @pytest.fixture
@@ -27,7 +27,13 @@ def test_parse_repr_size_depth_and_post_order():
     tree = Tree.parse(("+", ("3",), ("*", ("2",), ("-1",))))
     assert repr(tree) == "(+ 3 (* 2 -1))"
     assert (tree.size, tree.depth, Tree("7").depth) == (5, 2, 0)
-    assert [node.label for node in tree] == ["3", "2", "-1", "*", "+"]  # children before parents, root last
+    assert [node.label for node in tree] == [
+        "3",
+        "2",
+        "-1",
+        "*",
+        "+",
+    ]  # children before parents, root last
     assert Tree.parse(tree.to_tuple()) == tree and hash(Tree.parse(tree.to_tuple())) == hash(tree)
     assert Tree.parse(("+", "3", ("*", "2", "-1"))) == tree  # bare labels are leaves
     assert Tree.parse(("+", "2", "3")) != Tree.parse(("+", "3", "2"))
@@ -43,7 +49,9 @@ def test_encode_layout_and_decode_round_trip():
     small = encode([Tree.parse(("-", "4", "9"))], {"-": 1, "4": 2, "9": 3}, max_nodes=5)
     assert small[0].tolist() == [[2, -1, -1], [3, -1, -1], [1, 0, 1], [0, -1, -1], [0, -1, -1]]
     ids = encode([Tree(5, [Tree(2), Tree(3), Tree(4)])])  # token-id labels, no vocabulary
-    assert ids[0, -1].tolist() == [5, 0, 1, 2] and decode(ids) == [Tree(5, [Tree(2), Tree(3), Tree(4)])]
+    assert ids[0, -1].tolist() == [5, 0, 1, 2] and decode(ids) == [
+        Tree(5, [Tree(2), Tree(3), Tree(4)])
+    ]
 
 
 def test_from_parents_builds_the_tree_and_keeps_child_order():
@@ -53,13 +61,16 @@ def test_from_parents_builds_the_tree_and_keeps_child_order():
     assert (deep.size, deep.depth) == (3000, 2999) and len(repr(deep)) > 3000
 
 
-@pytest.mark.parametrize("parents,pattern", [
-    ([-1, 2, 3, 1], r"cycle.*nodes \[1, 2, 3\]"),
-    ([1, 2, 0], r"cycle.*nodes \[0, 1, 2\].*0 root"),
-    ([-1, 1], r"cycle.*nodes \[1\] \(1 -> 1"),
-    ([-1, -1, 0], r"exactly one root.*2 roots: nodes \[0, 1\]"),
-    ([-1, 5], r"out of range.*node 1 has parent 5"),
-])
+@pytest.mark.parametrize(
+    "parents,pattern",
+    [
+        ([-1, 2, 3, 1], r"cycle.*nodes \[1, 2, 3\]"),
+        ([1, 2, 0], r"cycle.*nodes \[0, 1, 2\].*0 root"),
+        ([-1, 1], r"cycle.*nodes \[1\] \(1 -> 1"),
+        ([-1, -1, 0], r"exactly one root.*2 roots: nodes \[0, 1\]"),
+        ([-1, 5], r"out of range.*node 1 has parent 5"),
+    ],
+)
 def test_from_parents_rejects_cycles_and_several_roots(parents, pattern):
     with pytest.raises(DataError, match=pattern):
         Tree.from_parents(parents, ["a"] * len(parents))
@@ -86,11 +97,15 @@ def test_arithmetic_trees_are_reproducible_and_bounded():
     assert all(evaluate(t) == v for t, v in zip(trees, values)) and np.abs(values).max() <= 9
     assert 0.3 < (values > 0).mean() < 0.6  # roughly balanced sign classes
     assert flatten(Tree.parse(("-", ("*", "7", "8"), "-3"))) == "( ( 7 * 8 ) - -3 )"
-    assert evaluate(Tree.parse(("-", ("*", "7", "8"), "-3"))) == 9  # 56 saturates to 9, then 9 + 3 -> 9
+    assert (
+        evaluate(Tree.parse(("-", ("*", "7", "8"), "-3"))) == 9
+    )  # 56 saturates to 9, then 9 + 3 -> 9
 
 
 # ------------------------------------------------------------------ contract
-@pytest.mark.parametrize("cell,arity", [("treelstm", 2), ("treelstm", None), ("rvnn", 2), ("rvnn", None)])
+@pytest.mark.parametrize(
+    "cell,arity", [("treelstm", 2), ("treelstm", None), ("rvnn", 2), ("rvnn", None)]
+)
 def test_check_model_both_cells(tiny, cell, arity):
     report = lamina.testing.check_model(_model(cell, arity), *tiny, epochs=6)
     assert report["output_shape"] == (64, 2)
@@ -98,8 +113,14 @@ def test_check_model_both_cells(tiny, cell, arity):
 
 def test_parameter_count():
     hidden, embedding = 8, 5
-    model = RecursiveNet(units=hidden, outputs=3, arity=2, labels=list(LABELS), embedding_dim=embedding)
-    node, children, forget = embedding * 4 * hidden + 4 * hidden, 2 * hidden * 3 * hidden, 2 * hidden * 2 * hidden
+    model = RecursiveNet(
+        units=hidden, outputs=3, arity=2, labels=list(LABELS), embedding_dim=embedding
+    )
+    node, children, forget = (
+        embedding * 4 * hidden + 4 * hidden,
+        2 * hidden * 3 * hidden,
+        2 * hidden * 2 * hidden,
+    )
     expected = (len(LABELS) + 1) * embedding + node + children + forget + hidden * 3 + 3
     assert sum(p.numel() for p in model.parameters()) == expected
 
@@ -120,17 +141,29 @@ def _reference(model, tree, ids):
         h = torch.tanh(wx + u_weight @ summary)
         return h, h
     i = torch.sigmoid(wx[:size] + u_weight[:size] @ summary)
-    o = torch.sigmoid(wx[size:2 * size] + u_weight[size:2 * size] @ summary)
-    u = torch.tanh(wx[2 * size:3 * size] + u_weight[2 * size:] @ summary)
+    o = torch.sigmoid(wx[size : 2 * size] + u_weight[size : 2 * size] @ summary)
+    u = torch.tanh(wx[2 * size : 3 * size] + u_weight[2 * size :] @ summary)
     c = i * u
     for k, (h_k, c_k) in enumerate(zip(hs, cs)):
-        forget_weight = model.forget.weight[k * size:(k + 1) * size] if arity is not None else model.forget.weight
-        c = c + torch.sigmoid(wx[3 * size:] + forget_weight @ (summary if arity is not None else h_k)) * c_k
+        forget_weight = (
+            model.forget.weight[k * size : (k + 1) * size]
+            if arity is not None
+            else model.forget.weight
+        )
+        c = (
+            c
+            + torch.sigmoid(
+                wx[3 * size :] + forget_weight @ (summary if arity is not None else h_k)
+            )
+            * c_k
+        )
     return o * torch.tanh(c), c
 
 
-@pytest.mark.parametrize("cell,arity", [("treelstm", 2), ("treelstm", None), ("treelstm", 3), ("rvnn", 2),
-                                        ("rvnn", None)])
+@pytest.mark.parametrize(
+    "cell,arity",
+    [("treelstm", 2), ("treelstm", None), ("treelstm", 3), ("rvnn", 2), ("rvnn", None)],
+)
 def test_batched_by_level_matches_node_by_node_recursion(cell, arity):
     torch.manual_seed(0)
     trees, _ = arithmetic_trees(12, max_depth=5, seed=2)
@@ -152,7 +185,9 @@ def test_one_step_per_level_not_per_node():
     calls = []
     model.node.register_forward_hook(lambda module, args, out: calls.append(len(out)))
     model(torch.as_tensor(encode(trees, LABELS)))
-    assert len(calls) == max(t.depth for t in trees) + 1  # one cell call per height, over the whole batch
+    assert (
+        len(calls) == max(t.depth for t in trees) + 1
+    )  # one cell call per height, over the whole batch
     assert sum(calls) == sum(t.size for t in trees)
 
 
@@ -161,9 +196,13 @@ def test_batching_invariance():
     small = Tree.parse(("+", "1", ("*", "2", "3")))
     big, _ = arithmetic_trees(9, max_depth=6, seed=4)
     alone = model.predict([small])
-    batch = model.predict([*big[:4], small, *big[4:]])  # padded to the biggest tree, other positions
+    batch = model.predict(
+        [*big[:4], small, *big[4:]]
+    )  # padded to the biggest tree, other positions
     np.testing.assert_allclose(batch[4], alone[0], atol=1e-6)
-    np.testing.assert_allclose(model.predict(encode([small], LABELS, max_nodes=40, max_children=2)), alone, atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(encode([small], LABELS, max_nodes=40, max_children=2)), alone, atol=1e-6
+    )
 
 
 def test_child_sum_ignores_child_order_n_ary_does_not():
@@ -192,7 +231,9 @@ def test_save_load_round_trip(tmp_path, tiny):
     reloaded = lamina.load(model.save(str(tmp_path / "recursive")))
     assert type(reloaded) is RecursiveNet and reloaded.get_params() == model.get_params()
     np.testing.assert_array_equal(reloaded.predict(trees), model.predict(trees))
-    np.testing.assert_array_equal(reloaded.predict(encode(trees[:3], LABELS)), model.predict(trees[:3]))
+    np.testing.assert_array_equal(
+        reloaded.predict(encode(trees[:3], LABELS)), model.predict(trees[:3])
+    )
 
 
 def test_fit_seed_fixes_the_initial_weights(tiny):
@@ -207,11 +248,17 @@ def test_fit_seed_fixes_the_initial_weights(tiny):
 
 
 # ------------------------------------------------------------------ bad input
-@pytest.mark.parametrize("kwargs,pattern", [
-    ({"cell": "gru"}, "'treelstm', 'rvnn'"), ({"units": 0}, "units=0"), ({"arity": 0}, "arity=0"),
-    ({"labels": None}, "vocabulary_size or labels"), ({"labels": ["+", "+"]}, "distinct"),
-    ({"vocabulary_size": 2}, "vocabulary_size=2"),
-])
+@pytest.mark.parametrize(
+    "kwargs,pattern",
+    [
+        ({"cell": "gru"}, "'treelstm', 'rvnn'"),
+        ({"units": 0}, "units=0"),
+        ({"arity": 0}, "arity=0"),
+        ({"labels": None}, "vocabulary_size or labels"),
+        ({"labels": ["+", "+"]}, "distinct"),
+        ({"vocabulary_size": 2}, "vocabulary_size=2"),
+    ],
+)
 def test_bad_arguments(kwargs, pattern):
     with pytest.raises(ConfigError, match=pattern):
         RecursiveNet(**{"labels": ["+", "1"], **kwargs})

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from lamina.errors import ConfigError, DataError, ShapeError
+from lamina.sequences import forecast_windows, pad_sequences
 
 import lamina
-from lamina.errors import ConfigError, DataError, ShapeError
 from lamina.models.rnn import RNN
-from lamina.sequences import forecast_windows, pad_sequences
 
 CELLS = ("rnn", "lstm", "gru")
 
@@ -26,13 +26,17 @@ def _labelling(rows=48, steps=6, features=2, seed=0):
 
 def _forecasting(horizon=3):
     t = np.arange(160, dtype=np.float32)
-    return forecast_windows(np.sin(t / 4) + 0.5 * np.sin(t / 9), lookback=12, horizon=horizon, stride=2)
+    return forecast_windows(
+        np.sin(t / 4) + 0.5 * np.sin(t / 9), lookback=12, horizon=horizon, stride=2
+    )
 
 
 def _ragged(rows=12, vocabulary_size=7, seed=0):
     """Token-id rows of lengths 1..8, padded with 0, and a label per row."""
     rng = np.random.default_rng(seed)
-    sequences = [rng.integers(1, vocabulary_size, size=int(n)) for n in rng.integers(1, 9, size=rows)]
+    sequences = [
+        rng.integers(1, vocabulary_size, size=int(n)) for n in rng.integers(1, 9, size=rows)
+    ]
     return sequences, pad_sequences(sequences)
 
 
@@ -53,10 +57,22 @@ def test_check_model_each_cell_and_task(cell, task):
 
 def test_check_model_token_ids_stacked_bidirectional_parameter_count():
     sequences, x = _ragged(rows=40)
-    y = np.array([int(row[0] > 3) for row in sequences])  # the first token decides: the backward pass must carry it
-    model = RNN("lstm", units=8, outputs=2, num_layers=2, bidirectional=True, vocabulary_size=7, embedding_dim=4)
+    y = np.array(
+        [int(row[0] > 3) for row in sequences]
+    )  # the first token decides: the backward pass must carry it
+    model = RNN(
+        "lstm",
+        units=8,
+        outputs=2,
+        num_layers=2,
+        bidirectional=True,
+        vocabulary_size=7,
+        embedding_dim=4,
+    )
     report = lamina.testing.check_model(model, x, y, epochs=10)
-    lstm = 2 * (4 * 8 * (4 + 8) + 2 * 4 * 8) + 2 * (4 * 8 * (16 + 8) + 2 * 4 * 8)  # two directions per layer
+    lstm = 2 * (4 * 8 * (4 + 8) + 2 * 4 * 8) + 2 * (
+        4 * 8 * (16 + 8) + 2 * 4 * 8
+    )  # two directions per layer
     assert report["parameters"] == 7 * 4 + lstm + (16 * 2 + 2)
 
 
@@ -65,7 +81,11 @@ def test_forward_shapes():
     x = torch.rand(3, 7, 4)
     assert RNN()(x).shape == (3, 1)
     assert RNN("gru", outputs=5, num_layers=3, bidirectional=True)(x).shape == (3, 5)
-    assert RNN("rnn", outputs=5, task="label", bidirectional=True, num_layers=2)(x).shape == (3, 7, 5)
+    assert RNN("rnn", outputs=5, task="label", bidirectional=True, num_layers=2)(x).shape == (
+        3,
+        7,
+        5,
+    )
     assert RNN(task="forecast", horizon=4)(x).shape == (3, 4)
     assert RNN(task="forecast", horizon=4, outputs=4)(x).shape == (3, 4, 4)  # (N, horizon, series)
     assert RNN(task="forecast", horizon=2)(torch.rand(3, 9)).shape == (3, 2)  # (N, T): one feature
@@ -73,7 +93,11 @@ def test_forward_shapes():
     assert RNN(outputs=2, task="label", vocabulary_size=10)(ids).shape == (3, 7, 2)
     model = RNN(units=6, num_layers=2, bidirectional=True)
     model(x)
-    assert (model.recurrent.input_size, model.recurrent.hidden_size, model.recurrent.num_layers) == (4, 6, 2)
+    assert (
+        model.recurrent.input_size,
+        model.recurrent.hidden_size,
+        model.recurrent.num_layers,
+    ) == (4, 6, 2)
     assert model.recurrent.bidirectional and model.head[-1].weight.shape == (1, 12)
 
 
@@ -123,14 +147,23 @@ def test_bidirectional_gru_labelling_matches_hand_written_cell():
 
 # ------------------------------------------------------------------ padding
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("task,bidirectional", [("classify", False), ("classify", True), ("label", True),
-                                                ("forecast", False)])
+@pytest.mark.parametrize(
+    "task,bidirectional",
+    [("classify", False), ("classify", True), ("label", True), ("forecast", False)],
+)
 def test_padding_never_changes_a_row(cell, task, bidirectional):
     torch.manual_seed(0)
     rng = np.random.default_rng(1)
     rows = [rng.normal(size=(n, 3)).astype(np.float32) for n in (5, 2, 7, 1)]
-    model = RNN(cell, units=6, outputs=2, task=task, num_layers=2, bidirectional=bidirectional,
-                horizon=1 if task != "forecast" else 3).eval()
+    model = RNN(
+        cell,
+        units=6,
+        outputs=2,
+        task=task,
+        num_layers=2,
+        bidirectional=bidirectional,
+        horizon=1 if task != "forecast" else 3,
+    ).eval()
     batch = model(torch.from_numpy(pad_sequences(rows)))
     for i, row in enumerate(rows):
         alone = model(torch.from_numpy(row)[None])[0]
@@ -143,21 +176,29 @@ def test_padding_never_changes_a_row_of_token_ids():
     model = RNN("gru", units=6, outputs=3, bidirectional=True, vocabulary_size=7).eval()
     batch = model(torch.from_numpy(x))
     for i, row in enumerate(sequences):
-        torch.testing.assert_close(batch[i], model(torch.from_numpy(row)[None])[0], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            batch[i], model(torch.from_numpy(row)[None])[0], atol=1e-5, rtol=1e-5
+        )
 
 
 def test_labelling_loss_and_metrics_ignore_padded_steps():
     sequences, x = _ragged(rows=16)
     real = [(row % 2).astype(np.int64) for row in sequences]  # tag: is the id odd
     y_ignore = pad_sequences(real, value=-100)
-    y_garbage = pad_sequences(real, value=1)  # padded with a real class: masked by the input padding
+    y_garbage = pad_sequences(
+        real, value=1
+    )  # padded with a real class: masked by the input padding
     model = RNN("lstm", units=8, outputs=2, task="label", vocabulary_size=7)
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
     model.fit(x, y_ignore, epochs=3, verbose=0, seed=0)
     logits = model.predict(x)
     mask = torch.from_numpy(x) != 0
-    expected_loss = F.cross_entropy(torch.from_numpy(logits)[mask], torch.from_numpy(y_ignore)[mask])
-    expected_accuracy = (torch.from_numpy(logits).argmax(-1) == torch.from_numpy(y_ignore))[mask].float().mean()
+    expected_loss = F.cross_entropy(
+        torch.from_numpy(logits)[mask], torch.from_numpy(y_ignore)[mask]
+    )
+    expected_accuracy = (
+        (torch.from_numpy(logits).argmax(-1) == torch.from_numpy(y_ignore))[mask].float().mean()
+    )
     for y in (y_ignore, y_garbage):
         logs = model.evaluate(x, y, batch_size=len(x))
         assert logs["loss"] == pytest.approx(float(expected_loss), abs=1e-5)
@@ -174,7 +215,9 @@ def test_labelling_loss_and_metrics_ignore_padded_steps():
 
 def test_labelling_ignore_index_at_real_steps_and_sample_weight():
     x, y = _labelling(rows=8)
-    model = RNN("gru", units=4, outputs=2, task="label").compile(optimizer="adam", loss="cross_entropy")
+    model = RNN("gru", units=4, outputs=2, task="label").compile(
+        optimizer="adam", loss="cross_entropy"
+    )
     model.build(torch.from_numpy(x))
     logits = torch.from_numpy(model.predict(x))
     y_some = y.copy()
@@ -189,8 +232,16 @@ def test_labelling_ignore_index_at_real_steps_and_sample_weight():
 def test_save_load_round_trip_identical_predictions(tmp_path):
     sequences, x = _ragged(rows=20)
     y = pad_sequences([(row > 3).astype(np.int64) for row in sequences], value=-100)
-    model = RNN("gru", units=8, outputs=2, task="label", num_layers=2, bidirectional=True, vocabulary_size=7,
-                embedding_dim=5)
+    model = RNN(
+        "gru",
+        units=8,
+        outputs=2,
+        task="label",
+        num_layers=2,
+        bidirectional=True,
+        vocabulary_size=7,
+        embedding_dim=5,
+    )
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
     model.fit(x, y, epochs=2, verbose=0, seed=0)
     reloaded = lamina.load(model.save(str(tmp_path / "rnn")))
@@ -224,7 +275,9 @@ def test_rows_of_length_zero_name_the_row():
     floats[2] = 0.0
     with pytest.raises(DataError, match="row 2 is all padding"):
         RNN().compile(optimizer="adam", loss="mse").fit(floats, np.zeros(3), verbose=0)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(x)), batch_size=3)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.from_numpy(x)), batch_size=3
+    )
     with pytest.raises(DataError, match="row 1 is all padding"):
         model.predict(loader)
 
@@ -240,13 +293,23 @@ def test_wrong_feature_count_after_fit():
         model(torch.ones(2, 6, 3))
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"cell": "transformer"}, "'rnn', 'lstm', 'gru'"), ({"cell": "LSTM"}, "Unknown RNN cell"),
-    ({"task": "regress"}, "'classify', 'label', 'forecast'"), ({"task": "forecast", "horizon": 0}, "horizon"),
-    ({"horizon": 3}, "only used with task='forecast'"), ({"units": 0}, "units"), ({"outputs": 2.0}, "outputs"),
-    ({"num_layers": True}, "num_layers"), ({"dropout": 1.0}, "dropout"), ({"bidirectional": 1}, "bool"),
-    ({"vocabulary_size": 1}, ">= 2"), ({"embedding_dim": 8}, "vocabulary_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"cell": "transformer"}, "'rnn', 'lstm', 'gru'"),
+        ({"cell": "LSTM"}, "Unknown RNN cell"),
+        ({"task": "regress"}, "'classify', 'label', 'forecast'"),
+        ({"task": "forecast", "horizon": 0}, "horizon"),
+        ({"horizon": 3}, "only used with task='forecast'"),
+        ({"units": 0}, "units"),
+        ({"outputs": 2.0}, "outputs"),
+        ({"num_layers": True}, "num_layers"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"bidirectional": 1}, "bool"),
+        ({"vocabulary_size": 1}, ">= 2"),
+        ({"embedding_dim": 8}, "vocabulary_size"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         RNN(**kwargs)

@@ -6,11 +6,19 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-import lamina
 from lamina.datasets.synthetic import digit_sequences
 from lamina.errors import ConfigError, DataError, ShapeError
-from lamina.models.seq2seq import BOS, EOS, PAD, BahdanauAttention, LuongAttention, Seq2Seq, SequenceAccuracy
+
+import lamina
+from lamina.models.seq2seq import (
+    BOS,
+    EOS,
+    PAD,
+    BahdanauAttention,
+    LuongAttention,
+    Seq2Seq,
+    SequenceAccuracy,
+)
 
 VARIANTS = [("bahdanau", "gru"), ("luong", "lstm"), (None, "gru")]
 
@@ -24,7 +32,9 @@ def copy_task():
 def trained():
     """A small attention model fitted briefly on sorting: right on many rows, unsure on some."""
     x, y = digit_sequences("sort", rows=512, min_length=3, max_length=6, seed=0)
-    model = Seq2Seq(units=24, embedding_dim=12).compile(metrics=["sequence_accuracy"], learning_rate=1e-2)
+    model = Seq2Seq(units=24, embedding_dim=12).compile(
+        metrics=["sequence_accuracy"], learning_rate=1e-2
+    )
     model.fit(x, y, epochs=4, batch_size=32, verbose=0, seed=0)
     return model, x[:64], y[:64]
 
@@ -36,7 +46,9 @@ def small(**kwargs):
 # ------------------------------------------------------------------ contract and shapes
 @pytest.mark.parametrize("attention,cell", VARIANTS)
 def test_check_model_copy_task(copy_task, attention, cell):
-    report = lamina.testing.check_model(small(attention=attention, cell=cell), *copy_task, epochs=10)
+    report = lamina.testing.check_model(
+        small(attention=attention, cell=cell), *copy_task, epochs=10
+    )
     assert report["output_shape"] == (48, 5)  # greedy ids, as wide as the targets seen in fit
 
 
@@ -62,7 +74,10 @@ def test_parameter_count_of_the_plain_gru():
     embeddings = 2 * 13 * 8
     encoder = 2 * 3 * (8 * 16 + 16 * 16 + 2 * 16)  # two directions, three gates, two biases each
     decoder = 3 * (8 * 16 + 16 * 16 + 2 * 16)
-    assert sum(p.numel() for p in model.parameters()) == embeddings + encoder + (32 * 16 + 16) + decoder + 16 * 13 + 13
+    assert (
+        sum(p.numel() for p in model.parameters())
+        == embeddings + encoder + (32 * 16 + 16) + decoder + 16 * 13 + 13
+    )
 
 
 # ------------------------------------------------------------------ attention oracles
@@ -76,7 +91,9 @@ def test_bahdanau_scores_match_a_hand_computation():
     # v . tanh(W_q q + W_k k_j) for the two real steps; the third is padding
     scores = [math.tanh(query[0] + k[0]) + 2 * math.tanh(query[1] - k[1]) for k in keys[:2]]
     expected = [math.exp(s) / sum(math.exp(t) for t in scores) for s in scores]
-    context, weights = attention(torch.tensor([[query]]), torch.tensor([keys]), torch.tensor([[True, True, False]]))
+    context, weights = attention(
+        torch.tensor([[query]]), torch.tensor([keys]), torch.tensor([[True, True, False]])
+    )
     torch.testing.assert_close(weights[0, 0], torch.tensor([*expected, 0.0]))
     torch.testing.assert_close(context[0, 0], torch.tensor([expected[0], expected[1]]))
 
@@ -90,9 +107,13 @@ def test_luong_scores_match_a_hand_computation():
         # q . (W k_j): W k_0 = (1, -1), W k_1 = (2, 1); k_2 is padding
         scores = [query[0] * 1 + query[1] * -1, query[0] * 2 + query[1] * 1]
         expected = [math.exp(s) / sum(math.exp(t) for t in scores) for s in scores]
-        context, weights = attention(torch.tensor([queries]), torch.tensor([keys]), torch.tensor([[True, True, False]]))
+        context, weights = attention(
+            torch.tensor([queries]), torch.tensor([keys]), torch.tensor([[True, True, False]])
+        )
         torch.testing.assert_close(weights[0, q], torch.tensor([*expected, 0.0]))
-        torch.testing.assert_close(context[0, q], torch.tensor([expected[0], expected[0], expected[1]]))
+        torch.testing.assert_close(
+            context[0, q], torch.tensor([expected[0], expected[0], expected[1]])
+        )
 
 
 # ------------------------------------------------------------------ padding
@@ -109,8 +130,12 @@ def test_padding_changes_nothing(attention, cell):
     assert not keys_padded[:, 3:].any() and not mask[:, 3:].any()
     torch.testing.assert_close(state_padded, state)
     torch.testing.assert_close(model(padded, target), model(source, target))
-    for a, b in zip(model.decode(padded.numpy(), max_length=8), model.decode(source.numpy(), max_length=8)):
-        np.testing.assert_array_equal(a, b)  # the unfitted default length depends on the width: fix it
+    for a, b in zip(
+        model.decode(padded.numpy(), max_length=8), model.decode(source.numpy(), max_length=8)
+    ):
+        np.testing.assert_array_equal(
+            a, b
+        )  # the unfitted default length depends on the width: fix it
 
 
 @pytest.mark.parametrize("attention", ["bahdanau", "luong"])
@@ -120,14 +145,21 @@ def test_padded_source_steps_get_zero_attention(attention):
     weights = model.attention_weights(source, max_length=4)  # (2, 4, 6)
     assert (weights[0, :, 4:] == 0).all() and (weights[1, :, 1:] == 0).all()
     output = model.predict(source)[:, :4]
-    np.testing.assert_allclose(weights.sum(-1), (output != PAD).astype(np.float32), rtol=1e-5)  # 0 after EOS
+    np.testing.assert_allclose(
+        weights.sum(-1), (output != PAD).astype(np.float32), rtol=1e-5
+    )  # 0 after EOS
 
 
 # ------------------------------------------------------------------ training and decoding
 def test_teacher_forcing_probability_decides_what_the_decoder_reads():
     source = torch.tensor([[3, 4, 5], [6, 7, 8]])
-    target, other = torch.tensor([[5, 4, 3, 2], [8, 7, 6, 2]]), torch.tensor([[9, 9, 9, 2], [3, 3, 3, 2]])
-    free_running = small(teacher_forcing=0.0).train()  # feeds its own guesses: the target values do not matter
+    target, other = (
+        torch.tensor([[5, 4, 3, 2], [8, 7, 6, 2]]),
+        torch.tensor([[9, 9, 9, 2], [3, 3, 3, 2]]),
+    )
+    free_running = small(
+        teacher_forcing=0.0
+    ).train()  # feeds its own guesses: the target values do not matter
     torch.testing.assert_close(free_running(source, target), free_running(source, other))
     forced = small(teacher_forcing=1.0).train()
     assert not torch.allclose(forced(source, target), forced(source, other))
@@ -140,12 +172,17 @@ def test_loss_falls_with_scheduled_sampling_and_dropout(copy_task):
 
 
 def test_one_call_decoder_matches_step_by_step_decoding(trained):
-    for attention in ("luong", None):  # teacher-forced in one call; greedy decoding runs step by step
+    for attention in (
+        "luong",
+        None,
+    ):  # teacher-forced in one call; greedy decoding runs step by step
         model = small(attention=attention).eval()
         source = torch.as_tensor(trained[1][:8])
         greedy = model(source)  # (8, 12, V)
         ids = torch.as_tensor(model.predict(source.numpy()))
-        real = F.pad((ids == EOS).cumsum(1)[:, :-1] == 0, (1, 0), value=True)  # steps up to and including EOS
+        real = F.pad(
+            (ids == EOS).cumsum(1)[:, :-1] == 0, (1, 0), value=True
+        )  # steps up to and including EOS
         torch.testing.assert_close(model(source, ids)[real], greedy[real])
 
 
@@ -161,7 +198,9 @@ def test_beam_search_scores_at_least_greedy_and_are_true_log_probabilities(train
     greedy_ids, greedy_scores = model.decode(x, beam_width=1)
     beam_ids, beam_scores = model.decode(x, beam_width=4)
     assert (beam_scores >= greedy_scores - 1e-5).all()
-    assert (beam_scores > greedy_scores + 1e-4).any()  # the beam found better sequences on some rows
+    assert (
+        beam_scores > greedy_scores + 1e-4
+    ).any()  # the beam found better sequences on some rows
     for ids, scores in ((greedy_ids, greedy_scores), (beam_ids, beam_scores)):
         target = torch.as_tensor(ids)
         with torch.no_grad():
@@ -186,9 +225,13 @@ def test_sequence_accuracy_on_logits_and_ids():
     metric = lamina.registry.get("metric", "sequence_accuracy")
     assert isinstance(metric, SequenceAccuracy)
     target = torch.tensor([[4, 2, 0], [5, 6, 2]])
-    logits = F.one_hot(torch.tensor([[4, 2, 9], [5, 7, 2]]), 13).float()  # row 0 right (the pad step is free)
+    logits = F.one_hot(
+        torch.tensor([[4, 2, 9], [5, 7, 2]]), 13
+    ).float()  # row 0 right (the pad step is free)
     metric.update(logits, target)
-    metric.update(torch.tensor([[4, 2], [5, 6]]), target[:, :2], sample_weight=torch.tensor([1.0, 3.0]))
+    metric.update(
+        torch.tensor([[4, 2], [5, 6]]), target[:, :2], sample_weight=torch.tensor([1.0, 3.0])
+    )
     assert metric.compute() == pytest.approx((1 + 0 + 1 + 3) / 6)
     with pytest.raises(ShapeError, match="y_pred.shape"):
         metric.update(torch.zeros(2, 3, 13), torch.zeros(2, 4, dtype=torch.long))
@@ -209,7 +252,9 @@ def test_save_load_round_trip_identical_predictions(tmp_path, trained):
 def test_plot_attention_writes_a_png(tmp_path, trained):
     model, x, _ = trained
     labels = ["<pad>", "<s>", "</s>", *"0123456789"]
-    figure = model.plot_attention(x[0], tmp_path / "attention.png", source_labels=labels, target_labels=labels)
+    figure = model.plot_attention(
+        x[0], tmp_path / "attention.png", source_labels=labels, target_labels=labels
+    )
     assert (tmp_path / "attention.png").read_bytes()[:4] == b"\x89PNG"
     steps = int((model.predict(x[:1]) != PAD).sum())
     assert figure.axes[0].images[0].get_array().shape == (steps, int((x[0] != PAD).sum()))
@@ -225,7 +270,9 @@ def test_digit_sequences():
             assert 2 <= len(digits) <= 6 and min(digits) >= 3 and max(digits) <= 12
             assert target.tolist() == [*answer(digits), EOS] + [PAD] * (6 - len(digits))
     a, b = digit_sequences(rows=5, seed=0), digit_sequences(rows=5, seed=1)
-    assert not np.array_equal(a[0], b[0]) and np.array_equal(a[0], digit_sequences(rows=5, seed=0)[0])
+    assert not np.array_equal(a[0], b[0]) and np.array_equal(
+        a[0], digit_sequences(rows=5, seed=0)[0]
+    )
     with pytest.raises(ConfigError, match="'reverse'"):
         digit_sequences("shuffle")
     with pytest.raises(ConfigError, match="min_length=6"):
@@ -258,9 +305,19 @@ def test_unknown_attention_lists_the_valid_ones():
         Seq2Seq(attention="dot")
 
 
-@pytest.mark.parametrize("kwargs", [{"cell": "rnn"}, {"units": 0}, {"embedding_dim": 2.5},
-                                    {"source_vocabulary_size": 3}, {"num_layers": 0}, {"dropout": 1.0},
-                                    {"teacher_forcing": 1.5}, {"teacher_forcing": True}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"cell": "rnn"},
+        {"units": 0},
+        {"embedding_dim": 2.5},
+        {"source_vocabulary_size": 3},
+        {"num_layers": 0},
+        {"dropout": 1.0},
+        {"teacher_forcing": 1.5},
+        {"teacher_forcing": True},
+    ],
+)
 def test_bad_arguments(kwargs):
     with pytest.raises(ConfigError, match="Received"):
         Seq2Seq(**kwargs)

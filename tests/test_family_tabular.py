@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from lamina.errors import ConfigError, DataError, NotBuiltError, ShapeError
 
 import lamina
-from lamina.errors import ConfigError, DataError, NotBuiltError, ShapeError
 from lamina.models.mlp import MLP, embedding_size_rule
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,13 +22,17 @@ REPO = Path(__file__).resolve().parents[1]
 def frame_and_labels(rows=120, seed=0):
     """Mixed columns; the label depends on a category, a bool and a number, so it is learnable."""
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "age": rng.integers(18, 80, rows),
-        "income": rng.normal(50.0, 10.0, rows),
-        "city": rng.choice(["Oslo", "Rome", "Lima", "Pune"], rows),
-        "member": rng.random(rows) > 0.5,
-    })
-    y = ((frame["city"].isin(["Oslo", "Lima"]) ^ frame["member"]) | (frame["age"] > 70)).to_numpy(np.int64)
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, rows),
+            "income": rng.normal(50.0, 10.0, rows),
+            "city": rng.choice(["Oslo", "Rome", "Lima", "Pune"], rows),
+            "member": rng.random(rows) > 0.5,
+        }
+    )
+    y = ((frame["city"].isin(["Oslo", "Lima"]) ^ frame["member"]) | (frame["age"] > 70)).to_numpy(
+        np.int64
+    )
     return frame, y
 
 
@@ -45,17 +49,28 @@ def kinds(model):
 
 # ------------------------------------------------------------------ type inference and encoding
 def test_column_kinds_are_inferred_from_dtypes():
-    frame = pd.DataFrame({
-        "int": [1, 2, 3, 4], "float": [0.5, 1.5, 2.5, 3.5], "nullable": pd.array([1, None, 3, 4], dtype="Int64"),
-        "text": ["a", "b", "a", "c"], "object": pd.Series(["x", "y", None, "x"], dtype=object),
-        "category": pd.Categorical(["lo", "hi", "hi", "lo"]), "flag": [True, False, True, True],
-        "zip": [101, 202, 101, 303],
-    })
+    frame = pd.DataFrame(
+        {
+            "int": [1, 2, 3, 4],
+            "float": [0.5, 1.5, 2.5, 3.5],
+            "nullable": pd.array([1, None, 3, 4], dtype="Int64"),
+            "text": ["a", "b", "a", "c"],
+            "object": pd.Series(["x", "y", None, "x"], dtype=object),
+            "category": pd.Categorical(["lo", "hi", "hi", "lo"]),
+            "flag": [True, False, True, True],
+            "zip": [101, 202, 101, 303],
+        }
+    )
     model = fitted(frame, np.array([0, 1, 0, 1]), epochs=1, categorical=["zip"])
     assert kinds(model) == {
-        "int": ("numeric", "number"), "float": ("numeric", "number"), "nullable": ("numeric", "number"),
-        "text": ("categorical", "string"), "object": ("categorical", "string"),
-        "category": ("categorical", "string"), "flag": ("categorical", "bool"), "zip": ("categorical", "number"),
+        "int": ("numeric", "number"),
+        "float": ("numeric", "number"),
+        "nullable": ("numeric", "number"),
+        "text": ("categorical", "string"),
+        "object": ("categorical", "string"),
+        "category": ("categorical", "string"),
+        "flag": ("categorical", "bool"),
+        "zip": ("categorical", "number"),
     }
     columns = {c["name"]: c for c in model.tabular.columns_}
     assert columns["zip"]["vocabulary"] == ["101", "202", "303"]  # ints stay numeric unless named
@@ -68,7 +83,9 @@ def test_numeric_columns_are_standardised_with_train_statistics_oracle():
     model = fitted(frame, np.array([0, 1, 0, 1]), epochs=1)
     encoded = model.tabular.transform(pd.DataFrame({"a": [4.0, 1.0], "b": [7, 5]}))
     a = frame["a"].to_numpy()
-    np.testing.assert_allclose(encoded[:, 0], (np.array([4.0, 1.0]) - a.mean()) / a.std(), rtol=1e-6)
+    np.testing.assert_allclose(
+        encoded[:, 0], (np.array([4.0, 1.0]) - a.mean()) / a.std(), rtol=1e-6
+    )
     np.testing.assert_allclose(encoded[:, 1], [2.0, 0.0])  # a constant column keeps std 1
     assert encoded.shape == (2, 2) and encoded.dtype == np.float32
 
@@ -81,8 +98,10 @@ def test_forward_is_numbers_then_one_embedding_per_column_torch_oracle():
     city, member = model.tabular.embeddings
     expected = torch.cat([numbers, city(codes[:, 0]), member(codes[:, 1])], dim=1)
     torch.testing.assert_close(model.tabular(encoded), expected)
-    np.testing.assert_array_equal(codes[:, 0].numpy(), frame["city"].map({"Lima": 1, "Oslo": 2, "Pune": 3,
-                                                                         "Rome": 4}).to_numpy())
+    np.testing.assert_array_equal(
+        codes[:, 0].numpy(),
+        frame["city"].map({"Lima": 1, "Oslo": 2, "Pune": 3, "Rome": 4}).to_numpy(),
+    )
 
 
 # ------------------------------------------------------------------ embedding sizes
@@ -91,7 +110,10 @@ def test_embedding_sizes_follow_the_fastai_rule_by_default():
     frame = pd.DataFrame({"small": list("ab") * 30, "large": [f"v{i}" for i in range(60)]})
     model = fitted(frame, np.arange(60) % 2, epochs=1)
     sizes = [(e.num_embeddings, e.embedding_dim) for e in model.tabular.embeddings]
-    assert sizes == [(3, embedding_size_rule(3)), (61, embedding_size_rule(61))]  # categories + unknown index
+    assert sizes == [
+        (3, embedding_size_rule(3)),
+        (61, embedding_size_rule(61)),
+    ]  # categories + unknown index
 
 
 def test_embedding_size_can_be_set_for_all_columns_or_per_column():
@@ -155,7 +177,13 @@ def test_check_model_on_a_dataframe_loss_falls_save_load_clone():
 
 
 def test_tabular_arguments_appear_in_params_only_when_set():
-    assert set(MLP().get_params()) == {"units", "outputs", "activation", "dropout", "norm"}  # as before
+    assert set(MLP().get_params()) == {
+        "units",
+        "outputs",
+        "activation",
+        "dropout",
+        "norm",
+    }  # as before
     model = MLP(units=(4,)).set_params(categorical=("zip",), embedding_dim={"zip": 2})
     assert model.get_params()["categorical"] == ("zip",) and model.embedding_dim == {"zip": 2}
     assert model.clone().get_params() == model.get_params()
@@ -181,10 +209,17 @@ def test_fresh_process_loads_and_predicts_identically(tmp_path):
     model = fitted(frame, y)
     path = model.save(str(tmp_path / "tabular"))
     frame.to_csv(tmp_path / "rows.csv", index=False)
-    code = ("import sys, json, pandas, lamina; m = lamina.load(sys.argv[1]); "
-            "print(json.dumps(m.predict(pandas.read_csv(sys.argv[2])).tolist()))")
-    done = subprocess.run([sys.executable, "-c", code, path, str(tmp_path / "rows.csv")], capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    code = (
+        "import sys, json, pandas, lamina; m = lamina.load(sys.argv[1]); "
+        "print(json.dumps(m.predict(pandas.read_csv(sys.argv[2])).tolist()))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, path, str(tmp_path / "rows.csv")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     expected = model.predict(pd.read_csv(tmp_path / "rows.csv"))
     np.testing.assert_array_equal(np.array(json.loads(done.stdout), dtype=np.float32), expected)
@@ -196,7 +231,9 @@ def test_arrays_keep_the_plain_mlp():
     model.fit(x, y, epochs=1, verbose=0)
     assert "tabular" not in dict(model.named_children())
     assert all(isinstance(v, torch.Tensor) for v in model.state_dict().values())
-    frame = pd.DataFrame(x, columns=list("abcd"))  # a DataFrame for an array-built model: used as numbers
+    frame = pd.DataFrame(
+        x, columns=list("abcd")
+    )  # a DataFrame for an array-built model: used as numbers
     np.testing.assert_array_equal(model.predict(frame), model.predict(x))
 
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from lamina.errors import ConfigError, DataError, NotBuiltError, ShapeError
 from torch.distributions import Normal
 from torch.distributions import kl_divergence as torch_kl
 
 import lamina
-from lamina.errors import ConfigError, DataError, NotBuiltError, ShapeError
 from lamina.models.vae import VAE, bernoulli_nll, gaussian_nll, kl_divergence, reparameterize
 
 
@@ -22,12 +22,14 @@ def binary():
     y = np.arange(48) % 3
     x = rng.random((48, 6, 6)) < 0.1
     for k in range(3):
-        x[y == k, 2 * k:2 * k + 2, :] = True
+        x[y == k, 2 * k : 2 * k + 2, :] = True
     return x.astype(np.float32), y
 
 
 def fitted(x, y=None, epochs=5, **kwargs):
-    model = VAE(**{"latent": 2, "units": (16,), **kwargs}).compile(optimizer="adam", learning_rate=1e-2)
+    model = VAE(**{"latent": 2, "units": (16,), **kwargs}).compile(
+        optimizer="adam", learning_rate=1e-2
+    )
     model.fit(x, y, epochs=epochs, batch_size=16, verbose=0, seed=0)
     return model
 
@@ -35,17 +37,22 @@ def fitted(x, y=None, epochs=5, **kwargs):
 # ------------------------------------------------------------------ contract
 def test_check_model_unconditional(binary):
     """No targets: y=None, the loss is the model's own ("negative_elbo"); predict gives mu."""
-    report = lamina.testing.check_model(VAE(latent=2, units=(16,)), binary[0], None, loss="negative_elbo")
+    report = lamina.testing.check_model(
+        VAE(latent=2, units=(16,)), binary[0], None, loss="negative_elbo"
+    )
     assert report["output_shape"] == (48, 2)
     assert report["parameters"] == (36 * 16 + 16) + (16 * 4 + 4) + (2 * 16 + 16) + (16 * 36 + 36)
 
 
 def test_check_model_conditional_and_gaussian(binary, images):
-    report = lamina.testing.check_model(VAE(latent=2, units=(16,), num_classes=3), *binary, loss="negative_elbo")
+    report = lamina.testing.check_model(
+        VAE(latent=2, units=(16,), num_classes=3), *binary, loss="negative_elbo"
+    )
     assert report["output_shape"] == (48, 2)
     x = images[0]  # real values (not all in [0, 1]): a Gaussian decoder
-    report = lamina.testing.check_model(VAE(latent=3, units=(16, 8), decoder="gaussian"), x, None,
-                                        loss="negative_elbo")
+    report = lamina.testing.check_model(
+        VAE(latent=3, units=(16, 8), decoder="gaussian"), x, None, loss="negative_elbo"
+    )
     assert report["output_shape"] == (48, 3)
 
 
@@ -62,8 +69,9 @@ def test_shapes(binary):
 
 # ------------------------------------------------------------------ numerical oracles
 def test_kl_matches_closed_form_and_torch():
-    assert kl_divergence(torch.tensor([[1.0]]), torch.tensor([[math.log(4.0)]])).item() == \
-        pytest.approx(0.5 * (1 + 4 - 1 - math.log(4.0)))
+    assert kl_divergence(
+        torch.tensor([[1.0]]), torch.tensor([[math.log(4.0)]])
+    ).item() == pytest.approx(0.5 * (1 + 4 - 1 - math.log(4.0)))
     mu, logvar = torch.randn(5, 3), torch.randn(5, 3)
     expected = torch_kl(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum(-1)
     torch.testing.assert_close(kl_divergence(mu, logvar), expected)
@@ -71,7 +79,9 @@ def test_kl_matches_closed_form_and_torch():
 
 def test_reconstruction_terms_match_torch():
     logits, x = torch.randn(4, 7), (torch.rand(4, 7) < 0.5).float()
-    expected = torch.stack([F.binary_cross_entropy(torch.sigmoid(logits[i]), x[i], reduction="sum") for i in range(4)])
+    expected = torch.stack(
+        [F.binary_cross_entropy(torch.sigmoid(logits[i]), x[i], reduction="sum") for i in range(4)]
+    )
     torch.testing.assert_close(bernoulli_nll(logits, x), expected, rtol=1e-5, atol=1e-5)
     mean, log_variance, target = torch.randn(4, 7), torch.randn(7), torch.randn(4, 7)
     expected = -Normal(mean, (0.5 * log_variance).exp()).log_prob(target).sum(-1)
@@ -98,7 +108,9 @@ def test_evaluate_is_the_negative_elbo_by_hand(binary):
     torch.manual_seed(3)
     with torch.no_grad():
         logits, mu, logvar = model(x)
-        reconstruction = F.binary_cross_entropy_with_logits(logits, x.reshape(48, -1), reduction="sum") / 48
+        reconstruction = (
+            F.binary_cross_entropy_with_logits(logits, x.reshape(48, -1), reduction="sum") / 48
+        )
         kl = torch_kl(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum() / 48
     assert logs["reconstruction"] == pytest.approx(reconstruction.item(), rel=1e-5)
     assert logs["kl"] == pytest.approx(kl.item(), rel=1e-5)
@@ -107,12 +119,18 @@ def test_evaluate_is_the_negative_elbo_by_hand(binary):
 
 def test_beta_and_kl_warmup_weight_the_training_loss(binary):
     history = fitted(binary[0], beta=0.0, epochs=2).history_.history
-    assert history["loss"] == pytest.approx(history["reconstruction"], rel=1e-6)  # beta 0: no KL in the loss
-    model = fitted(binary[0], kl_warmup=2, epochs=3)  # 3 steps per epoch: weights 1/6, 2/6, ... then 1
+    assert history["loss"] == pytest.approx(
+        history["reconstruction"], rel=1e-6
+    )  # beta 0: no KL in the loss
+    model = fitted(
+        binary[0], kl_warmup=2, epochs=3
+    )  # 3 steps per epoch: weights 1/6, 2/6, ... then 1
     history = model.history_.history
     assert int(model.kl_steps) == 9
     assert history["loss"][0] < history["reconstruction"][0] + 0.7 * history["kl"][0]
-    assert history["loss"][2] == pytest.approx(history["reconstruction"][2] + history["kl"][2], rel=1e-5)
+    assert history["loss"][2] == pytest.approx(
+        history["reconstruction"][2] + history["kl"][2], rel=1e-5
+    )
 
 
 def test_loss_falls_and_elbo_improves(binary):
@@ -134,8 +152,9 @@ def test_importance_weighted_bound(binary):
     elbo = np.mean([model.evaluate(binary[0])["loss"] for _ in range(20)])
     assert one == pytest.approx(elbo, rel=0.05)  # one sample: the ELBO (a noisy estimate of it)
     assert many < elbo  # a tighter bound on -log p(x)
-    assert model.importance_weighted_nll(binary[0], samples=8, seed=1) == \
-        model.importance_weighted_nll(binary[0], samples=8, seed=1)
+    assert model.importance_weighted_nll(
+        binary[0], samples=8, seed=1
+    ) == model.importance_weighted_nll(binary[0], samples=8, seed=1)
 
 
 # ------------------------------------------------------------------ sampling, conditional
@@ -149,7 +168,11 @@ def test_sample_shapes_ranges_and_seeds(binary):
     np.testing.assert_array_equal(model.sample(10, seed=0), means)
     assert not np.array_equal(model.sample(10, seed=1), means)
     gaussian = fitted(binary[0], decoder="gaussian")
-    assert gaussian.sample(4, seed=0).shape == gaussian.sample(4, mean=False, seed=0).shape == (4, 6, 6)
+    assert (
+        gaussian.sample(4, seed=0).shape
+        == gaussian.sample(4, mean=False, seed=0).shape
+        == (4, 6, 6)
+    )
 
 
 def test_conditional_samples_follow_the_label(binary):
@@ -157,14 +180,21 @@ def test_conditional_samples_follow_the_label(binary):
     model = fitted(x, y, epochs=40, num_classes=3)
     for k in range(3):
         rows = model.sample(200, y=k, seed=0).mean((0, 2))  # mean intensity per image row: (6,)
-        assert rows[2 * k:2 * k + 2].min() > np.delete(rows, [2 * k, 2 * k + 1]).max() + 0.4  # its rows light up
+        assert (
+            rows[2 * k : 2 * k + 2].min() > np.delete(rows, [2 * k, 2 * k + 1]).max() + 0.4
+        )  # its rows light up
     assert model.sample(3, y=[0, 1, 2], seed=0).shape == (3, 6, 6)
-    assert model.evaluate(x, y)["loss"] > 0 and model.predict(x).shape == (48, 2)  # predict: no labels needed
+    assert model.evaluate(x, y)["loss"] > 0 and model.predict(x).shape == (
+        48,
+        2,
+    )  # predict: no labels needed
 
 
 def test_save_load_round_trip(tmp_path, binary):
     x, y = binary
-    for i, model in enumerate([fitted(x), fitted(x, y, num_classes=3), fitted(x, decoder="gaussian")]):
+    for i, model in enumerate(
+        [fitted(x), fitted(x, y, num_classes=3), fitted(x, decoder="gaussian")]
+    ):
         reloaded = lamina.load(model.save(str(tmp_path / f"m{i}")))
         assert type(reloaded) is VAE and reloaded.get_params() == model.get_params()
         labels = y[:5] if model.num_classes else None
@@ -172,7 +202,9 @@ def test_save_load_round_trip(tmp_path, binary):
             np.testing.assert_array_equal(a, b)
         z = model.encode(x[:5])[0]
         np.testing.assert_array_equal(model.decode(z, labels), reloaded.decode(z, labels))
-        np.testing.assert_array_equal(model.sample(5, labels, seed=2), reloaded.sample(5, labels, seed=2))
+        np.testing.assert_array_equal(
+            model.sample(5, labels, seed=2), reloaded.sample(5, labels, seed=2)
+        )
         torch.manual_seed(0)
         before = model.evaluate(x, labels if labels is None else y)
         torch.manual_seed(0)
@@ -185,7 +217,10 @@ def test_plots_write_pngs(tmp_path, binary):
     x, y = binary
     model = fitted(x, latent=3)
     figure = model.plot_samples(tmp_path / "samples.png", n=16)
-    assert figure.axes[0].get_images()[0].get_array().shape == (4 * 7, 4 * 7)  # 4x4 grid, 1-pixel gaps
+    assert figure.axes[0].get_images()[0].get_array().shape == (
+        4 * 7,
+        4 * 7,
+    )  # 4x4 grid, 1-pixel gaps
     figure = model.plot_reconstructions(x, tmp_path / "reconstructions.png", n=5)
     assert figure.axes[0].get_images()[0].get_array().shape == (2 * 7, 5 * 7)
     figure = model.plot_latent(x, y, tmp_path / "latent.png")  # latent 3: PCA to 2-D
@@ -196,12 +231,21 @@ def test_plots_write_pngs(tmp_path, binary):
 
 
 # ------------------------------------------------------------------ bad input
-@pytest.mark.parametrize("kwargs,match", [
-    ({"latent": 0}, "latent=0"), ({"latent": -3}, "latent=-3"), ({"latent": 2.5}, "latent=2.5"),
-    ({"units": 64}, "units=64"), ({"units": (64, 0)}, r"units=\(64, 0\)"), ({"decoder": "poisson"}, "'bernoulli'"),
-    ({"beta": -1.0}, "beta=-1.0"), ({"num_classes": 1}, "num_classes=1"), ({"kl_warmup": -1}, "kl_warmup=-1"),
-    ({"activation": "relu7"}, "relu7"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"latent": 0}, "latent=0"),
+        ({"latent": -3}, "latent=-3"),
+        ({"latent": 2.5}, "latent=2.5"),
+        ({"units": 64}, "units=64"),
+        ({"units": (64, 0)}, r"units=\(64, 0\)"),
+        ({"decoder": "poisson"}, "'bernoulli'"),
+        ({"beta": -1.0}, "beta=-1.0"),
+        ({"num_classes": 1}, "num_classes=1"),
+        ({"kl_warmup": -1}, "kl_warmup=-1"),
+        ({"activation": "relu7"}, "relu7"),
+    ],
+)
 def test_bad_constructor_arguments(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         VAE(**kwargs)

@@ -6,14 +6,16 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from lamina.errors import ConfigError, DataError, NotBuiltError, NotCompiledError
 
 import lamina
 from lamina.data import WordVocabulary, tokenize
-from lamina.errors import ConfigError, DataError, NotBuiltError, NotCompiledError
 from lamina.models.word2vec import Word2Vec, context_windows, negative_sampling_loss, skipgram_pairs
 
-GROUPS = {"animal": (["cat", "dog", "horse", "cow"], ["eats", "grass", "barn", "fur"]),
-          "vehicle": (["car", "bus", "truck", "van"], ["drives", "road", "fuel", "wheels"])}
+GROUPS = {
+    "animal": (["cat", "dog", "horse", "cow"], ["eats", "grass", "barn", "fur"]),
+    "vehicle": (["car", "bus", "truck", "van"], ["drives", "road", "fuel", "wheels"]),
+}
 
 
 @pytest.fixture
@@ -30,7 +32,9 @@ def sentences():
 
 
 def tiny(**kwargs):
-    return Word2Vec(**{"embedding_dim": 16, "window": 2, "min_count": 1, "subsample": 0.0, **kwargs})
+    return Word2Vec(
+        **{"embedding_dim": 16, "window": 2, "min_count": 1, "subsample": 0.0, **kwargs}
+    )
 
 
 @pytest.fixture
@@ -42,7 +46,15 @@ def fitted(sentences):
 
 # ------------------------------------------------------------------ tokenizer
 def test_tokenize_words_and_punctuation():
-    assert tokenize("O'er the hills, KING's men!") == ["o'er", "the", "hills", ",", "king's", "men", "!"]
+    assert tokenize("O'er the hills, KING's men!") == [
+        "o'er",
+        "the",
+        "hills",
+        ",",
+        "king's",
+        "men",
+        "!",
+    ]
     assert tokenize("Good Night.", lower=False) == ["Good", "Night", "."]
     assert tokenize("   ") == []
 
@@ -79,22 +91,56 @@ def test_vocabulary_errors():
 @pytest.mark.parametrize("mode", ["skipgram", "cbow"])
 def test_check_model(sentences, mode):
     model = tiny(embedding_dim=8, mode=mode)
-    report = lamina.testing.check_model(model, sentences[:60], None, loss="negative_sampling", epochs=6)
+    report = lamina.testing.check_model(
+        model, sentences[:60], None, loss="negative_sampling", epochs=6
+    )
     assert report["output_shape"] == (60, 8)
-    assert report["parameters"] == 2 * (16 + 2) * 8  # input and output vectors: 16 words + <pad> + <unk>
+    assert (
+        report["parameters"] == 2 * (16 + 2) * 8
+    )  # input and output vectors: 16 words + <pad> + <unk>
 
 
 # ------------------------------------------------------------------ oracles
 def test_context_windows_and_pairs_match_hand_computation():
     windows = context_windows([[2, 3, 4, 5], [6, 7]], window=2)
-    assert windows.tolist() == [[0, 0, 2, 3, 4], [0, 2, 3, 4, 5], [2, 3, 4, 5, 0], [3, 4, 5, 0, 0],
-                                [0, 0, 6, 7, 0], [0, 6, 7, 0, 0]]  # the second document never sees the first
+    assert windows.tolist() == [
+        [0, 0, 2, 3, 4],
+        [0, 2, 3, 4, 5],
+        [2, 3, 4, 5, 0],
+        [3, 4, 5, 0, 0],
+        [0, 0, 6, 7, 0],
+        [0, 6, 7, 0, 0],
+    ]  # the second document never sees the first
     centers, contexts = skipgram_pairs(torch.from_numpy(windows))
-    hand = [(2, 3), (2, 4), (3, 2), (3, 4), (3, 5), (4, 2), (4, 3), (4, 5), (5, 3), (5, 4), (6, 7), (7, 6)]
+    hand = [
+        (2, 3),
+        (2, 4),
+        (3, 2),
+        (3, 4),
+        (3, 5),
+        (4, 2),
+        (4, 3),
+        (4, 5),
+        (5, 3),
+        (5, 4),
+        (6, 7),
+        (7, 6),
+    ]
     assert list(zip(centers.tolist(), contexts.tolist())) == hand
-    centers, contexts = skipgram_pairs(torch.from_numpy(windows), reach=torch.tensor([1, 2, 1, 1, 1, 1]))
-    assert list(zip(centers.tolist(), contexts.tolist())) == [(2, 3), (3, 2), (3, 4), (3, 5), (4, 3), (4, 5),
-                                                              (5, 4), (6, 7), (7, 6)]
+    centers, contexts = skipgram_pairs(
+        torch.from_numpy(windows), reach=torch.tensor([1, 2, 1, 1, 1, 1])
+    )
+    assert list(zip(centers.tolist(), contexts.tolist())) == [
+        (2, 3),
+        (3, 2),
+        (3, 4),
+        (3, 5),
+        (4, 3),
+        (4, 5),
+        (5, 4),
+        (6, 7),
+        (7, 6),
+    ]
     dropped = torch.tensor([[0, 2, 0, 4, 5]])  # a dropped center gives no pairs
     assert skipgram_pairs(dropped)[0].numel() == 0
 
@@ -103,7 +149,11 @@ def test_model_windows_drop_words_outside_the_vocabulary():
     model = tiny(min_count=2).compile()
     model.fit("a b a b c", epochs=1, verbose=0, seed=0)
     assert model.vocabulary_.words == ["<pad>", "<unk>", "a", "b"]
-    assert model.windows(["a c b", "b"]).tolist() == [[0, 0, 2, 3, 0], [0, 2, 3, 0, 0], [0, 0, 3, 0, 0]]
+    assert model.windows(["a c b", "b"]).tolist() == [
+        [0, 0, 2, 3, 0],
+        [0, 2, 3, 0, 0],
+        [0, 0, 3, 0, 0],
+    ]
 
 
 @pytest.mark.parametrize("mode", ["skipgram", "cbow"])
@@ -131,7 +181,9 @@ def test_negative_sampling_loss_matches_the_formula(sentences, mode):
     labels = torch.zeros_like(scores)
     labels[:, 0] = 1
     torch.testing.assert_close(model.compute_loss(scores, labels).detach(), total / len(v))
-    torch.testing.assert_close(negative_sampling_loss(scores, labels, reduction="sum").detach(), total)
+    torch.testing.assert_close(
+        negative_sampling_loss(scores, labels, reduction="sum").detach(), total
+    )
 
 
 def test_noise_words_follow_unigram_counts_to_the_power_three_quarters():
@@ -139,7 +191,10 @@ def test_noise_words_follow_unigram_counts_to_the_power_three_quarters():
     model.fit("a " + "b " * 16 + "c " * 81, epochs=1, verbose=0, seed=0)  # counts 81, 16, 1
     torch.manual_seed(0)
     _, candidates = model.logits(torch.from_numpy(model.windows(["c b"] * 500)))
-    share = np.bincount(candidates[:, 1:].reshape(-1).numpy(), minlength=5)[2:] / candidates[:, 1:].numel()
+    share = (
+        np.bincount(candidates[:, 1:].reshape(-1).numpy(), minlength=5)[2:]
+        / candidates[:, 1:].numel()
+    )
     expected = np.array([81, 16, 1]) ** 0.75 / np.sum(np.array([81, 16, 1]) ** 0.75)  # 27 : 8 : 1
     np.testing.assert_allclose(share, expected, atol=0.01)
 
@@ -148,7 +203,9 @@ def test_subsampling_keeps_frequent_words_less_often():
     model = Word2Vec(embedding_dim=4, min_count=1, subsample=0.01).compile()
     model.fit("the " * 90 + "cat " * 9 + "dog", epochs=1, verbose=0, seed=0)
     frequency = np.array([0.9, 0.09, 0.01])
-    expected = np.minimum((np.sqrt(frequency / 0.01) + 1) * 0.01 / frequency, 1)  # Mikolov et al.'s keep rule
+    expected = np.minimum(
+        (np.sqrt(frequency / 0.01) + 1) * 0.01 / frequency, 1
+    )  # Mikolov et al.'s keep rule
     np.testing.assert_allclose(model._keep[2:].numpy(), expected, rtol=1e-6)
 
 
@@ -166,22 +223,30 @@ def test_loss_falls_and_planted_neighbours_are_found(sentences, mode):
 
 def test_validation_text_gives_a_validation_loss(sentences):
     model = tiny().compile(learning_rate=0.03)
-    history = model.fit(sentences[:50], validation_data=sentences[50:60], epochs=2, verbose=0, seed=0)
+    history = model.fit(
+        sentences[:50], validation_data=sentences[50:60], epochs=2, verbose=0, seed=0
+    )
     assert len(history.history["val_loss"]) == 2 and np.isfinite(history.history["val_loss"]).all()
 
 
 def test_similarity_most_similar_and_predict_match_numpy(fitted):
     vectors = {w: fitted.vector(w) for w in fitted.vocabulary_.words[2:]}
-    cosine = {w: float(v @ vectors["cat"] / np.linalg.norm(v) / np.linalg.norm(vectors["cat"]))
-              for w, v in vectors.items() if w != "cat"}
+    cosine = {
+        w: float(v @ vectors["cat"] / np.linalg.norm(v) / np.linalg.norm(vectors["cat"]))
+        for w, v in vectors.items()
+        if w != "cat"
+    }
     ranked = sorted(cosine.items(), key=lambda item: -item[1])[:5]
     got = fitted.most_similar("cat", topn=5)
     assert [w for w, _ in got] == [w for w, _ in ranked]
     np.testing.assert_allclose([s for _, s in got], [s for _, s in ranked], rtol=1e-5)
     assert fitted.similarity("cat", "road") == pytest.approx(cosine["road"], rel=1e-5)
     out = fitted.predict(["cat road", "bus", "zebra !", ""])  # unknown words are skipped
-    np.testing.assert_allclose(out, [(vectors["cat"] + vectors["road"]) / 2, vectors["bus"], np.zeros(16),
-                                     np.zeros(16)], rtol=1e-6)
+    np.testing.assert_allclose(
+        out,
+        [(vectors["cat"] + vectors["road"]) / 2, vectors["bus"], np.zeros(16), np.zeros(16)],
+        rtol=1e-6,
+    )
     ids = fitted.vocabulary_.encode(["cat", "road"])
     np.testing.assert_allclose(fitted.predict(ids[None]), out[:1])
 
@@ -193,8 +258,12 @@ def test_save_load_round_trip(tmp_path, fitted):
     assert reloaded.vocabulary_.counts == fitted.vocabulary_.counts
     np.testing.assert_array_equal(reloaded.vector("truck"), fitted.vector("truck"))
     assert reloaded.most_similar("truck", topn=4) == fitted.most_similar("truck", topn=4)
-    np.testing.assert_array_equal(reloaded.predict(["cat eats grass"]), fitted.predict(["cat eats grass"]))
-    reloaded.fit(["cat eats grass"] * 5, epochs=1, verbose=0, seed=0)  # training continues on the same vocabulary
+    np.testing.assert_array_equal(
+        reloaded.predict(["cat eats grass"]), fitted.predict(["cat eats grass"])
+    )
+    reloaded.fit(
+        ["cat eats grass"] * 5, epochs=1, verbose=0, seed=0
+    )  # training continues on the same vocabulary
     assert reloaded.vocabulary_.words == fitted.vocabulary_.words
 
 
@@ -217,7 +286,9 @@ def test_plot_words_writes_a_pca_png(tmp_path, fitted):
     assert [t.get_text() for t in ax.texts] == words
     points = ax.collections[0].get_offsets()
     reference = PCA(2).fit_transform(np.stack([fitted.vector(w) for w in words]).astype(np.float64))
-    np.testing.assert_allclose(np.abs(points), np.abs(reference), atol=1e-5)  # up to the sign of each axis
+    np.testing.assert_allclose(
+        np.abs(points), np.abs(reference), atol=1e-5
+    )  # up to the sign of each axis
 
 
 # ------------------------------------------------------------------ bad input
@@ -234,7 +305,9 @@ def test_bad_input_is_a_clear_error(fitted):
         tiny().compile().fit([1, 2, 3])
     with pytest.raises(DataError, match="min_count=5"):
         Word2Vec(min_count=5).compile().fit("a b c a b c")
-    with pytest.raises(DataError, match=r"'trucc' is not in the vocabulary.*close words: \['truck'\]"):
+    with pytest.raises(
+        DataError, match=r"'trucc' is not in the vocabulary.*close words: \['truck'\]"
+    ):
         fitted.most_similar("trucc")
     with pytest.raises(DataError, match="'<pad>' is not in the vocabulary"):
         fitted.vector("<pad>")
@@ -248,10 +321,17 @@ def test_bad_input_is_a_clear_error(fitted):
         fitted.predict(np.array([[2, 99]]))
 
 
-@pytest.mark.parametrize("kwargs,match", [({"mode": "glove"}, "'skipgram' or 'cbow'"),
-                                          ({"embedding_dim": 0}, "embedding_dim=0"),
-                                          ({"window": 1.5}, "window=1.5"), ({"negative": True}, "negative"),
-                                          ({"subsample": 1.0}, "subsample=1.0"), ({"max_size": 0}, "max_size")])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"mode": "glove"}, "'skipgram' or 'cbow'"),
+        ({"embedding_dim": 0}, "embedding_dim=0"),
+        ({"window": 1.5}, "window=1.5"),
+        ({"negative": True}, "negative"),
+        ({"subsample": 1.0}, "subsample=1.0"),
+        ({"max_size": 0}, "max_size"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         Word2Vec(**kwargs)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = '''
+TESTS = """
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ def test_example(path):
 
 def test_plain():
     pass
-'''
+"""
 EXAMPLE = 'import lamina\ndata = lamina.datasets.load("cora")\n'
 DOCTEST = '''def f():
     """
@@ -53,9 +53,25 @@ def _checkout(tmp_path: Path) -> Path:
 
 def _pytest(root: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k != "LAMINA_DATA"} | env
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_data.py",
-                           "tests/module.py", "-p", "no:randomly"], cwd=root, env=environment, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_data.py",
+            "tests/module.py",
+            "-p",
+            "no:randomly",
+        ],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_without_data_sets_they_are_skipped_with_one_line(tmp_path: Path) -> None:
@@ -63,8 +79,10 @@ def test_without_data_sets_they_are_skipped_with_one_line(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "1 passed, 3 skipped" in done.stdout
     lines = [line for line in done.stdout.splitlines() if "LAMINA_DATA=" in line]
-    assert lines == ["3 tests skipped: data sets not found; set LAMINA_DATA=/path/to/datasets to run them (CI's "
-                     ".ci/run sets it to ../shared/datasets)"]
+    assert lines == [
+        "3 tests skipped: data sets not found; set LAMINA_DATA=/path/to/datasets to run them (CI's "
+        ".ci/run sets it to ../shared/datasets)"
+    ]
 
 
 def test_with_lamina_data_set_they_run(tmp_path: Path) -> None:

@@ -5,12 +5,12 @@ batches surviving a mid-epoch resume (which transfers no skipped batch)."""
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import TensorDataset
-
-import lamina
 from lamina.callbacks import Callback, EarlyStopping
 from lamina.errors import ConfigError, DataError
 from lamina.layers import Activation, Dense
+from torch.utils.data import TensorDataset
+
+import lamina
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +32,16 @@ def accuracy(model, x, y):
 # ---------------------------------------------------------------- 1. losses on probabilities
 def test_sigmoid_output_with_binary_crossentropy_learns(separable):
     x, y = separable
-    model = two_layers(Dense(1, activation="sigmoid")).compile(loss="binary_crossentropy", learning_rate=0.05)
+    model = two_layers(Dense(1, activation="sigmoid")).compile(
+        loss="binary_crossentropy", learning_rate=0.05
+    )
     model.fit(x, y.astype("float32"), epochs=5, verbose=0, seed=0)
     assert accuracy(model, x, y) > 0.95
 
 
-@pytest.mark.parametrize("loss", ["categorical_crossentropy", "sparse_categorical_crossentropy", "cross_entropy"])
+@pytest.mark.parametrize(
+    "loss", ["categorical_crossentropy", "sparse_categorical_crossentropy", "cross_entropy"]
+)
 def test_softmax_output_with_keras_losses_learns(separable, loss):
     x, y = separable
     target = np.eye(2, dtype="float32")[y] if loss == "categorical_crossentropy" else y
@@ -46,13 +50,18 @@ def test_softmax_output_with_keras_losses_learns(separable, loss):
     assert accuracy(model, x, y) > 0.95
 
 
-@pytest.mark.parametrize("last, logits_last, loss", [
-    (Dense(1, activation="sigmoid"), Dense(1), "binary_crossentropy"),
-    (Dense(2, activation="softmax"), Dense(2), "sparse_categorical_crossentropy"),
-    (torch.nn.Softmax(dim=-1), None, "cross_entropy"),
-    (Activation("sigmoid"), None, "binary_cross_entropy"),
-])
-def test_probability_outputs_train_exactly_like_the_logits_model(separable, last, logits_last, loss):
+@pytest.mark.parametrize(
+    "last, logits_last, loss",
+    [
+        (Dense(1, activation="sigmoid"), Dense(1), "binary_crossentropy"),
+        (Dense(2, activation="softmax"), Dense(2), "sparse_categorical_crossentropy"),
+        (torch.nn.Softmax(dim=-1), None, "cross_entropy"),
+        (Activation("sigmoid"), None, "binary_cross_entropy"),
+    ],
+)
+def test_probability_outputs_train_exactly_like_the_logits_model(
+    separable, last, logits_last, loss
+):
     """The loss is computed on the last layer's pre-activation logits: the same run as without the activation."""
     x, y = separable
     units = 1 if "binary" in loss else 2
@@ -62,8 +71,12 @@ def test_probability_outputs_train_exactly_like_the_logits_model(separable, last
         model.build(torch.from_numpy(x[:2]))
     logits.load_state_dict(probabilities.state_dict())
     target = y.astype("float32") if "binary" in loss else y
-    runs = [m.compile(loss=loss, learning_rate=0.05).fit(x, target, epochs=2, verbose=0, seed=1).history["loss"]
-            for m in (probabilities, logits)]
+    runs = [
+        m.compile(loss=loss, learning_rate=0.05)
+        .fit(x, target, epochs=2, verbose=0, seed=1)
+        .history["loss"]
+        for m in (probabilities, logits)
+    ]
     assert runs[0] == runs[1]
     for a, b in zip(probabilities.state_dict().values(), logits.state_dict().values()):
         assert torch.equal(a, b)
@@ -82,7 +95,9 @@ class SigmoidInside(lamina.Model):
 
 def test_from_logits_false_uses_clamped_probabilities(separable):
     x, y = separable
-    model = SigmoidInside().compile(loss="binary_crossentropy", from_logits=False, learning_rate=0.05)
+    model = SigmoidInside().compile(
+        loss="binary_crossentropy", from_logits=False, learning_rate=0.05
+    )
     model.fit(x, y.astype("float32"), epochs=5, verbose=0, seed=0)
     assert accuracy(model, x, y) > 0.95
     # Keras's formula with its clamp: -(y log p + (1 - y) log(1 - p)), p in [1e-7, 1 - 1e-7]
@@ -92,7 +107,9 @@ def test_from_logits_false_uses_clamped_probabilities(separable):
     ours = lamina.registry.get("loss", "binary_crossentropy")(p, target, from_logits=False)
     assert float(ours) == pytest.approx(float(keras), rel=1e-4)
     probs = torch.tensor([[0.7, 0.2, 0.1], [0.0, 1.0, 0.0]])
-    ce = lamina.registry.get("loss", "categorical_crossentropy")(probs, torch.tensor([0, 1]), from_logits=False)
+    ce = lamina.registry.get("loss", "categorical_crossentropy")(
+        probs, torch.tensor([0, 1]), from_logits=False
+    )
     assert float(ce) == pytest.approx(-np.log(0.7) / 2, rel=1e-4)
 
 
@@ -102,7 +119,9 @@ def test_from_logits_is_checked_and_kept_by_save(tmp_path, separable):
     x, y = separable
     model = SigmoidInside().compile(loss="binary_crossentropy", from_logits=False)
     model.fit(x, y.astype("float32"), verbose=0, seed=0)
-    loaded = lamina.load(model.save(str(tmp_path / "m")))  # lamina.Model subclasses are registered by name
+    loaded = lamina.load(
+        model.save(str(tmp_path / "m"))
+    )  # lamina.Model subclasses are registered by name
     target = y.astype("float32")
     assert loaded.evaluate(x, target)["loss"] == pytest.approx(model.evaluate(x, target)["loss"])
 
@@ -127,16 +146,28 @@ def test_early_stopping_stops_when_wait_reaches_patience(separable, patience, ep
     x, y = separable
     script = Script([1.0, 0.9, 0.95, 0.96, 0.97, 0.98, 0.99, 1.0])
     stop = EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
-    history = two_layers(Dense(2)).compile(loss="cross_entropy").fit(x, y, epochs=8, callbacks=[script, stop],
-                                                                     verbose=0)
+    history = (
+        two_layers(Dense(2))
+        .compile(loss="cross_entropy")
+        .fit(x, y, epochs=8, callbacks=[script, stop], verbose=0)
+    )
     assert history.epoch == list(range(epochs_run))
-    assert stop.stopped_epoch == epochs_run - 1 and stop.best_epoch == 1 and stop.wait == epochs_run - 2
+    assert (
+        stop.stopped_epoch == epochs_run - 1
+        and stop.best_epoch == 1
+        and stop.wait == epochs_run - 2
+    )
     for key, value in stop.model.state_dict().items():  # the best epoch's weights are back
         assert torch.equal(value, script.best[key])
     fresh = EarlyStopping("val_loss", patience=patience)
     fresh.on_train_begin()
     fresh.load_state_dict(stop.state_dict())
-    assert (fresh.wait, fresh.best, fresh.best_epoch, fresh.stopped_epoch) == (stop.wait, 0.9, 1, epochs_run - 1)
+    assert (fresh.wait, fresh.best, fresh.best_epoch, fresh.stopped_epoch) == (
+        stop.wait,
+        0.9,
+        1,
+        epochs_run - 1,
+    )
 
 
 # ---------------------------------------------------------------- 3. Keras metric names
@@ -145,14 +176,17 @@ def test_keras_accuracy_names_resolve_and_are_logged_under_them(separable):
     names = ["binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy"]
     for name in names:
         assert lamina.registry.get("metric", name).name == name
-    model = two_layers(Dense(1, activation="sigmoid")).compile(loss="binary_crossentropy", metrics=["binary_accuracy"])
+    model = two_layers(Dense(1, activation="sigmoid")).compile(
+        loss="binary_crossentropy", metrics=["binary_accuracy"]
+    )
     model.fit(x, y.astype("float32"), epochs=2, verbose=0, seed=0)
     logs = model.evaluate(x, y.astype("float32"))
     expected = ((model.predict(x)[:, 0] > 0.5) == y).mean()  # thresholded at probability 0.5
     assert logs["binary_accuracy"] == pytest.approx(expected)
     onehot = np.eye(2, dtype="float32")[y]
-    softmax = two_layers(Dense(2, activation="softmax")).compile(loss="categorical_crossentropy",
-                                                                  metrics=["categorical_accuracy"])
+    softmax = two_layers(Dense(2, activation="softmax")).compile(
+        loss="categorical_crossentropy", metrics=["categorical_accuracy"]
+    )
     softmax.fit(x, onehot, epochs=2, verbose=0, seed=0)
     expected = (softmax.predict(x).argmax(1) == onehot.argmax(1)).mean()
     assert softmax.evaluate(x, onehot)["categorical_accuracy"] == pytest.approx(expected)
@@ -162,12 +196,19 @@ def test_keras_accuracy_names_resolve_and_are_logged_under_them(separable):
 @pytest.mark.parametrize("kind", ["float", "column", "float column"])
 def test_float_and_column_labels_work_for_classification(separable, kind):
     x, y = separable
-    labels = {"float": y.astype("float64"), "column": y.reshape(-1, 1),
-              "float column": y.astype("float32").reshape(-1, 1)}[kind]
-    model = two_layers(Dense(2)).compile(loss="cross_entropy", metrics=["accuracy"], learning_rate=0.05)
+    labels = {
+        "float": y.astype("float64"),
+        "column": y.reshape(-1, 1),
+        "float column": y.astype("float32").reshape(-1, 1),
+    }[kind]
+    model = two_layers(Dense(2)).compile(
+        loss="cross_entropy", metrics=["accuracy"], learning_rate=0.05
+    )
     model.fit(x, labels, epochs=4, verbose=0, seed=0, validation_data=(x, labels))
     assert model.evaluate(x, labels)["accuracy"] > 0.95 and model.classes_ is None
-    loader = TensorDataset(torch.from_numpy(x), torch.from_numpy(labels.astype("float32")))  # not encoded on entry
+    loader = TensorDataset(
+        torch.from_numpy(x), torch.from_numpy(labels.astype("float32"))
+    )  # not encoded on entry
     assert model.evaluate(loader)["accuracy"] > 0.95
 
 
@@ -181,8 +222,9 @@ def test_non_whole_float_labels_get_an_error_naming_the_fix(separable):
 def test_string_labels_are_encoded_kept_saved_and_loaded(tmp_path, separable):
     x, y = separable
     names = np.array(["cat", "dog"])[y]
-    model = two_layers(Dense(2, activation="softmax")).compile(loss="sparse_categorical_crossentropy",
-                                                                metrics=["accuracy"], learning_rate=0.05)
+    model = two_layers(Dense(2, activation="softmax")).compile(
+        loss="sparse_categorical_crossentropy", metrics=["accuracy"], learning_rate=0.05
+    )
     model.fit(x, names.tolist(), epochs=4, verbose=0, seed=0, validation_split=0.2)
     assert model.classes_ == ["cat", "dog"] and all(type(c) is str for c in model.classes_)
     assert model.evaluate(x, names)["accuracy"] > 0.95
@@ -209,7 +251,9 @@ def test_predict_stays_raw_and_proba_follows_sklearn(separable):
     assert logits.predict_classes(x[:5]).tolist() == (raw[:, 0] > 0).astype(int).tolist()
     softmax = two_layers(Dense(3, activation="softmax")).compile(loss="cross_entropy")
     softmax.fit(x, y, verbose=0, seed=0)
-    np.testing.assert_allclose(softmax.predict_proba(x[:5]), softmax.predict(x[:5]), rtol=1e-6)  # already probabilities
+    np.testing.assert_allclose(
+        softmax.predict_proba(x[:5]), softmax.predict(x[:5]), rtol=1e-6
+    )  # already probabilities
     regression = two_layers(Dense(1)).compile(loss="mse")
     regression.fit(x, y.astype("float32"), verbose=0)
     with pytest.raises(ConfigError, match="classifier"):
@@ -230,9 +274,18 @@ class Interrupt(Callback):
 
 def fit(directory, data, *callbacks, resume=False, seed=3):
     model = two_layers(Dense(2)).compile(loss="cross_entropy", metrics=["auc", "f1", "accuracy"])
-    history = model.fit(data[0], data[1] if len(data) > 1 else None, epochs=2, batch_size=8, seed=seed,
-                        verbose=0, callbacks=list(callbacks), checkpoint_dir=str(directory), checkpoint_every=3,
-                        resume=resume)
+    history = model.fit(
+        data[0],
+        data[1] if len(data) > 1 else None,
+        epochs=2,
+        batch_size=8,
+        seed=seed,
+        verbose=0,
+        callbacks=list(callbacks),
+        checkpoint_dir=str(directory),
+        checkpoint_every=3,
+        resume=resume,
+    )
     return model, history
 
 
@@ -248,7 +301,9 @@ def test_auc_and_every_metric_survive_a_mid_epoch_resume(tmp_path, separable):
 
 
 def test_resume_transfers_no_skipped_batch(tmp_path, separable, monkeypatch):
-    data = (TensorDataset(torch.from_numpy(separable[0][:64]), torch.from_numpy(separable[1][:64])),)
+    data = (
+        TensorDataset(torch.from_numpy(separable[0][:64]), torch.from_numpy(separable[1][:64])),
+    )
     with pytest.raises(KeyboardInterrupt):
         fit(tmp_path / "run", data, Interrupt())
     transferred = []

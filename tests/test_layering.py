@@ -37,7 +37,9 @@ def test_only_the_front_door_lives_at_the_top(graph_tool):
     top = sorted(p.name for p in (ROOT / "lamina").glob("*.py"))
     assert top == ["__init__.py"]
     wings = {wing for group in graph_tool.WINGS for wing in group}
-    folders = {p.name for p in (ROOT / "lamina").iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    folders = {
+        p.name for p in (ROOT / "lamina").iterdir() if p.is_dir() and (p / "__init__.py").exists()
+    }
     assert folders <= wings, folders - wings
     for folder in folders:
         doc = (ROOT / "lamina" / folder / "__init__.py").read_text().lstrip()
@@ -48,7 +50,9 @@ def test_the_rules_catch_what_they_forbid(graph_tool, tmp_path):
     # The checker itself: a cycle, an upward import and a private name in a made-up package are found.
     edges = {"lamina.core.a": {"lamina.core.b"}, "lamina.core.b": {"lamina.core.a"}}
     assert graph_tool.cycles(edges) == [["lamina.core.a", "lamina.core.b"]]
-    assert graph_tool.upward({"lamina.core.a": {"lamina.cli.main"}}) == [("lamina.core.a", "lamina.cli.main")]
+    assert graph_tool.upward({"lamina.core.a": {"lamina.cli.main"}}) == [
+        ("lamina.core.a", "lamina.cli.main")
+    ]
     assert graph_tool.upward({"lamina.cli.main": {"lamina.core.a"}}) == []
 
 

@@ -18,13 +18,19 @@ SIZES = (7, 1, 0, 33, 19)  # uneven batches, one of them empty
 N = sum(SIZES)
 
 
-def stream(metric: lamina.metrics.Metric, y_pred: torch.Tensor, y_true: torch.Tensor,
-           sample_weight: torch.Tensor | None = None) -> float:
+def stream(
+    metric: lamina.metrics.Metric,
+    y_pred: torch.Tensor,
+    y_true: torch.Tensor,
+    sample_weight: torch.Tensor | None = None,
+) -> float:
     """Feed the data in uneven batches, check streaming == one batch, return the metric."""
     start = 0
     for size in SIZES:
-        weight = None if sample_weight is None else sample_weight[start:start + size]
-        metric.update(y_pred[start:start + size], y_true[start:start + size], sample_weight=weight)
+        weight = None if sample_weight is None else sample_weight[start : start + size]
+        metric.update(
+            y_pred[start : start + size], y_true[start : start + size], sample_weight=weight
+        )
         start += size
     streamed = metric.compute()
     whole = copy.deepcopy(metric)
@@ -70,7 +76,9 @@ def numpy_weights(weighted: bool, weight: torch.Tensor) -> np.ndarray | None:
 def test_accuracy_multiclass_matches_sklearn(weighted: bool) -> None:
     logits, labels, weight = classification(4)
     result = stream(metrics.Accuracy(), logits, labels, weights_or_none(weighted, weight))
-    expected = skm.accuracy_score(labels, logits.argmax(1), sample_weight=numpy_weights(weighted, weight))
+    expected = skm.accuracy_score(
+        labels, logits.argmax(1), sample_weight=numpy_weights(weighted, weight)
+    )
     assert result == pytest.approx(expected)
 
 
@@ -78,7 +86,8 @@ def test_accuracy_one_hot_targets() -> None:
     logits, labels, _ = classification(4)
     one_hot = torch.nn.functional.one_hot(labels, 4).float()
     assert stream(metrics.Accuracy(), logits, one_hot) == pytest.approx(
-        skm.accuracy_score(labels, logits.argmax(1)))
+        skm.accuracy_score(labels, logits.argmax(1))
+    )
 
 
 @pytest.mark.parametrize("pred_shape", ["(N,)", "(N, 1)"])
@@ -97,8 +106,9 @@ def test_accuracy_sequence_with_per_sample_weights() -> None:
     g = generator(1)
     logits, labels = torch.randn(N, 5, 3, generator=g), torch.randint(0, 3, (N, 5), generator=g)
     weight = torch.rand(N, generator=g)
-    expected = skm.accuracy_score(labels.flatten(), logits.argmax(-1).flatten(),
-                                  sample_weight=np.repeat(weight.numpy(), 5))
+    expected = skm.accuracy_score(
+        labels.flatten(), logits.argmax(-1).flatten(), sample_weight=np.repeat(weight.numpy(), 5)
+    )
     assert stream(metrics.Accuracy(), logits, labels, weight) == pytest.approx(expected)
 
 
@@ -114,8 +124,9 @@ def test_number_weight_scales_nothing() -> None:
 def test_top_k_accuracy_matches_sklearn(k: int, weighted: bool) -> None:
     logits, labels, weight = classification(6)
     result = stream(metrics.TopKAccuracy(k=k), logits, labels, weights_or_none(weighted, weight))
-    expected = skm.top_k_accuracy_score(labels, logits, k=k, labels=range(6),
-                                        sample_weight=numpy_weights(weighted, weight))
+    expected = skm.top_k_accuracy_score(
+        labels, logits, k=k, labels=range(6), sample_weight=numpy_weights(weighted, weight)
+    )
     assert result == pytest.approx(expected)
 
 
@@ -126,39 +137,55 @@ def test_top_k_larger_than_classes_is_one() -> None:
 
 # ---------------------------------------------------------------- precision, recall, f1
 
-CONFUSION = [(metrics.Precision, skm.precision_score), (metrics.Recall, skm.recall_score),
-             (metrics.F1Score, skm.f1_score)]
+CONFUSION = [
+    (metrics.Precision, skm.precision_score),
+    (metrics.Recall, skm.recall_score),
+    (metrics.F1Score, skm.f1_score),
+]
 
 
 @pytest.mark.parametrize(("cls", "reference"), CONFUSION)
 @pytest.mark.parametrize("average", ["macro", "micro", "weighted"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_confusion_metrics_multiclass(cls: type, reference: Callable[..., float], average: str,
-                                      weighted: bool) -> None:
+def test_confusion_metrics_multiclass(
+    cls: type, reference: Callable[..., float], average: str, weighted: bool
+) -> None:
     logits, labels, weight = classification(5)
     result = stream(cls(average=average), logits, labels, weights_or_none(weighted, weight))
-    expected = reference(labels, logits.argmax(1), average=average, zero_division=0,
-                         sample_weight=numpy_weights(weighted, weight))
+    expected = reference(
+        labels,
+        logits.argmax(1),
+        average=average,
+        zero_division=0,
+        sample_weight=numpy_weights(weighted, weight),
+    )
     assert result == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(("cls", "reference"), CONFUSION)
 @pytest.mark.parametrize("weighted", [False, True])
-def test_confusion_metrics_binary_score_positive_class(cls: type, reference: Callable[..., float],
-                                                      weighted: bool) -> None:
+def test_confusion_metrics_binary_score_positive_class(
+    cls: type, reference: Callable[..., float], weighted: bool
+) -> None:
     logits, labels, weight = binary()
     result = stream(cls(), logits[:, None], labels, weights_or_none(weighted, weight))
-    expected = reference(labels, logits > 0, zero_division=0, sample_weight=numpy_weights(weighted, weight))
+    expected = reference(
+        labels, logits > 0, zero_division=0, sample_weight=numpy_weights(weighted, weight)
+    )
     assert result == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(("cls", "reference"), CONFUSION)
-def test_macro_average_skips_classes_absent_from_the_data(cls: type, reference: Callable[..., float]) -> None:
+def test_macro_average_skips_classes_absent_from_the_data(
+    cls: type, reference: Callable[..., float]
+) -> None:
     logits, labels, _ = classification(5)
     labels = labels % 3  # classes 3 and 4 never true ...
     logits[:, 4] = -1e9  # ... and class 4 never predicted either; class 3 is predicted only
     result = stream(cls(), logits, labels)
-    assert result == pytest.approx(reference(labels, logits.argmax(1), average="macro", zero_division=0))
+    assert result == pytest.approx(
+        reference(labels, logits.argmax(1), average="macro", zero_division=0)
+    )
 
 
 def test_zero_division_gives_zero() -> None:
@@ -175,8 +202,9 @@ def test_labels_outside_the_classes_are_skipped() -> None:
     keep = padded >= 0
     metric = metrics.Recall(average="micro")
     metric.update(logits, padded)
-    assert metric.compute() == pytest.approx(skm.recall_score(labels[keep], logits[keep].argmax(1),
-                                                              average="micro"))
+    assert metric.compute() == pytest.approx(
+        skm.recall_score(labels[keep], logits[keep].argmax(1), average="micro")
+    )
 
 
 # ---------------------------------------------------------------- auc
@@ -186,9 +214,15 @@ def test_labels_outside_the_classes_are_skipped() -> None:
 @pytest.mark.parametrize("weighted", [False, True])
 def test_auc_binary_matches_sklearn(form: str, weighted: bool) -> None:
     scores, labels, weight = binary()
-    y_pred = {"(N,)": scores, "(N, 1)": scores[:, None], "(N, 2)": torch.stack([-scores, scores], 1)}[form]
+    y_pred = {
+        "(N,)": scores,
+        "(N, 1)": scores[:, None],
+        "(N, 2)": torch.stack([-scores, scores], 1),
+    }[form]
     result = stream(metrics.AUC(), y_pred, labels, weights_or_none(weighted, weight))
-    assert result == pytest.approx(skm.roc_auc_score(labels, scores, sample_weight=numpy_weights(weighted, weight)))
+    assert result == pytest.approx(
+        skm.roc_auc_score(labels, scores, sample_weight=numpy_weights(weighted, weight))
+    )
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -196,7 +230,9 @@ def test_auc_handles_ties_like_sklearn(weighted: bool) -> None:
     _, labels, weight = binary()
     scores = torch.randint(-2, 3, (N,), generator=generator(3)).float()  # five values, many ties
     result = stream(metrics.AUC(), scores, labels, weights_or_none(weighted, weight))
-    assert result == pytest.approx(skm.roc_auc_score(labels, scores, sample_weight=numpy_weights(weighted, weight)))
+    assert result == pytest.approx(
+        skm.roc_auc_score(labels, scores, sample_weight=numpy_weights(weighted, weight))
+    )
     assert stream(metrics.AUC(), torch.zeros(N), labels) == pytest.approx(0.5)  # all tied
 
 
@@ -204,8 +240,13 @@ def test_auc_handles_ties_like_sklearn(weighted: bool) -> None:
 def test_auc_multiclass_one_vs_rest_macro(weighted: bool) -> None:
     logits, labels, weight = classification(4)
     result = stream(metrics.AUC(), logits, labels, weights_or_none(weighted, weight))
-    expected = skm.roc_auc_score(labels, logits.softmax(1), multi_class="ovr", average="macro",
-                                 sample_weight=numpy_weights(weighted, weight))
+    expected = skm.roc_auc_score(
+        labels,
+        logits.softmax(1),
+        multi_class="ovr",
+        average="macro",
+        sample_weight=numpy_weights(weighted, weight),
+    )
     assert result == pytest.approx(expected)
 
 
@@ -229,24 +270,35 @@ def test_auc_undefined_is_nan() -> None:
 
 def regression(outputs: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     g = generator(seed)
-    y_true = torch.randn(N, outputs, generator=g) * torch.arange(1, outputs + 1) + 1000.0  # large offset
+    y_true = (
+        torch.randn(N, outputs, generator=g) * torch.arange(1, outputs + 1) + 1000.0
+    )  # large offset
     y_pred = y_true + torch.randn(N, outputs, generator=g)
     return y_pred, y_true, torch.rand(N, generator=g) * 2
 
 
-@pytest.mark.parametrize(("cls", "reference"), [(metrics.MeanSquaredError, skm.mean_squared_error),
-                                                (metrics.MeanAbsoluteError, skm.mean_absolute_error),
-                                                (metrics.R2Score, skm.r2_score)])
+@pytest.mark.parametrize(
+    ("cls", "reference"),
+    [
+        (metrics.MeanSquaredError, skm.mean_squared_error),
+        (metrics.MeanAbsoluteError, skm.mean_absolute_error),
+        (metrics.R2Score, skm.r2_score),
+    ],
+)
 @pytest.mark.parametrize("outputs", [1, 3])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_regression_matches_sklearn(cls: type, reference: Callable[..., float], outputs: int,
-                                    weighted: bool) -> None:
+def test_regression_matches_sklearn(
+    cls: type, reference: Callable[..., float], outputs: int, weighted: bool
+) -> None:
     y_pred, y_true, weight = regression(outputs)
     if outputs == 1:  # (N,) predictions against (N, 1) targets are reshaped
         y_pred = y_pred[:, 0]
     result = stream(cls(), y_pred, y_true, weights_or_none(weighted, weight))
-    expected = reference(y_true.double(), y_pred.double().reshape(N, outputs),
-                         sample_weight=numpy_weights(weighted, weight))
+    expected = reference(
+        y_true.double(),
+        y_pred.double().reshape(N, outputs),
+        sample_weight=numpy_weights(weighted, weight),
+    )
     assert result == pytest.approx(expected, rel=1e-9)
 
 
@@ -314,12 +366,22 @@ def test_public_surface_is_sorted() -> None:
 
 
 REGISTERED = {
-    "mean": metrics.Mean, "accuracy": metrics.Accuracy, "acc": metrics.Accuracy,
-    "top_k_accuracy": metrics.TopKAccuracy, "top_k": metrics.TopKAccuracy,
-    "precision": metrics.Precision, "recall": metrics.Recall, "f1": metrics.F1Score,
-    "f1_score": metrics.F1Score, "auc": metrics.AUC, "mse": metrics.MeanSquaredError,
-    "mean_squared_error": metrics.MeanSquaredError, "mae": metrics.MeanAbsoluteError,
-    "mean_absolute_error": metrics.MeanAbsoluteError, "r2": metrics.R2Score, "r2_score": metrics.R2Score,
+    "mean": metrics.Mean,
+    "accuracy": metrics.Accuracy,
+    "acc": metrics.Accuracy,
+    "top_k_accuracy": metrics.TopKAccuracy,
+    "top_k": metrics.TopKAccuracy,
+    "precision": metrics.Precision,
+    "recall": metrics.Recall,
+    "f1": metrics.F1Score,
+    "f1_score": metrics.F1Score,
+    "auc": metrics.AUC,
+    "mse": metrics.MeanSquaredError,
+    "mean_squared_error": metrics.MeanSquaredError,
+    "mae": metrics.MeanAbsoluteError,
+    "mean_absolute_error": metrics.MeanAbsoluteError,
+    "r2": metrics.R2Score,
+    "r2_score": metrics.R2Score,
 }
 
 
@@ -345,17 +407,31 @@ def test_unknown_name_suggests_close_matches() -> None:
     assert "'acuracy'" in str(info.value)
 
 
-@pytest.mark.parametrize(("metric", "y_pred", "y_true", "shown"), [
-    (metrics.Accuracy(), torch.randn(8, 3), torch.zeros(5), "y_pred.shape=(8, 3), y_true.shape=(5,)"),
-    (metrics.AUC(), torch.randn(8, 3), torch.zeros(8, 2), "y_true.shape=(8, 2)"),
-    (metrics.F1Score(), torch.randn(8, 3, 2), torch.zeros(8), "y_pred.shape=(8, 3, 2)"),
-    (metrics.TopKAccuracy(), torch.randn(8, 1), torch.zeros(8), "y_pred.shape=(8, 1)"),
-    (metrics.Precision(num_classes=4), torch.randn(8, 3), torch.zeros(8), "y_pred.shape=(8, 3)"),
-    (metrics.MeanSquaredError(), torch.randn(8, 2), torch.zeros(8, 3), "y_true.shape=(8, 3)"),
-    (metrics.R2Score(), torch.randn(8), torch.zeros(4, 2), "y_true.shape=(4, 2)"),
-])
-def test_shape_mismatch_shows_the_received_shapes(metric: lamina.metrics.Metric, y_pred: torch.Tensor,
-                                                  y_true: torch.Tensor, shown: str) -> None:
+@pytest.mark.parametrize(
+    ("metric", "y_pred", "y_true", "shown"),
+    [
+        (
+            metrics.Accuracy(),
+            torch.randn(8, 3),
+            torch.zeros(5),
+            "y_pred.shape=(8, 3), y_true.shape=(5,)",
+        ),
+        (metrics.AUC(), torch.randn(8, 3), torch.zeros(8, 2), "y_true.shape=(8, 2)"),
+        (metrics.F1Score(), torch.randn(8, 3, 2), torch.zeros(8), "y_pred.shape=(8, 3, 2)"),
+        (metrics.TopKAccuracy(), torch.randn(8, 1), torch.zeros(8), "y_pred.shape=(8, 1)"),
+        (
+            metrics.Precision(num_classes=4),
+            torch.randn(8, 3),
+            torch.zeros(8),
+            "y_pred.shape=(8, 3)",
+        ),
+        (metrics.MeanSquaredError(), torch.randn(8, 2), torch.zeros(8, 3), "y_true.shape=(8, 3)"),
+        (metrics.R2Score(), torch.randn(8), torch.zeros(4, 2), "y_true.shape=(4, 2)"),
+    ],
+)
+def test_shape_mismatch_shows_the_received_shapes(
+    metric: lamina.metrics.Metric, y_pred: torch.Tensor, y_true: torch.Tensor, shown: str
+) -> None:
     with pytest.raises(lamina.errors.ShapeError, match="Received:") as info:
         metric.update(y_pred, y_true)
     assert shown in str(info.value)
@@ -364,7 +440,9 @@ def test_shape_mismatch_shows_the_received_shapes(metric: lamina.metrics.Metric,
 
 def test_bad_sample_weight_and_changing_class_count() -> None:
     with pytest.raises(lamina.errors.ShapeError, match=r"sample_weight.shape=\(3,\)"):
-        metrics.MeanAbsoluteError().update(torch.randn(8), torch.randn(8), sample_weight=torch.ones(3))
+        metrics.MeanAbsoluteError().update(
+            torch.randn(8), torch.randn(8), sample_weight=torch.ones(3)
+        )
     metric = metrics.Recall()
     metric.update(torch.randn(4, 3), torch.zeros(4, dtype=torch.long))
     with pytest.raises(lamina.errors.ShapeError, match=r"outputs \(4, 4\)"):
@@ -386,9 +464,11 @@ SYNCING = ("item", "tolist", "__bool__", "cpu", "numpy", "__int__", "__float__",
 @contextlib.contextmanager
 def host_sync_forbidden() -> Iterator[None]:
     """Make every Tensor method that reads values back to the host raise."""
+
     def forbid(name: str) -> Callable[..., None]:
         def raiser(*args: object, **kwargs: object) -> None:
             raise AssertionError(f"host sync via Tensor.{name} inside update")
+
         return raiser
 
     with pytest.MonkeyPatch.context() as patch:
@@ -402,11 +482,13 @@ def update_cases() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     logits, binary_labels, _ = binary()
     y_pred, y_true, _ = regression(2)
     classifiers = ["accuracy", "top_k", "precision", "recall", "f1", "auc"]
-    return ([(name, multi, labels) for name in classifiers]
-            + [(name, logits, binary_labels) for name in classifiers if name != "top_k"]
-            + [(name, multi.reshape(N // 4, 4, 4), labels.reshape(N // 4, 4)) for name in classifiers]
-            + [(name, y_pred, y_true) for name in ("mse", "mae", "r2")]
-            + [("mean", torch.tensor(0.7), torch.tensor(0.0)), ("mean", y_pred, y_true)])
+    return (
+        [(name, multi, labels) for name in classifiers]
+        + [(name, logits, binary_labels) for name in classifiers if name != "top_k"]
+        + [(name, multi.reshape(N // 4, 4, 4), labels.reshape(N // 4, 4)) for name in classifiers]
+        + [(name, y_pred, y_true) for name in ("mse", "mae", "r2")]
+        + [("mean", torch.tensor(0.7), torch.tensor(0.0)), ("mean", y_pred, y_true)]
+    )
 
 
 @pytest.mark.parametrize("weight", [None, "tensor", "number"])

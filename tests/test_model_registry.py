@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-import lamina
 from lamina.errors import ArtifactError, ConfigError, IntegrityError
 from lamina.model_registry import ModelRegistry, content_hash
+
+import lamina
 
 
 def _model(folder: Path, seed: int) -> Path:
@@ -46,13 +46,19 @@ def test_register_versions_aliases_and_references(registry: ModelRegistry, tmp_p
     second = registry.register(_model(tmp_path, 1), "churn", parent=1, alias="staging")
     again = registry.register(_model(tmp_path, 0), "churn")
     assert (first.version, second.version, again.version) == (1, 2, 3)
-    assert again.hash == first.hash and again.path == first.path  # identical content shares its stored files
+    assert (
+        again.hash == first.hash and again.path == first.path
+    )  # identical content shares its stored files
     assert first.hash == content_hash(tmp_path / "m0") and len(first.hash) == 64
     assert registry.get("churn").version == 3 and registry.get("churn:2").parent == 1
-    assert registry.get("churn@staging").version == 2 and registry.get("churn:2").aliases == ("staging",)
+    assert registry.get("churn@staging").version == 2 and registry.get("churn:2").aliases == (
+        "staging",
+    )
     assert registry.get("churn:1").metadata == {"accuracy": 0.9}
     assert [v.version for v in registry.versions("churn")] == [1, 2, 3]
-    assert (first.path / "weights.safetensors").stat().st_mode & 0o222 == 0  # stored files are read-only
+    assert (
+        first.path / "weights.safetensors"
+    ).stat().st_mode & 0o222 == 0  # stored files are read-only
     loaded = lamina.load(registry.checkout("churn@staging").path)
     assert isinstance(loaded, torch.nn.Module)
 
@@ -67,7 +73,9 @@ def test_versions_are_immutable(registry: ModelRegistry, tmp_path: Path) -> None
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_promote_and_rollback_undo_one_change_at_a_time(registry: ModelRegistry, tmp_path: Path) -> None:
+def test_promote_and_rollback_undo_one_change_at_a_time(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
     for seed in range(3):
         registry.register(_model(tmp_path, seed), "churn")
     for version in (1, 2, 3):
@@ -79,9 +87,18 @@ def test_promote_and_rollback_undo_one_change_at_a_time(registry: ModelRegistry,
         registry.rollback("churn")
     registry.promote("churn:3")
     assert registry.rollback("churn").version == 1
-    kinds = [(e["kind"], e["version"], e["previous"]) for e in registry.history("churn", "production")]
-    assert kinds == [("set", 1, None), ("set", 2, 1), ("set", 3, 2), ("rollback", 2, 3), ("rollback", 1, 2),
-                     ("set", 3, 1), ("rollback", 1, 3)]
+    kinds = [
+        (e["kind"], e["version"], e["previous"]) for e in registry.history("churn", "production")
+    ]
+    assert kinds == [
+        ("set", 1, None),
+        ("set", 2, 1),
+        ("set", 3, 2),
+        ("rollback", 2, 3),
+        ("rollback", 1, 2),
+        ("set", 3, 1),
+        ("rollback", 1, 3),
+    ]
 
 
 def test_a_flipped_byte_fails_the_hash_check(registry: ModelRegistry, tmp_path: Path) -> None:
@@ -139,8 +156,12 @@ def test_the_store_survives_kill_9_mid_write(registry: ModelRegistry, tmp_path: 
     for round_ in range(4):
         folder = tmp_path / f"src{round_}"
         folder.mkdir()
-        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(registry.root), str(folder)],
-                                  stdout=subprocess.PIPE, text=True, env={**os.environ, "LAMINA_NUM_THREADS": "1"})
+        writer = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(registry.root), str(folder)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "LAMINA_NUM_THREADS": "1"},
+        )
         assert writer.stdout is not None
         writer.stdout.readline()  # at least one version written, then kill at a random moment
         time.sleep(float(rng.uniform(0.05, 0.6)))
@@ -159,10 +180,11 @@ def test_the_store_survives_kill_9_mid_write(registry: ModelRegistry, tmp_path: 
 # ---------------------------------------------------------------- serving from the registry
 def _client(registry: ModelRegistry, ref: str, poll_s: float = 60.0):  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
-
     from lamina.serve import create_app
 
-    app = create_app(ref, registry=registry.root, admin_token="secret", read_token="reader", poll_s=poll_s)
+    app = create_app(
+        ref, registry=registry.root, admin_token="secret", read_token="reader", poll_s=poll_s
+    )
     return TestClient(app), {"Authorization": "Bearer secret"}
 
 
@@ -170,31 +192,49 @@ def _outputs(folder: Path, x: list[list[float]]) -> np.ndarray:
     return np.asarray(lamina.load(folder).predict(np.asarray(x, dtype=np.float32)))
 
 
-def test_promote_and_rollback_endpoints_swap_and_refuse_a_corrupt_version(registry: ModelRegistry,
-                                                                          tmp_path: Path) -> None:
+def test_promote_and_rollback_endpoints_swap_and_refuse_a_corrupt_version(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
     one = registry.register(_model(tmp_path, 0), "churn", alias="production")
     two = registry.register(_model(tmp_path, 1), "churn")
     bad = registry.register(_model(tmp_path, 2), "churn")
     _flip(bad.path)
     client, admin = _client(registry, "churn@production")
     with client:
-        assert client.post("/predict", json={"inputs": [[1, 2, 3]]}).headers["x-model-version"] == one.hash[:12]
-        refused = client.post("/v2/repository/models/churn/promote", json={"version": "churn:2"},
-                              headers={"Authorization": "Bearer reader"})
+        assert (
+            client.post("/predict", json={"inputs": [[1, 2, 3]]}).headers["x-model-version"]
+            == one.hash[:12]
+        )
+        refused = client.post(
+            "/v2/repository/models/churn/promote",
+            json={"version": "churn:2"},
+            headers={"Authorization": "Bearer reader"},
+        )
         assert refused.status_code == 403
-        answer = client.post("/v2/repository/models/churn/promote", json={"version": "churn:2"}, headers=admin)
+        answer = client.post(
+            "/v2/repository/models/churn/promote", json={"version": "churn:2"}, headers=admin
+        )
         assert answer.status_code == 200 and answer.json()["serving"] == two.hash[:12]
-        assert client.post("/predict", json={"inputs": [[1, 2, 3]]}).headers["x-model-version"] == two.hash[:12]
-        corrupt = client.post("/v2/repository/models/churn/promote", json={"version": "churn:3"}, headers=admin)
+        assert (
+            client.post("/predict", json={"inputs": [[1, 2, 3]]}).headers["x-model-version"]
+            == two.hash[:12]
+        )
+        corrupt = client.post(
+            "/v2/repository/models/churn/promote", json={"version": "churn:3"}, headers=admin
+        )
         assert corrupt.status_code == 409 and "hash check" in corrupt.json()["detail"]
-        assert client.post("/predict", json={"inputs": [[1, 2, 3]]}).headers["x-model-version"] == two.hash[:12]
+        assert (
+            client.post("/predict", json={"inputs": [[1, 2, 3]]}).headers["x-model-version"]
+            == two.hash[:12]
+        )
         assert registry.get("churn@production").version == 2
         back = client.post("/v2/repository/models/churn/rollback", json={}, headers=admin)
         assert back.status_code == 200 and back.json()["serving"] == one.hash[:12]
 
 
-def test_a_server_follows_its_alias_and_keeps_the_old_version_on_a_bad_one(registry: ModelRegistry,
-                                                                           tmp_path: Path) -> None:
+def test_a_server_follows_its_alias_and_keeps_the_old_version_on_a_bad_one(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
     one = registry.register(_model(tmp_path, 0), "churn", alias="production")
     two = registry.register(_model(tmp_path, 1), "churn")
     bad = registry.register(_model(tmp_path, 2), "churn")
@@ -216,7 +256,10 @@ def test_a_server_follows_its_alias_and_keeps_the_old_version_on_a_bad_one(regis
         _flip(bad.path)
         registry.promote("churn:3", verify=False)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and "lamina_swap_failures_total 0" in client.get("/metrics").text:
+        while (
+            time.monotonic() < deadline
+            and "lamina_swap_failures_total 0" in client.get("/metrics").text
+        ):
             time.sleep(0.05)
         assert "lamina_swap_failures_total 1" in client.get("/metrics").text
         assert served_version() == two.hash[:12]  # the old version serves on
@@ -233,8 +276,13 @@ def test_hot_swap_under_load_fails_no_request(registry: ModelRegistry, tmp_path:
         seen = []
         while time.monotonic() < stop:
             reply = client.post("/predict", json={"inputs": [[1, 2, 3]]})
-            seen.append((reply.status_code, reply.headers.get("x-model-version", ""),
-                         reply.json().get("predictions", [[None]])[0]))
+            seen.append(
+                (
+                    reply.status_code,
+                    reply.headers.get("x-model-version", ""),
+                    reply.json().get("predictions", [[None]])[0],
+                )
+            )
         return seen
 
     with client, ThreadPoolExecutor(6) as pool:
@@ -242,8 +290,12 @@ def test_hot_swap_under_load_fails_no_request(registry: ModelRegistry, tmp_path:
         swaps = 0
         while time.monotonic() < stop - 0.3:
             target = f"churn:{1 + (swaps + 1) % 2}"
-            assert client.post("/v2/repository/models/churn/promote", json={"version": target},
-                               headers=admin).status_code == 200
+            assert (
+                client.post(
+                    "/v2/repository/models/churn/promote", json={"version": target}, headers=admin
+                ).status_code
+                == 200
+            )
             swaps += 1
             time.sleep(0.1)
         answers = [a for f in futures for a in f.result()]
@@ -254,8 +306,9 @@ def test_hot_swap_under_load_fails_no_request(registry: ModelRegistry, tmp_path:
         np.testing.assert_allclose(output, expected[version][0], rtol=1e-5)
 
 
-def test_a_version_with_other_inputs_is_refused_so_the_schema_stays_true(registry: ModelRegistry,
-                                                                        tmp_path: Path) -> None:
+def test_a_version_with_other_inputs_is_refused_so_the_schema_stays_true(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
     one = registry.register(_model(tmp_path, 0), "churn", alias="production")
     torch.manual_seed(5)
     wider = lamina.Sequential([lamina.layers.Dense(2)])
@@ -263,7 +316,12 @@ def test_a_version_with_other_inputs_is_refused_so_the_schema_stays_true(registr
     registry.register(wider.save(str(tmp_path / "wider")), "churn")
     client, admin = _client(registry, "churn@production")
     with client:
-        refused = client.post("/v2/repository/models/churn/promote", json={"version": "churn:2"}, headers=admin)
+        refused = client.post(
+            "/v2/repository/models/churn/promote", json={"version": "churn:2"}, headers=admin
+        )
         assert refused.status_code == 409 and "takes other inputs" in refused.json()["detail"]
         assert registry.get("churn@production").version == 1  # the alias moved back
-        assert client.post("/predict", json={"inputs": [[1, 2, 3]]}).headers["x-model-version"] == one.hash[:12]
+        assert (
+            client.post("/predict", json={"inputs": [[1, 2, 3]]}).headers["x-model-version"]
+            == one.hash[:12]
+        )

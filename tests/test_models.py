@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from lamina.layers import Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling, MaxPool2D
 from torch.utils.data import DataLoader, TensorDataset
 
 import lamina
-from lamina.layers import Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling, MaxPool2D
 
 
 def mlp(classes=3):
@@ -29,10 +29,17 @@ def test_check_model_sequential_mlp(data):
 def test_check_model_cnn_on_digit_images():
     digits = lamina.datasets.load("digits", images=True)
     x, y = digits.x_train[:200] / 16.0, digits.y_train[:200]
-    model = lamina.Sequential([
-        Conv2D(8, 3, padding="same", activation="relu"), lamina.layers.BatchNorm(), MaxPool2D(2),
-        Conv2D(16, 3, activation="relu"), GlobalAveragePooling(), Dropout(0.1), Dense(10),
-    ])
+    model = lamina.Sequential(
+        [
+            Conv2D(8, 3, padding="same", activation="relu"),
+            lamina.layers.BatchNorm(),
+            MaxPool2D(2),
+            Conv2D(16, 3, activation="relu"),
+            GlobalAveragePooling(),
+            Dropout(0.1),
+            Dense(10),
+        ]
+    )
     report = lamina.testing.check_model(model, x, y, epochs=8)
     assert report["output_shape"] == (200, 10)
 
@@ -62,7 +69,9 @@ def test_check_model_catches_a_broken_contract(data):
 @pytest.mark.parametrize("kind", ["numpy", "tensor", "pandas", "dataset", "dataloader"])
 def test_fit_accepts_every_input_type(kind, data):
     x, y = data
-    model = mlp().compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=0.01)
+    model = mlp().compile(
+        optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=0.01
+    )
     if kind == "numpy":
         args = (x, y)
     elif kind == "tensor":
@@ -72,7 +81,11 @@ def test_fit_accepts_every_input_type(kind, data):
     elif kind == "dataset":
         args = (TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),)
     else:
-        args = (DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=16, shuffle=True),)
+        args = (
+            DataLoader(
+                TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=16, shuffle=True
+            ),
+        )
     history = model.fit(*args, epochs=12, verbose=0, seed=1)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert history.history["accuracy"][-1] > 0.7
@@ -95,7 +108,9 @@ def test_predict_returns_numpy_and_evaluate_dict(data):
     out = model.predict(x, batch_size=7)
     assert isinstance(out, np.ndarray) and out.shape == (120, 3) and out.dtype == np.float32
     scores = model.evaluate(x, y)
-    assert set(scores) == {"loss", "accuracy", "f1"} and all(isinstance(v, float) for v in scores.values())
+    assert set(scores) == {"loss", "accuracy", "f1"} and all(
+        isinstance(v, float) for v in scores.values()
+    )
 
 
 def test_train_step_override_is_used(data):
@@ -132,6 +147,7 @@ def test_early_stopping_restores_best_weights(data):
 
     class Scripted(lamina.callbacks.Callback):
         """Feeds a fixed val_loss sequence so the best epoch is known."""
+
         values = [1.0, 0.5, 0.7, 0.8, 0.9, 1.0]
 
         def on_epoch_end(self, epoch, logs=None):
@@ -150,7 +166,9 @@ def test_early_stopping_restores_best_weights(data):
 
 def test_model_checkpoint_saves_best_only(data, tmp_path):
     model = mlp().compile(loss="cross_entropy")
-    checkpoint = lamina.callbacks.ModelCheckpoint(str(tmp_path / "best"), monitor="loss", save_best_only=True)
+    checkpoint = lamina.callbacks.ModelCheckpoint(
+        str(tmp_path / "best"), monitor="loss", save_best_only=True
+    )
     model.fit(*data, epochs=3, callbacks=[checkpoint], verbose=0, seed=0)
     assert checkpoint.saved == [str(tmp_path / "best")] * 3
     assert np.allclose(lamina.load(tmp_path / "best").predict(data[0]), model.predict(data[0]))
@@ -159,8 +177,13 @@ def test_model_checkpoint_saves_best_only(data, tmp_path):
 def test_progress_bar_shows_epoch_step_and_metrics(data):
     stream = io.StringIO()
     model = mlp().compile(loss="cross_entropy", metrics=["accuracy"])
-    model.fit(*data, epochs=2, batch_size=30, verbose=0,
-              callbacks=[lamina.callbacks.ProgressBar(refresh_seconds=0.0, stream=stream)])
+    model.fit(
+        *data,
+        epochs=2,
+        batch_size=30,
+        verbose=0,
+        callbacks=[lamina.callbacks.ProgressBar(refresh_seconds=0.0, stream=stream)],
+    )
     text = stream.getvalue()
     assert "Epoch 1/2" in text and "Epoch 2/2" in text and "4/4" in text
     assert "loss=" in text and "accuracy=" in text and "step/s" in text or "s/step" in text
@@ -207,12 +230,17 @@ def test_get_set_params_and_clone():
 
 def test_clone_of_a_model_compiled_with_an_optimizer_instance(data):
     model = lamina.Model(torch.nn.Linear(6, 3))
-    model.compile(optimizer=torch.optim.SGD(model.parameters(), lr=0.123, momentum=0.5), loss="cross_entropy")
+    model.compile(
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.123, momentum=0.5), loss="cross_entropy"
+    )
     twin = model.clone()
     twin.fit(*data, epochs=1, verbose=0)
     assert isinstance(twin.optimizer, torch.optim.SGD) and twin.optimizer is not model.optimizer
     assert twin.optimizer.defaults["lr"] == 0.123 and twin.optimizer.defaults["momentum"] == 0.5
-    assert all(p in {id(q) for q in twin.parameters()} for p in map(id, twin.optimizer.param_groups[0]["params"]))
+    assert all(
+        p in {id(q) for q in twin.parameters()}
+        for p in map(id, twin.optimizer.param_groups[0]["params"])
+    )
 
 
 def test_stop_training_flag_ends_fit(data):

@@ -14,7 +14,7 @@ def _raw_loop(module, x, y, epochs, batch_size, seed, lr):
     for _ in range(epochs):
         order = torch.randperm(len(x), generator=generator)
         for start in range(0, len(x), batch_size):
-            index = order[start:start + batch_size]
+            index = order[start : start + batch_size]
             loss = nn.functional.cross_entropy(module(x[index]), y[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -60,7 +60,9 @@ def test_batchnorm_matches_torch():
 
 def test_evaluate_matches_manual_computation():
     x, y = lamina.testing.tiny_classification(rows=50)
-    model = lamina.Sequential([lamina.layers.Dense(3)]).compile(loss="cross_entropy", metrics=["accuracy"])
+    model = lamina.Sequential([lamina.layers.Dense(3)]).compile(
+        loss="cross_entropy", metrics=["accuracy"]
+    )
     model.fit(x, y, epochs=1, verbose=0)
     logits = torch.from_numpy(model.predict(x))
     scores = model.evaluate(x, y, batch_size=7)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 
 import pytest
-
 from lamina.pages import CSS, html_table, png_panels, png_tag
 
 pytest.importorskip("matplotlib")
@@ -18,7 +17,10 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def test_html_table_with_and_without_header() -> None:
     expected = "<table><tr><th>a</th><th>b</th></tr><tr><td>1</td><td>2</td></tr></table>"
     assert html_table([["a", "b"], ["1", "2"]]) == expected
-    assert html_table([["rows", "3"]], header=False) == "<table><tr><td>rows</td><td>3</td></tr></table>"
+    assert (
+        html_table([["rows", "3"]], header=False)
+        == "<table><tr><td>rows</td><td>3</td></tr></table>"
+    )
     assert "table{" in CSS
 
 
@@ -33,7 +35,9 @@ def test_png_tag_embeds_a_png_without_software_url() -> None:
 
 def test_png_panels_draws_each_panel_and_nothing_for_none() -> None:
     drawn: list[str] = []
-    tag = png_panels([("a", lambda ax: drawn.append("a")), ("b", lambda ax: drawn.append("b"))], (1.0, 1.0))
+    tag = png_panels(
+        [("a", lambda ax: drawn.append("a")), ("b", lambda ax: drawn.append("b"))], (1.0, 1.0)
+    )
     assert drawn == ["a", "b"] and tag.startswith("<img")
     assert png_panels([]) == ""
 

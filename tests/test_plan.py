@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from lamina.errors import ConfigError, DataError
+from lamina.planning import MIN_COUNT, Finding, Plan, plan
 
 import lamina
 from lamina.data import WordVocabulary, tokenize
-from lamina.errors import ConfigError, DataError
 from lamina.models.cnn import CNN
 from lamina.models.mlp import MLP
 from lamina.models.rnn import RNN
-from lamina.planning import MIN_COUNT, Finding, Plan, plan
 
 RNG = np.random.default_rng(0)
 
@@ -31,7 +31,9 @@ def finding(report, topic):
 def table(rows=12_000, seed=0):
     """A clean table: numbers, a category, balanced labels, no missing values."""
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"age": rng.normal(40, 10, rows), "city": rng.choice(["a", "b", "c"], rows)})
+    frame = pd.DataFrame(
+        {"age": rng.normal(40, 10, rows), "city": rng.choice(["a", "b", "c"], rows)}
+    )
     frame["label"] = np.arange(rows) % 2
     return frame
 
@@ -46,17 +48,31 @@ def test_summary_of_a_table_counts_rows_classes_and_missing_cells():
     frame.loc[:9, "age"] = np.nan
     report = plan(frame, "label")
     summary = report.summary
-    assert (summary["modality"], summary["task"], summary["rows"], summary["classes"]) == ("table", "classification",
-                                                                                          100, 2)
+    assert (summary["modality"], summary["task"], summary["rows"], summary["classes"]) == (
+        "table",
+        "classification",
+        100,
+        2,
+    )
     assert summary["rows_per_class"] == {"0": 50, "1": 50}
     assert summary["missing_share"] == pytest.approx(10 / 200)  # 10 of 100 x 2 cells
     assert summary["shape"] == [2]
-    assert "table: 100 rows x 2 columns (1 numeric, 1 categorical)" in finding(report, "modality").message
+    assert (
+        "table: 100 rows x 2 columns (1 numeric, 1 categorical)"
+        in finding(report, "modality").message
+    )
 
 
-@pytest.mark.parametrize("x, modality", [
-    (np.zeros((30, 8, 8)), "image"), (np.zeros((30, 1, 8, 8)), "image"), (np.zeros((30, 4)), "array"),
-    (["good film"] * 30, "text"), (np.array(["a b"] * 30, dtype=object), "text")])
+@pytest.mark.parametrize(
+    "x, modality",
+    [
+        (np.zeros((30, 8, 8)), "image"),
+        (np.zeros((30, 1, 8, 8)), "image"),
+        (np.zeros((30, 4)), "array"),
+        (["good film"] * 30, "text"),
+        (np.array(["a b"] * 30, dtype=object), "text"),
+    ],
+)
 def test_modality_is_read_from_the_inputs(x, modality):
     report = plan((x, labels([15, 15])))
     assert report.summary["modality"] == modality
@@ -64,15 +80,29 @@ def test_modality_is_read_from_the_inputs(x, modality):
 
 
 def test_dataset_like_objects_and_dataset_splits_are_read():
-    dataset = SimpleNamespace(x=["nice", "bad", "fine", "awful"] * 5, y=np.array([1, 0, 1, 0] * 5), modality="text",
-                              source="reviews.csv", target="label", x_test=None, y_test=None,
-                              classes=["negative", "positive"], task="classification")
+    dataset = SimpleNamespace(
+        x=["nice", "bad", "fine", "awful"] * 5,
+        y=np.array([1, 0, 1, 0] * 5),
+        modality="text",
+        source="reviews.csv",
+        target="label",
+        x_test=None,
+        y_test=None,
+        classes=["negative", "positive"],
+        task="classification",
+    )
     report = plan(dataset)
-    assert report.summary["rows_per_class"] == {"negative": 10, "positive": 10}  # class names via classes[y]
+    assert report.summary["rows_per_class"] == {
+        "negative": 10,
+        "positive": 10,
+    }  # class names via classes[y]
     assert (report.summary["source"], report.summary["target"]) == ("reviews.csv", "label")
     digits = plan(lamina.datasets.load("digits", images=True))
-    assert (digits.summary["modality"], digits.summary["shape"], digits.summary["test_rows"]) == ("image", [1, 8, 8],
-                                                                                                  359)
+    assert (digits.summary["modality"], digits.summary["shape"], digits.summary["test_rows"]) == (
+        "image",
+        [1, 8, 8],
+        359,
+    )
 
 
 # ------------------------------------------------------------------ labels
@@ -99,13 +129,18 @@ def test_missing_labels_and_a_single_class_are_blockers():
     report = plan(table(rows=50))  # no target
     assert levels(report, "labels") == ["blocker"] and not report.viable
     assert "no target given" in finding(report, "labels").message
-    assert levels(plan((RNG.normal(size=(30, 2)), np.zeros(30, dtype=int))), "classes") == ["blocker"]
+    assert levels(plan((RNG.normal(size=(30, 2)), np.zeros(30, dtype=int))), "classes") == [
+        "blocker"
+    ]
 
 
 def test_imbalance_ratio_warns_at_95_to_5():
     report = plan((RNG.normal(size=(200, 3)), labels([190, 10])))
     assert levels(report, "imbalance") == ["warning"]
-    assert "ratio 19.0" in finding(report, "imbalance").message and "95.0%" in finding(report, "imbalance").message
+    assert (
+        "ratio 19.0" in finding(report, "imbalance").message
+        and "95.0%" in finding(report, "imbalance").message
+    )
     assert levels(plan((RNG.normal(size=(200, 3)), labels([100, 100]))), "imbalance") == ["ok"]
 
 
@@ -126,7 +161,10 @@ def test_goal_that_contradicts_the_labels_warns():
 # ------------------------------------------------------------------ size, columns
 def test_small_tables_point_to_gradient_boosting():
     small = plan(table(rows=500), "label")
-    assert levels(small, "size") == ["warning"] and "gradient boosting usually wins" in finding(small, "size").reason
+    assert (
+        levels(small, "size") == ["warning"]
+        and "gradient boosting usually wins" in finding(small, "size").reason
+    )
     assert levels(plan(table(), "label"), "size") == ["ok"]
 
 
@@ -134,8 +172,10 @@ def test_capacity_compares_rows_with_the_default_network():
     texts = [f"word{i % 7} and word{i % 5}" for i in range(200)]
     many = plan((texts, labels([100, 100])))
     assert levels(many, "capacity") == ["warning"] and levels(many, "size") == ["warning"]
-    assert f"{many.summary['network_parameters']:,} parameters for 200 labelled rows" in finding(many,
-                                                                                                "capacity").message
+    assert (
+        f"{many.summary['network_parameters']:,} parameters for 200 labelled rows"
+        in finding(many, "capacity").message
+    )
     assert levels(plan((RNG.normal(size=(5000, 5)), np.arange(5000) % 2)), "capacity") == ["ok"]
 
 
@@ -150,7 +190,10 @@ def test_missing_values_constant_and_identifier_columns_are_flagged():
     assert "country" in finding(report, "constant columns").message
     assert "'customer_id'" in finding(report, "identifier").message
     clean = plan(table(rows=200), "label")
-    assert levels(clean, "missing values") == ["ok"] and "no missing values" in finding(clean, "missing values").message
+    assert (
+        levels(clean, "missing values") == ["ok"]
+        and "no missing values" in finding(clean, "missing values").message
+    )
     assert levels(clean, "constant columns") == levels(clean, "identifier") == []
 
 
@@ -159,7 +202,10 @@ def test_arrays_with_nan_warn_and_a_row_index_column_looks_like_an_identifier():
     x[0, 1] = np.nan
     x[:, 2] = np.arange(100)
     report = plan((x, labels([50, 50])))
-    assert levels(report, "missing values") == ["warning"] and "NaN" in finding(report, "missing values").reason
+    assert (
+        levels(report, "missing values") == ["warning"]
+        and "NaN" in finding(report, "missing values").reason
+    )
     assert "'2'" in finding(report, "identifier").message
 
 
@@ -175,7 +221,10 @@ def test_kpi_must_fit_the_task():
     assert levels(regression, "kpi") == ["blocker"] and not regression.viable
     assert levels(plan((x, RNG.normal(size=200)), kpi="rmse"), "kpi") == ["ok"]
     imbalanced = plan((x, labels([190, 10])), kpi="accuracy")
-    assert levels(imbalanced, "kpi") == ["warning"] and "balanced_accuracy" in finding(imbalanced, "kpi").reason
+    assert (
+        levels(imbalanced, "kpi") == ["warning"]
+        and "balanced_accuracy" in finding(imbalanced, "kpi").reason
+    )
     assert levels(plan((x, labels([190, 10])), kpi="f1"), "kpi") == ["ok"]
     assert levels(plan((x, labels([100, 100])), kpi="accuracy"), "kpi") == ["ok"]
 
@@ -184,12 +233,16 @@ def test_threshold_is_checked_against_the_range_and_the_trivial_baseline():
     x, y = RNG.normal(size=(200, 3)), labels([150, 50])
     assert levels(plan((x, y), kpi="accuracy", threshold=85), "threshold") == ["blocker"]
     trivial = plan((x, y), kpi="accuracy", threshold=0.75)  # the majority class share
-    assert levels(trivial, "threshold") == ["warning"] and "0.75 (always predicting '0')" in finding(
-        trivial, "threshold").message
+    assert (
+        levels(trivial, "threshold") == ["warning"]
+        and "0.75 (always predicting '0')" in finding(trivial, "threshold").message
+    )
     assert levels(plan((x, y), kpi="accuracy", threshold=0.9), "threshold") == ["ok"]
     assert levels(plan((x, y), threshold=0.9), "threshold") == ["ok"]  # kpi defaults to accuracy
     target = RNG.normal(0.0, 3.0, 200)
-    assert levels(plan((x, target), kpi="rmse", threshold=5.0), "threshold") == ["warning"]  # above sd ~3
+    assert levels(plan((x, target), kpi="rmse", threshold=5.0), "threshold") == [
+        "warning"
+    ]  # above sd ~3
     assert levels(plan((x, target), kpi="rmse", threshold=1.0), "threshold") == ["ok"]
     assert levels(plan((x, target), kpi="rmse", threshold=-1.0), "threshold") == ["blocker"]
 
@@ -215,10 +268,15 @@ def test_parameter_counts_match_the_real_networks():
     assert plan((x, y)).summary["network_parameters"] == parameters(model)
     frame = table(rows=64)
     frame.loc[:4, "age"] = np.nan
-    tabular = MLP(units=(256, 128), outputs=2, dropout=0.1, norm="batch").compile(loss="cross_entropy")
+    tabular = MLP(units=(256, 128), outputs=2, dropout=0.1, norm="batch").compile(
+        loss="cross_entropy"
+    )
     tabular.fit(frame.drop(columns="label"), frame["label"], epochs=1, verbose=0)
     assert plan(frame, "label").summary["network_parameters"] == parameters(tabular)
-    for shape, network in (((28, 28), CNN(preset="lenet5", outputs=2)), ((8, 8), CNN(filters=(16, 32), outputs=2))):
+    for shape, network in (
+        ((28, 28), CNN(preset="lenet5", outputs=2)),
+        ((8, 8), CNN(filters=(16, 32), outputs=2)),
+    ):
         images = np.zeros((4, 1, *shape), dtype=np.float32)
         network(torch.from_numpy(images))
         assert plan((images, labels([2, 2]))).summary["network_parameters"] == parameters(network)
@@ -231,7 +289,9 @@ def test_parameter_counts_match_the_real_networks():
 
 # ------------------------------------------------------------------ output
 def test_plan_round_trips_through_json_and_renders():
-    report = plan(table(rows=300), "label", kpi="accuracy", threshold=0.9, budget_seconds=60, max_latency_ms=5)
+    report = plan(
+        table(rows=300), "label", kpi="accuracy", threshold=0.9, budget_seconds=60, max_latency_ms=5
+    )
     text = json.dumps(report.to_dict())
     again = Plan.from_dict(json.loads(text))
     assert again == report and isinstance(again.findings[0], Finding)
@@ -246,12 +306,16 @@ def test_unknown_target_column_lists_the_columns():
         plan(table(rows=20), "income")
 
 
-@pytest.mark.parametrize("options, pattern", [
-    ({"threshold": "high"}, r"threshold must be a number.*threshold='high'"),
-    ({"threshold": True}, "threshold must be a number"),
-    ({"kpi": "acc"}, r"Unknown KPI.*'acc'.*accuracy"),
-    ({"budget_seconds": -5}, r"budget_seconds must be a positive number.*-5"),
-    ({"goal": 3}, "goal must be a string")])
+@pytest.mark.parametrize(
+    "options, pattern",
+    [
+        ({"threshold": "high"}, r"threshold must be a number.*threshold='high'"),
+        ({"threshold": True}, "threshold must be a number"),
+        ({"kpi": "acc"}, r"Unknown KPI.*'acc'.*accuracy"),
+        ({"budget_seconds": -5}, r"budget_seconds must be a positive number.*-5"),
+        ({"goal": 3}, "goal must be a string"),
+    ],
+)
 def test_bad_options_raise_clear_errors(options, pattern):
     with pytest.raises(ConfigError, match=pattern):
         plan((RNG.normal(size=(20, 2)), labels([10, 10])), **options)

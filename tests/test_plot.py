@@ -13,7 +13,10 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def lines(ax):
-    return {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()}
+    return {
+        line.get_label(): (list(line.get_xdata()), list(line.get_ydata()))
+        for line in ax.get_lines()
+    }
 
 
 def test_plot_history_draws_train_and_validation_curves(tmp_path):
@@ -60,7 +63,9 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch):
 
 def test_lr_finder_plot_marks_the_suggestion(tmp_path):
     x, y = lamina.testing.tiny_classification()
-    model = lamina.Sequential([lamina.layers.Dense(3)]).compile(optimizer="sgd", loss="cross_entropy")
+    model = lamina.Sequential([lamina.layers.Dense(3)]).compile(
+        optimizer="sgd", loss="cross_entropy"
+    )
     result = lr_find(model, x, y, min_lr=1e-4, max_lr=1e2, steps=40)
     path = tmp_path / "lr.png"
     figure = result.plot(path)

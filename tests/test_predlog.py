@@ -15,7 +15,6 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-
 from lamina.errors import ConfigError
 from lamina.predlog import PredictionLog, read, rotated_files
 from lamina.serve import create_app
@@ -23,9 +22,17 @@ from lamina.serve import create_app
 
 def test_records_round_trip_with_arrays_and_time(tmp_path):
     log = PredictionLog(tmp_path / "log.jsonl")
-    log.write([{"request_id": "a", "inputs": np.ones((1, 2), np.float32), "outputs": {"y": np.array([3])},
-                "received": time.time() - 0.5},
-               {"request_id": "b", "inputs": [[np.float32(2.5)]], "outputs": {"y": [np.int64(4)]}}])
+    log.write(
+        [
+            {
+                "request_id": "a",
+                "inputs": np.ones((1, 2), np.float32),
+                "outputs": {"y": np.array([3])},
+                "received": time.time() - 0.5,
+            },
+            {"request_id": "b", "inputs": [[np.float32(2.5)]], "outputs": {"y": [np.int64(4)]}},
+        ]
+    )
     log.write([])  # an empty batch writes nothing
     records = list(read(log.path))
     assert [r["request_id"] for r in records] == ["a", "b"]
@@ -39,23 +46,35 @@ def test_records_round_trip_with_arrays_and_time(tmp_path):
 def test_redaction_and_salted_hashing(tmp_path):
     path = tmp_path / "log.jsonl"
     log = PredictionLog(path, redact=("email",), hash_fields=("name",))
-    rows = [{"email": "ann@example.org", "name": "Ann Secret", "age": 31},
-            {"email": "bob@example.org", "name": "Ann Secret", "age": 40},
-            {"email": "cy@example.org", "name": "Cy Hidden", "age": 22}]
+    rows = [
+        {"email": "ann@example.org", "name": "Ann Secret", "age": 31},
+        {"email": "bob@example.org", "name": "Ann Secret", "age": 40},
+        {"email": "cy@example.org", "name": "Cy Hidden", "age": 22},
+    ]
     log.write([{"request_id": "r", "inputs": rows, "outputs": {}}])
     text = path.read_text()
     for secret in ("ann@example.org", "bob@example.org", "Ann Secret", "Cy Hidden"):
         assert secret not in text
     logged = next(read(path))["inputs"]
-    assert [r["email"] for r in logged] == ["<redacted>"] * 3 and [r["age"] for r in logged] == [31, 40, 22]
-    assert logged[0]["name"] == logged[1]["name"] != logged[2]["name"] and logged[0]["name"].startswith("sha256:")
+    assert [r["email"] for r in logged] == ["<redacted>"] * 3 and [r["age"] for r in logged] == [
+        31,
+        40,
+        22,
+    ]
+    assert logged[0]["name"] == logged[1]["name"] != logged[2]["name"] and logged[0][
+        "name"
+    ].startswith("sha256:")
     salt = path.with_name("log.jsonl.salt")
     assert salt.stat().st_mode & 0o777 == 0o600
     log.close()
-    again = PredictionLog(path, hash_fields=("name",))  # a restart keeps the salt: equal values, equal hashes
+    again = PredictionLog(
+        path, hash_fields=("name",)
+    )  # a restart keeps the salt: equal values, equal hashes
     again.write([{"request_id": "s", "inputs": [{"name": "Ann Secret"}], "outputs": {}}])
     assert list(read(path))[-1]["inputs"][0]["name"] == logged[0]["name"]
-    other = PredictionLog(tmp_path / "other.jsonl", hash_fields=("name",))  # another log, another salt
+    other = PredictionLog(
+        tmp_path / "other.jsonl", hash_fields=("name",)
+    )  # another log, another salt
     other.write([{"request_id": "t", "inputs": [{"name": "Ann Secret"}], "outputs": {}}])
     assert next(read(other.path))["inputs"][0]["name"] != logged[0]["name"]
 
@@ -68,7 +87,9 @@ def test_rotation_keeps_the_newest_files_and_drops_old_ones(tmp_path):
     assert [p.name for p in rotated_files(path)] == ["log.2.jsonl", "log.1.jsonl"]
     assert not path.with_name("log.3.jsonl").exists() and path.stat().st_size < 300
     ids = [r["request_id"] for r in read(path)]
-    assert ids == sorted(ids) and ids[-1] == "0039" and "0000" not in ids  # oldest dropped, newest kept, in order
+    assert (
+        ids == sorted(ids) and ids[-1] == "0039" and "0000" not in ids
+    )  # oldest dropped, newest kept, in order
     assert len(ids) == len(set(ids))
     old = time.time() - 10 * 86400
     os.utime(path.with_name("log.2.jsonl"), (old, old))
@@ -80,7 +101,12 @@ def test_rotation_keeps_the_newest_files_and_drops_old_ones(tmp_path):
 def test_a_torn_last_line_is_skipped_and_closed(tmp_path):
     path = tmp_path / "log.jsonl"
     log = PredictionLog(path)
-    log.write([{"request_id": "a", "inputs": [1], "outputs": {}}, {"request_id": "b", "inputs": [2], "outputs": {}}])
+    log.write(
+        [
+            {"request_id": "a", "inputs": [1], "outputs": {}},
+            {"request_id": "b", "inputs": [2], "outputs": {}},
+        ]
+    )
     log.close()
     with open(path, "ab") as file:
         file.write(b'{"request_id": "torn", "inpu')  # a crash mid-write
@@ -108,11 +134,29 @@ def test_app_logs_every_answered_request_once_with_its_outputs(plain_dir, tmp_pa
         app = create_app(folder, max_batch_size=4, max_wait_ms=20, log_path=path)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
         async with app.router.lifespan_context(app), client:
-            posts = [client.post("/predict", json={"inputs": x[i:i + 1].tolist()}) for i in range(10)]
-            posts.append(client.post("/v2/models/tiny/infer", json={"inputs": [
-                {"name": "input", "shape": [2, 4], "datatype": "FP32", "data": x[10:].ravel().tolist()}]}))
-            posts.append(client.post("/predict", json={"inputs": [[1, 2, 3]]}))  # 422: not answered, not logged
+            posts = [
+                client.post("/predict", json={"inputs": x[i : i + 1].tolist()}) for i in range(10)
+            ]
+            posts.append(
+                client.post(
+                    "/v2/models/tiny/infer",
+                    json={
+                        "inputs": [
+                            {
+                                "name": "input",
+                                "shape": [2, 4],
+                                "datatype": "FP32",
+                                "data": x[10:].ravel().tolist(),
+                            }
+                        ]
+                    },
+                )
+            )
+            posts.append(
+                client.post("/predict", json={"inputs": [[1, 2, 3]]})
+            )  # 422: not answered, not logged
             return await asyncio.gather(*posts)
+
     responses = asyncio.run(many())
     assert [r.status_code for r in responses] == [200] * 11 + [422]
     assert "x-request-id" not in responses[-1].headers
@@ -120,14 +164,20 @@ def test_app_logs_every_answered_request_once_with_its_outputs(plain_dir, tmp_pa
     assert len(records) == 11 == len(list(read(path)))
     for i, answer in enumerate(responses[:10]):
         record = records[answer.headers["x-request-id"]]
-        assert record["endpoint"] == "/predict" and record["version"] == answer.headers["x-model-version"]
+        assert (
+            record["endpoint"] == "/predict"
+            and record["version"] == answer.headers["x-model-version"]
+        )
         assert record["outputs"]["predictions"] == answer.json()["predictions"]
-        np.testing.assert_allclose(record["inputs"], x[i:i + 1])
+        np.testing.assert_allclose(record["inputs"], x[i : i + 1])
         assert record["latency_ms"] >= 0
     v2 = records[responses[10].headers["x-request-id"]]
     assert v2["endpoint"] == "/v2/models/tiny/infer"
-    np.testing.assert_allclose(np.ravel(v2["outputs"]["predictions"]), responses[10].json()["outputs"][0]["data"],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        np.ravel(v2["outputs"]["predictions"]),
+        responses[10].json()["outputs"][0]["data"],
+        rtol=1e-6,
+    )
 
 
 def test_a_failed_log_write_answers_no_200_and_the_server_goes_on(plain_dir, tmp_path, monkeypatch):
@@ -137,6 +187,7 @@ def test_a_failed_log_write_answers_no_200_and_the_server_goes_on(plain_dir, tmp
 
     def full_disk(self, records):
         raise OSError(28, "No space left on device")
+
     with TestClient(create_app(folder, log_path=path), raise_server_exceptions=False) as client:
         monkeypatch.setattr(PredictionLog, "write", full_disk)
         assert client.post("/predict", json={"inputs": [[1, 2, 3, 4]]}).status_code == 500
@@ -153,9 +204,12 @@ def test_kill_9_under_load_loses_no_answered_prediction(plain_dir, tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     code = "import sys; from lamina.cli import main; sys.exit(main(sys.argv[1:]))"
-    server = subprocess.Popen([sys.executable, "-c", code, "serve", str(folder), "--port", str(port), "--log",
-                               str(path)], env={**os.environ, "LAMINA_NUM_THREADS": "1"},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", str(folder), "--port", str(port), "--log", str(path)],
+        env={**os.environ, "LAMINA_NUM_THREADS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 40
@@ -179,7 +233,10 @@ def test_kill_9_under_load_loses_no_answered_prediction(plain_dir, tmp_path):
                     except httpx.HTTPError:
                         continue  # the server is gone: no answer, nothing owed to the log
                     if answer.status_code == 200:
-                        answered.append((answer.headers["x-request-id"], answer.json()["predictions"]))
+                        answered.append(
+                            (answer.headers["x-request-id"], answer.json()["predictions"])
+                        )
+
         threads = [threading.Thread(target=client, args=(seed,)) for seed in range(8)]
         for thread in threads:
             thread.start()
@@ -200,6 +257,8 @@ def test_kill_9_under_load_loses_no_answered_prediction(plain_dir, tmp_path):
     logged = {r["request_id"]: r for r in records}
     missing = [request_id for request_id, _ in answered if request_id not in logged]
     assert not missing, f"{len(missing)} of {len(answered)} answered requests are not in the log"
-    assert all(logged[request_id]["outputs"]["predictions"] == output for request_id, output in answered)
+    assert all(
+        logged[request_id]["outputs"]["predictions"] == output for request_id, output in answered
+    )
     assert len({request_id for request_id, _ in answered}) == len(answered)
     print(json.dumps({"answered": len(answered), "logged": len(records)}))

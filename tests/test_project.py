@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from lamina.errors import ConfigError
 
 import lamina
 from lamina.cli import main
-from lamina.errors import ConfigError
 from lamina.project import STAGES, Project, Stage, init, register_stage
 
 
@@ -21,14 +21,24 @@ def _table(rows=240, seed=0):
     x = rng.normal(size=(rows, 3))
     colour = rng.choice(["red", "green", "blue"], rows)
     label = np.where(x[:, 0] + 0.5 * x[:, 1] + (colour == "red") > 0.3, "yes", "no")
-    return pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "colour": colour, "label": label})
+    return pd.DataFrame(
+        {"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "colour": colour, "label": label}
+    )
 
 
 @pytest.fixture
 def project_dir(tmp_path):
     _table().to_csv(tmp_path / "table.csv", index=False)
-    init(tmp_path, name="toy", goal="Say yes or no.", kpi="accuracy", threshold=0.8, data="table.csv",
-         target="label", train_seconds=3)
+    init(
+        tmp_path,
+        name="toy",
+        goal="Say yes or no.",
+        kpi="accuracy",
+        threshold=0.8,
+        data="table.csv",
+        target="label",
+        train_seconds=3,
+    )
     return tmp_path
 
 
@@ -43,14 +53,20 @@ def test_init_writes_a_file_that_loads(project_dir):
     assert Project.load(project_dir).name == "toy"  # the refused init left the file alone
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("name: x\nkpi: accuracy\nthreshold: 0.9\n", "lacks required keys"),
-    ("name: x\nkpi: accurcy\nthreshold: 0.9\ndata: d.csv\n", r"Unknown KPI in .*lamina.yaml.*Did you mean .accuracy."),
-    ("name: x\nkpi: accuracy\nthreshold: high\ndata: d.csv\n", "not a number"),
-    ("name: x\nkpi: accuracy\nthreshold: 0.9\ndata: d.csv\ncolour: red\n", "Unknown keys"),
-    ("name: [x\n", "not valid YAML"),
-    ("- a list\n", "not a mapping"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name: x\nkpi: accuracy\nthreshold: 0.9\n", "lacks required keys"),
+        (
+            "name: x\nkpi: accurcy\nthreshold: 0.9\ndata: d.csv\n",
+            r"Unknown KPI in .*lamina.yaml.*Did you mean .accuracy.",
+        ),
+        ("name: x\nkpi: accuracy\nthreshold: high\ndata: d.csv\n", "not a number"),
+        ("name: x\nkpi: accuracy\nthreshold: 0.9\ndata: d.csv\ncolour: red\n", "Unknown keys"),
+        ("name: [x\n", "not valid YAML"),
+        ("- a list\n", "not a mapping"),
+    ],
+)
 def test_bad_project_files_say_what_to_fix(tmp_path, text, expected):
     (tmp_path / "lamina.yaml").write_text(text)
     with pytest.raises(ConfigError, match=expected):
@@ -112,16 +128,35 @@ def test_a_whole_run_ends_with_a_verdict(project_dir, capsys):
 
 @pytest.mark.slow
 def test_cli_runs_a_csv_project_to_a_verdict(project_dir):
-    done = subprocess.run([sys.executable, "-m", "lamina.cli", "run", str(project_dir)], capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "lamina.cli", "run", str(project_dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     assert "Verdict: accuracy" in done.stdout and str(project_dir / "runs") in done.stdout
 
 
 def test_cli_init_and_single_stage(tmp_path, capsys):
     _table().to_csv(tmp_path / "table.csv", index=False)
-    assert main(["init", str(tmp_path), "--data", "table.csv", "--target", "label", "--kpi", "f1",
-                 "--threshold", "0.7"]) == 0
+    assert (
+        main(
+            [
+                "init",
+                str(tmp_path),
+                "--data",
+                "table.csv",
+                "--target",
+                "label",
+                "--kpi",
+                "f1",
+                "--threshold",
+                "0.7",
+            ]
+        )
+        == 0
+    )
     assert Project.load(tmp_path).kpi == "f1"
     assert main(["data", str(tmp_path)]) == 0
     assert "240 rows" in capsys.readouterr().out
@@ -148,12 +183,15 @@ def test_a_project_reads_its_data_from_postgresql(postgres, tmp_path, monkeypatc
     (tmp_path / "lamina.yaml").write_text(
         f"name: returns\nkpi: accuracy\nthreshold: 0.5\nconstraints: {{train_seconds: 3}}\n"
         f"data:\n  source: {url}\n  target: returned\n"
-        f"  options: {{query: 'SELECT price, country, returned FROM orders'}}\n")
+        f"  options: {{query: 'SELECT price, country, returned FROM orders'}}\n"
+    )
     project = Project.load(tmp_path)
     results = project.run(verbose=0)
     assert results["data"]["rows"] == 300
     assert results["evaluate"]["verdict"]["met"]
-    written = "".join(path.read_text(errors="ignore") for path in project.run_path.rglob("*") if path.is_file())
+    written = "".join(
+        path.read_text(errors="ignore") for path in project.run_path.rglob("*") if path.is_file()
+    )
     assert postgres.password not in written  # the password never reaches the run directory
 
 
@@ -165,7 +203,9 @@ def test_example_projects_run_to_a_verdict(name, tmp_path):
     folder = tmp_path / name
     shutil.copytree(Path(__file__).parents[1] / "examples" / "projects" / name, folder)
     project = Project.load(folder)
-    project.constraints["train_seconds"] = 5  # a short budget keeps the test fast; the file's is for real use
+    project.constraints["train_seconds"] = (
+        5  # a short budget keeps the test fast; the file's is for real use
+    )
     verdict = project.run(verbose=0)["evaluate"]["verdict"]
     assert verdict["kpi"] == "accuracy" and 0.6 < verdict["value"] <= 1
     assert verdict["sentence"] in (project.run_path / "report" / "report.md").read_text()
@@ -186,9 +226,13 @@ def test_preparation_is_fitted_on_training_rows_and_saved_with_the_model(tmp_pat
     pipeline = lamina.prepare.Pipeline.load(project.run_path / "prepare" / "pipeline")
     numbers = next(step for step in pipeline.steps if type(step).__name__ == "Impute")
     fills = dict(zip(numbers.state_["columns"], numbers.state_["fill"]))
-    assert fills["a"] == pytest.approx(np.nanmedian(frame["a"].to_numpy()[train]))  # training rows only
+    assert fills["a"] == pytest.approx(
+        np.nanmedian(frame["a"].to_numpy()[train])
+    )  # training rows only
     model = lamina.fitted.FittedModel.load(project.run_path / "train" / "model")
-    assert model.pipeline is not None  # the saved model carries the steps and applies them to raw rows
+    assert (
+        model.pipeline is not None
+    )  # the saved model carries the steps and applies them to raw rows
     raw = frame.drop(columns=["label"]).iloc[:20]
     assert set(model.predict(raw)) <= {"yes", "no"}
 
@@ -211,19 +255,26 @@ def test_group_split_keeps_each_group_on_one_side(tmp_path):
 def test_a_saved_classical_model_with_an_untrusted_function_is_refused(tmp_path):
     import os as os_module
 
+    from lamina.errors import DataError, UnsafeFileError
+    from lamina.fitted import FittedModel
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    from lamina.errors import DataError, UnsafeFileError
-    from lamina.fitted import FittedModel
-
     x, y = np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 2
-    hostile = make_pipeline(FunctionTransformer(os_module.system), LogisticRegression())  # os.system by name
+    hostile = make_pipeline(
+        FunctionTransformer(os_module.system), LogisticRegression()
+    )  # os.system by name
     hostile.steps[1][1].fit(x, y)
-    FittedModel("evil", "classical", hostile, {"modality": "array", "task": "classification", "classes": [0, 1]}) \
-        .save(tmp_path / "evil")
-    with pytest.raises((DataError, UnsafeFileError), match="does not trust|does not write") as error:
+    FittedModel(
+        "evil",
+        "classical",
+        hostile,
+        {"modality": "array", "task": "classification", "classes": [0, 1]},
+    ).save(tmp_path / "evil")
+    with pytest.raises(
+        (DataError, UnsafeFileError), match="does not trust|does not write"
+    ) as error:
         FittedModel.load(tmp_path / "evil")
     assert "system" in str(error.value)
 
@@ -243,7 +294,11 @@ def test_serving_a_project_uses_its_model_log_and_privacy_fields(project_dir, mo
     text = (project_dir / "lamina.yaml").read_text() + "privacy: {redact: [colour], hash: [a]}\n"
     (project_dir / "lamina.yaml").write_text(text)
     seen = {}
-    monkeypatch.setattr(lamina.serve, "serve", lambda model_dir, **options: seen.update(options, model_dir=model_dir))
+    monkeypatch.setattr(
+        lamina.serve,
+        "serve",
+        lambda model_dir, **options: seen.update(options, model_dir=model_dir),
+    )
     assert main(["serve", str(project_dir), "--hash", "b"]) == 0
     assert seen["model_dir"] == str(project_dir / "runs" / "train" / "model")
     assert seen["log_path"] == str(project_dir / "runs" / "serve" / "predictions.jsonl")

@@ -3,9 +3,35 @@
 import lamina
 
 EXPECTED = [
-    "LaminaError", "Model", "Project", "Sequential", "advise", "callbacks", "checkpoint", "config", "data", "datasets",
-    "eda", "errors", "layers", "load", "metrics", "models", "monitor", "plan", "plot_history", "prepare", "project",
-    "register", "registry", "schedules", "sequences", "serve", "testing", "train", "trees",
+    "LaminaError",
+    "Model",
+    "Project",
+    "Sequential",
+    "advise",
+    "callbacks",
+    "checkpoint",
+    "config",
+    "data",
+    "datasets",
+    "eda",
+    "errors",
+    "layers",
+    "load",
+    "metrics",
+    "models",
+    "monitor",
+    "plan",
+    "plot_history",
+    "prepare",
+    "project",
+    "register",
+    "registry",
+    "schedules",
+    "sequences",
+    "serve",
+    "testing",
+    "train",
+    "trees",
 ]
 
 
@@ -16,8 +42,26 @@ def test_all_is_pinned_and_sorted():
 
 def test_model_families_are_pinned():
     assert lamina.models.__all__ == [
-        "Autoencoder", "CNN", "DBN", "GAN", "GAT", "GCN", "GraphSAGE", "MLP", "Model", "Perceptron", "RBM", "RNN",
-        "RecursiveNet", "Seq2Seq", "Sequential", "Transformer", "TransformerLM", "VAE", "Word2Vec"]
+        "Autoencoder",
+        "CNN",
+        "DBN",
+        "GAN",
+        "GAT",
+        "GCN",
+        "GraphSAGE",
+        "MLP",
+        "Model",
+        "Perceptron",
+        "RBM",
+        "RNN",
+        "RecursiveNet",
+        "Seq2Seq",
+        "Sequential",
+        "Transformer",
+        "TransformerLM",
+        "VAE",
+        "Word2Vec",
+    ]
 
 
 def test_every_public_name_resolves():
@@ -26,9 +70,23 @@ def test_every_public_name_resolves():
 
 
 def test_submodule_all_sorted_and_resolving():
-    for module in (lamina.layers, lamina.callbacks, lamina.metrics, lamina.errors, lamina.models,
-                   lamina.data, lamina.datasets, lamina.registry, lamina.config, lamina.testing, lamina.schedules,
-                   lamina.checkpoint, lamina.train, lamina.sequences, lamina.trees):
+    for module in (
+        lamina.layers,
+        lamina.callbacks,
+        lamina.metrics,
+        lamina.errors,
+        lamina.models,
+        lamina.data,
+        lamina.datasets,
+        lamina.registry,
+        lamina.config,
+        lamina.testing,
+        lamina.schedules,
+        lamina.checkpoint,
+        lamina.train,
+        lamina.sequences,
+        lamina.trees,
+    ):
         assert list(module.__all__) == sorted(module.__all__), module.__name__
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

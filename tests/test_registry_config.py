@@ -4,9 +4,9 @@ import json
 
 import pytest
 import torch
+from lamina.errors import ConfigError
 
 import lamina
-from lamina.errors import ConfigError
 
 
 def test_optimizers_resolve_with_defaults_and_overrides():
@@ -28,7 +28,9 @@ def test_callables_and_instances_pass_through():
 def test_compile_accepts_optimizer_class_callable_and_instance():
     x, y = lamina.testing.tiny_classification(rows=30)
     for optimizer in (torch.optim.SGD and (lambda p: torch.optim.SGD(p, lr=0.1)), "rmsprop"):
-        model = lamina.Sequential([lamina.layers.Dense(3)]).compile(optimizer=optimizer, loss="cross_entropy")
+        model = lamina.Sequential([lamina.layers.Dense(3)]).compile(
+            optimizer=optimizer, loss="cross_entropy"
+        )
         model.fit(x, y, epochs=1, verbose=0)
         assert model.optimizer is not None
     model = lamina.Model(torch.nn.Linear(6, 3))
@@ -39,7 +41,9 @@ def test_compile_accepts_optimizer_class_callable_and_instance():
 
 def test_learning_rate_reaches_the_optimizer():
     x, y = lamina.testing.tiny_classification(rows=30)
-    model = lamina.Sequential([lamina.layers.Dense(3)]).compile("sgd", "cross_entropy", learning_rate=0.123)
+    model = lamina.Sequential([lamina.layers.Dense(3)]).compile(
+        "sgd", "cross_entropy", learning_rate=0.123
+    )
     model.fit(x, y, epochs=1, verbose=0)
     assert model.optimizer.param_groups[0]["lr"] == 0.123
 
@@ -83,7 +87,11 @@ def test_resolved_config_is_saved_with_the_model(tmp_path, monkeypatch):
     x, y = lamina.testing.tiny_classification(rows=30)
     model = lamina.Sequential([lamina.layers.Dense(3)]).compile(loss="cross_entropy")
     model.fit(x, y, epochs=1, verbose=0)
-    manifest = json.loads((tmp_path / "m" / "lamina.json").read_text()) if model.save(tmp_path / "m") else None
+    manifest = (
+        json.loads((tmp_path / "m" / "lamina.json").read_text())
+        if model.save(tmp_path / "m")
+        else None
+    )
     assert manifest["config"]["seed"] == 11 and manifest["config"]["device"] == "auto"
 
 

@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 import torch
-
-import lamina
 from lamina.lr_find import lr_find
 from lamina.schedules import CosineDecay, OneCycle, StepDecay, Warmup
+
+import lamina
 
 
 def sgd(lr=0.1, **options):
@@ -37,7 +37,9 @@ def test_step_decay_matches_formula():
 def test_cosine_matches_formula():
     total, low = 12, 0.01
     used = lrs_of(CosineDecay(min_lr=low), total, periods=total + 1)
-    expected = [low + (0.1 - low) * (1 + math.cos(math.pi * k / total)) / 2 for k in range(total + 1)]
+    expected = [
+        low + (0.1 - low) * (1 + math.cos(math.pi * k / total)) / 2 for k in range(total + 1)
+    ]
     assert used == pytest.approx(expected)
     assert used[-1] == pytest.approx(low)
 
@@ -45,15 +47,20 @@ def test_cosine_matches_formula():
 def test_one_cycle_rises_to_max_then_anneals():
     total = 20
     optimizer = sgd(momentum=0.9)
-    used = lrs_of(OneCycle(max_lr=1.0, pct_start=0.25, div_factor=10, final_div_factor=100), total,
-                  optimizer=optimizer)
+    used = lrs_of(
+        OneCycle(max_lr=1.0, pct_start=0.25, div_factor=10, final_div_factor=100),
+        total,
+        optimizer=optimizer,
+    )
     peak = int(0.25 * total) - 1  # torch's phase boundary
     assert used[0] == pytest.approx(0.1)
     assert used[peak] == pytest.approx(1.0)
     assert used[-1] == pytest.approx(1.0 / 10 / 100)
-    assert all(np.diff(used[:peak + 1]) > 0) and all(np.diff(used[peak:]) < 0)
+    assert all(np.diff(used[: peak + 1]) > 0) and all(np.diff(used[peak:]) < 0)
     # cosine annealing inside the first phase, e.g. halfway: the mean of start and peak
-    assert used[(peak + 1) // 2] == pytest.approx(0.1 + (1.0 - 0.1) * (1 - math.cos(math.pi * 0.5)) / 2, rel=0.2)
+    assert used[(peak + 1) // 2] == pytest.approx(
+        0.1 + (1.0 - 0.1) * (1 - math.cos(math.pi * 0.5)) / 2, rel=0.2
+    )
 
 
 def test_one_cycle_leaves_plain_sgd_without_momentum():
@@ -78,7 +85,9 @@ def test_get_resolves_functions_factories_and_torch_classes():
     assert lrs_of(keras, 4) == pytest.approx([0.1, 0.05, 0.025, 0.0125])  # fn sees the current lr
     torch_class = lamina.schedules.get(torch.optim.lr_scheduler.ExponentialLR, gamma=0.9)
     assert lrs_of(torch_class, 3) == pytest.approx([0.1, 0.09, 0.081])
-    factory = lamina.schedules.get(lambda optimizer: torch.optim.lr_scheduler.ExponentialLR(optimizer, 0.5))
+    factory = lamina.schedules.get(
+        lambda optimizer: torch.optim.lr_scheduler.ExponentialLR(optimizer, 0.5)
+    )
     assert lrs_of(factory, 3) == pytest.approx([0.1, 0.05, 0.025])
 
 
@@ -95,11 +104,16 @@ def test_get_errors_name_the_fix():
         lamina.callbacks.LearningRateScheduler("cosine", per="batch")
 
 
-@pytest.mark.parametrize("schedule", ["step", "cosine", "one_cycle", Warmup(steps=3, then="cosine"),
-                                      lambda epoch, lr: lr * 0.9])
+@pytest.mark.parametrize(
+    "schedule",
+    ["step", "cosine", "one_cycle", Warmup(steps=3, then="cosine"), lambda epoch, lr: lr * 0.9],
+)
 def test_scheduler_state_is_json_and_restores(schedule):
     first, second = sgd(momentum=0.9), sgd(momentum=0.9)
-    a, b = lamina.schedules.get(schedule).build(first, 20), lamina.schedules.get(schedule).build(second, 20)
+    a, b = (
+        lamina.schedules.get(schedule).build(first, 20),
+        lamina.schedules.get(schedule).build(second, 20),
+    )
     for _ in range(7):
         first.step()
         a.step()
@@ -114,8 +128,13 @@ def test_scheduler_state_is_json_and_restores(schedule):
 # ---------------------------------------------------------------- lr_find
 def fitted_model():
     x, y = lamina.testing.tiny_classification()
-    model = lamina.Sequential([lamina.layers.Dense(16, activation="relu"), lamina.layers.BatchNorm(),
-                               lamina.layers.Dense(3)]).compile(optimizer="adam", loss="cross_entropy")
+    model = lamina.Sequential(
+        [
+            lamina.layers.Dense(16, activation="relu"),
+            lamina.layers.BatchNorm(),
+            lamina.layers.Dense(3),
+        ]
+    ).compile(optimizer="adam", loss="cross_entropy")
     model.fit(x, y, epochs=2, verbose=0, seed=0)
     return model, x, y
 
@@ -132,16 +151,22 @@ def test_lr_find_restores_weights_and_optimizer_state_exactly():
     assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
     after = model.optimizer.state_dict()
     assert json.dumps(after["param_groups"]) == groups
-    assert all(torch.equal(v, moments[i][k]) for i, s in after["state"].items() for k, v in s.items())
+    assert all(
+        torch.equal(v, moments[i][k]) for i, s in after["state"].items() for k, v in s.items()
+    )
     assert model.engine is engine and torch.equal(torch.get_rng_state(), rng)
 
 
 def test_lr_find_sweeps_exponentially_stops_on_divergence_and_suggests():
     x, y = lamina.testing.tiny_classification()
-    model = lamina.Sequential([lamina.layers.Dense(3)]).compile(optimizer="sgd", loss="cross_entropy")
-    result = lr_find(model, x, y, min_lr=1e-4, max_lr=1e4, steps=60, stop_factor=2.0)  # builds the model
+    model = lamina.Sequential([lamina.layers.Dense(3)]).compile(
+        optimizer="sgd", loss="cross_entropy"
+    )
+    result = lr_find(
+        model, x, y, min_lr=1e-4, max_lr=1e4, steps=60, stop_factor=2.0
+    )  # builds the model
     assert model.is_built()
-    expected = np.geomspace(1e-4, 1e4, 60)[:len(result.lrs)]
+    expected = np.geomspace(1e-4, 1e4, 60)[: len(result.lrs)]
     assert result.lrs == pytest.approx(expected.tolist())
     assert len(result.lrs) < 60  # the loss blew up before the end
     i = result.lrs.index(result.suggestion)

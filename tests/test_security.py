@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io
-
-import lamina
 from lamina.errors import UnsafeFileError
 from lamina.fitted import TRUSTED_TYPES, FittedModel
+
+import lamina
 
 
 # ---------------------------------------------------------------- skops files (lamina.fitted)
@@ -30,13 +30,23 @@ def _node(module: str, name: str, loader: str, content: Any = None) -> dict[str,
 
 
 def _text(value: str) -> dict[str, Any]:
-    return {"__class__": "str", "__module__": "builtins", "__loader__": "JsonNode", "content": json.dumps(value),
-            "is_json": True}
+    return {
+        "__class__": "str",
+        "__module__": "builtins",
+        "__loader__": "JsonNode",
+        "content": json.dumps(value),
+        "is_json": True,
+    }
 
 
 def _call(module: str, name: str, *args: Any) -> dict[str, Any]:
     """A node skops builds by calling ``module.name(*args)``."""
-    return _node(module, name, "ConstructorFromReduceNode", _node("builtins", "tuple", "TupleNode", list(args)))
+    return _node(
+        module,
+        name,
+        "ConstructorFromReduceNode",
+        _node("builtins", "tuple", "TupleNode", list(args)),
+    )
 
 
 def _payloads(marker: Path) -> dict[str, dict[str, Any]]:
@@ -45,17 +55,32 @@ def _payloads(marker: Path) -> dict[str, dict[str, Any]]:
         "exec": _call("builtins", "exec", _text(touch)),
         "eval": _call("builtins", "eval", _text(touch)),
         "os.system": _call("os", "system", _text(f"touch '{marker}'")),
-        "subprocess.Popen": _call("subprocess", "Popen", _node("builtins", "list", "ListNode",
-                                                                [_text("touch"), _text(str(marker))])),
+        "subprocess.Popen": _call(
+            "subprocess",
+            "Popen",
+            _node("builtins", "list", "ListNode", [_text("touch"), _text(str(marker))]),
+        ),
         "__import__": _call("builtins", "__import__", _text("os")),
-        "getattr chain": _call("builtins", "getattr", _call("builtins", "__import__", _text("os")), _text("system")),
-        "partial(os.system)": _node("functools", "partial", "PartialNode", {
-            "func": _node("os", "system", "FunctionNode"),
-            "args": _node("builtins", "tuple", "TupleNode", [_text(f"touch '{marker}'")]),
-            "kwds": _node("builtins", "dict", "DictNode", {}),
-            "namespace": _node("builtins", "dict", "DictNode", {})}),
-        "loss constructor": _node("os", "system", "LossNode", _node("builtins", "tuple", "TupleNode", [
-            _text(f"touch '{marker}'")])),
+        "getattr chain": _call(
+            "builtins", "getattr", _call("builtins", "__import__", _text("os")), _text("system")
+        ),
+        "partial(os.system)": _node(
+            "functools",
+            "partial",
+            "PartialNode",
+            {
+                "func": _node("os", "system", "FunctionNode"),
+                "args": _node("builtins", "tuple", "TupleNode", [_text(f"touch '{marker}'")]),
+                "kwds": _node("builtins", "dict", "DictNode", {}),
+                "namespace": _node("builtins", "dict", "DictNode", {}),
+            },
+        ),
+        "loss constructor": _node(
+            "os",
+            "system",
+            "LossNode",
+            _node("builtins", "tuple", "TupleNode", [_text(f"touch '{marker}'")]),
+        ),
         "method": _node("builtins", "str", "MethodNode", {"func": "format", "obj": _text("x")}),
     }
 
@@ -66,8 +91,12 @@ def _saved_classical(folder: Path) -> Path:
 
     x = np.random.default_rng(0).normal(size=(40, 3))
     model = LogisticRegression().fit(x, (x[:, 0] > 0).astype(int))
-    FittedModel("logistic regression", "classical", model, {"modality": "array", "task": "classification",
-                                                             "classes": [0, 1]}).save(folder)
+    FittedModel(
+        "logistic regression",
+        "classical",
+        model,
+        {"modality": "array", "task": "classification", "classes": [0, 1]},
+    ).save(folder)
     return folder / "model.skops"
 
 
@@ -106,7 +135,9 @@ def test_skops_payload_is_refused_before_it_runs(tmp_path: Path, kind: str) -> N
 def test_skops_payload_as_the_whole_file_is_refused(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     path = _saved_classical(tmp_path / "model")
-    _rewrite(path, lambda schema: (schema.clear(), schema.update(_payloads(marker)["exec"], protocol=2)))
+    _rewrite(
+        path, lambda schema: (schema.clear(), schema.update(_payloads(marker)["exec"], protocol=2))
+    )
     with pytest.raises(UnsafeFileError, match=r"builtins\.exec"):
         FittedModel.load(tmp_path / "model")
     assert not marker.exists()
@@ -125,8 +156,15 @@ def test_the_exec_payload_is_live_when_skops_is_told_to_trust_it(tmp_path: Path)
 
 def test_skops_bit_generator_name_and_protocol_are_checked(tmp_path: Path) -> None:
     path = _saved_classical(tmp_path / "model")
-    generator = _node("numpy.random._generator", "Generator", "RandomGeneratorNode", {
-        "bit_generator": {"content": {"bit_generator": _text("set_bit_generator")}}, "seed_seq": _text("")})
+    generator = _node(
+        "numpy.random._generator",
+        "Generator",
+        "RandomGeneratorNode",
+        {
+            "bit_generator": {"content": {"bit_generator": _text("set_bit_generator")}},
+            "seed_seq": _text(""),
+        },
+    )
     _rewrite(path, lambda schema: _inject(schema, "rng", generator))
     with pytest.raises(UnsafeFileError, match="numpy.random.set_bit_generator"):
         FittedModel.load(tmp_path / "model")
@@ -150,8 +188,13 @@ def test_trusted_types_are_exact_names() -> None:
 
 def _table(rows: int = 120) -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"size": rng.normal(size=rows), "rooms": rng.integers(1, 6, rows),
-                          "city": rng.choice(["north", "south", "east"], rows)})
+    frame = pd.DataFrame(
+        {
+            "size": rng.normal(size=rows),
+            "rooms": rng.integers(1, 6, rows),
+            "city": rng.choice(["north", "south", "east"], rows),
+        }
+    )
     frame.loc[::9, "size"] = np.nan
     frame["label"] = np.where(frame["rooms"] > 3, "big", "small")
     frame["price"] = frame["rooms"] * 2.0 + rng.normal(size=rows)
@@ -169,13 +212,18 @@ def test_every_classical_candidate_round_trips(tmp_path: Path, case: str) -> Non
         advice = lamina.advise(data, target, time_budget=0.5, keep=True)
     elif case == "array":
         x = rng.normal(size=(150, 4)).astype("float32")
-        advice = lamina.advise((x, (x[:, 0] > 0).astype(int) + (x[:, 1] > 0)), time_budget=0.5, keep=True)
+        advice = lamina.advise(
+            (x, (x[:, 0] > 0).astype(int) + (x[:, 1] > 0)), time_budget=0.5, keep=True
+        )
     else:
         words = ["good", "bad", "plot", "great", "awful", "film"]
         x = [" ".join(rng.choice(words, 6)) for _ in range(120)]
-        advice = lamina.advise((x, np.array(["pos" if "good" in t else "neg" for t in x])), time_budget=0.5,
-                               keep=True)
-    classical = {name: fitted for name, fitted in advice.fitted.items() if fitted.family == "classical"}
+        advice = lamina.advise(
+            (x, np.array(["pos" if "good" in t else "neg" for t in x])), time_budget=0.5, keep=True
+        )
+    classical = {
+        name: fitted for name, fitted in advice.fitted.items() if fitted.family == "classical"
+    }
     assert classical
     for name, fitted in classical.items():
         folder = fitted.save(tmp_path / name.replace(" ", "_"))
@@ -189,9 +237,16 @@ def test_boosting_with_early_stopping_round_trips(tmp_path: Path) -> None:
 
     x = np.random.default_rng(0).normal(size=(10_500, 2))
     model = HistGradientBoostingClassifier(max_iter=3, random_state=0).fit(x, x[:, 0] > 0)
-    assert "RandomGeneratorNode" in zipfile.ZipFile(io.BytesIO(skops.io.dumps(model))).read("schema.json").decode()
-    fitted = FittedModel("HistGradientBoosting", "classical", model,
-                         {"modality": "array", "task": "classification", "classes": [False, True]})
+    assert (
+        "RandomGeneratorNode"
+        in zipfile.ZipFile(io.BytesIO(skops.io.dumps(model))).read("schema.json").decode()
+    )
+    fitted = FittedModel(
+        "HistGradientBoosting",
+        "classical",
+        model,
+        {"modality": "array", "task": "classification", "classes": [False, True]},
+    )
     loaded = FittedModel.load(fitted.save(tmp_path / "model"))
     np.testing.assert_array_equal(loaded.predict(x[:50]), fitted.predict(x[:50]))
 
@@ -215,9 +270,20 @@ def test_artifact_spec_naming_os_system_is_refused(tmp_path: Path) -> None:
     model.build(torch.ones(1, 3))
     folder = Path(model.save(tmp_path / "model"))
     manifest = json.loads((folder / "lamina.json").read_text())
-    for spec in ({"class": "os.system", "config": {"__args__": [f"touch '{marker}'"]}},
-                 {"class": "lamina.Sequential", "config": {"layers": [
-                     {"class": "builtins.eval", "config": {"__args__": [f"open({str(marker)!r}, 'w')"]}}]}}):
+    for spec in (
+        {"class": "os.system", "config": {"__args__": [f"touch '{marker}'"]}},
+        {
+            "class": "lamina.Sequential",
+            "config": {
+                "layers": [
+                    {
+                        "class": "builtins.eval",
+                        "config": {"__args__": [f"open({str(marker)!r}, 'w')"]},
+                    }
+                ]
+            },
+        },
+    ):
         manifest["architecture"] = spec
         (folder / "lamina.json").write_text(json.dumps(manifest))
         with pytest.raises(UnsafeFileError, match="not on lamina's allowlist"):
@@ -247,7 +313,9 @@ def test_npy_with_pickled_objects_is_refused_unrun(tmp_path: Path) -> None:
 
 def test_project_yaml_with_python_tags_is_refused_unrun(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
-    (tmp_path / "lamina.yaml").write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\n")
+    (tmp_path / "lamina.yaml").write_text(
+        f"name: !!python/object/apply:os.system ['touch {marker}']\n"
+    )
     with pytest.raises(lamina.errors.ConfigError, match="not valid YAML"):
         lamina.project.Project.load(tmp_path)
     assert not marker.exists()
@@ -255,7 +323,6 @@ def test_project_yaml_with_python_tags_is_refused_unrun(tmp_path: Path) -> None:
 
 def test_checkpoint_latest_pointing_outside_is_not_followed(tmp_path: Path) -> None:
     import torch
-
     from lamina.checkpoint import Checkpointer, CheckpointError
 
     inside, outside = Checkpointer(tmp_path / "run"), Checkpointer(tmp_path / "elsewhere")
@@ -272,7 +339,9 @@ def test_checkpoint_latest_pointing_outside_is_not_followed(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("link", ["file outside", "folder outside", "dangling", "folder inside"])
-def test_registry_refuses_links_out_of_a_model_folder(tmp_path: Path, link: str, plain_dir: Any) -> None:
+def test_registry_refuses_links_out_of_a_model_folder(
+    tmp_path: Path, link: str, plain_dir: Any
+) -> None:
     import shutil
 
     from lamina.model_registry import ModelRegistry
@@ -282,19 +351,28 @@ def test_registry_refuses_links_out_of_a_model_folder(tmp_path: Path, link: str,
     (secret / "passwd").write_text("root:x:0:0")
     folder = tmp_path / "model"
     shutil.copytree(plain_dir[0], folder)
-    target = {"file outside": secret / "passwd", "folder outside": secret, "dangling": tmp_path / "missing",
-              "folder inside": folder}[link]
+    target = {
+        "file outside": secret / "passwd",
+        "folder outside": secret,
+        "dangling": tmp_path / "missing",
+        "folder inside": folder,
+    }[link]
     (folder / "extra").symlink_to(target)
     registry = ModelRegistry(tmp_path / "registry")
     with pytest.raises(UnsafeFileError, match="link that points outside") as error:
         registry.register(folder, "churn")
     assert "extra" in str(error.value)
     assert not registry.versions()
-    assert not any("root:x" in path.read_text(errors="ignore") for path in (tmp_path / "registry").rglob("*")
-                   if path.is_file() and path.suffix != ".db")
+    assert not any(
+        "root:x" in path.read_text(errors="ignore")
+        for path in (tmp_path / "registry").rglob("*")
+        if path.is_file() and path.suffix != ".db"
+    )
 
 
-def test_registry_copies_a_link_to_a_file_inside_as_that_file(tmp_path: Path, plain_dir: Any) -> None:
+def test_registry_copies_a_link_to_a_file_inside_as_that_file(
+    tmp_path: Path, plain_dir: Any
+) -> None:
     import shutil
 
     from lamina.model_registry import ModelRegistry

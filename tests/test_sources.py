@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from lamina.errors import ConfigError, DataError
 from PIL import Image
 
 import lamina
 from lamina.data import Dataset, iter_chunks, load
-from lamina.errors import ConfigError, DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,9 +27,15 @@ ROOT = Path(__file__).resolve().parents[1]
 def frame():
     """20 rows: int, float, str and bool columns, a missing value, and a string target."""
     rng = np.random.default_rng(0)
-    table = pd.DataFrame({"age": rng.integers(18, 90, 20), "score": rng.random(20).round(4),
-                          "city": rng.choice(["Köln", "Zürich", "Paris"], 20), "member": rng.random(20) < 0.5,
-                          "label": rng.choice(["cat", "dog"], 20)})
+    table = pd.DataFrame(
+        {
+            "age": rng.integers(18, 90, 20),
+            "score": rng.random(20).round(4),
+            "city": rng.choice(["Köln", "Zürich", "Paris"], 20),
+            "member": rng.random(20) < 0.5,
+            "label": rng.choice(["cat", "dog"], 20),
+        }
+    )
     table.loc[3, "score"] = np.nan
     return table
 
@@ -61,20 +67,27 @@ def test_csv_tsv_parquet_jsonl_round_trip(tmp_path, frame):
     (tmp_path / "t.ndjson").write_text('{"a": 1, "b": [1, 2]}\n\n{"a": 2, "b": [3]}\n')
     data = load(str(tmp_path / "t.ndjson"))
     assert data.x["a"].tolist() == [1, 2] and data.y is None and data.task is None
-    assert len(data.fingerprint()) == 64  # list cells cannot be hashed by pandas; the JSON fallback works
+    assert (
+        len(data.fingerprint()) == 64
+    )  # list cells cannot be hashed by pandas; the JSON fallback works
 
 
 def test_sniffs_delimiters_and_encodings(tmp_path):
     (tmp_path / "semi.csv").write_text("a;b;name\n1;2,5;x\n3;4,5;y\n")
     assert load(tmp_path / "semi.csv").x.columns.tolist() == ["a", "b", "name"]
-    (tmp_path / "tab.txt").write_text("a\tb\n1\t2\n3\t4\n")  # a .txt with a tab structure is a table
+    (tmp_path / "tab.txt").write_text(
+        "a\tb\n1\t2\n3\t4\n"
+    )  # a .txt with a tab structure is a table
     assert load(tmp_path / "tab.txt").x.to_numpy().tolist() == [[1, 2], [3, 4]]
     (tmp_path / "pipe.csv").write_text("a|b\n1|2\n")
     assert load(tmp_path / "pipe.csv").x.columns.tolist() == ["a", "b"]
     (tmp_path / "latin.csv").write_bytes("name,city\nJosé,Zürich\nRenée,Köln\n".encode("cp1252"))
     assert load(tmp_path / "latin.csv").x["city"].tolist() == ["Zürich", "Köln"]
     (tmp_path / "bom.csv").write_bytes("name,n\nä,1\n".encode("utf-8-sig"))
-    assert load(tmp_path / "bom.csv").x.columns.tolist() == ["name", "n"]  # no "\ufeff" in the first name
+    assert load(tmp_path / "bom.csv").x.columns.tolist() == [
+        "name",
+        "n",
+    ]  # no "\ufeff" in the first name
     # A non-UTF-8 byte after the sniffed first 64 KiB: the read falls back to cp1252.
     (tmp_path / "late.csv").write_bytes(b"a,b\n" + b"x,1\n" * 20_000 + "é,2\n".encode("cp1252"))
     assert load(tmp_path / "late.csv").x["a"].iloc[-1] == "é"
@@ -108,10 +121,22 @@ def test_numpy_files(tmp_path):
     data = load(tmp_path / "xy.npz")
     assert np.array_equal(data.y, y) and data.target == "label" and data.classes == [0, 1, 2]
     images = np.random.default_rng(0).integers(0, 256, (5, 8, 8), dtype=np.uint8)
-    np.savez(tmp_path / "split.npz", x_train=images, y_train=np.arange(5), x_test=images[:2], y_test=np.arange(2))
+    np.savez(
+        tmp_path / "split.npz",
+        x_train=images,
+        y_train=np.arange(5),
+        x_test=images[:2],
+        y_test=np.arange(2),
+    )
     data = load(tmp_path / "split.npz")
-    assert data.modality == "image" and np.array_equal(data.x_test, images[:2]) and data.y_test.tolist() == [0, 1]
-    assert load(tmp_path / "x.npy", modality="image").modality == "image"  # arrays may be declared images
+    assert (
+        data.modality == "image"
+        and np.array_equal(data.x_test, images[:2])
+        and data.y_test.tolist() == [0, 1]
+    )
+    assert (
+        load(tmp_path / "x.npy", modality="image").modality == "image"
+    )  # arrays may be declared images
 
 
 def write_idx(path, array, compress=False):
@@ -126,7 +151,11 @@ def test_idx_files_plain_and_gzipped(tmp_path):
     write_idx(tmp_path / "train-images-idx3-ubyte", images)
     write_idx(tmp_path / "train-labels-idx1-ubyte", labels)
     data = load(tmp_path / "train-images-idx3-ubyte")
-    assert data.modality == "image" and np.array_equal(data.x, images) and data.y.tolist() == labels.tolist()
+    assert (
+        data.modality == "image"
+        and np.array_equal(data.x, images)
+        and data.y.tolist() == labels.tolist()
+    )
     write_idx(tmp_path / "digits.idx.gz", images, compress=True)
     data = load(tmp_path / "digits.idx.gz")
     assert np.array_equal(data.x, images) and data.y is None
@@ -142,15 +171,22 @@ def save_image(path, array):
 
 def test_image_folder(tmp_path):
     rng = np.random.default_rng(0)
-    gray = {name: [rng.integers(0, 256, (6, 5), dtype=np.uint8) for _ in range(3)] for name in ("cat", "dog")}
+    gray = {
+        name: [rng.integers(0, 256, (6, 5), dtype=np.uint8) for _ in range(3)]
+        for name in ("cat", "dog")
+    }
     for name, arrays in gray.items():
         for i, array in enumerate(arrays):
             save_image(tmp_path / "gray" / name / f"{i}.png", array)
     (tmp_path / "gray" / "cat" / ".DS_Store").write_bytes(b"\x00")  # hidden files are skipped
     data = load(tmp_path / "gray")
     assert data.modality == "image" and data.x.shape == (6, 1, 6, 5) and data.x.dtype == np.uint8
-    assert np.array_equal(data.x[:, 0], np.stack(gray["cat"] + gray["dog"])) and data.y.tolist() == [0, 0, 0, 1, 1, 1]
-    assert data.classes == ["cat", "dog"] and data.target == "label" and data.task == "classification"
+    assert np.array_equal(
+        data.x[:, 0], np.stack(gray["cat"] + gray["dog"])
+    ) and data.y.tolist() == [0, 0, 0, 1, 1, 1]
+    assert (
+        data.classes == ["cat", "dog"] and data.target == "label" and data.task == "classification"
+    )
     rgb = rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)
     save_image(tmp_path / "gray" / "dog" / "color.png", rgb)  # one RGB image: all become 3 channels
     data = load(tmp_path / "gray")
@@ -163,7 +199,11 @@ def test_image_sizes_must_match_unless_resized(tmp_path):
     save_image(tmp_path / "b" / "large.png", np.zeros((9, 7), np.uint8))
     with pytest.raises(DataError, match="differ in size") as caught:
         load(tmp_path)
-    assert "(6, 5)" in str(caught.value) and "(9, 7)" in str(caught.value) and "size=(H, W)" in str(caught.value)
+    assert (
+        "(6, 5)" in str(caught.value)
+        and "(9, 7)" in str(caught.value)
+        and "size=(H, W)" in str(caught.value)
+    )
     assert "large.png" in str(caught.value)
     assert load(tmp_path, size=(4, 3)).x.shape == (2, 1, 4, 3)
     with pytest.raises(ConfigError, match="size must be"):
@@ -188,21 +228,45 @@ def test_text_folder(tmp_path):
 def test_bundled_digits():
     data = load("digits")
     splits = lamina.datasets.load("digits", images=True)
-    assert data.modality == "image" and data.x.shape == (1438, 1, 8, 8) and data.x_test.shape == (359, 1, 8, 8)
+    assert (
+        data.modality == "image"
+        and data.x.shape == (1438, 1, 8, 8)
+        and data.x_test.shape == (359, 1, 8, 8)
+    )
     assert np.array_equal(data.x, splits.x_train) and np.array_equal(data.y_test, splits.y_test)
-    assert data.classes == [str(i) for i in range(10)] and data.source == "lamina.datasets.load('digits')"
+    assert (
+        data.classes == [str(i) for i in range(10)]
+        and data.source == "lamina.datasets.load('digits')"
+    )
     assert load("digits", images=False).modality == "array"  # options go to the bundled loader
 
 
 @pytest.mark.needs_data("adult", "sentiment", "tinyshakespeare", "mnist1d")
 def test_bundled_adult_sentiment_and_text():
     data = load("adult")
-    assert data.modality == "table" and data.target == "income" and len(data) == 32561 and len(data.x_test) == 16281
-    assert "income" not in data.x.columns and data.classes == ["<=50K", ">50K"] and data.task == "classification"
+    assert (
+        data.modality == "table"
+        and data.target == "income"
+        and len(data) == 32561
+        and len(data.x_test) == 16281
+    )
+    assert (
+        "income" not in data.x.columns
+        and data.classes == ["<=50K", ">50K"]
+        and data.task == "classification"
+    )
     sentiment = load("sentiment")
-    assert sentiment.modality == "text" and isinstance(sentiment.x[0], str) and len(sentiment.x_test) == 600
+    assert (
+        sentiment.modality == "text"
+        and isinstance(sentiment.x[0], str)
+        and len(sentiment.x_test) == 600
+    )
     shakespeare = load("tinyshakespeare")
-    assert shakespeare.modality == "text" and shakespeare.y is None and shakespeare.x[0].startswith("First Citizen")
+    assert (
+        shakespeare.modality == "text"
+        and shakespeare.y is None
+        and shakespeare.x[0].startswith("First Citizen")
+    )
     assert load("mnist1d").modality == "array"
 
 
@@ -210,8 +274,14 @@ def test_bundled_adult_sentiment_and_text():
 def test_fingerprint_is_stable_and_content_sensitive(tmp_path, frame):
     frame.to_csv(tmp_path / "t.csv", index=False)
     script = f"import lamina; print(lamina.data.load({str(tmp_path / 't.csv')!r}, target='label').fingerprint())"
-    other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                           env={**os.environ, "PYTHONHASHSEED": "123"}, cwd=ROOT)
+    other = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONHASHSEED": "123"},
+        cwd=ROOT,
+    )
     here = load(tmp_path / "t.csv", target="label").fingerprint()
     assert other.stdout.strip() == here == load(tmp_path / "t.csv", target="label").fingerprint()
     changed = frame.copy()
@@ -223,8 +293,15 @@ def test_fingerprint_is_stable_and_content_sensitive(tmp_path, frame):
     base = Dataset(x, None, "array", "a").fingerprint()
     x2 = x.copy()
     x2[2, 1] = 1e-7
-    assert Dataset(x2, None, "array", "b").fingerprint() != base == Dataset(x.copy(), None, "array", "c").fingerprint()
-    assert Dataset(["a", "b"], None, "text", "t").fingerprint() != Dataset(["a", "c"], None, "text", "t").fingerprint()
+    assert (
+        Dataset(x2, None, "array", "b").fingerprint()
+        != base
+        == Dataset(x.copy(), None, "array", "c").fingerprint()
+    )
+    assert (
+        Dataset(["a", "b"], None, "text", "t").fingerprint()
+        != Dataset(["a", "c"], None, "text", "t").fingerprint()
+    )
     assert Dataset(x, np.array([0, 1, 0, 1]), "array", "a").fingerprint() != base  # y counts
 
 
@@ -274,7 +351,9 @@ def test_iter_chunks_csv_and_parquet(tmp_path, frame):
     for name in ("t.csv", "t.parquet"):
         chunks = list(iter_chunks(tmp_path / name, chunksize=6))
         assert [len(chunk) for chunk in chunks] == [6, 6, 6, 2]
-        pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), frame, check_dtype=False)
+        pd.testing.assert_frame_equal(
+            pd.concat(chunks, ignore_index=True), frame, check_dtype=False
+        )
     with pytest.raises(DataError, match="iter_chunks reads"):
         iter_chunks(tmp_path / "x.npy")
     with pytest.raises(ConfigError, match="chunksize"):
@@ -303,7 +382,10 @@ def test_sqlite(tmp_path, frame):
         load(url, query="SELEC oops")
     with pytest.raises(ConfigError, match="table= or query="):
         load(url)
-    for wrong in ("nosuchdb://user:hunter2@host/db", "postgresql+psycopg://user:hunter2@host:no-port/db"):
+    for wrong in (
+        "nosuchdb://user:hunter2@host/db",
+        "postgresql+psycopg://user:hunter2@host:no-port/db",
+    ):
         with pytest.raises(DataError, match="Cannot use this database URL") as caught:
             load(wrong, table="pets")
         assert all("hunter2" not in text for text in messages(caught.value))
@@ -368,30 +450,52 @@ def test_missing_file_unknown_suffix_and_options(tmp_path):
 
 
 def test_wiring_into_lamina_data():
-    assert lamina.data.load is load and lamina.data.Dataset is Dataset and "iter_chunks" in lamina.data.__all__
+    assert (
+        lamina.data.load is load
+        and lamina.data.Dataset is Dataset
+        and "iter_chunks" in lamina.data.__all__
+    )
     # lamina.data.Dataset is ours now; torch datasets still batch through as_loader.
     tensors = torch.utils.data.TensorDataset(torch.zeros(5, 2))
     assert len(list(lamina.data.as_loader(tensors, 2, shuffle=False))) == 3
-    done = subprocess.run([sys.executable, "-c", "import sys, lamina; print(sorted(m for m in "
-                           "('pandas', 'PIL', 'pyarrow', 'sqlalchemy') if m in sys.modules))"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, lamina; print(sorted(m for m in "
+            "('pandas', 'PIL', 'pyarrow', 'sqlalchemy') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert done.stdout.strip() == "[]", done.stderr  # optional dependencies load lazily
 
 
 # ---------------------------------------------------------------- PostgreSQL (server: tests/conftest.py)
 
+
 def test_postgres_table_query_chunks_sample(postgres):
     data = load(postgres.url, "country", table="orders")
     assert data.source == f"postgresql+psycopg://lamina:***@127.0.0.1:{postgres.port}/shop"
-    assert postgres.password not in json.dumps(data.summary()) and postgres.password not in repr(data)
+    assert postgres.password not in json.dumps(data.summary()) and postgres.password not in repr(
+        data
+    )
     data.x = data.x.sort_values("id").reset_index(drop=True)
     assert len(data) == 300 and data.classes == ["DE", "FR", "UK"] and data.task == "classification"
-    assert data.x["note"].isna().tolist() == postgres.orders["note"].isna().tolist()  # the NULL survives
-    assert np.allclose(data.x["price"], postgres.orders["price"]) and data.x["returned"].dtype == bool
+    assert (
+        data.x["note"].isna().tolist() == postgres.orders["note"].isna().tolist()
+    )  # the NULL survives
+    assert (
+        np.allclose(data.x["price"], postgres.orders["price"]) and data.x["returned"].dtype == bool
+    )
     query = "SELECT id, price FROM orders WHERE price > 50 ORDER BY id"
     expected = postgres.orders.loc[postgres.orders.price > 50, "id"]
     assert load(postgres.url, query=query).x["id"].tolist() == expected.tolist()
-    chunks = list(iter_chunks(postgres.url, chunksize=128, query="SELECT * FROM orders ORDER BY id"))
+    chunks = list(
+        iter_chunks(postgres.url, chunksize=128, query="SELECT * FROM orders ORDER BY id")
+    )
     assert [len(chunk) for chunk in chunks] == [128, 128, 44]
     assert pd.concat(chunks, ignore_index=True)["id"].tolist() == list(range(300))
     sample = load(postgres.url, query="SELECT * FROM orders ORDER BY id", sample=25, seed=3)
@@ -401,12 +505,22 @@ def test_postgres_table_query_chunks_sample(postgres):
 
 def test_postgres_wrong_password_database_and_port(postgres):
     wrong = "Wr0ng-pass-0815"
-    cases = [(f"postgresql+psycopg://lamina:{wrong}@127.0.0.1:{postgres.port}/shop", "password authentication failed"),
-             (f"{postgres.server}/no_such_db", 'database "no_such_db" does not exist')]
+    cases = [
+        (
+            f"postgresql+psycopg://lamina:{wrong}@127.0.0.1:{postgres.port}/shop",
+            "password authentication failed",
+        ),
+        (f"{postgres.server}/no_such_db", 'database "no_such_db" does not exist'),
+    ]
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
-    cases.append((f"postgresql+psycopg://lamina:{postgres.password}@127.0.0.1:{closed}/shop", "Connection refused"))
+    cases.append(
+        (
+            f"postgresql+psycopg://lamina:{postgres.password}@127.0.0.1:{closed}/shop",
+            "Connection refused",
+        )
+    )
     for url, reason in cases:
         with pytest.raises(DataError, match="Cannot connect to the database") as caught:
             load(url, table="orders")

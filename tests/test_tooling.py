@@ -28,12 +28,18 @@ def test_line_budget():
 
 
 def test_no_pickle_or_unsafe_torch_load_in_library():
-    unsafe = re.compile(r"pickle\.loads?\(|weights_only\s*=\s*False|torch\.load\((?!.*weights_only\s*=\s*True)"
-                        r"|(?<![\w.])(eval|exec)\(|import_module\(")
+    unsafe = re.compile(
+        r"pickle\.loads?\(|weights_only\s*=\s*False|torch\.load\((?!.*weights_only\s*=\s*True)"
+        r"|(?<![\w.])(eval|exec)\(|import_module\("
+    )
     offenders = []
     for path in (ROOT / "lamina").rglob("*.py"):
         for number, line in enumerate(path.read_text().splitlines(), 1):
             # the front door imports lamina's own modules by fixed names (its lazy attributes, the 0.1 paths)
-            if unsafe.search(line) and "lamina.{name}" not in line and "PUBLIC_MODULES[" not in line:
+            if (
+                unsafe.search(line)
+                and "lamina.{name}" not in line
+                and "PUBLIC_MODULES[" not in line
+            ):
                 offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert offenders == []

@@ -48,13 +48,20 @@ def imports(name: str, path: Path, known: set[str]) -> list[tuple[str, str, int]
     tree = ast.parse(path.read_text(), str(path))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = []
-    typing_only = {id(n) for block in ast.walk(tree) if _is_type_checking(block)
-                   for stmt in block.body for n in ast.walk(stmt)}
+    typing_only = {
+        id(n)
+        for block in ast.walk(tree)
+        if _is_type_checking(block)
+        for stmt in block.body
+        for n in ast.walk(stmt)
+    }
     for node in ast.walk(tree):
         if id(node) in typing_only:
             continue
         if isinstance(node, ast.Import):
-            found += [(a.name, "", node.lineno) for a in node.names if a.name.split(".")[0] == "lamina"]
+            found += [
+                (a.name, "", node.lineno) for a in node.names if a.name.split(".")[0] == "lamina"
+            ]
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
@@ -65,7 +72,9 @@ def imports(name: str, path: Path, known: set[str]) -> list[tuple[str, str, int]
                 continue
             for alias in node.names:
                 sub = f"{base}.{alias.name}"
-                found.append((sub, "", node.lineno) if sub in known else (base, alias.name, node.lineno))
+                found.append(
+                    (sub, "", node.lineno) if sub in known else (base, alias.name, node.lineno)
+                )
     return found
 
 
@@ -73,7 +82,8 @@ def _is_type_checking(node: ast.AST) -> bool:
     """``if TYPE_CHECKING:`` blocks hold imports for annotations only: they never run."""
     return isinstance(node, ast.If) and (
         (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
-        or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING"))
+        or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING")
+    )
 
 
 def wing(name: str) -> str | None:
@@ -101,6 +111,7 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     ``lamina.models.cnn`` runs ``lamina/models/__init__.py`` first, but the child never needs the
     parent's names, so edges into a package's own ``__init__`` from inside it are dropped.
     """
+
     def keep(src: str, dst: str) -> bool:
         return not src.startswith(dst + ".")
 
@@ -153,7 +164,9 @@ def upward(edges: dict[str, set[str]]) -> list[tuple[str, str]]:
             wd = wing(dst)
             if wd is None or wd == ws:
                 if wd is None and dst != "lamina":
-                    bad.append((src, dst))  # a flat top-level module: only the front door may live there
+                    bad.append(
+                        (src, dst)
+                    )  # a flat top-level module: only the front door may live there
                 continue
             if wd not in LEVEL or LEVEL[wd] >= LEVEL[ws]:
                 bad.append((src, dst))

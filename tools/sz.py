@@ -14,12 +14,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "lamina"
 # 14,000 until the project lifecycle arrived (plan, data, eda, prepare, advise, report, serve, monitor).
-PACKAGE_BUDGET = 16800  # 16,500 until the shared page and reference-profile modules got documented public helpers
+# 16,800 before ruff's format at 100 columns; the format alone took the same code to about 25,100 lines.
+PACKAGE_BUDGET = 26500
 FILE_BUDGET = 450
 
 
 def count(path: Path) -> int:
-    return sum(1 for line in path.read_text().splitlines() if line.strip() and not line.strip().startswith("#"))
+    return sum(
+        1
+        for line in path.read_text().splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    )
 
 
 def main() -> int:

@@ -37,11 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     args = parser.parse_args(argv)
     # The data sets live beside the repository unless LAMINA_DATA says otherwise.
-    os.environ.setdefault("LAMINA_DATA", str(Path(__file__).resolve().parents[3] / "shared" / "datasets"))
+    os.environ.setdefault(
+        "LAMINA_DATA", str(Path(__file__).resolve().parents[3] / "shared" / "datasets")
+    )
     # Rows are specified for 2 CPU cores; --threads 1 gives the same values on a busy machine (slower rows).
     torch.set_num_threads(args.threads)
-    rows = [(family, row) for family, row in discover()
-            if args.only is None or args.only == family or args.only.lower() in row.name.lower()]
+    rows = [
+        (family, row)
+        for family, row in discover()
+        if args.only is None or args.only == family or args.only.lower() in row.name.lower()
+    ]
     if not rows:
         print(f"No quality row matches --only {args.only!r}.", file=sys.stderr)
         return 2
@@ -55,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         passed = row.passed(value)
         failed += passed is False
         verdict = {True: "PASS", False: "FAIL", None: "-"}[passed]
-        print(f"| {row.name} | {value:.4f} | {row.target_text()} | {verdict} | {seconds:.1f} |", flush=True)
+        print(
+            f"| {row.name} | {value:.4f} | {row.target_text()} | {verdict} | {seconds:.1f} |",
+            flush=True,
+        )
     return 1 if failed else 0
 
 

@@ -56,7 +56,9 @@ def _pca() -> tuple[float, np.ndarray]:
 def _train(model: Autoencoder, epochs: int, learning_rate: float = 3e-3) -> Autoencoder:
     model.compile(optimizer="adam", loss="mse", learning_rate=learning_rate)
     schedule = lamina.callbacks.LearningRateScheduler("cosine", per="step")
-    model.fit(_data()[0], epochs=epochs, batch_size=BATCH_SIZE, callbacks=[schedule], seed=0, verbose=0)
+    model.fit(
+        _data()[0], epochs=epochs, batch_size=BATCH_SIZE, callbacks=[schedule], seed=0, verbose=0
+    )
     return model
 
 
@@ -74,18 +76,32 @@ def linear() -> dict[str, float]:
 
 
 def deep() -> float:
-    model = _train(Autoencoder(kind="deep", code_size=32, units=(256,), output_activation="sigmoid"), epochs=5)
+    model = _train(
+        Autoencoder(kind="deep", code_size=32, units=(256,), output_activation="sigmoid"), epochs=5
+    )
     mse = model.evaluate(_data()[2])["loss"]
     print(f"  deep: test MSE {mse:.5f}, PCA {_pca()[0]:.5f}", flush=True)
     return 1 - mse / _pca()[0]
 
 
 def denoising() -> float:
-    model = _train(Autoencoder(kind="denoising", code_size=32, units=(256,), noise="gaussian", noise_level=0.5,
-                               output_activation="sigmoid"), epochs=3)
+    model = _train(
+        Autoencoder(
+            kind="denoising",
+            code_size=32,
+            units=(256,),
+            noise="gaussian",
+            noise_level=0.5,
+            output_activation="sigmoid",
+        ),
+        epochs=3,
+    )
     clean = _data()[2]
     noisy = clean + 0.5 * np.random.default_rng(0).standard_normal(clean.shape).astype(np.float32)
-    denoised, before = ((model.reconstruct(noisy) - clean) ** 2).mean(), ((noisy - clean) ** 2).mean()
+    denoised, before = (
+        ((model.reconstruct(noisy) - clean) ** 2).mean(),
+        ((noisy - clean) ** 2).mean(),
+    )
     print(f"  denoising: MSE to clean {denoised:.5f}, noisy input {before:.5f}", flush=True)
     return float(1 - denoised / before)
 
@@ -93,11 +109,24 @@ def denoising() -> float:
 @functools.cache
 def sparse() -> dict[str, float]:
     target = 0.05
-    model = _train(Autoencoder(kind="sparse", code_size=64, units=(256,), sparsity="kl", sparsity_target=target,
-                               sparsity_weight=0.01, output_activation="sigmoid"), epochs=5)
+    model = _train(
+        Autoencoder(
+            kind="sparse",
+            code_size=64,
+            units=(256,),
+            sparsity="kl",
+            sparsity_target=target,
+            sparsity_weight=0.01,
+            output_activation="sigmoid",
+        ),
+        epochs=5,
+    )
     x_test = _data()[2]
     mean = float(model.encode(x_test).mean())
-    result = {"deviation": abs(mean - target) / target, "mse": model.evaluate(x_test)["reconstruction"]}
+    result = {
+        "deviation": abs(mean - target) / target,
+        "mse": model.evaluate(x_test)["reconstruction"],
+    }
     print(f"  sparse: mean code activation {mean:.4f} (target {target}), {result}", flush=True)
     return result
 
@@ -105,8 +134,15 @@ def sparse() -> dict[str, float]:
 # Masking noise (70% of the inputs of each layer zeroed) makes the pretrained features worth keeping: without
 # noise the fine-tuned net lost 1-2 points to scratch, with it it gained 1.7-1.8 (chosen on a validation split
 # of the training images, never the test set). Fine-tuning uses one learning rate for all layers.
-STACKED = {"kind": "stacked", "code_size": 128, "units": (512, 256), "noise": "masking", "noise_level": 0.7,
-           "output_activation": "sigmoid", "pretrain_epochs": 2}
+STACKED = {
+    "kind": "stacked",
+    "code_size": 128,
+    "units": (512, 256),
+    "noise": "masking",
+    "noise_level": 0.7,
+    "output_activation": "sigmoid",
+    "pretrain_epochs": 2,
+}
 EPOCHS, FREEZE_EPOCHS, LEARNING_RATE = 30, 1, 1e-3
 
 
@@ -117,41 +153,94 @@ def stacked() -> dict[str, float]:
     tuned_scores, scratch_scores = [], []
     for seed in SEEDS:
         rng = np.random.default_rng(seed)
-        chosen = np.concatenate([rng.choice(np.flatnonzero(y == digit), LABELS_PER_CLASS, replace=False)
-                                 for digit in range(10)])
-        tuned = pretrained.classifier(10).compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"],
-                                                  learning_rate=LEARNING_RATE)
-        tuned.fine_tune(x[chosen], y[chosen], epochs=EPOCHS - FREEZE_EPOCHS, freeze_epochs=FREEZE_EPOCHS,
-                        discriminative=1.0, batch_size=32, seed=seed, verbose=0)
+        chosen = np.concatenate(
+            [
+                rng.choice(np.flatnonzero(y == digit), LABELS_PER_CLASS, replace=False)
+                for digit in range(10)
+            ]
+        )
+        tuned = pretrained.classifier(10).compile(
+            optimizer="adam",
+            loss="cross_entropy",
+            metrics=["accuracy"],
+            learning_rate=LEARNING_RATE,
+        )
+        tuned.fine_tune(
+            x[chosen],
+            y[chosen],
+            epochs=EPOCHS - FREEZE_EPOCHS,
+            freeze_epochs=FREEZE_EPOCHS,
+            discriminative=1.0,
+            batch_size=32,
+            seed=seed,
+            verbose=0,
+        )
         torch.manual_seed(seed)
         fresh = Autoencoder(**STACKED)
         fresh.build(torch.from_numpy(x[:2]))
-        scratch = fresh.classifier(10).compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"],
-                                               learning_rate=LEARNING_RATE)
+        scratch = fresh.classifier(10).compile(
+            optimizer="adam",
+            loss="cross_entropy",
+            metrics=["accuracy"],
+            learning_rate=LEARNING_RATE,
+        )
         scratch.fit(x[chosen], y[chosen], epochs=EPOCHS, batch_size=32, seed=seed, verbose=0)
         tuned_scores.append(tuned.evaluate(x_test, y_test)["accuracy"])
         scratch_scores.append(scratch.evaluate(x_test, y_test)["accuracy"])
-        print(f"  seed {seed}: fine-tuned {tuned_scores[-1]:.4f}, scratch {scratch_scores[-1]:.4f}", flush=True)
+        print(
+            f"  seed {seed}: fine-tuned {tuned_scores[-1]:.4f}, scratch {scratch_scores[-1]:.4f}",
+            flush=True,
+        )
     gains = np.subtract(tuned_scores, scratch_scores)
-    result = {"fine_tuned": float(np.mean(tuned_scores)), "scratch": float(np.mean(scratch_scores)),
-              "score": float(gains.mean() / (2 * gains.std(ddof=1)))}
-    print(f"  stacked: {result}, gains {np.round(gains, 4).tolist()}; with the std of the scratch accuracies "
-          f"instead: {gains.mean() / (2 * np.std(scratch_scores, ddof=1)):.2f}", flush=True)
+    result = {
+        "fine_tuned": float(np.mean(tuned_scores)),
+        "scratch": float(np.mean(scratch_scores)),
+        "score": float(gains.mean() / (2 * gains.std(ddof=1))),
+    }
+    print(
+        f"  stacked: {result}, gains {np.round(gains, 4).tolist()}; with the std of the scratch accuracies "
+        f"instead: {gains.mean() / (2 * np.std(scratch_scores, ddof=1)):.2f}",
+        flush=True,
+    )
     return result
 
 
 ROWS = [
-    Row("MNIST / linear AE code 32 (Adam) / test MSE over PCA(32) test MSE", 1.005, lambda: linear()["ratio"],
-        lower_is_better=True),
-    Row("MNIST / linear AE code 32 / largest principal angle to the PCA(32) subspace (degrees)", None,
-        lambda: linear()["max_angle"]),
+    Row(
+        "MNIST / linear AE code 32 (Adam) / test MSE over PCA(32) test MSE",
+        1.005,
+        lambda: linear()["ratio"],
+        lower_is_better=True,
+    ),
+    Row(
+        "MNIST / linear AE code 32 / largest principal angle to the PCA(32) subspace (degrees)",
+        None,
+        lambda: linear()["max_angle"],
+    ),
     Row("MNIST / deep AE code 32 / 1 - test MSE over PCA(32) test MSE", 0.20, deep),
-    Row("MNIST + Gaussian noise 0.5 / denoising AE / 1 - MSE(denoised) over MSE(noisy), to clean", 0.30, denoising),
-    Row("MNIST / sparse AE (KL, target 0.05) / relative deviation of the mean code activation", 0.20,
-        lambda: sparse()["deviation"], lower_is_better=True),
+    Row(
+        "MNIST + Gaussian noise 0.5 / denoising AE / 1 - MSE(denoised) over MSE(noisy), to clean",
+        0.30,
+        denoising,
+    ),
+    Row(
+        "MNIST / sparse AE (KL, target 0.05) / relative deviation of the mean code activation",
+        0.20,
+        lambda: sparse()["deviation"],
+        lower_is_better=True,
+    ),
     Row("MNIST / sparse AE (KL, target 0.05, code 64) / test MSE", None, lambda: sparse()["mse"]),
-    Row("MNIST 1,000 labels / stacked AE fine-tuned minus scratch / mean gain over 2 std of the gains", 1.0,
-        lambda: stacked()["score"]),
-    Row("MNIST 1,000 labels / stacked AE pretrained, fine-tuned / test acc", None, lambda: stacked()["fine_tuned"]),
-    Row("MNIST 1,000 labels / same net from scratch / test acc", None, lambda: stacked()["scratch"]),
+    Row(
+        "MNIST 1,000 labels / stacked AE fine-tuned minus scratch / mean gain over 2 std of the gains",
+        1.0,
+        lambda: stacked()["score"],
+    ),
+    Row(
+        "MNIST 1,000 labels / stacked AE pretrained, fine-tuned / test acc",
+        None,
+        lambda: stacked()["fine_tuned"],
+    ),
+    Row(
+        "MNIST 1,000 labels / same net from scratch / test acc", None, lambda: stacked()["scratch"]
+    ),
 ]

@@ -15,7 +15,15 @@ def mnist_lenet5() -> float:
     model = lamina.models.CNN(preset="lenet5", outputs=10, augment={"shift": 2})
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=1e-3)
     schedule = lamina.callbacks.LearningRateScheduler("one_cycle", per="step", max_lr=3e-3)
-    model.fit(data.x_train, data.y_train, epochs=12, batch_size=128, callbacks=[schedule], seed=0, verbose=0)
+    model.fit(
+        data.x_train,
+        data.y_train,
+        epochs=12,
+        batch_size=128,
+        callbacks=[schedule],
+        seed=0,
+        verbose=0,
+    )
     return model.evaluate(data.x_test, data.y_test)["accuracy"]
 
 
@@ -30,10 +38,19 @@ def mnist1d_cnn() -> float:
     model = lamina.models.CNN(dims=1, filters=(32, 64, 128), kernel_size=5, outputs=10, dropout=0.2)
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=3e-3)
     schedule = lamina.callbacks.LearningRateScheduler("cosine", per="step")
-    model.fit((data.x_train - mean) / std, data.y_train, epochs=30, batch_size=64, callbacks=[schedule], seed=0,
-              verbose=0)
+    model.fit(
+        (data.x_train - mean) / std,
+        data.y_train,
+        epochs=30,
+        batch_size=64,
+        callbacks=[schedule],
+        seed=0,
+        verbose=0,
+    )
     return model.evaluate((data.x_test - mean) / std, data.y_test)["accuracy"]
 
 
-ROWS = [Row("MNIST / CNN lenet5 / test acc", 0.993, mnist_lenet5),
-        Row("MNIST-1D / CNN / test acc", 0.92, mnist1d_cnn)]
+ROWS = [
+    Row("MNIST / CNN lenet5 / test acc", 0.993, mnist_lenet5),
+    Row("MNIST-1D / CNN / test acc", 0.92, mnist1d_cnn),
+]

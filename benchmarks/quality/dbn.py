@@ -44,16 +44,38 @@ def dbn_accuracy(seed: int, pretrained: bool) -> float:
     data = _mnist()
     model = DBN(units=HIDDEN, outputs=10, dropout=DROPOUT)
     if pretrained:
-        for layer, history in enumerate(model.pretrain(data.x_train, PRETRAIN_EPOCHS, batch_size=64,
-                                                       learning_rate=PRETRAIN_LEARNING_RATE, seed=seed)):
-            print(f"  seed {seed} layer {layer} RBM reconstruction error: "
-                  f"{[round(e, 5) for e in history.history['loss']]}", flush=True)
-    model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=LEARNING_RATE)
+        for layer, history in enumerate(
+            model.pretrain(
+                data.x_train,
+                PRETRAIN_EPOCHS,
+                batch_size=64,
+                learning_rate=PRETRAIN_LEARNING_RATE,
+                seed=seed,
+            )
+        ):
+            print(
+                f"  seed {seed} layer {layer} RBM reconstruction error: "
+                f"{[round(e, 5) for e in history.history['loss']]}",
+                flush=True,
+            )
+    model.compile(
+        optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=LEARNING_RATE
+    )
     schedule = lamina.callbacks.LearningRateScheduler("cosine", per="step")
-    model.fit(data.x_train, data.y_train, epochs=EPOCHS, batch_size=BATCH_SIZE, callbacks=[schedule], seed=seed,
-              verbose=0)
+    model.fit(
+        data.x_train,
+        data.y_train,
+        epochs=EPOCHS,
+        batch_size=BATCH_SIZE,
+        callbacks=[schedule],
+        seed=seed,
+        verbose=0,
+    )
     accuracy = model.evaluate(data.x_test, data.y_test)["accuracy"]
-    print(f"  seed {seed} {'pretrained' if pretrained else 'random init'}: test acc {accuracy:.4f}", flush=True)
+    print(
+        f"  seed {seed} {'pretrained' if pretrained else 'random init'}: test acc {accuracy:.4f}",
+        flush=True,
+    )
     return accuracy
 
 
@@ -78,16 +100,33 @@ def rbm_experiment() -> dict[str, float]:
     model = RBM(hidden=500).compile(optimizer="momentum", learning_rate=0.05)
     errors = model.fit(data.x_train, epochs=5, batch_size=64, seed=0, verbose=0).history["loss"]
     pll = float(model.pseudo_log_likelihood(data.x_test, seed=0).mean())
-    print(f"  reconstruction errors: {[round(e, 5) for e in errors]}; test pseudo-log-likelihood {pll:.2f}",
-          flush=True)
+    print(
+        f"  reconstruction errors: {[round(e, 5) for e in errors]}; test pseudo-log-likelihood {pll:.2f}",
+        flush=True,
+    )
     return {"fell": float(all(b < a for a, b in zip(errors, errors[1:]))), "pll": pll}
 
 
 ROWS = [
-    Row("MNIST / DBN 784-500-500-2000 pretrained + fine-tuned / test acc (3 seeds)", 0.985, pretrained_mean),
-    Row("MNIST / DBN pretrained minus random init, same fine-tuning / test acc (3 seeds)", 1e-4, gain),
-    Row("MNIST / DBN 784-500-500-2000 random init, same fine-tuning / test acc (3 seeds)", None, random_init_mean),
-    Row("MNIST / RBM 500 CD-1 / reconstruction error fell in each of 5 epochs", 1.0,
-        lambda: rbm_experiment()["fell"]),
+    Row(
+        "MNIST / DBN 784-500-500-2000 pretrained + fine-tuned / test acc (3 seeds)",
+        0.985,
+        pretrained_mean,
+    ),
+    Row(
+        "MNIST / DBN pretrained minus random init, same fine-tuning / test acc (3 seeds)",
+        1e-4,
+        gain,
+    ),
+    Row(
+        "MNIST / DBN 784-500-500-2000 random init, same fine-tuning / test acc (3 seeds)",
+        None,
+        random_init_mean,
+    ),
+    Row(
+        "MNIST / RBM 500 CD-1 / reconstruction error fell in each of 5 epochs",
+        1.0,
+        lambda: rbm_experiment()["fell"],
+    ),
     Row("MNIST / RBM 500 CD-1 / test pseudo-log-likelihood", None, lambda: rbm_experiment()["pll"]),
 ]

@@ -45,7 +45,9 @@ LATENT, FILTERS, DEPTH, BATCH_SIZE, EPOCHS, LEARNING_RATE = 64, 64, 2, 64, 6, 1e
 def _nearest_distance(images: np.ndarray, train: torch.Tensor) -> float:
     """Mean L2 distance from each image to its nearest training image."""
     flat = torch.as_tensor(images).reshape(len(images), -1)
-    return float(torch.cat([torch.cdist(chunk, train).min(1).values for chunk in flat.split(250)]).mean())
+    return float(
+        torch.cat([torch.cdist(chunk, train).min(1).values for chunk in flat.split(250)]).mean()
+    )
 
 
 def _fid(a: np.ndarray, b: np.ndarray) -> float:
@@ -62,42 +64,80 @@ def experiment() -> dict[str, float]:
     data = lamina.datasets.load("mnist", normalize=True)  # x: (N, 28, 28) float32 in [0, 1]
     start = time.perf_counter()
     classifier = CNN(preset="lenet5", outputs=10)
-    classifier.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=1e-3)
+    classifier.compile(
+        optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=1e-3
+    )
     schedule = lamina.callbacks.LearningRateScheduler("one_cycle", per="step", max_lr=3e-3)
-    classifier.fit(data.x_train, data.y_train, epochs=3, batch_size=128, callbacks=[schedule], seed=0, verbose=0)
+    classifier.fit(
+        data.x_train,
+        data.y_train,
+        epochs=3,
+        batch_size=128,
+        callbacks=[schedule],
+        seed=0,
+        verbose=0,
+    )
     accuracy = classifier.evaluate(data.x_test, data.y_test)["accuracy"]
-    print(f"  classifier: test acc {accuracy:.4f} in {time.perf_counter() - start:.0f} s", flush=True)
+    print(
+        f"  classifier: test acc {accuracy:.4f} in {time.perf_counter() - start:.0f} s", flush=True
+    )
 
     start = time.perf_counter()
     gan = GAN(latent=LATENT, image_shape=(1, 28, 28), filters=FILTERS, generator_depth=DEPTH)
     gan.compile(learning_rate=LEARNING_RATE)
     schedule = lamina.callbacks.LearningRateScheduler("cosine", per="step")
-    gan.fit(data.x_train, epochs=EPOCHS, batch_size=BATCH_SIZE, callbacks=[schedule], seed=0, verbose=0,
-            precision="bf16")
-    print(f"  GAN: {EPOCHS * -(-len(data.x_train) // BATCH_SIZE)} steps in {time.perf_counter() - start:.0f} s",
-          flush=True)
+    gan.fit(
+        data.x_train,
+        epochs=EPOCHS,
+        batch_size=BATCH_SIZE,
+        callbacks=[schedule],
+        seed=0,
+        verbose=0,
+        precision="bf16",
+    )
+    print(
+        f"  GAN: {EPOCHS * -(-len(data.x_train) // BATCH_SIZE)} steps in {time.perf_counter() - start:.0f} s",
+        flush=True,
+    )
 
     samples = gan.sample(SAMPLES, seed=1)  # (1000, 1, 28, 28), unfiltered
     classifier.eval()
     with torch.no_grad():
         probabilities = torch.as_tensor(classifier.predict(samples[:, 0])).softmax(1)
         confidence, predicted = probabilities.max(1)
-        sample_features = classifier.features(torch.as_tensor(samples)).double().numpy()  # (1000, 84)
+        sample_features = (
+            classifier.features(torch.as_tensor(samples)).double().numpy()
+        )  # (1000, 84)
         test_features = classifier.features(torch.as_tensor(data.x_test)[:, None]).double().numpy()
     shares = np.bincount(predicted.numpy(), minlength=10) / SAMPLES
     train = torch.as_tensor(data.x_train).reshape(len(data.x_train), -1)
     test = data.x_test[np.random.default_rng(0).choice(len(data.x_test), SAMPLES, replace=False)]
-    result = {"confident": float((confidence > 0.9).float().mean()), "min_share": float(shares.min()),
-              "distance_ratio": _nearest_distance(samples, train) / _nearest_distance(test, train),
-              "fid": _fid(sample_features, test_features)}
+    result = {
+        "confident": float((confidence > 0.9).float().mean()),
+        "min_share": float(shares.min()),
+        "distance_ratio": _nearest_distance(samples, train) / _nearest_distance(test, train),
+        "fid": _fid(sample_features, test_features),
+    }
     print(f"  class shares {np.round(shares, 3).tolist()}; {result}", flush=True)
     return result
 
 
 ROWS = [
-    Row("MNIST / GAN / samples with classifier confidence > 0.9", 0.70, lambda: experiment()["confident"]),
+    Row(
+        "MNIST / GAN / samples with classifier confidence > 0.9",
+        0.70,
+        lambda: experiment()["confident"],
+    ),
     Row("MNIST / GAN / smallest predicted class share", 0.03, lambda: experiment()["min_share"]),
-    Row("MNIST / GAN / NN distance to train, samples / test digits", 1.0, lambda: experiment()["distance_ratio"]),
-    Row("MNIST / GAN / FID in LeNet-5 features (1,000 samples)", None, lambda: experiment()["fid"],
-        lower_is_better=True),
+    Row(
+        "MNIST / GAN / NN distance to train, samples / test digits",
+        1.0,
+        lambda: experiment()["distance_ratio"],
+    ),
+    Row(
+        "MNIST / GAN / FID in LeNet-5 features (1,000 samples)",
+        None,
+        lambda: experiment()["fid"],
+        lower_is_better=True,
+    ),
 ]

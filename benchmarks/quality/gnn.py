@@ -15,7 +15,9 @@ from lamina.models.gnn import GAT, GCN, to_graph
 SEEDS = range(10)
 
 
-def _cora_mean(make: Callable[[], Any], learning_rate: float, epochs: int, callbacks: Callable[[], list[Any]]) -> float:
+def _cora_mean(
+    make: Callable[[], Any], learning_rate: float, epochs: int, callbacks: Callable[[], list[Any]]
+) -> float:
     """Mean test accuracy over ``SEEDS``: Adam with weight decay 5e-4, up to ``epochs`` full-graph epochs each.
 
     Features are row-normalised as in both papers; ``fit(seed=...)`` seeds every weight.
@@ -40,10 +42,13 @@ def cora_gat() -> float:
     """GAT (Velickovic et al., 2018): 8 heads x 8 hidden units, ELU, dropout 0.6 (inputs and attention),
     lr 0.005, weight decay 5e-4; early stopping with patience 100 on the validation loss (as the paper),
     here within 500 epochs, keeping the weights of the best validation epoch."""
+
     def early_stopping() -> list[Any]:
         return [lamina.callbacks.EarlyStopping("val_loss", patience=100, restore_best_weights=True)]
 
-    return _cora_mean(lambda: GAT(units=8, num_heads=8, outputs=7, dropout=0.6), 0.005, 500, early_stopping)
+    return _cora_mean(
+        lambda: GAT(units=8, num_heads=8, outputs=7, dropout=0.6), 0.005, 500, early_stopping
+    )
 
 
 ROWS = [

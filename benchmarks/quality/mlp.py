@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from lamina.callbacks import LearningRateScheduler
 
 import lamina
 from benchmarks.quality import Row
-from lamina.callbacks import LearningRateScheduler
 from lamina.models.mlp import MLP
 
 
@@ -32,9 +32,18 @@ def adult_tabular_mlp() -> float:
     accuracies = []
     for seed in (0, 1, 2):
         model = MLP(units=(256, 128), outputs=2, dropout=0.1, norm="batch")
-        model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=3e-3)
-        model.fit(data.x_train, data.y_train, epochs=10, batch_size=256, seed=seed, verbose=0,
-                  callbacks=[LearningRateScheduler("cosine", per="step")])
+        model.compile(
+            optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=3e-3
+        )
+        model.fit(
+            data.x_train,
+            data.y_train,
+            epochs=10,
+            batch_size=256,
+            seed=seed,
+            verbose=0,
+            callbacks=[LearningRateScheduler("cosine", per="step")],
+        )
         accuracies.append(model.evaluate(data.x_test, data.y_test)["accuracy"])
     return float(np.mean(accuracies))
 
@@ -66,5 +75,7 @@ def adult_gradient_boosting() -> float:
 ROWS = [
     Row("MNIST / MLP / test acc", 0.980, mnist_mlp),
     Row("UCI Adult / tabular MLP / test acc", 0.850, adult_tabular_mlp),
-    Row("UCI Adult / HistGradientBoosting (scikit-learn) / test acc", None, adult_gradient_boosting),
+    Row(
+        "UCI Adult / HistGradientBoosting (scikit-learn) / test acc", None, adult_gradient_boosting
+    ),
 ]

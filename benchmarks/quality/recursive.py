@@ -18,14 +18,14 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from lamina.datasets.synthetic_trees import LABELS, arithmetic_trees, flatten
+from lamina.sequences import pad_sequences
+from lamina.trees import Tree
 
 import lamina
 from benchmarks.quality import Row
-from lamina.datasets.synthetic_trees import LABELS, arithmetic_trees, flatten
 from lamina.models.recursive import RecursiveNet
 from lamina.models.rnn import RNN
-from lamina.sequences import pad_sequences
-from lamina.trees import Tree
 
 SEEDS = (0, 1, 2)
 TRAIN_TREES, TEST_TREES, MAX_DEPTH = 20_000, 2_000, 6
@@ -44,32 +44,58 @@ def _data(seed: int) -> tuple[list[Tree], np.ndarray, list[Tree], np.ndarray]:
     return train, y_train, [test[i] for i in novel], y_test
 
 
-def _train(make_model: Callable[[], lamina.Model], x: object, y: np.ndarray, seed: int) -> lamina.Model:
-    torch.manual_seed(seed)  # weights made in a constructor (embeddings) come before fit(seed=...) seeds torch
+def _train(
+    make_model: Callable[[], lamina.Model], x: object, y: np.ndarray, seed: int
+) -> lamina.Model:
+    torch.manual_seed(
+        seed
+    )  # weights made in a constructor (embeddings) come before fit(seed=...) seeds torch
     model = make_model()
-    model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=MAX_LR)
+    model.compile(
+        optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=MAX_LR
+    )
     schedule = lamina.callbacks.LearningRateScheduler("one_cycle", per="step", max_lr=MAX_LR)
-    model.fit(x, y, epochs=EPOCHS, batch_size=BATCH_SIZE, callbacks=[schedule], seed=seed, verbose=0)
+    model.fit(
+        x, y, epochs=EPOCHS, batch_size=BATCH_SIZE, callbacks=[schedule], seed=seed, verbose=0
+    )
     return model
 
 
 @functools.cache
 def _recursive_accuracy(seed: int) -> float:
     train, y_train, test, y_test = _data(seed)
-    model = _train(lambda: RecursiveNet(cell="treelstm", units=HIDDEN_SIZE, outputs=2, arity=2,
-                                        labels=list(LABELS)), train, y_train, seed)
+    model = _train(
+        lambda: RecursiveNet(
+            cell="treelstm", units=HIDDEN_SIZE, outputs=2, arity=2, labels=list(LABELS)
+        ),
+        train,
+        y_train,
+        seed,
+    )
     return model.evaluate(test, y_test)["accuracy"]
 
 
 def _tokens(trees: list[Tree]) -> np.ndarray:
-    return pad_sequences([[TOKENS[token] for token in flatten(tree).split()] for tree in trees])  # (N, T)
+    return pad_sequences(
+        [[TOKENS[token] for token in flatten(tree).split()] for tree in trees]
+    )  # (N, T)
 
 
 @functools.cache
 def _flat_accuracy(seed: int) -> float:
     train, y_train, test, y_test = _data(seed)
-    model = _train(lambda: RNN(cell="lstm", units=HIDDEN_SIZE, outputs=2, task="classify",
-                               vocabulary_size=len(TOKENS) + 1), _tokens(train), y_train, seed)
+    model = _train(
+        lambda: RNN(
+            cell="lstm",
+            units=HIDDEN_SIZE,
+            outputs=2,
+            task="classify",
+            vocabulary_size=len(TOKENS) + 1,
+        ),
+        _tokens(train),
+        y_train,
+        seed,
+    )
     return model.evaluate(_tokens(test), y_test)["accuracy"]
 
 

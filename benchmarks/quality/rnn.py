@@ -5,16 +5,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from lamina.sequences import forecast_windows
 
 import lamina
 from benchmarks.quality import Row
 from lamina.models.rnn import IGNORE_INDEX, RNN
-from lamina.sequences import forecast_windows
 
 SEASON = 12  # months
 
 
-def airline_lstm(seeds: tuple[int, ...] = (0, 1, 2), lookback: int = 24, epochs: int = 300) -> float:
+def airline_lstm(
+    seeds: tuple[int, ...] = (0, 1, 2), lookback: int = 24, epochs: int = 300
+) -> float:
     """Test RMSE (passengers, thousands) of an LSTM forecasting the last 24 months from the first 120.
 
     The split is the target's: the last 24 of the 144 months (the loader's own ``x_test`` holds 29).
@@ -34,7 +36,9 @@ def airline_lstm(seeds: tuple[int, ...] = (0, 1, 2), lookback: int = 24, epochs:
     log = np.log(train)
     growth = log[SEASON:] - log[:-SEASON]  # (108,) year-on-year log growth
     mean, std = growth.mean(), growth.std()
-    x, y = forecast_windows((growth - mean) / std, lookback, horizon)  # (windows, lookback), (windows, horizon)
+    x, y = forecast_windows(
+        (growth - mean) / std, lookback, horizon
+    )  # (windows, lookback), (windows, horizon)
     scores = []
     for seed in seeds:
         model = RNN("lstm", units=32, task="forecast", horizon=horizon)
@@ -60,13 +64,27 @@ def mnist1d_gru() -> float:
     model = RNN("gru", units=128, outputs=10)
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"], learning_rate=3e-3)
     schedule = lamina.callbacks.LearningRateScheduler("cosine", per="step")
-    model.fit((data.x_train - mean) / std, data.y_train, epochs=40, batch_size=64, callbacks=[schedule], seed=0,
-              verbose=0)
+    model.fit(
+        (data.x_train - mean) / std,
+        data.y_train,
+        epochs=40,
+        batch_size=64,
+        callbacks=[schedule],
+        seed=0,
+        verbose=0,
+    )
     return model.evaluate((data.x_test - mean) / std, data.y_test)["accuracy"]
 
 
-def shakespeare_char_lstm(units: int = 512, epochs: int = 6, stride: int = 50, length: int = 100,
-                          batch_size: int = 64, learning_rate: float = 2e-3, rows: int = 16) -> float:
+def shakespeare_char_lstm(
+    units: int = 512,
+    epochs: int = 6,
+    stride: int = 50,
+    length: int = 100,
+    batch_size: int = 64,
+    learning_rate: float = 2e-3,
+    rows: int = 16,
+) -> float:
     """Mean cross-entropy (nats) of a character LSTM over every character of the validation text.
 
     Training: ``task="label"`` next-character prediction on windows of ``length`` characters of
@@ -81,26 +99,61 @@ def shakespeare_char_lstm(units: int = 512, epochs: int = 6, stride: int = 50, l
     (about 60,000 characters per second for 512 units at batch 64 on an AMX CPU).
     """
     data = lamina.datasets.load("tinyshakespeare")
-    vocabulary = lamina.sequences.CharVocabulary(data.extra["vocabulary"], pad=True)  # 65 characters; 0 = padding
-    x, y = lamina.sequences.windows(vocabulary.encode(data.x_train), length, stride=stride)  # (windows, length)
-    model = RNN("lstm", units=units, outputs=len(vocabulary), task="label", vocabulary_size=len(vocabulary),
-                embedding_dim=64)
-    model.compile(optimizer="adam", loss="cross_entropy", metrics=["perplexity"], learning_rate=learning_rate,
-                  clip_norm=1.0)
+    vocabulary = lamina.sequences.CharVocabulary(
+        data.extra["vocabulary"], pad=True
+    )  # 65 characters; 0 = padding
+    x, y = lamina.sequences.windows(
+        vocabulary.encode(data.x_train), length, stride=stride
+    )  # (windows, length)
+    model = RNN(
+        "lstm",
+        units=units,
+        outputs=len(vocabulary),
+        task="label",
+        vocabulary_size=len(vocabulary),
+        embedding_dim=64,
+    )
+    model.compile(
+        optimizer="adam",
+        loss="cross_entropy",
+        metrics=["perplexity"],
+        learning_rate=learning_rate,
+        clip_norm=1.0,
+    )
     schedule = lamina.callbacks.LearningRateScheduler("cosine", per="step")
-    model.fit(x, y, epochs=epochs, batch_size=batch_size, callbacks=[schedule], seed=0, verbose=0,
-              precision="bf16")  # bf16 autocast: 2.5-3x the float32 speed of an LSTM on AVX-512 CPUs
+    model.fit(
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        callbacks=[schedule],
+        seed=0,
+        verbose=0,
+        precision="bf16",
+    )  # bf16 autocast: 2.5-3x the float32 speed of an LSTM on AVX-512 CPUs
     ids = vocabulary.encode(data.x_train[-1] + data.x_test)
     inputs, targets = ids[:-1], ids[1:]  # one target per validation character
     width = -(-len(targets) // rows)
     x_val = np.zeros((rows, width), dtype=np.int64)  # the last row is padded with id 0 ...
-    y_val = np.full((rows, width), IGNORE_INDEX, dtype=np.int64)  # ... and its padded targets never count
+    y_val = np.full(
+        (rows, width), IGNORE_INDEX, dtype=np.int64
+    )  # ... and its padded targets never count
     x_val.reshape(-1)[: len(inputs)], y_val.reshape(-1)[: len(targets)] = inputs, targets
     return math.log(model.evaluate(x_val, y_val, batch_size=4)["perplexity"])
 
 
 ROWS = [
-    Row("Airline passengers / RNN lstm forecaster / test RMSE", 49.99, airline_lstm, lower_is_better=True),
+    Row(
+        "Airline passengers / RNN lstm forecaster / test RMSE",
+        49.99,
+        airline_lstm,
+        lower_is_better=True,
+    ),
     Row("MNIST-1D / GRU / test acc", 0.95, mnist1d_gru),
-    Row("Tiny Shakespeare / char LSTM / full validation loss", 1.60, shakespeare_char_lstm, lower_is_better=True),
+    Row(
+        "Tiny Shakespeare / char LSTM / full validation loss",
+        1.60,
+        shakespeare_char_lstm,
+        lower_is_better=True,
+    ),
 ]

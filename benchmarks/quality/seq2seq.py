@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from lamina.datasets.synthetic import digit_sequences
+
 import lamina
 from benchmarks.quality import Row
-from lamina.datasets.synthetic import digit_sequences
 from lamina.models.seq2seq import Seq2Seq
 
 
@@ -24,7 +25,9 @@ def digits_accuracy(task: str, attention: Any) -> float:
     x_train, y_train = digit_sequences(task, rows=10000, seed=0)
     x_test, y_test = digit_sequences(task, rows=2000, seed=1)
     model = Seq2Seq(units=64, embedding_dim=32, attention=attention)
-    model.compile(optimizer="adam", metrics=["sequence_accuracy"], learning_rate=3e-3, clip_norm=1.0)
+    model.compile(
+        optimizer="adam", metrics=["sequence_accuracy"], learning_rate=3e-3, clip_norm=1.0
+    )
     schedule = lamina.callbacks.LearningRateScheduler("cosine", per="step")
     model.fit(x_train, y_train, epochs=10, batch_size=64, callbacks=[schedule], seed=0, verbose=0)
     predicted = model.predict(x_test)  # (N, 16): greedy ids, 0 after EOS
@@ -32,12 +35,24 @@ def digits_accuracy(task: str, attention: Any) -> float:
 
 
 ROWS = [
-    Row("Reverse digits 5-15 / Seq2Seq + attention / exact-seq acc", 0.95,
-        lambda: digits_accuracy("reverse", "bahdanau")),
-    Row("Sort digits 5-15 / Seq2Seq + attention / exact-seq acc", 0.95,
-        lambda: digits_accuracy("sort", "bahdanau")),
-    Row("Reverse digits 5-15 / Seq2Seq, no attention / exact-seq acc", None,
-        lambda: digits_accuracy("reverse", None)),
-    Row("Sort digits 5-15 / Seq2Seq, no attention / exact-seq acc", None,
-        lambda: digits_accuracy("sort", None)),
+    Row(
+        "Reverse digits 5-15 / Seq2Seq + attention / exact-seq acc",
+        0.95,
+        lambda: digits_accuracy("reverse", "bahdanau"),
+    ),
+    Row(
+        "Sort digits 5-15 / Seq2Seq + attention / exact-seq acc",
+        0.95,
+        lambda: digits_accuracy("sort", "bahdanau"),
+    ),
+    Row(
+        "Reverse digits 5-15 / Seq2Seq, no attention / exact-seq acc",
+        None,
+        lambda: digits_accuracy("reverse", None),
+    ),
+    Row(
+        "Sort digits 5-15 / Seq2Seq, no attention / exact-seq acc",
+        None,
+        lambda: digits_accuracy("sort", None),
+    ),
 ]

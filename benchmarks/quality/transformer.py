@@ -15,17 +15,26 @@ import time
 from typing import Any
 
 import numpy as np
-
-import lamina
-from benchmarks.quality import Row
 from lamina.callbacks import Callback, LearningRateScheduler
-from lamina.models.transformer import TransformerLM
 from lamina.schedules import CosineDecay, Warmup
 from lamina.sequences import CharVocabulary, windows
 
+import lamina
+from benchmarks.quality import Row
+from lamina.models.transformer import TransformerLM
+
 RECIPE: dict[str, Any] = {
-    "dim": 128, "num_heads": 4, "num_layers": 4, "length": 128, "stride": 64, "batch_size": 32,
-    "steps": 1800, "learning_rate": 2e-3, "warmup": 100, "dropout": 0.0, "precision": "bf16",
+    "dim": 128,
+    "num_heads": 4,
+    "num_layers": 4,
+    "length": 128,
+    "stride": 64,
+    "batch_size": 32,
+    "steps": 1800,
+    "learning_rate": 2e-3,
+    "warmup": 100,
+    "dropout": 0.0,
+    "precision": "bf16",
 }
 
 
@@ -47,19 +56,26 @@ def validation_loss(model: TransformerLM, context: np.ndarray, ids: np.ndarray) 
     Returns:
         The loss in nats per character, averaged over ``len(ids)`` predictions.
     """
-    stream = np.concatenate([context[-1:], ids])  # input i predicts target i + 1: len(ids) predictions
+    stream = np.concatenate(
+        [context[-1:], ids]
+    )  # input i predicts target i + 1: len(ids) predictions
     x, y = stream[:-1], stream[1:]
     length = model.max_length
     full = len(x) // length * length
     total = 0.0
     if full:  # (windows, length) non-overlapping windows
-        total += model.evaluate(x[:full].reshape(-1, length), y[:full].reshape(-1, length))["loss"] * full
+        total += (
+            model.evaluate(x[:full].reshape(-1, length), y[:full].reshape(-1, length))["loss"]
+            * full
+        )
     if full < len(x):  # the last, shorter window: (1, rest)
         total += model.evaluate(x[None, full:], y[None, full:])["loss"] * (len(x) - full)
     return total / len(x)
 
 
-def train_shakespeare(recipe: dict[str, Any] | None = None, verbose: int = 0) -> tuple[TransformerLM, dict[str, Any]]:
+def train_shakespeare(
+    recipe: dict[str, Any] | None = None, verbose: int = 0
+) -> tuple[TransformerLM, dict[str, Any]]:
     """Train ``TransformerLM`` on the first 90% of Tiny Shakespeare; returns the model and run facts."""
     options = {**RECIPE, **(recipe or {})}
     data = lamina.datasets.load("tinyshakespeare")
@@ -68,19 +84,47 @@ def train_shakespeare(recipe: dict[str, Any] | None = None, verbose: int = 0) ->
     x, y = windows(train_ids, options["length"], stride=options["stride"])  # (windows, length) each
     steps_per_epoch = -(-len(x) // options["batch_size"])
     epochs = -(-options["steps"] // steps_per_epoch)
-    model = TransformerLM(len(vocabulary), options["dim"], options["num_heads"], options["num_layers"],
-                          max_length=options["length"], dropout=options["dropout"])
-    model.compile(optimizer="adamw", loss="cross_entropy", learning_rate=options["learning_rate"], clip_norm=1.0)
-    schedule = Warmup(steps=options["warmup"], then=CosineDecay(min_lr=options["learning_rate"] / 10))
+    model = TransformerLM(
+        len(vocabulary),
+        options["dim"],
+        options["num_heads"],
+        options["num_layers"],
+        max_length=options["length"],
+        dropout=options["dropout"],
+    )
+    model.compile(
+        optimizer="adamw",
+        loss="cross_entropy",
+        learning_rate=options["learning_rate"],
+        clip_norm=1.0,
+    )
+    schedule = Warmup(
+        steps=options["warmup"], then=CosineDecay(min_lr=options["learning_rate"] / 10)
+    )
     # The schedule spans whole epochs; _StopAfter ends the run at `steps`, so build it for exactly that.
-    scheduler = LearningRateScheduler(lambda optimizer: schedule.build(optimizer, options["steps"]), per="step")
+    scheduler = LearningRateScheduler(
+        lambda optimizer: schedule.build(optimizer, options["steps"]), per="step"
+    )
     start = time.perf_counter()
-    model.fit(x, y, epochs=epochs, batch_size=options["batch_size"], seed=0, verbose=verbose,
-              precision=options["precision"], callbacks=[scheduler, _StopAfter(options["steps"])])
+    model.fit(
+        x,
+        y,
+        epochs=epochs,
+        batch_size=options["batch_size"],
+        seed=0,
+        verbose=verbose,
+        precision=options["precision"],
+        callbacks=[scheduler, _StopAfter(options["steps"])],
+    )
     seconds = time.perf_counter() - start
     loss = validation_loss(model, train_ids, validation_ids)
-    facts = {**options, "train_seconds": seconds, "eval_seconds": time.perf_counter() - start - seconds,
-             "validation_loss": loss, "characters_scored": len(validation_ids)}
+    facts = {
+        **options,
+        "train_seconds": seconds,
+        "eval_seconds": time.perf_counter() - start - seconds,
+        "validation_loss": loss,
+        "characters_scored": len(validation_ids),
+    }
     return model, facts
 
 
@@ -93,4 +137,11 @@ def shakespeare_lm() -> float:
     return float(train_shakespeare()[1]["validation_loss"])
 
 
-ROWS = [Row("Tiny Shakespeare / TransformerLM / full validation loss", 1.65, shakespeare_lm, lower_is_better=True)]
+ROWS = [
+    Row(
+        "Tiny Shakespeare / TransformerLM / full validation loss",
+        1.65,
+        shakespeare_lm,
+        lower_is_better=True,
+    )
+]

@@ -41,18 +41,34 @@ def experiment() -> dict[str, float]:
     model = VAE(latent=20, units=(512, 256), activation="elu")
     model.compile(optimizer="adam", learning_rate=LEARNING_RATE)
     schedule = lamina.callbacks.LearningRateScheduler("cosine", per="step")
-    history = model.fit(x_train, epochs=EPOCHS, batch_size=BATCH_SIZE, callbacks=[schedule], seed=0, verbose=0)
+    history = model.fit(
+        x_train, epochs=EPOCHS, batch_size=BATCH_SIZE, callbacks=[schedule], seed=0, verbose=0
+    )
     torch.manual_seed(0)
     test = model.evaluate(x_test)
-    result = {"elbo": test["loss"], "iwae": model.importance_weighted_nll(x_test, samples=IW_SAMPLES, seed=0)}
-    print(f"  train loss {history.history['loss'][-1]:.2f}; test reconstruction {test['reconstruction']:.2f}, "
-          f"kl {test['kl']:.2f}, -ELBO {result['elbo']:.2f}, IWAE({IW_SAMPLES}) {result['iwae']:.2f}", flush=True)
+    result = {
+        "elbo": test["loss"],
+        "iwae": model.importance_weighted_nll(x_test, samples=IW_SAMPLES, seed=0),
+    }
+    print(
+        f"  train loss {history.history['loss'][-1]:.2f}; test reconstruction {test['reconstruction']:.2f}, "
+        f"kl {test['kl']:.2f}, -ELBO {result['elbo']:.2f}, IWAE({IW_SAMPLES}) {result['iwae']:.2f}",
+        flush=True,
+    )
     return result
 
 
 ROWS = [
-    Row("MNIST binarised / VAE 20-d latent / test negative ELBO (nats)", 97.0, lambda: experiment()["elbo"],
-        lower_is_better=True),
-    Row(f"MNIST binarised / VAE 20-d latent / test IWAE bound, {IW_SAMPLES} samples (nats)", None,
-        lambda: experiment()["iwae"], lower_is_better=True),
+    Row(
+        "MNIST binarised / VAE 20-d latent / test negative ELBO (nats)",
+        97.0,
+        lambda: experiment()["elbo"],
+        lower_is_better=True,
+    ),
+    Row(
+        f"MNIST binarised / VAE 20-d latent / test IWAE bound, {IW_SAMPLES} samples (nats)",
+        None,
+        lambda: experiment()["iwae"],
+        lower_is_better=True,
+    ),
 ]

@@ -17,22 +17,42 @@ import itertools
 
 import numpy as np
 import torch
+from lamina.callbacks import LearningRateScheduler
 
 import lamina
 from benchmarks.quality import Row
-from lamina.callbacks import LearningRateScheduler
 from lamina.models.word2vec import Word2Vec
 
 # The check list: fixed before training; not to be edited after seeing results.
 RELATED = [
-    ("king", "queen"), ("lord", "lady"), ("thee", "thou"), ("father", "mother"), ("son", "daughter"),
-    ("brother", "sister"), ("husband", "wife"), ("he", "she"), ("his", "her"), ("my", "thy"),
-    ("day", "night"), ("one", "two"), ("life", "death"), ("good", "fair"),
+    ("king", "queen"),
+    ("lord", "lady"),
+    ("thee", "thou"),
+    ("father", "mother"),
+    ("son", "daughter"),
+    ("brother", "sister"),
+    ("husband", "wife"),
+    ("he", "she"),
+    ("his", "her"),
+    ("my", "thy"),
+    ("day", "night"),
+    ("one", "two"),
+    ("life", "death"),
+    ("good", "fair"),
 ]
 UNRELATED = [
-    ("king", "water"), ("queen", "three"), ("thou", "gold"), ("father", "sword"), ("mother", "horse"),
-    ("lady", "tongue"), ("night", "uncle"), ("sweet", "ten"), ("daughter", "fire"), ("husband", "moon"),
-    ("good", "foot"), ("heaven", "dog"),
+    ("king", "water"),
+    ("queen", "three"),
+    ("thou", "gold"),
+    ("father", "sword"),
+    ("mother", "horse"),
+    ("lady", "tongue"),
+    ("night", "uncle"),
+    ("sweet", "ten"),
+    ("daughter", "fire"),
+    ("husband", "moon"),
+    ("good", "foot"),
+    ("heaven", "dog"),
 ]
 COMMON = ["king", "lord", "love", "good", "man", "death", "blood", "heaven", "thou", "day"]
 
@@ -49,8 +69,14 @@ def train(seed: int) -> Word2Vec:
     text = lamina.datasets.load("tinyshakespeare").x_train
     model = Word2Vec(embedding_dim=100, window=5, mode="skipgram", negative=5, min_count=5)
     model.compile(optimizer="adam", learning_rate=LEARNING_RATE)
-    model.fit(text, epochs=EPOCHS, batch_size=BATCH_SIZE, seed=seed, verbose=0,
-              callbacks=[LearningRateScheduler("cosine", per="step")])
+    model.fit(
+        text,
+        epochs=EPOCHS,
+        batch_size=BATCH_SIZE,
+        seed=seed,
+        verbose=0,
+        callbacks=[LearningRateScheduler("cosine", per="step")],
+    )
     return model
 
 
@@ -59,8 +85,11 @@ def score(model: Word2Vec) -> dict[str, float]:
     related = [model.similarity(a, b) for a, b in RELATED]
     unrelated = [model.similarity(a, b) for a, b in UNRELATED]
     wins = [r > u for r, u in itertools.product(related, unrelated)]
-    return {"fraction": float(np.mean(wins)), "related": float(np.mean(related)),
-            "unrelated": float(np.mean(unrelated))}
+    return {
+        "fraction": float(np.mean(wins)),
+        "related": float(np.mean(related)),
+        "unrelated": float(np.mean(unrelated)),
+    }
 
 
 @functools.cache
@@ -76,7 +105,10 @@ def experiment() -> dict[str, float]:
             model = train(seed)
             if seed == SEEDS[0]:
                 for word in COMMON:
-                    print(f"  {word}: {', '.join(w for w, _ in model.most_similar(word, topn=8))}", flush=True)
+                    print(
+                        f"  {word}: {', '.join(w for w, _ in model.most_similar(word, topn=8))}",
+                        flush=True,
+                    )
             scores.append(score(model))
             print(f"  seed {seed}: {scores[-1]}", flush=True)
     finally:
@@ -85,10 +117,19 @@ def experiment() -> dict[str, float]:
 
 
 ROWS = [
-    Row("Tiny Shakespeare words / Word2Vec skip-gram / related pair beats unrelated pair (fraction)", 0.9,
-        lambda: experiment()["fraction"]),
-    Row("Tiny Shakespeare words / Word2Vec skip-gram / mean cosine of related pairs", None,
-        lambda: experiment()["related"]),
-    Row("Tiny Shakespeare words / Word2Vec skip-gram / mean cosine of unrelated pairs", None,
-        lambda: experiment()["unrelated"]),
+    Row(
+        "Tiny Shakespeare words / Word2Vec skip-gram / related pair beats unrelated pair (fraction)",
+        0.9,
+        lambda: experiment()["fraction"],
+    ),
+    Row(
+        "Tiny Shakespeare words / Word2Vec skip-gram / mean cosine of related pairs",
+        None,
+        lambda: experiment()["related"],
+    ),
+    Row(
+        "Tiny Shakespeare words / Word2Vec skip-gram / mean cosine of unrelated pairs",
+        None,
+        lambda: experiment()["unrelated"],
+    ),
 ]
