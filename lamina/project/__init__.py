@@ -17,5 +17,15 @@ from lamina.project.project import (
     take_rows,
 )
 
-__all__ = ["KPIS", "STAGES", "Project", "Stage", "StageContext", "class_names", "init", "register_stage",
-           "split_dataset", "take_rows"]
+__all__ = [
+    "KPIS",
+    "STAGES",
+    "Project",
+    "Stage",
+    "StageContext",
+    "class_names",
+    "init",
+    "register_stage",
+    "split_dataset",
+    "take_rows",
+]

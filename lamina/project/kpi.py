@@ -36,25 +36,83 @@ class KPI:
     top: float | None
     title: str
     definition: str
-    per_class: bool = False  # f1, precision, recall: of the positive class (binary) or macro-averaged
+    per_class: bool = (
+        False  # f1, precision, recall: of the positive class (binary) or macro-averaged
+    )
     needs_probabilities: bool = False
 
 
-KPIS: dict[str, KPI] = {kpi.name: kpi for kpi in (
-    KPI("accuracy", "classification", True, 1.0, "accuracy", "share of rows classified correctly"),
-    KPI("balanced_accuracy", "classification", True, 1.0, "balanced accuracy", "mean recall over the classes"),
-    KPI("f1", "classification", True, 1.0, "F1", "harmonic mean of precision and recall", per_class=True),
-    KPI("precision", "classification", True, 1.0, "precision", "share of rows said to be the class that are",
-        per_class=True),
-    KPI("recall", "classification", True, 1.0, "recall", "share of the class's rows found", per_class=True),
-    KPI("roc_auc", "classification", True, 1.0, "ROC AUC", "chance a random positive row scores above a random "
-        "negative one (one-vs-rest for more classes)", needs_probabilities=True),
-    KPI("log_loss", "classification", False, None, "log loss", "mean negative log-probability of the true class",
-        needs_probabilities=True),
-    KPI("rmse", "regression", False, None, "RMSE", "root mean squared error"),
-    KPI("mse", "regression", False, None, "MSE", "mean squared error"),
-    KPI("mae", "regression", False, None, "MAE", "mean absolute error"),
-    KPI("r2", "regression", True, 1.0, "R²", "share of the target's variance explained"))}
+KPIS: dict[str, KPI] = {
+    kpi.name: kpi
+    for kpi in (
+        KPI(
+            "accuracy",
+            "classification",
+            True,
+            1.0,
+            "accuracy",
+            "share of rows classified correctly",
+        ),
+        KPI(
+            "balanced_accuracy",
+            "classification",
+            True,
+            1.0,
+            "balanced accuracy",
+            "mean recall over the classes",
+        ),
+        KPI(
+            "f1",
+            "classification",
+            True,
+            1.0,
+            "F1",
+            "harmonic mean of precision and recall",
+            per_class=True,
+        ),
+        KPI(
+            "precision",
+            "classification",
+            True,
+            1.0,
+            "precision",
+            "share of rows said to be the class that are",
+            per_class=True,
+        ),
+        KPI(
+            "recall",
+            "classification",
+            True,
+            1.0,
+            "recall",
+            "share of the class's rows found",
+            per_class=True,
+        ),
+        KPI(
+            "roc_auc",
+            "classification",
+            True,
+            1.0,
+            "ROC AUC",
+            "chance a random positive row scores above a random "
+            "negative one (one-vs-rest for more classes)",
+            needs_probabilities=True,
+        ),
+        KPI(
+            "log_loss",
+            "classification",
+            False,
+            None,
+            "log loss",
+            "mean negative log-probability of the true class",
+            needs_probabilities=True,
+        ),
+        KPI("rmse", "regression", False, None, "RMSE", "root mean squared error"),
+        KPI("mse", "regression", False, None, "MSE", "mean squared error"),
+        KPI("mae", "regression", False, None, "MAE", "mean absolute error"),
+        KPI("r2", "regression", True, 1.0, "R²", "share of the target's variance explained"),
+    )
+}
 
 
 def get(name: Any, where: str | None = None) -> KPI:
@@ -70,8 +128,14 @@ def get(name: Any, where: str | None = None) -> KPI:
     if isinstance(name, str) and name in KPIS:
         return KPIS[name]
     close = difflib.get_close_matches(str(name), KPIS, n=1)
-    raise ConfigError(message(f"Unknown KPI{f' in {where}' if where else ''}.", repr(name), f"one of {', '.join(KPIS)}",
-                              f"Did you mean {close[0]!r}?" if close else "Use one of those names."))
+    raise ConfigError(
+        message(
+            f"Unknown KPI{f' in {where}' if where else ''}.",
+            repr(name),
+            f"one of {', '.join(KPIS)}",
+            f"Did you mean {close[0]!r}?" if close else "Use one of those names.",
+        )
+    )
 
 
 def describe(name: str, positive_class: Any = None, classes: int | None = None) -> str:
@@ -111,8 +175,15 @@ def minority_class(y: Any) -> Any:
     return sorted(label for label, count in counts.items() if count == counts.min())[-1]
 
 
-def score(name: str, y_true: Any, y_pred: Any, probabilities: np.ndarray | None = None, *,
-          positive_class: Any = None, classes: Any = None) -> float:
+def score(
+    name: str,
+    y_true: Any,
+    y_pred: Any,
+    probabilities: np.ndarray | None = None,
+    *,
+    positive_class: Any = None,
+    classes: Any = None,
+) -> float:
     """The KPI ``name`` of predictions ``y_pred`` against ``y_true`` (scikit-learn metrics).
 
     Args:
@@ -139,21 +210,36 @@ def score(name: str, y_true: Any, y_pred: Any, probabilities: np.ndarray | None 
             return float(metrics.mean_absolute_error(truth, predicted))
         error = float(metrics.mean_squared_error(truth, predicted))
         return error if name == "mse" else float(np.sqrt(error))
-    truth, predicted = np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str)  # class names as text
+    truth, predicted = (
+        np.asarray(y_true).astype(str),
+        np.asarray(y_pred).astype(str),
+    )  # class names as text
     if name == "accuracy":
         return float(metrics.accuracy_score(truth, predicted))
     if name == "balanced_accuracy":
         return float(metrics.balanced_accuracy_score(truth, predicted))
     if kpi.per_class:
         labels = np.union1d(truth, predicted)
-        positive = positive_class if positive_class is not None or len(labels) != 2 else minority_class(truth)
+        positive = (
+            positive_class
+            if positive_class is not None or len(labels) != 2
+            else minority_class(truth)
+        )
         options: dict[str, Any] = {"zero_division": 0, "average": "macro"}
         if positive is not None:
-            options["labels"] = [str(positive)]  # the positive class alone: its own F1, precision or recall
+            options["labels"] = [
+                str(positive)
+            ]  # the positive class alone: its own F1, precision or recall
         return float(getattr(metrics, f"{name}_score")(truth, predicted, **options))
     if probabilities is None:
-        raise ConfigError(message(f"{name} needs class probabilities.", "a model without them",
-                                  "a classifier with predict_proba", "Use kpi: accuracy or f1."))
+        raise ConfigError(
+            message(
+                f"{name} needs class probabilities.",
+                "a model without them",
+                "a classifier with predict_proba",
+                "Use kpi: accuracy or f1.",
+            )
+        )
     order = np.asarray(classes).astype(str) if classes is not None else np.unique(truth)
     matrix = np.asarray(probabilities, dtype=float)
     if name == "log_loss":

@@ -31,14 +31,40 @@ from lamina.core.errors import ConfigError, message
 from lamina.data.splits import take_rows
 from lamina.project import kpi as _kpi
 
-__all__ = ["KPIS", "STAGES", "Project", "Stage", "StageContext", "class_names", "init", "register_stage",
-           "split_dataset", "take_rows"]
+__all__ = [
+    "KPIS",
+    "STAGES",
+    "Project",
+    "Stage",
+    "StageContext",
+    "class_names",
+    "init",
+    "register_stage",
+    "split_dataset",
+    "take_rows",
+]
 
 # KPI name -> higher is better (regression errors are lower-is-better), from lamina.kpi.KPIS.
 KPIS = {name: entry.higher for name, entry in _kpi.KPIS.items()}
 FILE_NAME = "lamina.yaml"
-_FIELDS = ("name", "goal", "kpi", "threshold", "positive_class", "data", "task", "model", "constraints", "seed",
-           "run_dir", "prepare", "report", "privacy", "serving", "maintenance")
+_FIELDS = (
+    "name",
+    "goal",
+    "kpi",
+    "threshold",
+    "positive_class",
+    "data",
+    "task",
+    "model",
+    "constraints",
+    "seed",
+    "run_dir",
+    "prepare",
+    "report",
+    "privacy",
+    "serving",
+    "maintenance",
+)
 _TEMPLATE = """\
 # lamina project file: `lamina run` executes plan -> data -> eda -> prepare -> advise -> train -> evaluate -> report.
 name: {name}
@@ -116,17 +142,36 @@ class Project:
         where = f"{self.root / FILE_NAME}"
         _kpi.get(self.kpi, where)
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)):
-            raise ConfigError(message(f"threshold in {where} is not a number.", repr(self.threshold),
-                                      "a number such as 0.85", "Write the KPI value that counts as success."))
+            raise ConfigError(
+                message(
+                    f"threshold in {where} is not a number.",
+                    repr(self.threshold),
+                    "a number such as 0.85",
+                    "Write the KPI value that counts as success.",
+                )
+            )
         if not isinstance(self.data, Mapping) or not self.data.get("source"):
-            raise ConfigError(message(f"data in {where} has no source.", repr(self.data),
-                                      "data: {source: <name, file or URL>, target: <column>}",
-                                      "Add data.source (and data.target for supervised learning)."))
+            raise ConfigError(
+                message(
+                    f"data in {where} has no source.",
+                    repr(self.data),
+                    "data: {source: <name, file or URL>, target: <column>}",
+                    "Add data.source (and data.target for supervised learning).",
+                )
+            )
         if self.positive_class is not None:
-            self.positive_class = str(self.positive_class)  # `positive_class: 1` in YAML is the class "1"
+            self.positive_class = str(
+                self.positive_class
+            )  # `positive_class: 1` in YAML is the class "1"
         if self.task not in (None, "classification", "regression"):
-            raise ConfigError(message(f"Unknown task in {where}.", repr(self.task),
-                                      "classification, regression or null", "Fix or remove task:."))
+            raise ConfigError(
+                message(
+                    f"Unknown task in {where}.",
+                    repr(self.task),
+                    "classification, regression or null",
+                    "Fix or remove task:.",
+                )
+            )
 
     @classmethod
     def load(cls, path: str | Path = FILE_NAME) -> Project:
@@ -137,24 +182,54 @@ class Project:
         if path.is_dir():
             path = path / FILE_NAME
         if not path.is_file():
-            raise ConfigError(message("No project file found.", str(path), f"a {FILE_NAME} file",
-                                      "Create one with `lamina init`, or pass the path to yours."))
+            raise ConfigError(
+                message(
+                    "No project file found.",
+                    str(path),
+                    f"a {FILE_NAME} file",
+                    "Create one with `lamina init`, or pass the path to yours.",
+                )
+            )
         try:
             values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(message(f"{path} is not valid YAML.", str(exc).splitlines()[0], "a YAML mapping",
-                                      "Fix the line the parser names.")) from None
+            raise ConfigError(
+                message(
+                    f"{path} is not valid YAML.",
+                    str(exc).splitlines()[0],
+                    "a YAML mapping",
+                    "Fix the line the parser names.",
+                )
+            ) from None
         if not isinstance(values, dict):
-            raise ConfigError(message(f"{path} is not a mapping.", type(values).__name__,
-                                      "keys such as name, goal, kpi, threshold, data", "Start from `lamina init`."))
+            raise ConfigError(
+                message(
+                    f"{path} is not a mapping.",
+                    type(values).__name__,
+                    "keys such as name, goal, kpi, threshold, data",
+                    "Start from `lamina init`.",
+                )
+            )
         unknown = sorted(set(values) - set(_FIELDS))
         if unknown:
-            raise ConfigError(message(f"Unknown keys in {path}.", unknown, f"only {list(_FIELDS)}",
-                                      "Check the spelling or remove them."))
+            raise ConfigError(
+                message(
+                    f"Unknown keys in {path}.",
+                    unknown,
+                    f"only {list(_FIELDS)}",
+                    "Check the spelling or remove them.",
+                )
+            )
         missing = [key for key in ("name", "kpi", "threshold", "data") if values.get(key) is None]
         if missing:
-            raise ConfigError(message(f"{path} lacks required keys.", missing, "name, kpi, threshold and data",
-                                      "Add them (see `lamina init`)."))
+            raise ConfigError(
+                message(
+                    f"{path} lacks required keys.",
+                    missing,
+                    "name, kpi, threshold and data",
+                    "Add them (see `lamina init`).",
+                )
+            )
         values.setdefault("goal", "")
         if isinstance(values["data"], str):
             values["data"] = {"source": values["data"]}
@@ -176,8 +251,9 @@ class Project:
         """The project's settings as written in the file (JSON-able)."""
         return {key: getattr(self, key) for key in _FIELDS}
 
-    def run(self, stages: list[str] | None = None, *, force: bool | list[str] = False,
-            verbose: int = 1) -> dict[str, Any]:
+    def run(
+        self, stages: list[str] | None = None, *, force: bool | list[str] = False, verbose: int = 1
+    ) -> dict[str, Any]:
         """Run ``stages`` (default all, in order) and return every stage's result by name.
 
         Args:
@@ -191,7 +267,9 @@ class Project:
         """
         unknown = sorted(set(stages or []) - set(STAGES))
         if unknown:
-            raise ConfigError(message("Unknown stage.", unknown, f"one of {list(STAGES)}", "Check the name."))
+            raise ConfigError(
+                message("Unknown stage.", unknown, f"one of {list(STAGES)}", "Check the name.")
+            )
         wanted = _with_dependencies(stages or list(STAGES))
         context = StageContext(self, verbose=verbose)
         for name in STAGES:
@@ -244,7 +322,9 @@ class StageContext:
             from lamina.data.sources import load
 
             spec = self.project.data
-            source = os.path.expandvars(str(spec["source"]))  # ${PGPASSWORD}: secrets stay out of the file
+            source = os.path.expandvars(
+                str(spec["source"])
+            )  # ${PGPASSWORD}: secrets stay out of the file
             candidate = self.project.root / source
             if "://" not in source and candidate.exists():
                 source = str(candidate)
@@ -265,11 +345,19 @@ class StageContext:
             return str(_kpi.minority_class(names))
         if chosen is not None and (len(present) != 2 or chosen not in present):
             close = difflib.get_close_matches(chosen, present, n=1)
-            raise ConfigError(message(f"positive_class in {self.project.root / FILE_NAME} is not a class of the "
-                                      "binary target.", repr(chosen), f"one of {present}" if len(present) == 2 else
-                                      f"a binary target (this one has {len(present)} classes)",
-                                      f"Did you mean {close[0]!r}?" if close and len(present) == 2
-                                      else "Fix or remove positive_class:."))
+            raise ConfigError(
+                message(
+                    f"positive_class in {self.project.root / FILE_NAME} is not a class of the "
+                    "binary target.",
+                    repr(chosen),
+                    f"one of {present}"
+                    if len(present) == 2
+                    else f"a binary target (this one has {len(present)} classes)",
+                    f"Did you mean {close[0]!r}?"
+                    if close and len(present) == 2
+                    else "Fix or remove positive_class:.",
+                )
+            )
         return chosen
 
     def result(self, stage: str) -> dict[str, Any]:
@@ -312,6 +400,7 @@ def class_names(dataset: Any, values: Any) -> Any:
     def name(value: Any) -> Any:
         index = int(value) if str(value).lstrip("-").isdigit() else -1
         return names[index] if 0 <= index < len(names) else value
+
     return np.array([name(v) for v in out], dtype=object)
 
 
@@ -338,9 +427,12 @@ def _digest(value: Any) -> str:
 def _run_stage(stage: Stage, context: StageContext, force: bool) -> dict[str, Any]:
     """Run one stage unless its input hash matches the recorded one."""
     project = context.project
-    inputs = {"stage": stage.name, "version": stage.version,
-              "settings": {key: getattr(project, key) for key in stage.settings},
-              "needs": {name: _digest(context.result(name)) for name in stage.needs}}
+    inputs = {
+        "stage": stage.name,
+        "version": stage.version,
+        "settings": {key: getattr(project, key) for key in stage.settings},
+        "needs": {name: _digest(context.result(name)) for name in stage.needs},
+    }
     if stage.uses_data:
         inputs["data"] = context.dataset().fingerprint()
     input_hash = _digest(inputs)
@@ -356,18 +448,39 @@ def _run_stage(stage: Stage, context: StageContext, force: bool) -> dict[str, An
     seconds = time.perf_counter() - started
     record.parent.mkdir(parents=True, exist_ok=True)
     temporary = record.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"stage": stage.name, "input_hash": input_hash, "seconds": round(seconds, 3),
-                                     "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "result": result},
-                                    indent=2, default=str))
+    temporary.write_text(
+        json.dumps(
+            {
+                "stage": stage.name,
+                "input_hash": input_hash,
+                "seconds": round(seconds, 3),
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "result": result,
+            },
+            indent=2,
+            default=str,
+        )
+    )
     temporary.replace(record)  # atomic: a killed run never leaves a half-written record
     context.say(f"[{stage.name}] done in {seconds:.1f} s")
     return result
 
 
-def init(folder: str | Path = ".", *, name: str | None = None, goal: str = "", kpi: str = "accuracy",
-         threshold: float = 0.9, data: str = "data.csv", target: str | None = None, task: str | None = None,
-         positive_class: str | None = None, max_latency_ms: float = 100, train_seconds: float = 300,
-         overwrite: bool = False) -> Path:
+def init(
+    folder: str | Path = ".",
+    *,
+    name: str | None = None,
+    goal: str = "",
+    kpi: str = "accuracy",
+    threshold: float = 0.9,
+    data: str = "data.csv",
+    target: str | None = None,
+    task: str | None = None,
+    positive_class: str | None = None,
+    max_latency_ms: float = 100,
+    train_seconds: float = 300,
+    overwrite: bool = False,
+) -> Path:
     """Write a commented ``lamina.yaml`` into ``folder`` and return its path.
 
     Every value is checked before anything is written: the KPI, the threshold, that ``data`` exists (a file or
@@ -382,22 +495,45 @@ def init(folder: str | Path = ".", *, name: str | None = None, goal: str = "", k
     folder = Path(folder)
     path = folder / FILE_NAME
     if path.exists() and not overwrite:
-        raise ConfigError(message("A project file already exists.", str(path), "a folder without lamina.yaml",
-                                  "Edit it, pick another folder, or pass --force to overwrite it."))
+        raise ConfigError(
+            message(
+                "A project file already exists.",
+                str(path),
+                "a folder without lamina.yaml",
+                "Edit it, pick another folder, or pass --force to overwrite it.",
+            )
+        )
     _kpi.get(kpi)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise ConfigError(message("threshold is not a number.", repr(threshold), "a number such as 0.85",
-                                  "Pass the KPI value that counts as success."))
+        raise ConfigError(
+            message(
+                "threshold is not a number.",
+                repr(threshold),
+                "a number such as 0.85",
+                "Pass the KPI value that counts as success.",
+            )
+        )
     if task not in (None, "classification", "regression"):
-        raise ConfigError(message("Unknown task.", repr(task), "classification, regression or None", "Fix task."))
+        raise ConfigError(
+            message("Unknown task.", repr(task), "classification, regression or None", "Fix task.")
+        )
     found = _read(folder, data, target)
     positive, note = _positive(found, task, positive_class)
     quote = json.dumps  # JSON strings are valid YAML scalars and keep colons/quotes safe
-    text = _TEMPLATE.format(name=quote(name or folder.resolve().name), goal=quote(goal), kpi=kpi,
-                            kpis=", ".join(KPIS), threshold=threshold, source=quote(data),
-                            positive="null" if positive is None else quote(positive), positive_note=note,
-                            target=quote(target) if target else "null", task=task or "null",
-                            latency=max_latency_ms, train_seconds=train_seconds)
+    text = _TEMPLATE.format(
+        name=quote(name or folder.resolve().name),
+        goal=quote(goal),
+        kpi=kpi,
+        kpis=", ".join(KPIS),
+        threshold=threshold,
+        source=quote(data),
+        positive="null" if positive is None else quote(positive),
+        positive_note=note,
+        target=quote(target) if target else "null",
+        task=task or "null",
+        latency=max_latency_ms,
+        train_seconds=train_seconds,
+    )
     folder.mkdir(parents=True, exist_ok=True)
     temporary = folder / (FILE_NAME + ".tmp")
     temporary.write_text(text, encoding="utf-8")
@@ -417,17 +553,28 @@ def _read(folder: Path, data: str, target: str | None) -> Any:
     if not candidate.exists() and source not in datasets.names():
         near = [p.name for p in folder.iterdir()] if folder.is_dir() else []
         close = difflib.get_close_matches(source, near + datasets.names(), n=1)
-        raise ConfigError(message("The data path does not exist.", str(candidate), "a file or folder (relative to "
-                                  "the project folder), a bundled data set name or an SQL URL",
-                                  f"Did you mean {close[0]!r}?" if close else "Check the path and pass --data."))
+        raise ConfigError(
+            message(
+                "The data path does not exist.",
+                str(candidate),
+                "a file or folder (relative to "
+                "the project folder), a bundled data set name or an SQL URL",
+                f"Did you mean {close[0]!r}?" if close else "Check the path and pass --data.",
+            )
+        )
     found = load(str(candidate) if candidate.exists() else source)
     if target and target != found.target:
         columns = [str(c) for c in found.x.columns] if found.modality == "table" else []
         if target not in columns:
             close = difflib.get_close_matches(target, columns + [found.target or ""], n=1)
-            raise ConfigError(message(f"The target column is not in {data}.", repr(target),
-                                      f"one of {columns[:20]}" if columns else f"{found.target!r}",
-                                      f"Did you mean {close[0]!r}?" if close else "Pass --target naming a column."))
+            raise ConfigError(
+                message(
+                    f"The target column is not in {data}.",
+                    repr(target),
+                    f"one of {columns[:20]}" if columns else f"{found.target!r}",
+                    f"Did you mean {close[0]!r}?" if close else "Pass --target naming a column.",
+                )
+            )
         found = load(found.x, target=target)
     return found
 
@@ -441,16 +588,30 @@ def _positive(found: Any, task: str | None, chosen: str | None) -> tuple[str | N
         if found is None:
             return str(chosen), "        # F1, precision and recall are of this class"
         close = difflib.get_close_matches(str(chosen), present, n=1)
-        raise ConfigError(message("positive_class is not a class of a binary target.", repr(chosen),
-                                  f"one of {present}" if len(present) == 2 else "a target with two classes "
-                                  f"(this one has {len(present)})", f"Did you mean {close[0]!r}?" if close and
-                                  len(present) == 2 else "Leave positive_class out."))
+        raise ConfigError(
+            message(
+                "positive_class is not a class of a binary target.",
+                repr(chosen),
+                f"one of {present}"
+                if len(present) == 2
+                else f"a target with two classes (this one has {len(present)})",
+                f"Did you mean {close[0]!r}?"
+                if close and len(present) == 2
+                else "Leave positive_class out.",
+            )
+        )
     if chosen is not None:
         return str(chosen), "        # F1, precision and recall are of this class"
     if len(present) != 2:
-        return None, "        # binary targets: the class F1, precision and recall are of (default: the minority)"
+        return (
+            None,
+            "        # binary targets: the class F1, precision and recall are of (default: the minority)",
+        )
     picked = str(_kpi.minority_class(names))
-    return picked, f"        # picked: the minority class of {present}; F1, precision and recall are of it"
+    return (
+        picked,
+        f"        # picked: the minority class of {present}; F1, precision and recall are of it",
+    )
 
 
 def split_dataset(context: StageContext, prepared: bool = True) -> tuple[Any, Any]:
@@ -463,20 +624,35 @@ def split_dataset(context: StageContext, prepared: bool = True) -> tuple[Any, An
     result = context.result("prepare")
     folder = context.project.run_path / "prepare"
     if result["given_test"]:
-        train, test = dataset, dataclasses.replace(dataset, x=dataset.x_test, y=dataset.y_test, x_test=None,
-                                                   y_test=None)
+        train, test = (
+            dataset,
+            dataclasses.replace(
+                dataset, x=dataset.x_test, y=dataset.y_test, x_test=None, y_test=None
+            ),
+        )
     else:
         with np.load(folder / "split.npz", allow_pickle=False) as saved:
             rows, held = saved["train"], saved["test"]
-        train = dataclasses.replace(dataset, x=take_rows(dataset.x, rows), y=take_rows(dataset.y, rows),
-                                    x_test=take_rows(dataset.x, held), y_test=take_rows(dataset.y, held))
-        test = dataclasses.replace(dataset, x=take_rows(dataset.x, held), y=take_rows(dataset.y, held), x_test=None,
-                                   y_test=None)
+        train = dataclasses.replace(
+            dataset,
+            x=take_rows(dataset.x, rows),
+            y=take_rows(dataset.y, rows),
+            x_test=take_rows(dataset.x, held),
+            y_test=take_rows(dataset.y, held),
+        )
+        test = dataclasses.replace(
+            dataset,
+            x=take_rows(dataset.x, held),
+            y=take_rows(dataset.y, held),
+            x_test=None,
+            y_test=None,
+        )
     if prepared and (folder / "pipeline").is_dir():
         from lamina.data.prepare import Pipeline  # the data stage's pipeline, a lower wing
 
         pipeline = Pipeline.load(folder / "pipeline")
-        train = dataclasses.replace(train, x=pipeline.transform(train.x), x_test=pipeline.transform(train.x_test))
+        train = dataclasses.replace(
+            train, x=pipeline.transform(train.x), x_test=pipeline.transform(train.x_test)
+        )
         test = dataclasses.replace(test, x=pipeline.transform(test.x))
     return train, test
-

@@ -23,8 +23,19 @@ from lamina.train.plot import new_figure
 
 __all__ = ["SECTIONS", "bootstrap", "write"]
 
-SECTIONS = ("verdict", "data", "advisor", "learning", "metrics", "confusion", "slices", "calibration", "errors",
-            "card", "reproducibility")
+SECTIONS = (
+    "verdict",
+    "data",
+    "advisor",
+    "learning",
+    "metrics",
+    "confusion",
+    "slices",
+    "calibration",
+    "errors",
+    "card",
+    "reproducibility",
+)
 GAP = 0.05  # a slice whose metric differs from the whole test set by more than this (and its noise) is flagged
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;
 color:#222;line-height:1.5}h1{margin-bottom:0}h2{border-bottom:2px solid #eee;padding-bottom:.2em;margin-top:2em}
@@ -50,8 +61,9 @@ def _png(figure: Any) -> str:
     return png_tag(figure, dpi=90, alt="plot")
 
 
-def bootstrap(metric: Any, truth: np.ndarray, predicted: np.ndarray, draws: int = 200,
-              seed: int = 0) -> tuple[float, float, float]:
+def bootstrap(
+    metric: Any, truth: np.ndarray, predicted: np.ndarray, draws: int = 200, seed: int = 0
+) -> tuple[float, float, float]:
     """``(value, low, high)``: the metric and its 95% bootstrap interval over test rows.
 
     >>> truth, predicted = np.array([1, 1, 0, 1]), np.array([1, 0, 0, 1])
@@ -65,15 +77,23 @@ def bootstrap(metric: Any, truth: np.ndarray, predicted: np.ndarray, draws: int 
     return float(value), float(np.percentile(samples, 2.5)), float(np.percentile(samples, 97.5))
 
 
-def _metrics(task: str, kpi: str = "accuracy", positive: Any = None, classes: int | None = None) -> dict[str, Any]:
+def _metrics(
+    task: str, kpi: str = "accuracy", positive: Any = None, classes: int | None = None
+) -> dict[str, Any]:
     """``{name shown: metric(truth, predicted)}`` from ``lamina.kpi``: the usual ones and the project's KPI."""
     from lamina.project.kpi import KPIS, describe, score
 
-    names = ["rmse", "mae", "r2"] if task == "regression" else ["accuracy", "balanced_accuracy", "f1"]
+    names = (
+        ["rmse", "mae", "r2"] if task == "regression" else ["accuracy", "balanced_accuracy", "f1"]
+    )
     if kpi not in names and KPIS[kpi].task == task and not KPIS[kpi].needs_probabilities:
         names.append(kpi)
-    return {describe(name, positive, classes): lambda t, p, name=name: score(name, t, p, positive_class=positive)
-            for name in names}
+    return {
+        describe(name, positive, classes): lambda t, p, name=name: score(
+            name, t, p, positive_class=positive
+        )
+        for name in names
+    }
 
 
 def _section(key: str, title: str, explain: str, body: str) -> str:
@@ -83,40 +103,88 @@ def _section(key: str, title: str, explain: str, body: str) -> str:
 # ---------------------------------------------------------------- sections
 def _verdict(project: Any, verdict: dict[str, Any]) -> str:
     met, kpi = verdict["met"], verdict.get("kpi_label") or verdict["kpi"]
-    text = (f"The goal is met: {kpi} reached {verdict['value']:.3f} against the target of "
-            f"{verdict['threshold']}." if met else f"The goal is not met yet: {kpi} reached "
-            f"{verdict['value']:.3f}, short of the target of {verdict['threshold']}.")
-    latency = "" if verdict.get("latency_met") is None else (
-        f"<p>Each prediction takes {verdict['latency_ms']:.3f} ms, "
-        f"{'within' if verdict['latency_met'] else '<span class=flag>over</span>'} the limit of "
-        f"{_e(project.constraints.get('max_latency_ms'))} ms.</p>")
-    return (f'<p><b>Goal:</b> {_e(project.goal or "(not stated)")}</p>'
-            f'<div class="verdict {"met" if met else "not"}">{_e(text)}</div>'
-            f'<p class="note">Measured on {_e(verdict.get("test_rows", ""))} test rows the model never saw while '
-            f'training. Model: {_e(verdict["model"])}.</p>{latency}')
+    text = (
+        f"The goal is met: {kpi} reached {verdict['value']:.3f} against the target of "
+        f"{verdict['threshold']}."
+        if met
+        else f"The goal is not met yet: {kpi} reached "
+        f"{verdict['value']:.3f}, short of the target of {verdict['threshold']}."
+    )
+    latency = (
+        ""
+        if verdict.get("latency_met") is None
+        else (
+            f"<p>Each prediction takes {verdict['latency_ms']:.3f} ms, "
+            f"{'within' if verdict['latency_met'] else '<span class=flag>over</span>'} the limit of "
+            f"{_e(project.constraints.get('max_latency_ms'))} ms.</p>"
+        )
+    )
+    return (
+        f"<p><b>Goal:</b> {_e(project.goal or '(not stated)')}</p>"
+        f'<div class="verdict {"met" if met else "not"}">{_e(text)}</div>'
+        f'<p class="note">Measured on {_e(verdict.get("test_rows", ""))} test rows the model never saw while '
+        f"training. Model: {_e(verdict['model'])}.</p>{latency}"
+    )
 
 
-def _data(data: dict[str, Any], plan: dict[str, Any], eda: dict[str, Any], eda_page: Path | None) -> str:
-    rows = [f"<li><b>{_e(f['level'])}</b>: {_e(f['message'])}</li>" for f in plan.get("findings", [])
-            if f["level"] != "ok"] or ["<li>No warning about the data's size, labels or quality.</li>"]
+def _data(
+    data: dict[str, Any], plan: dict[str, Any], eda: dict[str, Any], eda_page: Path | None
+) -> str:
+    rows = [
+        f"<li><b>{_e(f['level'])}</b>: {_e(f['message'])}</li>"
+        for f in plan.get("findings", [])
+        if f["level"] != "ok"
+    ] or ["<li>No warning about the data's size, labels or quality.</li>"]
     highlights = [f"<li>{_e(text)}</li>" for text in eda.get("findings", [])[:10]]
-    link = f'<p>Full data profile: <a href="../eda/{_e(eda_page.name)}">{_e(eda_page.name)}</a></p>' if eda_page \
+    link = (
+        f'<p>Full data profile: <a href="../eda/{_e(eda_page.name)}">{_e(eda_page.name)}</a></p>'
+        if eda_page
         else ""
+    )
     balance = eda.get("class_balance") or (eda.get("target") or {}).get("class_balance")
-    classes = "" if not balance else _table(["class", "rows"], [[_e(k), f"{v:,}"] for k, v in balance.items()])
-    return (f"<p>{data['rows']:,} rows from {_e(data['source'])} ({_e(data['modality'])}); the model predicts "
-            f"<b>{_e(data.get('target'))}</b>.</p>{classes}<h3>Viability</h3><ul>{''.join(rows)}</ul>"
-            + (f"<h3>Highlights</h3><ul>{''.join(highlights)}</ul>" if highlights else "") + link)
+    classes = (
+        ""
+        if not balance
+        else _table(["class", "rows"], [[_e(k), f"{v:,}"] for k, v in balance.items()])
+    )
+    return (
+        f"<p>{data['rows']:,} rows from {_e(data['source'])} ({_e(data['modality'])}); the model predicts "
+        f"<b>{_e(data.get('target'))}</b>.</p>{classes}<h3>Viability</h3><ul>{''.join(rows)}</ul>"
+        + (f"<h3>Highlights</h3><ul>{''.join(highlights)}</ul>" if highlights else "")
+        + link
+    )
 
 
 def _advisor(advice: dict[str, Any]) -> str:
-    rows = [[_e(r["candidate"]) + (" <b>(chosen)</b>" if r["candidate"] == advice["chosen"] else ""),
-             _e(r["family"]), f"{r['value']:.4f}", "" if r["cv_mean"] is None else
-             f"{r['cv_mean']:.4f} ± {r['cv_sd']:.4f}", f"{r['fit_seconds']:.1f}", f"{r['latency_ms']:.4f}",
-             f"{r['size_bytes'] / 1024:,.0f} KiB", _e(r["interpretability"])] for r in advice["rows"]]
-    return (_table(["candidate", "kind", advice.get("definition") or advice["metric"], "cross-validated (10 folds)",
-                    "training time (s)", "prediction time (ms per row)", "size", "interpretability"], rows)
-            + f"<p><b>Recommendation:</b> {_e(advice['recommendation'])}</p><p>{_e(advice['reason'])}</p>")
+    rows = [
+        [
+            _e(r["candidate"]) + (" <b>(chosen)</b>" if r["candidate"] == advice["chosen"] else ""),
+            _e(r["family"]),
+            f"{r['value']:.4f}",
+            "" if r["cv_mean"] is None else f"{r['cv_mean']:.4f} ± {r['cv_sd']:.4f}",
+            f"{r['fit_seconds']:.1f}",
+            f"{r['latency_ms']:.4f}",
+            f"{r['size_bytes'] / 1024:,.0f} KiB",
+            _e(r["interpretability"]),
+        ]
+        for r in advice["rows"]
+    ]
+    return (
+        _table(
+            [
+                "candidate",
+                "kind",
+                advice.get("definition") or advice["metric"],
+                "cross-validated (10 folds)",
+                "training time (s)",
+                "prediction time (ms per row)",
+                "size",
+                "interpretability",
+            ],
+            rows,
+        )
+        + f"<p><b>Recommendation:</b> {_e(advice['recommendation'])}</p><p>{_e(advice['reason'])}</p>"
+    )
 
 
 def _learning(history: dict[str, list[float]] | None, model: str) -> str:
@@ -128,9 +196,14 @@ def _learning(history: dict[str, list[float]] | None, model: str) -> str:
     return _png(plot_history(history, metrics=names[:2]))
 
 
-def _metric_rows(measures: dict[str, Any], truth: np.ndarray, predicted: np.ndarray) -> list[list[str]]:
-    return [[_e(name), f"{v:.4f}", f"{low:.4f} – {high:.4f}"]
-            for name, fn in measures.items() for v, low, high in [bootstrap(fn, truth, predicted)]]
+def _metric_rows(
+    measures: dict[str, Any], truth: np.ndarray, predicted: np.ndarray
+) -> list[list[str]]:
+    return [
+        [_e(name), f"{v:.4f}", f"{low:.4f} – {high:.4f}"]
+        for name, fn in measures.items()
+        for v, low, high in [bootstrap(fn, truth, predicted)]
+    ]
 
 
 def _confusion(truth: np.ndarray, predicted: np.ndarray) -> str:
@@ -149,21 +222,43 @@ def _confusion(truth: np.ndarray, predicted: np.ndarray) -> str:
     if len(labels) <= 12:
         for (i, j), count in np.ndenumerate(matrix):
             dark = count >= matrix.max() / 2
-            axes.text(j, i, str(count), ha="center", va="center", color="white" if dark else "black")
+            axes.text(
+                j, i, str(count), ha="center", va="center", color="white" if dark else "black"
+            )
     rows = []
     for i, label in enumerate(labels):
         support, hits = matrix[i].sum(), matrix[i, i]
         recall, called = hits / max(support, 1), matrix[:, i].sum()
         wrong = matrix[i].copy()
         wrong[i] = -1
-        rows.append([_e(label), f"{support:,}", f"{recall:.3f}", f"{hits / max(called, 1):.3f}",
-                     _e(labels[int(wrong.argmax())]) if support - hits else "–"])
-    return _png(figure) + _table(["class", "test rows", "found (recall)", "right when said (precision)",
-                                  "most often mistaken for"], rows)
+        rows.append(
+            [
+                _e(label),
+                f"{support:,}",
+                f"{recall:.3f}",
+                f"{hits / max(called, 1):.3f}",
+                _e(labels[int(wrong.argmax())]) if support - hits else "–",
+            ]
+        )
+    return _png(figure) + _table(
+        [
+            "class",
+            "test rows",
+            "found (recall)",
+            "right when said (precision)",
+            "most often mistaken for",
+        ],
+        rows,
+    )
 
 
-def _slices(columns: Sequence[str], frame: Any, measures: dict[str, Any], truth: np.ndarray,
-            predicted: np.ndarray) -> str:
+def _slices(
+    columns: Sequence[str],
+    frame: Any,
+    measures: dict[str, Any],
+    truth: np.ndarray,
+    predicted: np.ndarray,
+) -> str:
     if not columns:
         return "<p>No slice columns were chosen (set <code>report: {slices: [column, ...]}</code> in lamina.yaml).</p>"
     if frame is None or not hasattr(frame, "columns"):
@@ -183,14 +278,25 @@ def _slices(columns: Sequence[str], frame: Any, measures: dict[str, Any], truth:
             score, low, high = bootstrap(metric, truth[rows_in], predicted[rows_in], draws=100)
             gap = score - overall
             flagged = abs(gap) > GAP and (low > overall or high < overall)
-            rows.append([_e(column), _e(value), f"{rows_in.sum():,}", f"{score:.4f} ({low:.3f} – {high:.3f})",
-                         f'<span class="flag">{gap:+.4f}</span>' if flagged else f"{gap:+.4f}"])
-    return (f"<p>{_e(name)} on the whole test set: {overall:.4f}. Gaps larger than {GAP} whose interval excludes "
-            f"the overall value are flagged in red.</p>" + _table(["column", "value", "test rows", name,
-                                                                  "gap to overall"], rows))
+            rows.append(
+                [
+                    _e(column),
+                    _e(value),
+                    f"{rows_in.sum():,}",
+                    f"{score:.4f} ({low:.3f} – {high:.3f})",
+                    f'<span class="flag">{gap:+.4f}</span>' if flagged else f"{gap:+.4f}",
+                ]
+            )
+    return (
+        f"<p>{_e(name)} on the whole test set: {overall:.4f}. Gaps larger than {GAP} whose interval excludes "
+        f"the overall value are flagged in red.</p>"
+        + _table(["column", "value", "test rows", name, "gap to overall"], rows)
+    )
 
 
-def _calibration(truth: np.ndarray, probabilities: np.ndarray | None, classes: np.ndarray | None) -> str:
+def _calibration(
+    truth: np.ndarray, probabilities: np.ndarray | None, classes: np.ndarray | None
+) -> str:
     if probabilities is None or classes is None:
         return "<p>This model gives no probabilities, so its calibration cannot be shown.</p>"
     confidence = probabilities.max(1)
@@ -209,14 +315,25 @@ def _calibration(truth: np.ndarray, probabilities: np.ndarray | None, classes: n
     axes.set_xlabel("confidence the model stated")
     axes.set_ylabel("share that was right")
     axes.legend()
-    return (_png(figure) + f"<p>Expected calibration error: <b>{error:.3f}</b> (0 is perfect: when the model says "
-            f"90% sure it is right 90% of the time).</p>")
+    return (
+        _png(figure)
+        + f"<p>Expected calibration error: <b>{error:.3f}</b> (0 is perfect: when the model says "
+        f"90% sure it is right 90% of the time).</p>"
+    )
 
 
-def _errors(x: Any, truth: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray | None,
-            modality: str) -> str:
-    wrong = np.flatnonzero(truth != predicted) if truth.dtype.kind in "OUS" else np.argsort(
-        -np.abs(truth.astype(float) - predicted.astype(float)))[:10]
+def _errors(
+    x: Any,
+    truth: np.ndarray,
+    predicted: np.ndarray,
+    probabilities: np.ndarray | None,
+    modality: str,
+) -> str:
+    wrong = (
+        np.flatnonzero(truth != predicted)
+        if truth.dtype.kind in "OUS"
+        else np.argsort(-np.abs(truth.astype(float) - predicted.astype(float)))[:10]
+    )
     if probabilities is not None and len(wrong):
         wrong = wrong[np.argsort(-probabilities[wrong].max(1))]
     wrong = wrong[:10]
@@ -232,39 +349,69 @@ def _errors(x: Any, truth: np.ndarray, predicted: np.ndarray, probabilities: np.
             axes.set_title(f"{truth[i]}→{predicted[i]}", fontsize=9)
             axes.axis("off")
         return _png(figure) + "<p class=note>Titles read true → predicted.</p>"
+
     def describe(i: int) -> str:
         if hasattr(x, "iloc"):  # a table row: its first 8 fields
-            return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                             for k, v in list(x.iloc[i].items())[:8])
+            return ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in list(x.iloc[i].items())[:8]
+            )
         return str(x[i])[:200]
+
     shown = [_e(describe(i)) for i in wrong]
-    return _table(["input", "true", "predicted", "confidence"],
-                  [[s, _e(truth[i]), _e(predicted[i]), c] for s, i, c in zip(shown, wrong, sure)])
+    return _table(
+        ["input", "true", "predicted", "confidence"],
+        [[s, _e(truth[i]), _e(predicted[i]), c] for s, i, c in zip(shown, wrong, sure)],
+    )
 
 
 def _describe_model(model: Any, trained: dict[str, Any]) -> str:
     """The chosen model in words: its kind, its size and how it was trained."""
     if model.family == "deep":
-        count = sum(p.numel() for p in model.model.parameters()) if hasattr(model.model, "parameters") else 0
+        count = (
+            sum(p.numel() for p in model.model.parameters())
+            if hasattr(model.model, "parameters")
+            else 0
+        )
         kind = f"a lamina neural network with {count:,} parameters"
     else:
-        last = getattr(model.model, "steps", [("", model.model)])[-1][1]  # a pipeline's final estimator
+        last = getattr(model.model, "steps", [("", model.model)])[-1][
+            1
+        ]  # a pipeline's final estimator
         kind = f"a classical scikit-learn model ({type(last).__name__})"
     return f"{model.name}: {kind}; {trained.get('note', '')}".rstrip("; ")
 
 
-def _card(project: Any, data: dict[str, Any], verdict: dict[str, Any], plan: dict[str, Any],
-          flagged: bool, model: Any, trained: dict[str, Any]) -> str:
+def _card(
+    project: Any,
+    data: dict[str, Any],
+    verdict: dict[str, Any],
+    plan: dict[str, Any],
+    flagged: bool,
+    model: Any,
+    trained: dict[str, Any],
+) -> str:
     # The plan's capacity finding is about the default network: a limit only when the network was chosen.
-    limits = [f["message"] for f in plan.get("findings", []) if f["level"] != "ok"
-              and (f["topic"] != "capacity" or model.family == "deep")]
+    limits = [
+        f["message"]
+        for f in plan.get("findings", [])
+        if f["level"] != "ok" and (f["topic"] != "capacity" or model.family == "deep")
+    ]
     if flagged:
-        limits.append("Quality differs between groups (see the slices above): check it is acceptable before use.")
-    limits.append(f"Trained on {data['source']}; data unlike it (other times, places or sources) may be "
-                  "handled worse. Watch the drift monitor after deployment.")
-    rows = [["Intended use", _e(project.goal or "(not stated)")], ["Model", _e(_describe_model(model, trained))],
-            ["Data used", f"{data['rows']:,} rows from {_e(data['source'])}"],
-            ["Quality", _e(verdict["sentence"])], ["Limits", "<br>".join(_e(text) for text in limits)]]
+        limits.append(
+            "Quality differs between groups (see the slices above): check it is acceptable before use."
+        )
+    limits.append(
+        f"Trained on {data['source']}; data unlike it (other times, places or sources) may be "
+        "handled worse. Watch the drift monitor after deployment."
+    )
+    rows = [
+        ["Intended use", _e(project.goal or "(not stated)")],
+        ["Model", _e(_describe_model(model, trained))],
+        ["Data used", f"{data['rows']:,} rows from {_e(data['source'])}"],
+        ["Quality", _e(verdict["sentence"])],
+        ["Limits", "<br>".join(_e(text) for text in limits)],
+    ]
     return _table(["", ""], rows)
 
 
@@ -274,15 +421,25 @@ def _reproducibility(project: Any, data: dict[str, Any], hashes: dict[str, str])
 
     import lamina
 
-    versions = {"lamina": lamina.__version__, "torch": torch.__version__, "scikit-learn": sklearn.__version__,
-                "numpy": np.__version__, "python": platform.python_version()}
+    versions = {
+        "lamina": lamina.__version__,
+        "torch": torch.__version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
     settings = json.dumps(project.settings(), indent=2, default=str)
-    return (_table(["package", "version"], [[_e(k), _e(v)] for k, v in versions.items()])
-            + f"<p>Data fingerprint (SHA-256 of the content): <code>{_e(data.get('fingerprint', ''))}</code></p>"
-            + _table(["stage", "input hash"], [[_e(k), f"<code>{_e(v[:16])}…</code>"] for k, v in hashes.items()])
-            + f"<p>Project file as run:</p><pre>{_e(settings)}</pre>"
-            + "<p class=note>Run <code>lamina run</code> in the project folder to repeat it: unchanged stages "
-              "are skipped, changed inputs redo exactly the stages they feed.</p>")
+    return (
+        _table(["package", "version"], [[_e(k), _e(v)] for k, v in versions.items()])
+        + f"<p>Data fingerprint (SHA-256 of the content): <code>{_e(data.get('fingerprint', ''))}</code></p>"
+        + _table(
+            ["stage", "input hash"],
+            [[_e(k), f"<code>{_e(v[:16])}…</code>"] for k, v in hashes.items()],
+        )
+        + f"<p>Project file as run:</p><pre>{_e(settings)}</pre>"
+        + "<p class=note>Run <code>lamina run</code> in the project folder to repeat it: unchanged stages "
+        "are skipped, changed inputs redo exactly the stages they feed.</p>"
+    )
 
 
 def write(context: Any) -> Path:
@@ -291,53 +448,116 @@ def write(context: Any) -> Path:
     from lamina.project.project import split_dataset
 
     project, run = context.project, context.project.run_path
-    verdict = dict(context.result("evaluate")["verdict"], test_rows=context.result("evaluate")["test_rows"])
+    verdict = dict(
+        context.result("evaluate")["verdict"], test_rows=context.result("evaluate")["test_rows"]
+    )
     plan, advice, data, eda = (context.result(name) for name in ("plan", "advise", "data", "eda"))
     with np.load(run / "evaluate" / "predictions.npz", allow_pickle=False) as saved:
         truth, predicted, keep = saved["truth"], saved["predicted"], saved["row"]
-        probabilities, classes = (saved[key] if key in saved.files else None for key in ("probabilities", "classes"))
+        probabilities, classes = (
+            saved[key] if key in saved.files else None for key in ("probabilities", "classes")
+        )
     model = FittedModel.load(run / "train" / "model")
     history = getattr(getattr(model.model, "history_", None), "history", None)
     _, test = split_dataset(context, prepared=False)
-    x = test.x.iloc[keep].reset_index(drop=True) if hasattr(test.x, "iloc") else [test.x[i] for i in keep] \
-        if isinstance(test.x, list) else test.x[keep]
+    x = (
+        test.x.iloc[keep].reset_index(drop=True)
+        if hasattr(test.x, "iloc")
+        else [test.x[i] for i in keep]
+        if isinstance(test.x, list)
+        else test.x[keep]
+    )
     task = model.prep["task"]
     pages = sorted((run / "eda").glob("*.html"))
     classes_count = None if task == "regression" else len(model.prep.get("classes") or [])
     measures = _metrics(task, project.kpi, verdict.get("positive_class"), classes_count)
-    slices_html = _slices((getattr(project, "report", None) or {}).get("slices", []), x, measures, truth, predicted)
+    slices_html = _slices(
+        (getattr(project, "report", None) or {}).get("slices", []), x, measures, truth, predicted
+    )
     body = {
-        "verdict": ("Goal and verdict", "Did the model reach the business target?", _verdict(project, verdict)),
-        "data": ("The data", "What the model learned from, and what to watch in it.",
-                 _data(data, plan, eda, pages[0] if pages else None)),
-        "advisor": ("Deep learning or classical?", "Every candidate was trained on the same rows and scored on the "
-                    "same test rows; the simplest model that is as good wins.", _advisor(advice)),
-        "learning": ("Learning curves", "How the error fell while training; a gap between the training and "
-                     "validation curves means memorising rather than learning.", _learning(history, model.name)),
-        "metrics": ("Quality, with its uncertainty", "Each number comes with a 95% range: another test set of the "
-                    "same size would most likely score within it.",
-                    _table(["metric", "value", "95% interval"], _metric_rows(measures, truth, predicted))),
-        "confusion": ("Which mistakes it makes", "Rows are the true answers, columns what the model said.",
-                      _confusion(truth, predicted) if task != "regression" else "<p>(a regression: see the "
-                      "errors below)</p>"),
-        "slices": ("Quality by group", "The same quality measured on groups of rows, to spot groups the model "
-                   "serves worse.", slices_html),
-        "calibration": ("Can its confidence be trusted?", "Whether a stated 80% confidence is right 80% of the time.",
-                        _calibration(truth, probabilities, classes)),
-        "errors": ("Its worst mistakes", "The test cases the model got wrong while being most sure.",
-                   _errors(x, truth, predicted, probabilities, data["modality"])),
-        "card": ("Model card", "What the model is for, what it was trained on, and its known limits.",
-                 _card(project, data, verdict, plan, 'class="flag"' in slices_html, model, context.result("train"))),
-        "reproducibility": ("Reproducing this result", "Everything needed to run it again and get the same answer.",
-                            _reproducibility(project, data, {
-                                name: json.loads((run / name / "stage.json").read_text())["input_hash"]
-                                for name in ("plan", "data", "eda", "prepare", "advise", "train", "evaluate")
-                                if (run / name / "stage.json").is_file()})),
+        "verdict": (
+            "Goal and verdict",
+            "Did the model reach the business target?",
+            _verdict(project, verdict),
+        ),
+        "data": (
+            "The data",
+            "What the model learned from, and what to watch in it.",
+            _data(data, plan, eda, pages[0] if pages else None),
+        ),
+        "advisor": (
+            "Deep learning or classical?",
+            "Every candidate was trained on the same rows and scored on the "
+            "same test rows; the simplest model that is as good wins.",
+            _advisor(advice),
+        ),
+        "learning": (
+            "Learning curves",
+            "How the error fell while training; a gap between the training and "
+            "validation curves means memorising rather than learning.",
+            _learning(history, model.name),
+        ),
+        "metrics": (
+            "Quality, with its uncertainty",
+            "Each number comes with a 95% range: another test set of the "
+            "same size would most likely score within it.",
+            _table(["metric", "value", "95% interval"], _metric_rows(measures, truth, predicted)),
+        ),
+        "confusion": (
+            "Which mistakes it makes",
+            "Rows are the true answers, columns what the model said.",
+            _confusion(truth, predicted)
+            if task != "regression"
+            else "<p>(a regression: see the errors below)</p>",
+        ),
+        "slices": (
+            "Quality by group",
+            "The same quality measured on groups of rows, to spot groups the model serves worse.",
+            slices_html,
+        ),
+        "calibration": (
+            "Can its confidence be trusted?",
+            "Whether a stated 80% confidence is right 80% of the time.",
+            _calibration(truth, probabilities, classes),
+        ),
+        "errors": (
+            "Its worst mistakes",
+            "The test cases the model got wrong while being most sure.",
+            _errors(x, truth, predicted, probabilities, data["modality"]),
+        ),
+        "card": (
+            "Model card",
+            "What the model is for, what it was trained on, and its known limits.",
+            _card(
+                project,
+                data,
+                verdict,
+                plan,
+                'class="flag"' in slices_html,
+                model,
+                context.result("train"),
+            ),
+        ),
+        "reproducibility": (
+            "Reproducing this result",
+            "Everything needed to run it again and get the same answer.",
+            _reproducibility(
+                project,
+                data,
+                {
+                    name: json.loads((run / name / "stage.json").read_text())["input_hash"]
+                    for name in ("plan", "data", "eda", "prepare", "advise", "train", "evaluate")
+                    if (run / name / "stage.json").is_file()
+                },
+            ),
+        ),
     }
     sections = "".join(_section(key, *body[key]) for key in SECTIONS)
-    page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(project.name)} report</title>'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head><body>'
-            f'<h1>{_e(project.name)}</h1><p class="lead">Project report</p>{sections}</body></html>')
+    page = (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(project.name)} report</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head><body>'
+        f'<h1>{_e(project.name)}</h1><p class="lead">Project report</p>{sections}</body></html>'
+    )
     path = context.folder("report") / "report.html"
     path.write_text(page, encoding="utf-8")
     return path  # type: ignore[no-any-return]

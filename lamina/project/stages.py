@@ -15,7 +15,14 @@ import numpy as np
 
 from lamina.core.errors import ConfigError, DataError, message
 from lamina.project.kpi import describe, get, score
-from lamina.project.project import Stage, StageContext, class_names, register_stage, split_dataset, take_rows
+from lamina.project.project import (
+    Stage,
+    StageContext,
+    class_names,
+    register_stage,
+    split_dataset,
+    take_rows,
+)
 
 __all__ = ["model_kpi", "named", "split_dataset"]
 
@@ -30,13 +37,25 @@ def _write_json(path: Path, value: Any) -> None:
 def _task(context: StageContext) -> str:
     task = context.project.task or context.dataset().task
     if task is None:
-        raise DataError(message("The project has no target to learn.", repr(context.project.data.get("target")),
-                                "data.target naming the label column", "Add data.target to lamina.yaml."))
+        raise DataError(
+            message(
+                "The project has no target to learn.",
+                repr(context.project.data.get("target")),
+                "data.target naming the label column",
+                "Add data.target to lamina.yaml.",
+            )
+        )
     return str(task)
 
 
-def model_kpi(kpi: str, model: Any, y: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray | None,
-              positive_class: str | None = None) -> float:
+def model_kpi(
+    kpi: str,
+    model: Any,
+    y: np.ndarray,
+    predicted: np.ndarray,
+    probabilities: np.ndarray | None,
+    positive_class: str | None = None,
+) -> float:
     """The KPI (``lamina.kpi.score``) of a ``FittedModel``'s predictions against labels ``y``.
 
     Labels are compared by class name (``prep["class_names"]`` where the data stored ids), so ``positive_class``
@@ -45,15 +64,23 @@ def model_kpi(kpi: str, model: Any, y: np.ndarray, predicted: np.ndarray, probab
     classes = model.prep.get("classes")
     if classes is None:
         return score(kpi, np.asarray(y, dtype=float), predicted)
-    return score(kpi, named(model, y), named(model, predicted), probabilities, positive_class=positive_class,
-                 classes=named(model, classes))
+    return score(
+        kpi,
+        named(model, y),
+        named(model, predicted),
+        probabilities,
+        positive_class=positive_class,
+        classes=named(model, classes),
+    )
 
 
 def named(model: Any, values: Any) -> np.ndarray:
     """Labels ``values`` as the class names the model was trained with (``prep["class_names"]``), as text."""
     classes = [str(c) for c in model.prep.get("classes") or []]
     names = dict(zip(classes, map(str, model.prep.get("class_names") or classes)))
-    return np.array([names.get(str(v), str(v)) for v in np.asarray(values, dtype=object)], dtype=object)
+    return np.array(
+        [names.get(str(v), str(v)) for v in np.asarray(values, dtype=object)], dtype=object
+    )
 
 
 # ---------------------------------------------------------------- stages
@@ -62,9 +89,15 @@ def _plan(context: StageContext) -> dict[str, Any]:
 
     project = context.project
     constraints = project.constraints
-    result = plan(context.dataset(), goal=project.goal, kpi=project.kpi, threshold=project.threshold,
-                  positive_class=context.positive_class(),
-                  budget_seconds=constraints.get("train_seconds"), max_latency_ms=constraints.get("max_latency_ms"))
+    result = plan(
+        context.dataset(),
+        goal=project.goal,
+        kpi=project.kpi,
+        threshold=project.threshold,
+        positive_class=context.positive_class(),
+        budget_seconds=constraints.get("train_seconds"),
+        max_latency_ms=constraints.get("max_latency_ms"),
+    )
     folder = context.folder("plan")
     (folder / "plan.md").write_text(result.to_markdown())
     for finding in result.findings:
@@ -77,7 +110,9 @@ def _data(context: StageContext) -> dict[str, Any]:
     folder = context.folder("data")
     summary = dict(dataset.summary(), fingerprint=dataset.fingerprint())
     _write_json(folder / "summary.json", summary)
-    context.say(f"  {len(dataset)} rows from {dataset.source} ({dataset.modality}, target {dataset.target!r})")
+    context.say(
+        f"  {len(dataset)} rows from {dataset.source} ({dataset.modality}, target {dataset.target!r})"
+    )
     return summary  # type: ignore[no-any-return]
 
 
@@ -93,8 +128,12 @@ def _eda(context: StageContext) -> dict[str, Any]:
     for finding in found.findings[:8]:
         context.say(f"  {finding}")
     balance = (found.target or {}).get("balance")
-    return {"findings": found.findings, "class_balance": balance, "rows": found.overview["rows"],
-            "html": str(folder / "eda.html")}
+    return {
+        "findings": found.findings,
+        "class_balance": balance,
+        "rows": found.overview["rows"],
+        "html": str(folder / "eda.html"),
+    }
 
 
 def _shared_pipeline(frame: Any) -> Any:
@@ -131,8 +170,14 @@ def _prepare(context: StageContext) -> dict[str, Any]:
     if given:
         train, test = np.arange(len(dataset)), np.arange(len(dataset.x_test))
     else:
-        drawn = split(dataset, kind, test_fraction=float(options.pop("test_fraction", TEST_FRACTION)),
-                      validation_fraction=0.0, seed=project.seed, **options)
+        drawn = split(
+            dataset,
+            kind,
+            test_fraction=float(options.pop("test_fraction", TEST_FRACTION)),
+            validation_fraction=0.0,
+            seed=project.seed,
+            **options,
+        )
         train, test, findings = drawn.train, drawn.test, drawn.findings
     np.savez(folder / "split.npz", train=train, test=test)
     for finding in findings:
@@ -146,10 +191,19 @@ def _prepare(context: StageContext) -> dict[str, Any]:
             pipeline.fit(rows)  # the training rows only
             pipeline.save(folder / "pipeline")
             steps = [type(step).__name__ for step in pipeline.steps]
-    context.say(f"  {len(train)} training rows, {len(test)} test rows ({'given' if given else kind} split)"
-                + (f"; shared preprocessing: {', '.join(steps)}" if steps else ""))
-    return {"given_test": given, "kind": "given" if given else kind, "train_rows": len(train),
-            "test_rows": len(test), "seed": project.seed, "findings": findings, "pipeline": steps}
+    context.say(
+        f"  {len(train)} training rows, {len(test)} test rows ({'given' if given else kind} split)"
+        + (f"; shared preprocessing: {', '.join(steps)}" if steps else "")
+    )
+    return {
+        "given_test": given,
+        "kind": "given" if given else kind,
+        "train_rows": len(train),
+        "test_rows": len(test),
+        "seed": project.seed,
+        "findings": findings,
+        "pipeline": steps,
+    }
 
 
 def _advise(context: StageContext) -> dict[str, Any]:
@@ -158,8 +212,14 @@ def _advise(context: StageContext) -> dict[str, Any]:
     train, _ = split_dataset(context)
     project = context.project
     budget = float(project.constraints.get("train_seconds") or 120)
-    advice = advise(train, metric=project.kpi if project.kpi in SCORES else None, time_budget=budget,
-                    seed=project.seed, keep=True, positive_class=context.positive_class())
+    advice = advise(
+        train,
+        metric=project.kpi if project.kpi in SCORES else None,
+        time_budget=budget,
+        seed=project.seed,
+        keep=True,
+        positive_class=context.positive_class(),
+    )
     folder = context.folder("advise")
     (folder / "advice.md").write_text(advice.to_markdown())
     context.say(str(advice))
@@ -174,11 +234,19 @@ def _choose(rows: list[dict[str, Any]], winner: str, setting: str, higher: bool)
         return winner
     if setting in ("classical", "deep"):
         pool = [row for row in rows if row["family"] == setting]
-        return str(max(pool, key=lambda row: row["value"] if higher else -row["value"])["candidate"])
+        return str(
+            max(pool, key=lambda row: row["value"] if higher else -row["value"])["candidate"]
+        )
     names = [row["candidate"] for row in rows]
     if setting not in names:
-        raise ConfigError(message("model: in lamina.yaml names no candidate.", repr(setting),
-                                  f"auto, classical, deep or one of {names}", "Pick one of those."))
+        raise ConfigError(
+            message(
+                "model: in lamina.yaml names no candidate.",
+                repr(setting),
+                f"auto, classical, deep or one of {names}",
+                "Pick one of those.",
+            )
+        )
     return setting
 
 
@@ -190,8 +258,12 @@ def _train(context: StageContext) -> dict[str, Any]:
 
     fitted = FittedModel.load(context.project.run_path / "advise" / "chosen")
     train, _ = split_dataset(context)
-    if fitted.prep.get("classes") is not None:  # the names pages and KPIs show (bundled sets store ids)
-        fitted.prep["class_names"] = [str(v) for v in class_names(context.dataset(), fitted.prep["classes"])]
+    if (
+        fitted.prep.get("classes") is not None
+    ):  # the names pages and KPIs show (bundled sets store ids)
+        fitted.prep["class_names"] = [
+            str(v) for v in class_names(context.dataset(), fitted.prep["classes"])
+        ]
     note = "the network trained by the advisor (early stopping on a held-out tenth of the training rows)"
     if fitted.family == "classical":
         labelled = np.flatnonzero(~missing_labels(train.y))
@@ -235,7 +307,9 @@ def _evaluate(context: StageContext) -> dict[str, Any]:
 
     project = context.project
     model = FittedModel.load(project.run_path / "train" / "model")
-    _, test = split_dataset(context, prepared=False)  # raw rows: the saved model applies its own preprocessing
+    _, test = split_dataset(
+        context, prepared=False
+    )  # raw rows: the saved model applies its own preprocessing
     keep = np.flatnonzero(~missing_labels(test.y))
     x, y = take_rows(test.x, keep), np.asarray(test.y, dtype=object)[keep]
     started = time.perf_counter()
@@ -244,13 +318,19 @@ def _evaluate(context: StageContext) -> dict[str, Any]:
     probabilities = model.predict_proba(x)
     folder = context.folder("evaluate")
     regression = model.prep["task"] == "regression"
+
     def shown(values: np.ndarray) -> np.ndarray:
         return values.astype(float) if regression else named(model, values).astype(str)
+
     saved: dict[str, Any] = {"row": keep, "truth": shown(y), "predicted": shown(predicted)}
     if probabilities is not None:
-        saved["probabilities"] = probabilities.astype(np.float32)  # (N, classes) in prep["classes"] order
+        saved["probabilities"] = probabilities.astype(
+            np.float32
+        )  # (N, classes) in prep["classes"] order
         saved["classes"] = named(model, model.prep["classes"]).astype(str)
-    np.savez_compressed(folder / "predictions.npz", **saved)  # the report's errors, calibration and slices
+    np.savez_compressed(
+        folder / "predictions.npz", **saved
+    )  # the report's errors, calibration and slices
     positive = context.positive_class()
     value = model_kpi(project.kpi, model, y, predicted, probabilities, positive)
     classes = None if regression else len(model.prep["classes"])
@@ -258,13 +338,23 @@ def _evaluate(context: StageContext) -> dict[str, Any]:
     higher = get(project.kpi).higher
     met = value >= project.threshold if higher else value <= project.threshold
     sign = (">=" if met else "<") if higher else ("<=" if met else ">")
-    sentence = (f"{label} {value:.4f} {sign} {project.threshold} on {len(keep):,} test rows: "
-                f"{'MET' if met else 'NOT MET'} ({model.name})")
+    sentence = (
+        f"{label} {value:.4f} {sign} {project.threshold} on {len(keep):,} test rows: "
+        f"{'MET' if met else 'NOT MET'} ({model.name})"
+    )
     limit = project.constraints.get("max_latency_ms")
-    verdict = {"kpi": project.kpi, "kpi_label": label, "positive_class": positive, "value": value,
-               "threshold": project.threshold, "met": bool(met),
-               "model": model.name, "sentence": sentence, "latency_ms": latency,
-               "latency_met": None if limit is None else bool(latency <= float(limit))}
+    verdict = {
+        "kpi": project.kpi,
+        "kpi_label": label,
+        "positive_class": positive,
+        "value": value,
+        "threshold": project.threshold,
+        "met": bool(met),
+        "model": model.name,
+        "sentence": sentence,
+        "latency_ms": latency,
+        "latency_met": None if limit is None else bool(latency <= float(limit)),
+    }
     _write_json(folder / "verdict.json", verdict)
     context.say(f"  {sentence}")
     return {"verdict": verdict, "test_rows": len(keep)}
@@ -275,18 +365,39 @@ def _report(context: StageContext) -> dict[str, Any]:
     project = context.project
     verdict = context.result("evaluate")["verdict"]
     plan, advice, data = context.result("plan"), context.result("advise"), context.result("data")
-    lines = [f"# {project.name}", "", f"**Goal**: {project.goal or '(not stated)'}", "",
-             f"**Verdict**: {verdict['sentence']}.", ""]
+    lines = [
+        f"# {project.name}",
+        "",
+        f"**Goal**: {project.goal or '(not stated)'}",
+        "",
+        f"**Verdict**: {verdict['sentence']}.",
+        "",
+    ]
     if verdict["latency_met"] is not None:
-        lines += [f"Prediction latency {verdict['latency_ms']:.3f} ms per row (limit "
-                  f"{project.constraints['max_latency_ms']} ms): {'met' if verdict['latency_met'] else 'NOT met'}.",
-                  ""]
-    lines += ["## Data", "", f"{data['rows']:,} rows from {data['source']} ({data['modality']}); "
-              f"target {data.get('target')!r}.", "", "## Viability", ""]
+        lines += [
+            f"Prediction latency {verdict['latency_ms']:.3f} ms per row (limit "
+            f"{project.constraints['max_latency_ms']} ms): {'met' if verdict['latency_met'] else 'NOT met'}.",
+            "",
+        ]
+    lines += [
+        "## Data",
+        "",
+        f"{data['rows']:,} rows from {data['source']} ({data['modality']}); "
+        f"target {data.get('target')!r}.",
+        "",
+        "## Viability",
+        "",
+    ]
     lines += [f"- **{f['level']}** {f['message']} {f['reason']}" for f in plan["findings"]]
-    lines += ["", "## Deep learning or classical?", "",
-              (project.run_path / "advise" / "advice.md").read_text(), "",
-              f"Chosen for training (model: {project.model}): **{advice['chosen']}**.", ""]
+    lines += [
+        "",
+        "## Deep learning or classical?",
+        "",
+        (project.run_path / "advise" / "advice.md").read_text(),
+        "",
+        f"Chosen for training (model: {project.model}): **{advice['chosen']}**.",
+        "",
+    ]
     path = context.folder("report") / "report.md"
     path.write_text("\n".join(lines))
     from lamina.project.report import write
@@ -296,13 +407,32 @@ def _report(context: StageContext) -> dict[str, Any]:
     return {"path": str(page), "markdown": str(path), "verdict": verdict["sentence"]}
 
 
-for _stage in (Stage("plan", (), ("goal", "kpi", "threshold", "constraints", "data", "task"), _plan, True),
-               Stage("data", (), ("data",), _data, True),
-               Stage("eda", ("data",), ("task",), _eda, True),
-               Stage("prepare", ("data",), ("seed", "task", "prepare"), _prepare, True),
-               Stage("advise", ("prepare",), ("kpi", "positive_class", "constraints", "seed", "model"), _advise, True),
-               Stage("train", ("advise", "eda"), (), _train, True),
-               Stage("evaluate", ("train",), ("kpi", "threshold", "positive_class", "constraints"), _evaluate, True),
-               Stage("report", ("plan", "data", "eda", "advise", "evaluate"), ("name", "goal", "model", "report"),
-                     _report, True)):
+for _stage in (
+    Stage("plan", (), ("goal", "kpi", "threshold", "constraints", "data", "task"), _plan, True),
+    Stage("data", (), ("data",), _data, True),
+    Stage("eda", ("data",), ("task",), _eda, True),
+    Stage("prepare", ("data",), ("seed", "task", "prepare"), _prepare, True),
+    Stage(
+        "advise",
+        ("prepare",),
+        ("kpi", "positive_class", "constraints", "seed", "model"),
+        _advise,
+        True,
+    ),
+    Stage("train", ("advise", "eda"), (), _train, True),
+    Stage(
+        "evaluate",
+        ("train",),
+        ("kpi", "threshold", "positive_class", "constraints"),
+        _evaluate,
+        True,
+    ),
+    Stage(
+        "report",
+        ("plan", "data", "eda", "advise", "evaluate"),
+        ("name", "goal", "model", "report"),
+        _report,
+        True,
+    ),
+):
     register_stage(_stage)
