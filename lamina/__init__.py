@@ -41,19 +41,31 @@ class _PublicPaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     spec and file are put back, so ``lamina.eda`` and ``lamina.data.eda`` are one module.
     """
 
-    _KEPT = ("__name__", "__spec__", "__loader__", "__package__", "__file__", "__cached__", "__path__")
+    _KEPT = (
+        "__name__",
+        "__spec__",
+        "__loader__",
+        "__package__",
+        "__file__",
+        "__cached__",
+        "__path__",
+    )
 
     def __init__(self) -> None:
         self._own: dict[str, dict[str, Any]] = {}
 
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Any, target: Any = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if fullname not in PUBLIC_MODULES:
             return None
         return importlib.machinery.ModuleSpec(fullname, self)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         module = importlib.import_module(PUBLIC_MODULES[spec.name])
-        self._own[spec.name] = {key: getattr(module, key) for key in self._KEPT if hasattr(module, key)}
+        self._own[spec.name] = {
+            key: getattr(module, key) for key in self._KEPT if hasattr(module, key)
+        }
         return module
 
     def exec_module(self, module: ModuleType) -> None:
@@ -64,9 +76,22 @@ class _PublicPaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 if not any(isinstance(finder, _PublicPaths) for finder in sys.meta_path):
-    sys.meta_path.insert(0, _PublicPaths())  # before the path finder: a package alias must not load a copy
-for _module in (registry, config, errors, datasets, layers, sequences, trees, callbacks, checkpoint, metrics,
-                schedules):
+    sys.meta_path.insert(
+        0, _PublicPaths()
+    )  # before the path finder: a package alias must not load a copy
+for _module in (
+    registry,
+    config,
+    errors,
+    datasets,
+    layers,
+    sequences,
+    trees,
+    callbacks,
+    checkpoint,
+    metrics,
+    schedules,
+):
     sys.modules.setdefault(f"lamina.{_module.__name__.rsplit('.', 1)[-1]}", _module)
 sys.modules.setdefault("lamina.registry", registry)
 
@@ -103,8 +128,13 @@ __all__ = [
 ]
 
 
-def load(path: str, *, custom_objects: dict[str, Any] | None = None, compile: bool = True,
-         device: Any = None) -> Any:
+def load(
+    path: str,
+    *,
+    custom_objects: dict[str, Any] | None = None,
+    compile: bool = True,
+    device: Any = None,
+) -> Any:
     """Load a model directory written by ``model.save`` (see ``lamina.io.artifact.load``)."""
     from lamina.io.artifact import load as _load
 
@@ -125,9 +155,32 @@ def advise(data: Any, target: str | None = None, **options: Any) -> Any:
     return _advise(data, target, **options)
 
 
-_LAZY = ("artifact", "summary", "export", "planning", "advisor", "fitted", "stages", "prepare", "report", "eda",
-         "monitor", "serve", "testing", "kpi", "sources", "feedback", "predlog", "model_registry", "plot", "lr_find",
-         "pages", "reference", "eda_page", "version")
+_LAZY = (
+    "artifact",
+    "summary",
+    "export",
+    "planning",
+    "advisor",
+    "fitted",
+    "stages",
+    "prepare",
+    "report",
+    "eda",
+    "monitor",
+    "serve",
+    "testing",
+    "kpi",
+    "sources",
+    "feedback",
+    "predlog",
+    "model_registry",
+    "plot",
+    "lr_find",
+    "pages",
+    "reference",
+    "eda_page",
+    "version",
+)
 
 
 def __getattr__(name: str) -> Any:

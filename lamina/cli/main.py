@@ -1,19 +1,19 @@
 """The ``lamina`` command line: one subcommand per stage.
 
-    lamina demo      a whole project on the bundled digits, from goal to verdict
-    lamina init      write a project file (lamina.yaml)
-    lamina run       run a project's stages: plan, data, eda, prepare, advise, train, evaluate, report
-    lamina <stage>   run one stage of a project (and the unchanged stages it needs are skipped)
-    lamina plan      viability findings for a project, or for a data file with --target
-    lamina advise    deep learning or classical ML? measured baselines for a project or a data file
-    lamina train     train a project's model, or a model family (--model) on a data set or file
-    lamina monitor   drift of logged inputs against a saved model's training reference
-    lamina label-feedback   record true labels of logged predictions; live performance vs the reference
-    lamina serve     serve a saved model over HTTP (KServe v2, /predict, /metrics)
-    lamina export    export a saved network to ONNX
-    lamina registry  versioned models: add, list, promote, rollback, verify, history, gc
-    lamina retrain   retrain on new labelled data when drift or a KPI drop calls for it; lamina approve promotes
-    lamina info      versions, device and configuration
+lamina demo      a whole project on the bundled digits, from goal to verdict
+lamina init      write a project file (lamina.yaml)
+lamina run       run a project's stages: plan, data, eda, prepare, advise, train, evaluate, report
+lamina <stage>   run one stage of a project (and the unchanged stages it needs are skipped)
+lamina plan      viability findings for a project, or for a data file with --target
+lamina advise    deep learning or classical ML? measured baselines for a project or a data file
+lamina train     train a project's model, or a model family (--model) on a data set or file
+lamina monitor   drift of logged inputs against a saved model's training reference
+lamina label-feedback   record true labels of logged predictions; live performance vs the reference
+lamina serve     serve a saved model over HTTP (KServe v2, /predict, /metrics)
+lamina export    export a saved network to ONNX
+lamina registry  versioned models: add, list, promote, rollback, verify, history, gc
+lamina retrain   retrain on new labelled data when drift or a KPI drop calls for it; lamina approve promotes
+lamina info      versions, device and configuration
 """
 
 from __future__ import annotations
@@ -34,9 +34,17 @@ def _demo(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     folder = Path(args.out)
-    lamina.project.init(folder, name="digits-demo", data="digits", kpi="accuracy", threshold=0.95,
-                        goal="Read handwritten digits on scanned forms so clerks stop typing them in.",
-                        max_latency_ms=10, train_seconds=args.budget, overwrite=True)
+    lamina.project.init(
+        folder,
+        name="digits-demo",
+        data="digits",
+        kpi="accuracy",
+        threshold=0.95,
+        goal="Read handwritten digits on scanned forms so clerks stop typing them in.",
+        max_latency_ms=10,
+        train_seconds=args.budget,
+        overwrite=True,
+    )
     print(f"Project file: {(folder / 'lamina.yaml').resolve()}")
     project = lamina.Project.load(folder)
     results = project.run(force=args.force, verbose=1)
@@ -70,13 +78,29 @@ def _is_project(path: str) -> bool:
 def _init(args: argparse.Namespace) -> int:
     import lamina
 
-    path = lamina.project.init(args.folder, name=args.name, goal=args.goal or "", kpi=args.kpi,
-                               threshold=args.threshold, data=args.data, target=args.target, task=args.task,
-                               positive_class=args.positive_class, overwrite=args.force)
+    path = lamina.project.init(
+        args.folder,
+        name=args.name,
+        goal=args.goal or "",
+        kpi=args.kpi,
+        threshold=args.threshold,
+        data=args.data,
+        target=args.target,
+        task=args.task,
+        positive_class=args.positive_class,
+        overwrite=args.force,
+    )
     picked = lamina.Project.load(path).positive_class if args.positive_class is None else None
-    print(f"Wrote {path.resolve()}" + (f"\nThe target is binary: F1, precision and recall are of class {picked!r}, "
-                                       "the minority class (pass --positive-class to choose)." if picked else "")
-          + f"\nEdit it, then: lamina run {args.folder}")
+    print(
+        f"Wrote {path.resolve()}"
+        + (
+            f"\nThe target is binary: F1, precision and recall are of class {picked!r}, "
+            "the minority class (pass --positive-class to choose)."
+            if picked
+            else ""
+        )
+        + f"\nEdit it, then: lamina run {args.folder}"
+    )
     return 0
 
 
@@ -117,15 +141,30 @@ def _load_data(source: str, target: str | None) -> tuple[Any, Any, Any, Any, str
 
     data = load(source, target=target)
     if data.y is None:
-        raise ConfigError(message("lamina train --model needs labelled data.", f"{source} (no target)",
-                                  "a labelled data set, or a table with --target naming the label column",
-                                  "Pass --target COLUMN for a table, or a labelled data set such as digits."))
+        raise ConfigError(
+            message(
+                "lamina train --model needs labelled data.",
+                f"{source} (no target)",
+                "a labelled data set, or a table with --target naming the label column",
+                "Pass --target COLUMN for a table, or a labelled data set such as digits.",
+            )
+        )
     if data.x_test is not None and data.y_test is not None:
         return data.x, data.y, data.x_test, data.y_test, data.source
-    parts = split(data, "stratified" if data.task == "classification" else "random", test_fraction=0.2,
-                  validation_fraction=0.0, seed=0)
-    return (take_rows(data.x, parts.train), data.y[parts.train], take_rows(data.x, parts.test), data.y[parts.test],
-            data.source)
+    parts = split(
+        data,
+        "stratified" if data.task == "classification" else "random",
+        test_fraction=0.2,
+        validation_fraction=0.0,
+        seed=0,
+    )
+    return (
+        take_rows(data.x, parts.train),
+        data.y[parts.train],
+        take_rows(data.x, parts.test),
+        data.y[parts.test],
+        data.source,
+    )
 
 
 def _build_model(name: str, x: Any, outputs: int) -> Any:
@@ -141,19 +180,44 @@ def _build_model(name: str, x: Any, outputs: int) -> Any:
     if name == "linear":
         return lamina.Sequential([Flatten(), Dense(outputs)])
     if name == "mlp":
-        return lamina.Sequential([Flatten(), Dense(256, activation="relu"), Dropout(0.1),
-                                  Dense(128, activation="relu"), Dense(outputs)])
+        return lamina.Sequential(
+            [
+                Flatten(),
+                Dense(256, activation="relu"),
+                Dropout(0.1),
+                Dense(128, activation="relu"),
+                Dense(outputs),
+            ]
+        )
     if name == "cnn":
         if x.ndim not in (3, 4):
-            raise lamina.errors.ConfigError(lamina.errors.message(
-                "--model cnn needs images.", f"inputs of shape {x.shape}", "(N, H, W) or (N, C, H, W) arrays",
-                "Use --model mlp for flat features."))
-        return lamina.Sequential([Conv2D(32, 3, padding="same", activation="relu"), MaxPool2D(2),
-                                  Conv2D(64, 3, padding="same", activation="relu"), MaxPool2D(2),
-                                  Flatten(), Dense(128, activation="relu"), Dense(outputs)])
-    raise lamina.errors.ConfigError(lamina.errors.message(
-        "Unknown model.", repr(name), "'linear', 'mlp', 'cnn' or a JSON architecture spec file",
-        "Pass --model mlp, or a file written as {\"class\": ..., \"config\": ...}."))
+            raise lamina.errors.ConfigError(
+                lamina.errors.message(
+                    "--model cnn needs images.",
+                    f"inputs of shape {x.shape}",
+                    "(N, H, W) or (N, C, H, W) arrays",
+                    "Use --model mlp for flat features.",
+                )
+            )
+        return lamina.Sequential(
+            [
+                Conv2D(32, 3, padding="same", activation="relu"),
+                MaxPool2D(2),
+                Conv2D(64, 3, padding="same", activation="relu"),
+                MaxPool2D(2),
+                Flatten(),
+                Dense(128, activation="relu"),
+                Dense(outputs),
+            ]
+        )
+    raise lamina.errors.ConfigError(
+        lamina.errors.message(
+            "Unknown model.",
+            repr(name),
+            "'linear', 'mlp', 'cnn' or a JSON architecture spec file",
+            'Pass --model mlp, or a file written as {"class": ..., "config": ...}.',
+        )
+    )
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -164,9 +228,14 @@ def _train(args: argparse.Namespace) -> int:
     if args.data is None:
         import lamina
 
-        raise lamina.errors.ConfigError(lamina.errors.message(
-            "--model needs --data.", "no --data", "a data set name or a .csv/.parquet/.npz file",
-            "Pass --data digits (for example), or leave out --model to train the project here."))
+        raise lamina.errors.ConfigError(
+            lamina.errors.message(
+                "--model needs --data.",
+                "no --data",
+                "a data set name or a .csv/.parquet/.npz file",
+                "Pass --data digits (for example), or leave out --model to train the project here.",
+            )
+        )
 
     x_train, y_train, x_test, y_test, description = _load_data(args.data, args.target)
     print(f"Data: {description}")
@@ -176,24 +245,42 @@ def _train(args: argparse.Namespace) -> int:
         x_train, x_test = x_train / scale, x_test / scale
         print(f"      inputs divided by {scale:g} (the training maximum)")
     side = int(round(x_train.shape[1] ** 0.5)) if x_train.ndim == 2 else 0
-    if args.model == "cnn" and side * side == x_train.shape[1]:  # flat square images, e.g. 8x8 digits
+    if (
+        args.model == "cnn" and side * side == x_train.shape[1]
+    ):  # flat square images, e.g. 8x8 digits
         x_train, x_test = x_train.reshape(-1, side, side), x_test.reshape(-1, side, side)
     if args.model == "cnn" and x_train.ndim == 3:
         x_train, x_test = x_train[:, None], x_test[:, None]  # add the channel axis
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     if y_train.dtype.kind in "OUS":  # text labels -> class ids 0..K-1 (sorted)
         names, codes = np.unique(np.concatenate([y_train, y_test]).astype(str), return_inverse=True)
-        y_train, y_test = codes[:len(y_train)], codes[len(y_train):]
+        y_train, y_test = codes[: len(y_train)], codes[len(y_train) :]
         print(f"      classes: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}")
     classify = y_train.dtype.kind in "iub"
-    outputs = int(max(y_train.max(), y_test.max()) + 1) if classify else (1 if y_train.ndim == 1 else y_train.shape[1])
+    outputs = (
+        int(max(y_train.max(), y_test.max()) + 1)
+        if classify
+        else (1 if y_train.ndim == 1 else y_train.shape[1])
+    )
     model = _build_model(args.model, x_train, outputs)
-    model.compile(optimizer="adam", loss="cross_entropy" if classify else "mse",
-                  metrics=["accuracy", "f1"] if classify else ["mae", "r2"], learning_rate=args.learning_rate)
+    model.compile(
+        optimizer="adam",
+        loss="cross_entropy" if classify else "mse",
+        metrics=["accuracy", "f1"] if classify else ["mae", "r2"],
+        learning_rate=args.learning_rate,
+    )
     out = Path(args.out)
-    history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, validation_split=0.1,
-                        verbose=args.verbose, seed=args.seed, checkpoint_dir=str(out / "checkpoints"),
-                        resume=args.resume)
+    history = model.fit(
+        x_train,
+        y_train,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_split=0.1,
+        verbose=args.verbose,
+        seed=args.seed,
+        checkpoint_dir=str(out / "checkpoints"),
+        resume=args.resume,
+    )
     scores = model.evaluate(x_test, y_test)
     path = model.save(str(out / "model"))
     print(f"\nTrained {len(history.epoch)} epochs; test results:")
@@ -216,16 +303,23 @@ def _monitor(args: argparse.Namespace) -> int:
 
         try:
             predictions = FittedModel.load(folder).predict(data.x)
-        except Exception as error:  # the inputs are still compared when the model cannot predict on them
-            print(f"warning: no predictions, so no prediction drift ({type(error).__name__}: {error})", file=sys.stderr)
+        except (
+            Exception
+        ) as error:  # the inputs are still compared when the model cannot predict on them
+            print(
+                f"warning: no predictions, so no prediction drift ({type(error).__name__}: {error})",
+                file=sys.stderr,
+            )
     report = monitor.drift(folder, data, predictions=predictions)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report.to_html(out / "monitor.html")
     report.to_json(out / "monitor.json")
     (out / "metrics.prom").write_text(report.to_prometheus(), encoding="utf-8")
-    print(f"{'Drift' if report.alarm else 'No drift'}: {report.drifted['count']} of {report.drifted['of']} features "
-          f"drifted {report.drifted['names'][:10]}; data set drift: {report.dataset_drift}.")
+    print(
+        f"{'Drift' if report.alarm else 'No drift'}: {report.drifted['count']} of {report.drifted['of']} features "
+        f"drifted {report.drifted['names'][:10]}; data set drift: {report.dataset_drift}."
+    )
     for row in report.rows:
         if row["drifted"] and row["role"] != "feature":
             print(f"  {row['feature']} drifted ({row['test']} {row['statistic']:.4g})")
@@ -234,7 +328,9 @@ def _monitor(args: argparse.Namespace) -> int:
     print(f"Dashboard: {(out / 'monitor.html').resolve()}")
     command = shlex.split(args.alert_command) if args.alert_command else None
     monitor.alert(report, command=command, webhook=args.webhook)
-    from lamina.maintain.feedback import for_monitor  # labels beside the log: performance.json, its section and gauges
+    from lamina.maintain.feedback import (
+        for_monitor,
+    )  # labels beside the log: performance.json, its section and gauges
 
     performance = for_monitor(folder, args.log)
     if performance is not None:
@@ -250,12 +346,16 @@ def _label_feedback(args: argparse.Namespace) -> int:
     from lamina.maintain import feedback
 
     log, reference = Path(args.target), None
-    if _is_project(args.target):  # the project's served log, its evaluate verdict, KPI and threshold
+    if _is_project(
+        args.target
+    ):  # the project's served log, its evaluate verdict, KPI and threshold
         reference = _project(argparse.Namespace(project=args.target))
         log = reference.run_path / "serve" / "predictions.jsonl"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        path = feedback.record(args.labels, log, id_column=args.id_column, label_column=args.label_column)
+        path = feedback.record(
+            args.labels, log, id_column=args.id_column, label_column=args.label_column
+        )
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
     print(f"Labels: {path.resolve()}")
@@ -271,28 +371,51 @@ def _serve(args: argparse.Namespace) -> int:
     token = os.environ.get(args.admin_token_env) if args.admin_token_env else None
     model_dir, log, redact, hashed = args.model_dir, args.log, list(args.redact), list(args.hash)
     registry, name, allow_missing = args.registry, args.name, list(args.allow_missing)
-    if registry is None and not Path(model_dir).exists() and "@" in model_dir:  # NAME@ALIAS: the default registry
+    if (
+        registry is None and not Path(model_dir).exists() and "@" in model_dir
+    ):  # NAME@ALIAS: the default registry
         from lamina.deploy.store import default_root
 
         registry = str(default_root())
-    if _is_project(model_dir):  # a project: its model under its name, its log, privacy and serving of lamina.yaml
+    if _is_project(
+        model_dir
+    ):  # a project: its model under its name, its log, privacy and serving of lamina.yaml
         project = _project(argparse.Namespace(project=model_dir))
         model_dir, name = str(project.run_path / "train" / "model"), name or project.name
-        if project.maintenance and registry is None:  # maintained: serve (and follow) the production alias
+        if (
+            project.maintenance and registry is None
+        ):  # maintained: serve (and follow) the production alias
             from lamina.maintain.retrain import champion
             from lamina.maintain.retrain import registry as registry_of
 
-            registry, model_dir = str(registry_of(project)[0].root), f"{champion(project).name}@production"
+            registry, model_dir = (
+                str(registry_of(project)[0].root),
+                f"{champion(project).name}@production",
+            )
         log = log or str(project.run_path / "serve" / "predictions.jsonl")
         Path(log).parent.mkdir(parents=True, exist_ok=True)
         redact += project.privacy.get("redact", [])
         hashed += project.privacy.get("hash", [])
         allow_missing += getattr(project, "serving", {}).get("allow_missing", [])
-    print(f"Serving {model_dir} on http://{args.host}:{args.port} (docs at /docs)"
-          + (f"; logging to {log}" if log else ""))
-    serve(model_dir, host=args.host, port=args.port, name=name, max_batch_size=args.max_batch_size,
-          queue_size=args.queue_size, admin_token=token, log_path=log, redact=redact, hash_fields=hashed,
-          registry=registry, max_body_bytes=round(args.max_body_mb * 1_000_000), allow_missing=allow_missing)
+    print(
+        f"Serving {model_dir} on http://{args.host}:{args.port} (docs at /docs)"
+        + (f"; logging to {log}" if log else "")
+    )
+    serve(
+        model_dir,
+        host=args.host,
+        port=args.port,
+        name=name,
+        max_batch_size=args.max_batch_size,
+        queue_size=args.queue_size,
+        admin_token=token,
+        log_path=log,
+        redact=redact,
+        hash_fields=hashed,
+        registry=registry,
+        max_body_bytes=round(args.max_body_mb * 1_000_000),
+        allow_missing=allow_missing,
+    )
     return 0
 
 
@@ -317,7 +440,10 @@ def _info(args: argparse.Namespace) -> int:
     print(f"torch    {torch.__version__}  (threads: {torch.get_num_threads()})")
     print(f"numpy    {numpy.__version__}")
     print(f"python   {platform.python_version()} on {platform.platform()}")
-    print(f"device   {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
+    print(
+        f"device   {device}"
+        + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "")
+    )
     print(f"config   {lamina.config.config_path()}")
     for key, value in config.to_dict().items():
         print(f"  {key:<12} {value}")
@@ -329,7 +455,11 @@ class _HelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text, default = action.help or "", action.default
-        if default in (None, False, [], argparse.SUPPRESS) or "(default" in text or action.help == argparse.SUPPRESS:
+        if (
+            default in (None, False, [], argparse.SUPPRESS)
+            or "(default" in text
+            or action.help == argparse.SUPPRESS
+        ):
             return text
         return f"{text} (default: %(default)s)"
 
@@ -358,125 +488,249 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lamina", description="lamina: deep learning from plan to monitoring.")
     parser.add_argument("--version", action="version", version=f"lamina {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="a whole project on the bundled digits, from goal to verdict",
-                          description="Write a project file for the bundled 8x8 digits and run every stage: "
-                          "plan, data, eda, prepare, advise, train, evaluate, report.")
-    demo.add_argument("--out", default="lamina-runs/demo", help="project folder to write and run in")
-    demo.add_argument("--budget", type=float, default=20, help="training time budget per model, seconds")
+    demo = sub.add_parser(
+        "demo",
+        help="a whole project on the bundled digits, from goal to verdict",
+        description="Write a project file for the bundled 8x8 digits and run every stage: "
+        "plan, data, eda, prepare, advise, train, evaluate, report.",
+    )
+    demo.add_argument(
+        "--out", default="lamina-runs/demo", help="project folder to write and run in"
+    )
+    demo.add_argument(
+        "--budget", type=float, default=20, help="training time budget per model, seconds"
+    )
     demo.add_argument("--force", action="store_true", help="redo every stage even when unchanged")
     demo.set_defaults(func=_demo)
-    init = sub.add_parser("init", help="write a project file (lamina.yaml)",
-                          description="Write a commented lamina.yaml: goal, KPI, threshold, data, constraints.")
+    init = sub.add_parser(
+        "init",
+        help="write a project file (lamina.yaml)",
+        description="Write a commented lamina.yaml: goal, KPI, threshold, data, constraints.",
+    )
     init.add_argument("folder", nargs="?", default=".", help="project folder (default: here)")
     init.add_argument("--name", help="project name (default: the folder's name)")
     init.add_argument("--goal", help="the business goal in plain words")
     init.add_argument("--kpi", default="accuracy", help="the metric that decides success")
-    init.add_argument("--threshold", type=float, default=0.9, help="the KPI value that counts as success")
+    init.add_argument(
+        "--threshold", type=float, default=0.9, help="the KPI value that counts as success"
+    )
     init.add_argument("--data", default="data.csv", help="data set name, file, folder or SQL URL")
     init.add_argument("--target", help="the column to predict")
-    init.add_argument("--task", choices=("classification", "regression"), help="inferred when absent")
-    init.add_argument("--positive-class", help="binary targets: the class F1, precision and recall are of "
-                      "(default: the minority class)")
+    init.add_argument(
+        "--task", choices=("classification", "regression"), help="inferred when absent"
+    )
+    init.add_argument(
+        "--positive-class",
+        help="binary targets: the class F1, precision and recall are of "
+        "(default: the minority class)",
+    )
     init.add_argument("--force", action="store_true", help="overwrite an existing lamina.yaml")
     init.set_defaults(func=_init)
-    run = sub.add_parser("run", help="run a project's stages, skipping those whose inputs did not change",
-                         description="Run plan, data, eda, prepare, advise, train, evaluate and report; end with "
-                         "the verdict (KPI against threshold).")
-    run.add_argument("project", nargs="?", default=".", help="lamina.yaml or its folder (default: here)")
+    run = sub.add_parser(
+        "run",
+        help="run a project's stages, skipping those whose inputs did not change",
+        description="Run plan, data, eda, prepare, advise, train, evaluate and report; end with "
+        "the verdict (KPI against threshold).",
+    )
+    run.add_argument(
+        "project", nargs="?", default=".", help="lamina.yaml or its folder (default: here)"
+    )
     run.add_argument("--force", action="store_true", help="redo every stage")
     run.set_defaults(func=_run)
-    for name, text in (("plan", "viability findings before training"),
-                       ("data", "load the data and record its content fingerprint"), ("eda", "profile the data"),
-                       ("prepare", "split the data and fit the shared preprocessing"),
-                       ("advise", "deep learning or classical ML, measured"),
-                       ("evaluate", "measure the KPI on the test split and give the verdict"),
-                       ("report", "write the project report")):
-        stage = sub.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}. Runs the stage of a "
-                               "project (earlier stages run first when their inputs changed).")
-        stage.add_argument("project", nargs="?", default=".",
-                           help="lamina.yaml or its folder" + (", or a data file" if name in ("plan", "advise")
-                                                                else ""))
+    for name, text in (
+        ("plan", "viability findings before training"),
+        ("data", "load the data and record its content fingerprint"),
+        ("eda", "profile the data"),
+        ("prepare", "split the data and fit the shared preprocessing"),
+        ("advise", "deep learning or classical ML, measured"),
+        ("evaluate", "measure the KPI on the test split and give the verdict"),
+        ("report", "write the project report"),
+    ):
+        stage = sub.add_parser(
+            name,
+            help=text,
+            description=f"{text[0].upper()}{text[1:]}. Runs the stage of a "
+            "project (earlier stages run first when their inputs changed).",
+        )
+        stage.add_argument(
+            "project",
+            nargs="?",
+            default=".",
+            help="lamina.yaml or its folder"
+            + (", or a data file" if name in ("plan", "advise") else ""),
+        )
         if name in ("plan", "advise"):
             stage.add_argument("--target", help="the column to predict (with a data file)")
         if name == "advise":
             stage.add_argument("--metric", help="metric to compare on (default accuracy or rmse)")
             stage.add_argument("--budget", type=float, default=120, help="seconds for the network")
             stage.add_argument("--seed", type=int, default=0, help="random seed")
-        stage.add_argument("--force", action="store_true", help="redo the stage even when unchanged")
+        stage.add_argument(
+            "--force", action="store_true", help="redo the stage even when unchanged"
+        )
         stage.set_defaults(func=_stage)
-    train = sub.add_parser("train", help="train a project's model, or a model family on a data set or file",
-                           description="Train, evaluate on the test split and save. Checkpoints go to "
-                           "OUT/checkpoints; --resume continues a killed run exactly.")
-    train.add_argument("project", nargs="?", default=".", help="with no --model: the project to train")
+    train = sub.add_parser(
+        "train",
+        help="train a project's model, or a model family on a data set or file",
+        description="Train, evaluate on the test split and save. Checkpoints go to "
+        "OUT/checkpoints; --resume continues a killed run exactly.",
+    )
+    train.add_argument(
+        "project", nargs="?", default=".", help="with no --model: the project to train"
+    )
     train.add_argument("--model", help="'linear', 'mlp', 'cnn', or a JSON architecture spec file")
-    train.add_argument("--data", help="a data set name (lamina.datasets.names()) or a .csv/.parquet/.npz file")
+    train.add_argument(
+        "--data", help="a data set name (lamina.datasets.names()) or a .csv/.parquet/.npz file"
+    )
     train.add_argument("--force", action="store_true", help="with a project: redo the stage")
     train.add_argument("--target", help="label column of a table")
     train.add_argument("--epochs", type=int, default=10, help="passes over the training data")
     train.add_argument("--batch-size", type=int, default=64, help="rows per step")
-    train.add_argument("--learning-rate", type=float, default=None, help="optimizer learning rate (Adam)")
-    train.add_argument("--out", default="lamina-runs/train", help="run directory (model/ and checkpoints/)")
-    train.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in OUT")
+    train.add_argument(
+        "--learning-rate", type=float, default=None, help="optimizer learning rate (Adam)"
+    )
+    train.add_argument(
+        "--out", default="lamina-runs/train", help="run directory (model/ and checkpoints/)"
+    )
+    train.add_argument(
+        "--resume", action="store_true", help="continue from the latest checkpoint in OUT"
+    )
     train.add_argument("--seed", type=int, default=0, help="random seed")
-    train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
-                       help="0 quiet, 1 progress bar (on a terminal), 2 one line per epoch")
+    train.add_argument(
+        "--verbose",
+        type=int,
+        default=1,
+        choices=(0, 1, 2),
+        help="0 quiet, 1 progress bar (on a terminal), 2 one line per epoch",
+    )
     train.set_defaults(func=_train)
-    watch = sub.add_parser("monitor", help="compare logged inputs with a model's training reference (drift)",
-                           description="Per-feature, prediction and data-quality drift of DATA against the "
-                           "reference profile saved with the model; writes monitor.html, monitor.json and "
-                           "metrics.prom into --out; exits 1 when anything drifted.")
+    watch = sub.add_parser(
+        "monitor",
+        help="compare logged inputs with a model's training reference (drift)",
+        description="Per-feature, prediction and data-quality drift of DATA against the "
+        "reference profile saved with the model; writes monitor.html, monitor.json and "
+        "metrics.prom into --out; exits 1 when anything drifted.",
+    )
     watch.add_argument("model", help="the saved model folder (holds reference_profile.json)")
-    watch.add_argument("data", help="the logged inputs: a file, folder or data set name (lamina.data.load)")
-    watch.add_argument("--out", default="lamina-runs/monitor", help="folder for the dashboard, JSON and metrics")
-    watch.add_argument("--alert-command", help="run on drift with the JSON on stdin (split like a shell, no shell)")
+    watch.add_argument(
+        "data", help="the logged inputs: a file, folder or data set name (lamina.data.load)"
+    )
+    watch.add_argument(
+        "--out", default="lamina-runs/monitor", help="folder for the dashboard, JSON and metrics"
+    )
+    watch.add_argument(
+        "--alert-command", help="run on drift with the JSON on stdin (split like a shell, no shell)"
+    )
     watch.add_argument("--webhook", help="POST the JSON to this http(s) URL on drift")
-    watch.add_argument("--log", help="the prediction log whose labels (labels.jsonl beside it) give the live "
-                       "performance (default: a project's runs/serve/predictions.jsonl); exits 1 when it degraded")
+    watch.add_argument(
+        "--log",
+        help="the prediction log whose labels (labels.jsonl beside it) give the live "
+        "performance (default: a project's runs/serve/predictions.jsonl); exits 1 when it degraded",
+    )
     watch.set_defaults(func=_monitor)
-    feedback = sub.add_parser("label-feedback", help="record true labels of logged predictions; live performance",
-                              description="Append labels (by request id) to labels.jsonl beside the prediction "
-                              "log, then print the live performance against the training-time test metric.")
-    feedback.add_argument("target", help="a project (lamina.yaml or its folder: its served log and evaluate "
-                          "verdict) or a prediction log file")
-    feedback.add_argument("--labels", required=True, help="a CSV or JSON-lines file of request ids and labels")
-    feedback.add_argument("--id-column", default="request_id", help="the column holding the request ids")
-    feedback.add_argument("--label-column", default="label", help="the column holding the true labels")
+    feedback = sub.add_parser(
+        "label-feedback",
+        help="record true labels of logged predictions; live performance",
+        description="Append labels (by request id) to labels.jsonl beside the prediction "
+        "log, then print the live performance against the training-time test metric.",
+    )
+    feedback.add_argument(
+        "target",
+        help="a project (lamina.yaml or its folder: its served log and evaluate "
+        "verdict) or a prediction log file",
+    )
+    feedback.add_argument(
+        "--labels", required=True, help="a CSV or JSON-lines file of request ids and labels"
+    )
+    feedback.add_argument(
+        "--id-column", default="request_id", help="the column holding the request ids"
+    )
+    feedback.add_argument(
+        "--label-column", default="label", help="the column holding the true labels"
+    )
     feedback.set_defaults(func=_label_feedback)
-    served = sub.add_parser("serve", help="serve a saved model over HTTP (KServe v2, /predict, /metrics)",
-                            description="Serve a project's model folder or a lamina model directory with FastAPI "
-                            "under uvicorn: dynamic batching, a bounded queue, input validation, hot swap.")
-    served.add_argument("model_dir", help="a project (lamina.yaml or its folder: serves runs/train/model), a folder "
-                        "with prep.json (project model) or lamina.json (lamina model)")
-    served.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 opens it to the network")
+    served = sub.add_parser(
+        "serve",
+        help="serve a saved model over HTTP (KServe v2, /predict, /metrics)",
+        description="Serve a project's model folder or a lamina model directory with FastAPI "
+        "under uvicorn: dynamic batching, a bounded queue, input validation, hot swap.",
+    )
+    served.add_argument(
+        "model_dir",
+        help="a project (lamina.yaml or its folder: serves runs/train/model), a folder "
+        "with prep.json (project model) or lamina.json (lamina model)",
+    )
+    served.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 opens it to the network"
+    )
     served.add_argument("--port", type=int, default=8000, help="port to listen on")
-    served.add_argument("--name", help="the model's name in URLs (default: the project's name, else the folder's)")
-    served.add_argument("--max-batch-size", type=int, default=32, help="most requests predicted together")
-    served.add_argument("--queue-size", type=int, default=64, help="most waiting requests; more get 429")
-    served.add_argument("--max-body-mb", type=float, default=10.0, help="largest request body in MB; larger get 413")
-    served.add_argument("--allow-missing", action="append", default=[], metavar="COLUMN",
-                        help="a table column requests may omit or send as null (repeatable; also "
-                        "serving.allow_missing in lamina.yaml); other missing columns get 422")
-    served.add_argument("--admin-token-env", help="environment variable holding the management token")
-    served.add_argument("--registry", help="serve MODEL_DIR as a registry reference (NAME@ALIAS follows the alias)")
-    served.add_argument("--log", metavar="PATH", help="append every answered prediction to this JSON-lines log")
-    served.add_argument("--redact", action="append", default=[], metavar="FIELD",
-                        help="log this input field as <redacted> (repeatable; also privacy.redact in lamina.yaml)")
-    served.add_argument("--hash", action="append", default=[], metavar="FIELD",
-                        help="log a salted hash of this field (repeatable; also privacy.hash in lamina.yaml)")
+    served.add_argument(
+        "--name", help="the model's name in URLs (default: the project's name, else the folder's)"
+    )
+    served.add_argument(
+        "--max-batch-size", type=int, default=32, help="most requests predicted together"
+    )
+    served.add_argument(
+        "--queue-size", type=int, default=64, help="most waiting requests; more get 429"
+    )
+    served.add_argument(
+        "--max-body-mb", type=float, default=10.0, help="largest request body in MB; larger get 413"
+    )
+    served.add_argument(
+        "--allow-missing",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="a table column requests may omit or send as null (repeatable; also "
+        "serving.allow_missing in lamina.yaml); other missing columns get 422",
+    )
+    served.add_argument(
+        "--admin-token-env", help="environment variable holding the management token"
+    )
+    served.add_argument(
+        "--registry", help="serve MODEL_DIR as a registry reference (NAME@ALIAS follows the alias)"
+    )
+    served.add_argument(
+        "--log", metavar="PATH", help="append every answered prediction to this JSON-lines log"
+    )
+    served.add_argument(
+        "--redact",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="log this input field as <redacted> (repeatable; also privacy.redact in lamina.yaml)",
+    )
+    served.add_argument(
+        "--hash",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="log a salted hash of this field (repeatable; also privacy.hash in lamina.yaml)",
+    )
     served.set_defaults(func=_serve)
-    export = sub.add_parser("export", help="export a saved network to ONNX",
-                            description="Write a lamina model directory or a project model folder as one ONNX "
-                            "file with a dynamic batch axis, checked with onnx.checker.")
-    export.add_argument("model_dir", help="a folder with lamina.json (lamina model) or prep.json + model/")
+    export = sub.add_parser(
+        "export",
+        help="export a saved network to ONNX",
+        description="Write a lamina model directory or a project model folder as one ONNX "
+        "file with a dynamic batch axis, checked with onnx.checker.",
+    )
+    export.add_argument(
+        "model_dir", help="a folder with lamina.json (lamina model) or prep.json + model/"
+    )
     export.add_argument("--format", default="onnx", choices=("onnx",), help="the export format")
     export.add_argument("--out", default="model.onnx", help="the file to write")
-    export.add_argument("--opset", type=int, help="the ONNX opset version (default: the exporter's)")
+    export.add_argument(
+        "--opset", type=int, help="the ONNX opset version (default: the exporter's)"
+    )
     export.set_defaults(func=_export)
     from lamina.cli.commands import add_commands
 
     add_commands(sub)
-    info = sub.add_parser("info", help="print versions, device and configuration",
-                          description="Print lamina, torch and python versions, the device and the config.")
+    info = sub.add_parser(
+        "info",
+        help="print versions, device and configuration",
+        description="Print lamina, torch and python versions, the device and the config.",
+    )
     info.set_defaults(func=_info)
     return parser
 

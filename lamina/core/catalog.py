@@ -26,7 +26,16 @@ from torch import nn
 
 from lamina.core.errors import ConfigError, message
 
-__all__ = ["EPSILON", "Registry", "capture_init", "get", "names", "probabilities_to_logits", "register", "registries"]
+__all__ = [
+    "EPSILON",
+    "Registry",
+    "capture_init",
+    "get",
+    "names",
+    "probabilities_to_logits",
+    "register",
+    "registries",
+]
 
 T = TypeVar("T")
 
@@ -46,14 +55,21 @@ class Registry:
     def __repr__(self) -> str:
         return f"lamina.registry.Registry({self.kind!r}, {len(self._items)} names)"
 
-    def add(self, name: str, obj: Any, *, aliases: Iterable[str] = (), overwrite: bool = False) -> Any:
+    def add(
+        self, name: str, obj: Any, *, aliases: Iterable[str] = (), overwrite: bool = False
+    ) -> Any:
         """Register ``obj`` under ``name`` (and ``aliases``); returns ``obj``."""
         for key in (name, *aliases):
             key = key.lower()
             if key in self._items and self._items[key] is not obj and not overwrite:
-                raise ConfigError(message(
-                    f"The {self.kind} name {key!r} is already registered.", repr(key),
-                    "a name not yet in use", "Pick another name or pass overwrite=True."))
+                raise ConfigError(
+                    message(
+                        f"The {self.kind} name {key!r} is already registered.",
+                        repr(key),
+                        "a name not yet in use",
+                        "Pick another name or pass overwrite=True.",
+                    )
+                )
             self._items[key] = obj
             self._spelling.setdefault(key, name)
         return obj
@@ -72,11 +88,15 @@ class Registry:
             return self._items[key]
         close = difflib.get_close_matches(key, self._items, n=3, cutoff=0.5)
         hint = f"Did you mean {', '.join(map(repr, close))}?" if close else "Check the spelling."
-        raise ConfigError(message(
-            f"Unknown {self.kind} {name!r}.", repr(name),
-            f"one of {', '.join(map(repr, sorted(self._items)))}",
-            f"{hint} Or pass a callable/instance, or register your own with "
-            f"lamina.registry.registries[{self.kind!r}].add(name, obj)."))
+        raise ConfigError(
+            message(
+                f"Unknown {self.kind} {name!r}.",
+                repr(name),
+                f"one of {', '.join(map(repr, sorted(self._items)))}",
+                f"{hint} Or pass a callable/instance, or register your own with "
+                f"lamina.registry.registries[{self.kind!r}].add(name, obj).",
+            )
+        )
 
     def names(self) -> list[str]:
         """Every registered name, sorted."""
@@ -87,7 +107,8 @@ class Registry:
 
 
 registries: dict[str, Registry] = {
-    kind: Registry(kind) for kind in ("activation", "loss", "optimizer", "metric", "initializer", "object")
+    kind: Registry(kind)
+    for kind in ("activation", "loss", "optimizer", "metric", "initializer", "object")
 }
 
 
@@ -98,8 +119,14 @@ def names(kind: str) -> list[str]:
 
 def _registry(kind: str) -> Registry:
     if kind not in registries:
-        raise ConfigError(message("Unknown registry family.", repr(kind),
-                                  f"one of {sorted(registries)}", "Use one of those family names."))
+        raise ConfigError(
+            message(
+                "Unknown registry family.",
+                repr(kind),
+                f"one of {sorted(registries)}",
+                "Use one of those family names.",
+            )
+        )
     # Families fill their tables when their modules are imported; ``import lamina`` imports them all
     # (metrics included), so the lower layers never reach up to fill a table here.
     return registries[kind]
@@ -126,18 +153,32 @@ def get(kind: str, identifier: Any, **kwargs: Any) -> Any:
             return obj(**kwargs)
         return obj
     if identifier is None or not (callable(identifier) or kind in ("metric", "optimizer")):
-        raise ConfigError(message(f"Cannot use this value as a {kind}.", repr(identifier),
-                                  f"a {kind} name (str), a callable or an instance",
-                                  f"Pass e.g. {registry.names()[0]!r}."))
+        raise ConfigError(
+            message(
+                f"Cannot use this value as a {kind}.",
+                repr(identifier),
+                f"a {kind} name (str), a callable or an instance",
+                f"Pass e.g. {registry.names()[0]!r}.",
+            )
+        )
     return identifier
 
 
 # ---------------------------------------------------------------- activations
 _act = registries["activation"]
 for _name, _fn in {
-    "relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "gelu": F.gelu,
-    "silu": F.silu, "elu": F.elu, "selu": F.selu, "softplus": F.softplus, "mish": F.mish,
-    "leaky_relu": F.leaky_relu, "relu6": F.relu6, "hardswish": F.hardswish,
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "gelu": F.gelu,
+    "silu": F.silu,
+    "elu": F.elu,
+    "selu": F.selu,
+    "softplus": F.softplus,
+    "mish": F.mish,
+    "leaky_relu": F.leaky_relu,
+    "relu6": F.relu6,
+    "hardswish": F.hardswish,
     "softmax": functools.partial(torch.softmax, dim=-1),
     "log_softmax": functools.partial(torch.log_softmax, dim=-1),
 }.items():
@@ -152,8 +193,9 @@ _loss = registries["loss"]
 EPSILON = 1e-7  # probabilities are clamped to [EPSILON, 1 - EPSILON] before the log, as Keras does
 
 
-def _binary_cross_entropy(y_pred: torch.Tensor, y_true: torch.Tensor, reduction: str = "mean",
-                          from_logits: bool = True) -> torch.Tensor:
+def _binary_cross_entropy(
+    y_pred: torch.Tensor, y_true: torch.Tensor, reduction: str = "mean", from_logits: bool = True
+) -> torch.Tensor:
     """Binary cross-entropy; ``y_true`` may be (N,) or (N, 1).
 
     ``y_pred`` holds logits, or sigmoid probabilities with ``from_logits=False`` (clamped, then turned
@@ -161,12 +203,18 @@ def _binary_cross_entropy(y_pred: torch.Tensor, y_true: torch.Tensor, reduction:
     """
     if not from_logits:
         y_pred = probabilities_to_logits(y_pred, binary=True)
-    return F.binary_cross_entropy_with_logits(y_pred, y_true.to(y_pred.dtype).reshape(y_pred.shape),
-                                              reduction=reduction)
+    return F.binary_cross_entropy_with_logits(
+        y_pred, y_true.to(y_pred.dtype).reshape(y_pred.shape), reduction=reduction
+    )
 
 
-def _cross_entropy(y_pred: torch.Tensor, y_true: torch.Tensor, reduction: str = "mean",
-                   from_logits: bool = True, **options: Any) -> torch.Tensor:
+def _cross_entropy(
+    y_pred: torch.Tensor,
+    y_true: torch.Tensor,
+    reduction: str = "mean",
+    from_logits: bool = True,
+    **options: Any,
+) -> torch.Tensor:
     """``F.cross_entropy`` on logits (N, C, ...), or on softmax probabilities with ``from_logits=False``.
 
     ``y_true``: class ids (N, ...) (float ids and a trailing axis of size 1 are accepted), or
@@ -203,11 +251,15 @@ def _regression(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
     @functools.wraps(fn)
     def loss(y_pred: torch.Tensor, y_true: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         return fn(y_pred, y_true.to(y_pred.dtype).reshape(y_pred.shape), reduction=reduction)
+
     return loss
 
 
-_loss.add("cross_entropy", _cross_entropy,
-          aliases=("sparse_categorical_crossentropy", "categorical_crossentropy", "ce"))
+_loss.add(
+    "cross_entropy",
+    _cross_entropy,
+    aliases=("sparse_categorical_crossentropy", "categorical_crossentropy", "ce"),
+)
 _loss.add("binary_cross_entropy", _binary_cross_entropy, aliases=("binary_crossentropy", "bce"))
 _loss.add("mse", _regression(F.mse_loss), aliases=("mean_squared_error",))
 _loss.add("mae", _regression(F.l1_loss), aliases=("mean_absolute_error", "l1"))
@@ -220,11 +272,14 @@ _loss.add("kl_div", functools.partial(F.kl_div, reduction="batchmean", log_targe
 _opt = registries["optimizer"]
 
 
-def _optimizer(cls: type[torch.optim.Optimizer], **defaults: Any) -> Callable[..., torch.optim.Optimizer]:
+def _optimizer(
+    cls: type[torch.optim.Optimizer], **defaults: Any
+) -> Callable[..., torch.optim.Optimizer]:
     def build(params: Any, **kwargs: Any) -> torch.optim.Optimizer:
         if "learning_rate" in kwargs:
             kwargs["lr"] = kwargs.pop("learning_rate")
         return cls(params, **{**defaults, **kwargs})
+
     build.__name__ = build.__qualname__ = cls.__name__
     return build
 
@@ -240,12 +295,15 @@ _opt.add("adagrad", _optimizer(torch.optim.Adagrad, lr=0.01))
 # ---------------------------------------------------------------- initializers
 _init = registries["initializer"]
 for _name, _fn in {
-    "glorot_uniform": nn.init.xavier_uniform_, "glorot_normal": nn.init.xavier_normal_,
+    "glorot_uniform": nn.init.xavier_uniform_,
+    "glorot_normal": nn.init.xavier_normal_,
     "he_uniform": functools.partial(nn.init.kaiming_uniform_, nonlinearity="relu"),
     "he_normal": functools.partial(nn.init.kaiming_normal_, nonlinearity="relu"),
     "lecun_normal": functools.partial(nn.init.kaiming_normal_, nonlinearity="linear"),
     "lecun_uniform": functools.partial(nn.init.kaiming_uniform_, nonlinearity="linear"),
-    "orthogonal": nn.init.orthogonal_, "zeros": nn.init.zeros_, "ones": nn.init.ones_,
+    "orthogonal": nn.init.orthogonal_,
+    "zeros": nn.init.zeros_,
+    "ones": nn.init.ones_,
     "uniform": functools.partial(nn.init.uniform_, a=-0.05, b=0.05),
     "normal": functools.partial(nn.init.normal_, std=0.05),
 }.items():
@@ -301,39 +359,62 @@ def register(cls: type[T] | None = None, *, name: str | None = None) -> Any:
     ...     def forward(self, x):
     ...         return x * self.factor
     """
+
     def wrap(klass: type[T]) -> type[T]:
         capture_init(klass)
         registries["object"].add(name or qualified_name(klass), klass, overwrite=True)
         return klass
+
     return wrap(cls) if cls is not None else wrap
 
 
 # The public path of each module (what users import, what reprs and saved specs show) and where the
 # code lives. lamina 0.1 had these modules flat under ``lamina``; the paths keep working.
 PUBLIC_MODULES = {
-    "lamina.errors": "lamina.core.errors", "lamina.config": "lamina.core.config",
-    "lamina.registry": "lamina.core.catalog", "lamina.version": "lamina.core.version",
+    "lamina.errors": "lamina.core.errors",
+    "lamina.config": "lamina.core.config",
+    "lamina.registry": "lamina.core.catalog",
+    "lamina.version": "lamina.core.version",
     "lamina.pages": "lamina.core.pages",
-    "lamina.layers": "lamina.nn.layers", "lamina.sequences": "lamina.nn.sequences", "lamina.trees": "lamina.nn.trees",
-    "lamina.callbacks": "lamina.train.callbacks", "lamina.checkpoint": "lamina.train.checkpoint",
-    "lamina.schedules": "lamina.train.schedules", "lamina.lr_find": "lamina.train.lr_find",
-    "lamina.metrics": "lamina.train.metrics", "lamina.plot": "lamina.train.plot",
-    "lamina.artifact": "lamina.io.artifact", "lamina.summary": "lamina.io.summary", "lamina.export": "lamina.io.export",
+    "lamina.layers": "lamina.nn.layers",
+    "lamina.sequences": "lamina.nn.sequences",
+    "lamina.trees": "lamina.nn.trees",
+    "lamina.callbacks": "lamina.train.callbacks",
+    "lamina.checkpoint": "lamina.train.checkpoint",
+    "lamina.schedules": "lamina.train.schedules",
+    "lamina.lr_find": "lamina.train.lr_find",
+    "lamina.metrics": "lamina.train.metrics",
+    "lamina.plot": "lamina.train.plot",
+    "lamina.artifact": "lamina.io.artifact",
+    "lamina.summary": "lamina.io.summary",
+    "lamina.export": "lamina.io.export",
     "lamina.testing": "lamina.models.testing",
-    "lamina.sources": "lamina.data.sources", "lamina._sql": "lamina.data.sql",
-    "lamina.datasets": "lamina.data.datasets", "lamina.eda": "lamina.data.eda",
-    "lamina.eda_page": "lamina.data.eda_page", "lamina.reference": "lamina.data.reference",
-    "lamina.prepare": "lamina.data.prepare", "lamina._splits": "lamina.data.splits",
-    "lamina.stages": "lamina.project.stages", "lamina.planning": "lamina.project.planning",
-    "lamina.advisor": "lamina.project.advisor", "lamina.fitted": "lamina.project.fitted",
-    "lamina.report": "lamina.project.report", "lamina.kpi": "lamina.project.kpi",
-    "lamina.serve": "lamina.deploy.serve", "lamina._served": "lamina.deploy.served",
+    "lamina.sources": "lamina.data.sources",
+    "lamina._sql": "lamina.data.sql",
+    "lamina.datasets": "lamina.data.datasets",
+    "lamina.eda": "lamina.data.eda",
+    "lamina.eda_page": "lamina.data.eda_page",
+    "lamina.reference": "lamina.data.reference",
+    "lamina.prepare": "lamina.data.prepare",
+    "lamina._splits": "lamina.data.splits",
+    "lamina.stages": "lamina.project.stages",
+    "lamina.planning": "lamina.project.planning",
+    "lamina.advisor": "lamina.project.advisor",
+    "lamina.fitted": "lamina.project.fitted",
+    "lamina.report": "lamina.project.report",
+    "lamina.kpi": "lamina.project.kpi",
+    "lamina.serve": "lamina.deploy.serve",
+    "lamina._served": "lamina.deploy.served",
     "lamina._asgi": "lamina.deploy.asgi",
-    "lamina.predlog": "lamina.deploy.predlog", "lamina.model_registry": "lamina.deploy.store",
-    "lamina.monitor": "lamina.maintain.monitor", "lamina.feedback": "lamina.maintain.feedback",
+    "lamina.predlog": "lamina.deploy.predlog",
+    "lamina.model_registry": "lamina.deploy.store",
+    "lamina.monitor": "lamina.maintain.monitor",
+    "lamina.feedback": "lamina.maintain.feedback",
     "lamina._commands": "lamina.cli.commands",
-    **{f"lamina.datasets.{sub}": f"lamina.data.datasets.{sub}"
-       for sub in ("_base", "_download", "_loaders", "_planetoid", "synthetic", "synthetic_trees")},
+    **{
+        f"lamina.datasets.{sub}": f"lamina.data.datasets.{sub}"
+        for sub in ("_base", "_download", "_loaders", "_planetoid", "synthetic", "synthetic_trees")
+    },
 }
 _PUBLIC_OF = {home: public for public, home in PUBLIC_MODULES.items()}
 

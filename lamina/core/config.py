@@ -50,8 +50,14 @@ class Config:
         return dataclasses.asdict(self)
 
 
-_ENV = {"device": "LAMINA_DEVICE", "seed": "LAMINA_SEED", "verbose": "LAMINA_VERBOSE",
-        "data_dir": "LAMINA_DATA", "num_threads": "LAMINA_NUM_THREADS", "debug": "LAMINA_DEBUG"}
+_ENV = {
+    "device": "LAMINA_DEVICE",
+    "seed": "LAMINA_SEED",
+    "verbose": "LAMINA_VERBOSE",
+    "data_dir": "LAMINA_DATA",
+    "num_threads": "LAMINA_NUM_THREADS",
+    "debug": "LAMINA_DEBUG",
+}
 
 
 def config_path() -> Path:
@@ -66,12 +72,20 @@ def config_path() -> Path:
 def _coerce(field: dataclasses.Field[Any], raw: Any, source: str) -> Any:
     if raw is None or raw == "":
         return None
-    if field.name in ("seed", "num_threads", "debug") or (field.name == "verbose" and str(raw).isdigit()):
+    if field.name in ("seed", "num_threads", "debug") or (
+        field.name == "verbose" and str(raw).isdigit()
+    ):
         try:
             return int(raw)
         except (TypeError, ValueError):
-            raise ConfigError(message(f"Bad value for {field.name} in {source}.", repr(raw), "an integer",
-                                      f"Set {field.name} to a whole number.")) from None
+            raise ConfigError(
+                message(
+                    f"Bad value for {field.name} in {source}.",
+                    repr(raw),
+                    "an integer",
+                    f"Set {field.name} to a whole number.",
+                )
+            ) from None
     return str(raw)
 
 
@@ -84,16 +98,28 @@ def resolve(**overrides: Any) -> Config:
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
-            raise ConfigError(message("The lamina config file is not valid JSON.", f"{path}: {exc}",
-                                      "a JSON object", "Fix or delete the file.")) from None
+            raise ConfigError(
+                message(
+                    "The lamina config file is not valid JSON.",
+                    f"{path}: {exc}",
+                    "a JSON object",
+                    "Fix or delete the file.",
+                )
+            ) from None
         values.update({k: _coerce(fields[k], v, str(path)) for k, v in data.items() if k in fields})
     for name, var in _ENV.items():
         if var in os.environ:
             values[name] = _coerce(fields[name], os.environ[var], var)
     unknown = set(overrides) - set(fields)
     if unknown:
-        raise ConfigError(message("Unknown config option.", sorted(unknown), f"one of {sorted(fields)}",
-                                  "Check the spelling."))
+        raise ConfigError(
+            message(
+                "Unknown config option.",
+                sorted(unknown),
+                f"one of {sorted(fields)}",
+                "Check the spelling.",
+            )
+        )
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Config(**values)
 
@@ -111,9 +137,21 @@ def select_device(device: str | None = "auto") -> Any:
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ConfigError(message("Unknown device.", repr(device), "'auto', 'cpu', 'cuda' or 'cuda:N'",
-                                  "Pass device='auto'.")) from None
+        raise ConfigError(
+            message(
+                "Unknown device.",
+                repr(device),
+                "'auto', 'cpu', 'cuda' or 'cuda:N'",
+                "Pass device='auto'.",
+            )
+        ) from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(message("CUDA was requested but is not available.", repr(device),
-                                  "a device present on this machine", "Pass device='auto' or 'cpu'."))
+        raise ConfigError(
+            message(
+                "CUDA was requested but is not available.",
+                repr(device),
+                "a device present on this machine",
+                "Pass device='auto' or 'cpu'.",
+            )
+        )
     return resolved

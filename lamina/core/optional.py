@@ -18,6 +18,12 @@ def require_pandas() -> Any:
     try:
         import pandas
     except ImportError:
-        raise ImportError(message("Tables need pandas, which is not installed.", "no module pandas",
-                                  "pandas installed", "pip install 'lamina[data]' (pandas, pyarrow, Pillow)")) from None
+        raise ImportError(
+            message(
+                "Tables need pandas, which is not installed.",
+                "no module pandas",
+                "pandas installed",
+                "pip install 'lamina[data]' (pandas, pyarrow, Pillow)",
+            )
+        ) from None
     return pandas

@@ -21,9 +21,11 @@ if TYPE_CHECKING:
 
 __all__ = ["CSS", "html_table", "new_figure", "png_panels", "png_tag", "save_figure"]
 
-CSS = ("body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;display:block;"
-       "overflow-x:auto}td,th{border:1px solid #ccc;padding:3px;vertical-align:top;font-size:14px}img{display:block;"
-       "max-width:100%}")
+CSS = (
+    "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;display:block;"
+    "overflow-x:auto}td,th{border:1px solid #ccc;padding:3px;vertical-align:top;font-size:14px}img{display:block;"
+    "max-width:100%}"
+)
 
 
 def html_table(rows: list[list[str]], header: bool = True) -> str:
@@ -36,9 +38,19 @@ def html_table(rows: list[list[str]], header: bool = True) -> str:
     Returns:
         The ``<table>`` as a string.
     """
-    tags = [("th", rows[0])] + [("td", row) for row in rows[1:]] if header else [("td", row) for row in rows]
-    return "<table>" + "".join("<tr>" + "".join(f"<{tag}>{cell}</{tag}>" for cell in row) + "</tr>"
-                               for tag, row in tags) + "</table>"
+    tags = (
+        [("th", rows[0])] + [("td", row) for row in rows[1:]]
+        if header
+        else [("td", row) for row in rows]
+    )
+    return (
+        "<table>"
+        + "".join(
+            "<tr>" + "".join(f"<{tag}>{cell}</{tag}>" for cell in row) + "</tr>"
+            for tag, row in tags
+        )
+        + "</table>"
+    )
 
 
 def png_tag(figure: Any, dpi: int = 80, alt: str = "") -> str:
@@ -71,7 +83,9 @@ def png_panels(panels: list[tuple[str, Any]], size: tuple[float, float] = (3.2, 
         return ""
     rows, columns = math.ceil(len(panels) / 4), min(len(panels), 4)
     figure = new_figure(size[0] * columns, size[1] * rows)
-    for ax, (title, draw) in zip(figure.subplots(rows, columns, squeeze=False).ravel(), panels + [("", None)] * 3):
+    for ax, (title, draw) in zip(
+        figure.subplots(rows, columns, squeeze=False).ravel(), panels + [("", None)] * 3
+    ):
         ax.set_title(title, fontsize=9)
         _ = draw(ax) if draw else ax.axis("off")
     return png_tag(figure)
@@ -92,9 +106,14 @@ def new_figure(width: float, height: float) -> Figure:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise ImportError(message("Plotting needs matplotlib, which is not installed.",
-                                  "ModuleNotFoundError: matplotlib", "matplotlib installed",
-                                  "pip install matplotlib (or pip install 'lamina[plot]')")) from None
+        raise ImportError(
+            message(
+                "Plotting needs matplotlib, which is not installed.",
+                "ModuleNotFoundError: matplotlib",
+                "matplotlib installed",
+                "pip install matplotlib (or pip install 'lamina[plot]')",
+            )
+        ) from None
     figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
     return figure

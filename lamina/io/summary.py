@@ -34,9 +34,11 @@ def summarize(model: Any) -> str:
     rows: list[tuple[str, str, int]] = []
     hooks = []
     for name, child in body.named_children():
+
         def hook(module: nn.Module, args: Any, output: Any, name: str = name) -> None:
             params = sum(p.numel() for p in module.parameters())
             rows.append((f"{name} ({module._get_name()})", _shape(output), params))
+
         hooks.append(child.register_forward_hook(hook))
     device = next(iter(model.parameters()), torch.empty(0)).device
     x = torch.zeros((1, *spec["shape"][1:]), dtype=getattr(torch, spec["dtype"]), device=device)
@@ -55,9 +57,18 @@ def summarize(model: Any) -> str:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     width = max(30, *(len(r[0]) + 2 for r in rows))
     line = "-" * (width + 38)
-    out_lines = [f'Model: "{model._get_name()}"  input: {tuple(spec["shape"])} {spec["dtype"]}', line,
-                 f"{'Layer (type)':<{width}}{'Output shape':<26}{'Param #':>12}", line]
+    out_lines = [
+        f'Model: "{model._get_name()}"  input: {tuple(spec["shape"])} {spec["dtype"]}',
+        line,
+        f"{'Layer (type)':<{width}}{'Output shape':<26}{'Param #':>12}",
+        line,
+    ]
     out_lines += [f"{n:<{width}}{s:<26}{p:>12,}" for n, s, p in rows]
-    out_lines += [line, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
-                  f"Non-trainable params: {total - trainable:,}", line]
+    out_lines += [
+        line,
+        f"Total params: {total:,}",
+        f"Trainable params: {trainable:,}",
+        f"Non-trainable params: {total - trainable:,}",
+        line,
+    ]
     return "\n".join(out_lines)

@@ -71,8 +71,11 @@ class Layer(nn.Module):
 
 def _defaults(cls: type) -> dict[str, Any]:
     import inspect
+
     sig = inspect.signature(cls.__init__)  # type: ignore[misc]
-    return {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
+    return {
+        k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty
+    }
 
 
 def _activation(identifier: str | Callable[..., Any] | None) -> Callable[..., Any] | None:
@@ -83,8 +86,14 @@ def _activation(identifier: str | Callable[..., Any] | None) -> Callable[..., An
 
 def _positive_int(name: str, value: Any, layer: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(message(f"{layer}: `{name}` must be a positive integer.", repr(value),
-                                  "an int >= 1", f"Pass e.g. {name}=32."))
+        raise ConfigError(
+            message(
+                f"{layer}: `{name}` must be a positive integer.",
+                repr(value),
+                "an int >= 1",
+                f"Pass e.g. {name}=32.",
+            )
+        )
     return value
 
 
@@ -92,8 +101,14 @@ def _tuple(value: int | Sequence[int], n: int, name: str) -> tuple[int, ...]:
     if isinstance(value, int):
         return (value,) * n
     if len(value) != n:
-        raise ConfigError(message(f"`{name}` has the wrong length.", repr(value), f"an int or {n} ints",
-                                  f"Pass {name}={value[0]!r} or a tuple of {n}."))
+        raise ConfigError(
+            message(
+                f"`{name}` has the wrong length.",
+                repr(value),
+                f"an int or {n} ints",
+                f"Pass {name}={value[0]!r} or a tuple of {n}.",
+            )
+        )
     return tuple(value)
 
 
@@ -127,14 +142,22 @@ class Dense(_LazyWeights):
     torch.Size([5, 2])
     """
 
-    def __init__(self, units: int, activation: str | Callable[..., Any] | None = None, *,
-                 use_bias: bool = True, kernel_initializer: str = "glorot_uniform",
-                 bias_initializer: str = "zeros") -> None:
+    def __init__(
+        self,
+        units: int,
+        activation: str | Callable[..., Any] | None = None,
+        *,
+        use_bias: bool = True,
+        kernel_initializer: str = "glorot_uniform",
+        bias_initializer: str = "zeros",
+    ) -> None:
         super().__init__()
         self.units = _positive_int("units", units, "Dense")
         self.activation = _activation(activation)
-        self._initializers = (registry.get("initializer", kernel_initializer),
-                              registry.get("initializer", bias_initializer))
+        self._initializers = (
+            registry.get("initializer", kernel_initializer),
+            registry.get("initializer", bias_initializer),
+        )
         self.weight = UninitializedParameter()
         self.bias = UninitializedParameter() if use_bias else None
 
@@ -157,17 +180,32 @@ def _float(x: torch.Tensor) -> torch.dtype:
 class _Conv(_LazyWeights):
     rank = 2
 
-    def __init__(self, filters: int, kernel_size: int | Sequence[int], strides: int | Sequence[int] = 1,
-                 padding: str | int = "valid", activation: str | Callable[..., Any] | None = None, *,
-                 dilation: int = 1, use_bias: bool = True, kernel_initializer: str = "glorot_uniform") -> None:
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | Sequence[int],
+        strides: int | Sequence[int] = 1,
+        padding: str | int = "valid",
+        activation: str | Callable[..., Any] | None = None,
+        *,
+        dilation: int = 1,
+        use_bias: bool = True,
+        kernel_initializer: str = "glorot_uniform",
+    ) -> None:
         super().__init__()
         name = type(self).__name__
         self.filters = _positive_int("filters", filters, name)
         self.kernel_size = _tuple(kernel_size, self.rank, "kernel_size")
         self.strides = _tuple(strides, self.rank, "strides")
         if padding not in ("valid", "same") and not isinstance(padding, int):
-            raise ConfigError(message(f"{name}: unknown padding.", repr(padding), "'valid', 'same' or an int",
-                                      "Use padding='same' to keep the spatial size."))
+            raise ConfigError(
+                message(
+                    f"{name}: unknown padding.",
+                    repr(padding),
+                    "'valid', 'same' or an int",
+                    "Use padding='same' to keep the spatial size.",
+                )
+            )
         self.padding = 0 if padding == "valid" else padding
         self.dilation = dilation
         self.activation = _activation(activation)
@@ -177,12 +215,19 @@ class _Conv(_LazyWeights):
 
     def _init_weights(self, x: torch.Tensor) -> None:
         if x.dim() != self.rank + 2:
-            raise ShapeError(message(
-                f"{type(self).__name__} expects inputs of rank {self.rank + 2} (batch, channels, "
-                f"{'length' if self.rank == 1 else 'height, width'}).", f"shape {tuple(x.shape)}",
-                f"{self.rank + 2} dimensions", "Reshape the input, e.g. add a channel axis with "
-                "lamina.layers.Reshape or x[:, None]."))
-        self.weight.materialize((self.filters, x.shape[1], *self.kernel_size), device=x.device, dtype=_float(x))
+            raise ShapeError(
+                message(
+                    f"{type(self).__name__} expects inputs of rank {self.rank + 2} (batch, channels, "
+                    f"{'length' if self.rank == 1 else 'height, width'}).",
+                    f"shape {tuple(x.shape)}",
+                    f"{self.rank + 2} dimensions",
+                    "Reshape the input, e.g. add a channel axis with "
+                    "lamina.layers.Reshape or x[:, None].",
+                )
+            )
+        self.weight.materialize(
+            (self.filters, x.shape[1], *self.kernel_size), device=x.device, dtype=_float(x)
+        )
         self._kernel_init(self.weight)
         if self.bias is not None:
             self.bias.materialize((self.filters,), device=x.device, dtype=_float(x))
@@ -258,8 +303,16 @@ class BatchNorm(_LazyWeights):
         self.running_mean.zero_(), self.running_var.fill_(1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            self.training, self.momentum, self.epsilon)
+        return F.batch_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training,
+            self.momentum,
+            self.epsilon,
+        )
 
 
 class LayerNorm(_LazyWeights):
@@ -299,8 +352,14 @@ class Dropout(Layer):
     def __init__(self, rate: float = 0.5) -> None:
         super().__init__()
         if not 0.0 <= rate < 1.0:
-            raise ConfigError(message("Dropout rate out of range.", repr(rate), "0 <= rate < 1",
-                                      "Pass e.g. Dropout(0.2)."))
+            raise ConfigError(
+                message(
+                    "Dropout rate out of range.",
+                    repr(rate),
+                    "0 <= rate < 1",
+                    "Pass e.g. Dropout(0.2).",
+                )
+            )
         self.rate = rate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -351,16 +410,24 @@ class Reshape(Layer):
 class _Pool(Layer):
     rank, op = 2, "max"
 
-    def __init__(self, pool_size: int | Sequence[int] = 2, strides: int | Sequence[int] | None = None,
-                 padding: int = 0) -> None:
+    def __init__(
+        self,
+        pool_size: int | Sequence[int] = 2,
+        strides: int | Sequence[int] | None = None,
+        padding: int = 0,
+    ) -> None:
         super().__init__()
         self.pool_size = _tuple(pool_size, self.rank, "pool_size")
         self.strides = _tuple(strides if strides is not None else pool_size, self.rank, "strides")
         self.padding = padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fn: Any = {("max", 1): F.max_pool1d, ("max", 2): F.max_pool2d,
-                   ("avg", 1): F.avg_pool1d, ("avg", 2): F.avg_pool2d}[(self.op, self.rank)]
+        fn: Any = {
+            ("max", 1): F.max_pool1d,
+            ("max", 2): F.max_pool2d,
+            ("avg", 1): F.avg_pool1d,
+            ("avg", 2): F.avg_pool2d,
+        }[(self.op, self.rank)]
         return fn(x, self.pool_size, self.strides, self.padding)  # type: ignore[no-any-return]
 
 

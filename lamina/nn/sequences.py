@@ -26,8 +26,14 @@ from lamina.core.errors import DataError, message
 __all__ = ["CharVocabulary", "forecast_windows", "lengths", "pad_sequences", "windows"]
 
 
-def pad_sequences(sequences: Iterable[Sequence[Any]], *, maxlen: int | None = None, value: float = 0,
-                  dtype: Any = None, truncating: str = "post") -> np.ndarray:
+def pad_sequences(
+    sequences: Iterable[Sequence[Any]],
+    *,
+    maxlen: int | None = None,
+    value: float = 0,
+    dtype: Any = None,
+    truncating: str = "post",
+) -> np.ndarray:
     """Pad (after the end) and optionally truncate sequences into one ``(N, T, ...)`` array.
 
     Args:
@@ -45,25 +51,57 @@ def pad_sequences(sequences: Iterable[Sequence[Any]], *, maxlen: int | None = No
     """
     rows = [np.asarray(row) for row in sequences]
     if not rows:
-        raise DataError(message("pad_sequences() got no sequences.", "an empty list", "at least one sequence",
-                                "Check the filtering that produced the list."))
+        raise DataError(
+            message(
+                "pad_sequences() got no sequences.",
+                "an empty list",
+                "at least one sequence",
+                "Check the filtering that produced the list.",
+            )
+        )
     empty = [i for i, row in enumerate(rows) if len(row) == 0]
     if empty:
-        raise DataError(message("Sequences of length 0 cannot be padded into a batch.",
-                                f"{len(empty)} empty row(s), first at index {empty[0]}",
-                                "sequences with at least one step", "Drop the empty rows before padding."))
+        raise DataError(
+            message(
+                "Sequences of length 0 cannot be padded into a batch.",
+                f"{len(empty)} empty row(s), first at index {empty[0]}",
+                "sequences with at least one step",
+                "Drop the empty rows before padding.",
+            )
+        )
     step_shapes = {row.shape[1:] for row in rows}
     if len(step_shapes) > 1:
-        raise DataError(message("Sequence steps differ in shape.", sorted(map(str, step_shapes)),
-                                "every step with the same shape", "Give every step the same number of features."))
+        raise DataError(
+            message(
+                "Sequence steps differ in shape.",
+                sorted(map(str, step_shapes)),
+                "every step with the same shape",
+                "Give every step the same number of features.",
+            )
+        )
     if truncating not in ("post", "pre"):
-        raise DataError(message("Unknown truncating.", repr(truncating), "'post' or 'pre'", "Pass truncating='post'."))
+        raise DataError(
+            message(
+                "Unknown truncating.",
+                repr(truncating),
+                "'post' or 'pre'",
+                "Pass truncating='post'.",
+            )
+        )
     length = max(len(row) for row in rows) if maxlen is None else maxlen
     if length < 1:
-        raise DataError(message("maxlen must be positive.", f"maxlen={maxlen!r}", "an int >= 1",
-                                "Pass maxlen=None to pad to the longest sequence."))
+        raise DataError(
+            message(
+                "maxlen must be positive.",
+                f"maxlen={maxlen!r}",
+                "an int >= 1",
+                "Pass maxlen=None to pad to the longest sequence.",
+            )
+        )
     if dtype is None:
-        dtype = np.int64 if all(np.issubdtype(row.dtype, np.integer) for row in rows) else np.float32
+        dtype = (
+            np.int64 if all(np.issubdtype(row.dtype, np.integer) for row in rows) else np.float32
+        )
     out = np.full((len(rows), length, *rows[0].shape[1:]), value, dtype=dtype)
     for i, row in enumerate(rows):
         row = row[:length] if truncating == "post" else row[-length:]
@@ -102,17 +140,22 @@ def windows(ids: Any, length: int, *, stride: int | None = None) -> tuple[np.nda
     array = np.asarray(ids, dtype=np.int64)
     stride = length if stride is None else stride
     if array.ndim != 1 or length < 1 or stride < 1 or len(array) < length + 1:
-        raise DataError(message("windows() needs a 1-D id sequence longer than one window.",
-                                f"ids of shape {array.shape}, length={length}, stride={stride}",
-                                "1-D ids with len(ids) > length >= 1 and stride >= 1",
-                                "Pass a longer sequence or a shorter window."))
+        raise DataError(
+            message(
+                "windows() needs a 1-D id sequence longer than one window.",
+                f"ids of shape {array.shape}, length={length}, stride={stride}",
+                "1-D ids with len(ids) > length >= 1 and stride >= 1",
+                "Pass a longer sequence or a shorter window.",
+            )
+        )
     starts = np.arange(0, len(array) - length, stride)
     index = starts[:, None] + np.arange(length)[None, :]  # (windows, length)
     return array[index], array[index + 1]
 
 
-def forecast_windows(series: Any, lookback: int, horizon: int = 1, *,
-                     stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def forecast_windows(
+    series: Any, lookback: int, horizon: int = 1, *, stride: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """Cut a series into forecasting pairs: ``x[i] = series[s:s+lookback]``, ``y[i]`` the ``horizon`` values after.
 
     Args:
@@ -130,14 +173,24 @@ def forecast_windows(series: Any, lookback: int, horizon: int = 1, *,
     >>> x.tolist(), y.tolist()
     ([[0.0, 1.0, 2.0], [1.0, 2.0, 3.0]], [[3.0, 4.0], [4.0, 5.0]])
     """
-    array = np.asarray(series.to_numpy() if hasattr(series, "to_numpy") else series, dtype=np.float32)
+    array = np.asarray(
+        series.to_numpy() if hasattr(series, "to_numpy") else series, dtype=np.float32
+    )
     sizes = (lookback, horizon, stride)
-    if array.ndim not in (1, 2) or not all(isinstance(n, int) and n >= 1 for n in sizes) \
-            or len(array) < lookback + horizon:
-        raise DataError(message("forecast_windows() needs a 1-D or 2-D series longer than one window.",
-                                f"series of shape {array.shape}, lookback={lookback!r}, horizon={horizon!r}, "
-                                f"stride={stride!r}", "len(series) >= lookback + horizon, all three sizes ints >= 1",
-                                "Pass a longer series or a shorter lookback/horizon."))
+    if (
+        array.ndim not in (1, 2)
+        or not all(isinstance(n, int) and n >= 1 for n in sizes)
+        or len(array) < lookback + horizon
+    ):
+        raise DataError(
+            message(
+                "forecast_windows() needs a 1-D or 2-D series longer than one window.",
+                f"series of shape {array.shape}, lookback={lookback!r}, horizon={horizon!r}, "
+                f"stride={stride!r}",
+                "len(series) >= lookback + horizon, all three sizes ints >= 1",
+                "Pass a longer series or a shorter lookback/horizon.",
+            )
+        )
     starts = np.arange(0, len(array) - lookback - horizon + 1, stride)
     inputs = starts[:, None] + np.arange(lookback)[None, :]  # (windows, lookback)
     targets = starts[:, None] + lookback + np.arange(horizon)[None, :]  # (windows, horizon)
@@ -167,9 +220,14 @@ class CharVocabulary:
         """Ids of the characters of ``text``; an unknown character raises ``DataError`` naming it."""
         unknown = sorted(set(text) - set(self._ids))
         if unknown:
-            raise DataError(message("Text has characters outside the vocabulary.", repr("".join(unknown[:20])),
-                                    f"characters among {''.join(self.characters)[:80]!r}",
-                                    "Build the vocabulary from text that includes them."))
+            raise DataError(
+                message(
+                    "Text has characters outside the vocabulary.",
+                    repr("".join(unknown[:20])),
+                    f"characters among {''.join(self.characters)[:80]!r}",
+                    "Build the vocabulary from text that includes them.",
+                )
+            )
         return np.fromiter((self._ids[c] for c in text), dtype=np.int64, count=len(text))
 
     def decode(self, ids: Iterable[int]) -> str:

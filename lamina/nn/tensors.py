@@ -26,8 +26,18 @@ from torch.utils.data import Dataset as TorchDataset
 
 from lamina.core.errors import ConfigError, DataError, message
 
-__all__ = ["ArrayLoader", "WordVocabulary", "as_loader", "check_finite", "class_weights", "is_in_memory",
-           "sample_weights", "to_tensor", "tokenize", "train_validation_split"]
+__all__ = [
+    "ArrayLoader",
+    "WordVocabulary",
+    "as_loader",
+    "check_finite",
+    "class_weights",
+    "is_in_memory",
+    "sample_weights",
+    "to_tensor",
+    "tokenize",
+    "train_validation_split",
+]
 
 Batch = tuple[torch.Tensor, ...]
 
@@ -73,9 +83,14 @@ def _pandas_values(frame: Any, name: str) -> np.ndarray:
     columns = [frame.name] if frame.ndim == 1 else list(frame.columns)
     bad = [f"{c!r} ({d})" for c, d in zip(columns, dtypes) if d.kind not in "biuf"]
     if bad:
-        raise DataError(message(
-            f"`{name}` has non-numeric columns.", ", ".join(bad[:5]), "numeric columns only",
-            "Encode them first (e.g. pandas.get_dummies for categories) or drop them."))
+        raise DataError(
+            message(
+                f"`{name}` has non-numeric columns.",
+                ", ".join(bad[:5]),
+                "numeric columns only",
+                "Encode them first (e.g. pandas.get_dummies for categories) or drop them.",
+            )
+        )
     return frame.to_numpy()  # type: ignore[no-any-return]
 
 
@@ -89,10 +104,14 @@ def _numeric(array: np.ndarray, name: str) -> np.ndarray:
                 float(value)
             except (TypeError, ValueError):
                 position = np.unravel_index(index, array.shape)
-                raise DataError(message(
-                    f"`{name}` contains a value that is not a number.",
-                    f"{value!r} at index {tuple(int(i) for i in position)}", "numbers only",
-                    "Convert or encode that column, or remove the row.")) from None
+                raise DataError(
+                    message(
+                        f"`{name}` contains a value that is not a number.",
+                        f"{value!r} at index {tuple(int(i) for i in position)}",
+                        "numbers only",
+                        "Convert or encode that column, or remove the row.",
+                    )
+                ) from None
         raise
 
 
@@ -106,9 +125,14 @@ def check_finite(tensor: torch.Tensor, name: str = "x") -> None:
     if not bool(torch.isfinite(low) & torch.isfinite(high)):
         bad = torch.nonzero(~torch.isfinite(tensor))[0].tolist()
         value = tensor[tuple(bad)].item()
-        raise DataError(message(f"`{name}` contains NaN or infinite values.",
-                                f"{value} at index {tuple(bad)}", "finite numbers",
-                                "Impute or drop those rows (e.g. np.nan_to_num, or DataFrame.dropna)."))
+        raise DataError(
+            message(
+                f"`{name}` contains NaN or infinite values.",
+                f"{value} at index {tuple(bad)}",
+                "finite numbers",
+                "Impute or drop those rows (e.g. np.nan_to_num, or DataFrame.dropna).",
+            )
+        )
 
 
 class ArrayLoader:
@@ -121,8 +145,14 @@ class ArrayLoader:
         generator: a ``torch.Generator`` on that device for the order (reproducible runs).
     """
 
-    def __init__(self, tensors: Sequence[torch.Tensor], batch_size: int = 32, *, shuffle: bool = False,
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        tensors: Sequence[torch.Tensor],
+        batch_size: int = 32,
+        *,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
         self.tensors = tuple(tensors)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -144,11 +174,11 @@ class ArrayLoader:
         n, size, tensors = self.num_samples, self.batch_size, self.tensors
         if not self.shuffle:
             for start in range(0, n, size):
-                yield tuple(t[start:start + size] for t in tensors)
+                yield tuple(t[start : start + size] for t in tensors)
             return
         order = torch.randperm(n, device=tensors[0].device, generator=self.generator)
         for start in range(0, n, size):
-            index = order[start:start + size]
+            index = order[start : start + size]
             # index_select is ~3x faster than fancy indexing (t[index]) and gives the same rows.
             yield tuple(t.index_select(0, index) for t in tensors)
 
@@ -156,33 +186,58 @@ class ArrayLoader:
 def train_validation_split(tensors: Sequence[torch.Tensor], fraction: float) -> tuple[Batch, Batch]:
     """Hold out the last ``fraction`` of rows (before any shuffling), as Keras does."""
     if not 0.0 < fraction < 1.0:
-        raise DataError(message("validation_split out of range.", repr(fraction), "0 < fraction < 1",
-                                "Pass e.g. validation_split=0.1."))
+        raise DataError(
+            message(
+                "validation_split out of range.",
+                repr(fraction),
+                "0 < fraction < 1",
+                "Pass e.g. validation_split=0.1.",
+            )
+        )
     n = len(tensors[0])
     cut = n - max(1, int(round(n * fraction)))
     if cut < 1:
-        raise DataError(message("Too few rows to hold out a validation set.", f"{n} rows", ">= 2 rows",
-                                "Pass more data or validation_split=0."))
+        raise DataError(
+            message(
+                "Too few rows to hold out a validation set.",
+                f"{n} rows",
+                ">= 2 rows",
+                "Pass more data or validation_split=0.",
+            )
+        )
     return tuple(t[:cut] for t in tensors), tuple(t[cut:] for t in tensors)
 
 
-def as_loader(data: Any, batch_size: int, *, shuffle: bool, generator: torch.Generator | None = None) -> Any:
+def as_loader(
+    data: Any, batch_size: int, *, shuffle: bool, generator: torch.Generator | None = None
+) -> Any:
     """An iterable of batches for a ``Dataset`` or a ``DataLoader`` (returned unchanged)."""
     if isinstance(data, DataLoader):
         return data
     if isinstance(data, TorchDataset):
         return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator)
-    raise DataError(message("Cannot make batches from this object.", type(data).__name__,
-                            "a NumPy array, torch tensor, pandas DataFrame/Series, Dataset or DataLoader",
-                            "Convert the data to one of those types."))
+    raise DataError(
+        message(
+            "Cannot make batches from this object.",
+            type(data).__name__,
+            "a NumPy array, torch tensor, pandas DataFrame/Series, Dataset or DataLoader",
+            "Convert the data to one of those types.",
+        )
+    )
 
 
 def sample_weights(weights: Any, rows: int) -> torch.Tensor:
     """One float weight per row, validated (length, finiteness)."""
     tensor = to_tensor(weights, name="sample_weight").float().reshape(-1)
     if len(tensor) != rows:
-        raise DataError(message("sample_weight needs one weight per row.", f"{len(tensor)} weights",
-                                f"{rows} weights", "Pass an array with one weight per row of x."))
+        raise DataError(
+            message(
+                "sample_weight needs one weight per row.",
+                f"{len(tensor)} weights",
+                f"{rows} weights",
+                "Pass an array with one weight per row of x.",
+            )
+        )
     check_finite(tensor, "sample_weight")
     return tensor
 
@@ -195,8 +250,14 @@ def class_weights(class_weight: Any, device: torch.device | str = "cpu") -> torc
     """
     if isinstance(class_weight, dict):
         if not all(isinstance(k, (int, np.integer)) and k >= 0 for k in class_weight):
-            raise ConfigError(message("class_weight keys must be class ids.", sorted(class_weight, key=str)[:5],
-                                      "non-negative ints", "Map labels to ids first, e.g. {0: 1.0, 1: 5.0}."))
+            raise ConfigError(
+                message(
+                    "class_weight keys must be class ids.",
+                    sorted(class_weight, key=str)[:5],
+                    "non-negative ints",
+                    "Map labels to ids first, e.g. {0: 1.0, 1: 5.0}.",
+                )
+            )
         dense = torch.ones(int(max(class_weight)) + 1)
         for key, value in class_weight.items():
             dense[int(key)] = float(value)
@@ -206,7 +267,9 @@ def class_weights(class_weight: Any, device: torch.device | str = "cpu") -> torc
 
 
 # ---------------------------------------------------------------- words
-_WORD = re.compile(r"\w+(?:'\w+)*|[^\w\s]")  # words (with inner apostrophes: "o'er") or one punctuation mark
+_WORD = re.compile(
+    r"\w+(?:'\w+)*|[^\w\s]"
+)  # words (with inner apostrophes: "o'er") or one punctuation mark
 
 
 def tokenize(text: str, *, lower: bool = True) -> list[str]:
@@ -223,8 +286,14 @@ def tokenize(text: str, *, lower: bool = True) -> list[str]:
     ['o', 'romeo', ',', 'romeo', '!', 'wherefore', 'art', 'thou', '?']
     """
     if not isinstance(text, str):
-        raise DataError(message("tokenize() takes a string.", type(text).__name__, "a str",
-                                "Pass the text itself, e.g. open(path).read()."))
+        raise DataError(
+            message(
+                "tokenize() takes a string.",
+                type(text).__name__,
+                "a str",
+                "Pass the text itself, e.g. open(path).read().",
+            )
+        )
     return _WORD.findall(text.lower() if lower else text)
 
 
@@ -247,25 +316,51 @@ class WordVocabulary:
 
     PAD, UNK = "<pad>", "<unk>"
 
-    def __init__(self, tokens: str | Iterable[str], *, min_count: int = 1, max_size: int | None = None,
-                 lower: bool = True) -> None:
-        for name, value in (("min_count", min_count), ("max_size", 1 if max_size is None else max_size)):
+    def __init__(
+        self,
+        tokens: str | Iterable[str],
+        *,
+        min_count: int = 1,
+        max_size: int | None = None,
+        lower: bool = True,
+    ) -> None:
+        for name, value in (
+            ("min_count", min_count),
+            ("max_size", 1 if max_size is None else max_size),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(message(f"WordVocabulary {name} must be a positive int.", f"{name}={value!r}",
-                                          "an int >= 1", f"Pass e.g. {name}=5."))
+                raise ConfigError(
+                    message(
+                        f"WordVocabulary {name} must be a positive int.",
+                        f"{name}={value!r}",
+                        "an int >= 1",
+                        f"Pass e.g. {name}=5.",
+                    )
+                )
         self.min_count, self.max_size, self.lower = min_count, max_size, lower
         words = tokenize(tokens, lower=lower) if isinstance(tokens, str) else list(tokens)
         if not words or not all(isinstance(word, str) for word in words):
-            raise DataError(message("WordVocabulary needs some words.", repr(words[:5]) if words else "no tokens",
-                                    "a non-empty text or iterable of str tokens",
-                                    "Pass text with at least one word, or a list of tokens."))
+            raise DataError(
+                message(
+                    "WordVocabulary needs some words.",
+                    repr(words[:5]) if words else "no tokens",
+                    "a non-empty text or iterable of str tokens",
+                    "Pass text with at least one word, or a list of tokens.",
+                )
+            )
         counts = sorted(Counter(words).items(), key=lambda item: (-item[1], item[0]))
-        kept = [(word, n) for word, n in counts if n >= min_count and word not in (self.PAD, self.UNK)]
+        kept = [
+            (word, n) for word, n in counts if n >= min_count and word not in (self.PAD, self.UNK)
+        ]
         self._index(kept[:max_size])
 
     def _index(self, counted: Sequence[tuple[str, int]]) -> None:
         self.words = [self.PAD, self.UNK, *(word for word, _ in counted)]
-        self.counts = [0, 0, *(int(n) for _, n in counted)]  # counts[id]: how often the word was seen
+        self.counts = [
+            0,
+            0,
+            *(int(n) for _, n in counted),
+        ]  # counts[id]: how often the word was seen
         self._ids = {word: i for i, word in enumerate(self.words)}
 
     def __len__(self) -> int:
@@ -275,31 +370,50 @@ class WordVocabulary:
         return word in self._ids
 
     def __repr__(self) -> str:
-        return f"lamina.data.WordVocabulary({len(self.words) - 2} words, min_count={self.min_count})"
+        return (
+            f"lamina.data.WordVocabulary({len(self.words) - 2} words, min_count={self.min_count})"
+        )
 
     def encode(self, tokens: str | Iterable[str]) -> np.ndarray:
         """Ids of a text's tokens (or of a list of tokens); words outside the vocabulary get ``<unk>`` (1)."""
         words = tokenize(tokens, lower=self.lower) if isinstance(tokens, str) else list(tokens)
-        return np.fromiter((self._ids.get(word, 1) for word in words), dtype=np.int64, count=len(words))
+        return np.fromiter(
+            (self._ids.get(word, 1) for word in words), dtype=np.int64, count=len(words)
+        )
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         """The tokens for ``ids``; padding ids are dropped (``" ".join`` them for text)."""
         ids = [int(i) for i in ids]
         bad = [i for i in ids if not 0 <= i < len(self.words)]
         if bad:
-            raise DataError(message("Ids outside the vocabulary.", bad[:5], f"ids in 0..{len(self.words) - 1}",
-                                    "Decode ids made by this vocabulary's encode()."))
+            raise DataError(
+                message(
+                    "Ids outside the vocabulary.",
+                    bad[:5],
+                    f"ids in 0..{len(self.words) - 1}",
+                    "Decode ids made by this vocabulary's encode().",
+                )
+            )
         return [self.words[i] for i in ids if i != 0]
 
     def get_config(self) -> dict[str, Any]:
         """A JSON-able dict that :meth:`from_config` turns back into this vocabulary."""
-        return {"words": self.words[2:], "counts": self.counts[2:], "min_count": self.min_count,
-                "max_size": self.max_size, "lower": self.lower}
+        return {
+            "words": self.words[2:],
+            "counts": self.counts[2:],
+            "min_count": self.min_count,
+            "max_size": self.max_size,
+            "lower": self.lower,
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> WordVocabulary:
         """The vocabulary :meth:`get_config` described."""
-        vocabulary = cls([cls.PAD], min_count=config["min_count"], max_size=config["max_size"], lower=config["lower"])
+        vocabulary = cls(
+            [cls.PAD],
+            min_count=config["min_count"],
+            max_size=config["max_size"],
+            lower=config["lower"],
+        )
         vocabulary._index(list(zip(config["words"], config["counts"])))
         return vocabulary
-

@@ -61,12 +61,24 @@ class Tree:
     def __init__(self, label: Label, children: Iterable[Tree] = ()) -> None:
         children = tuple(children)
         if isinstance(label, bool) or not isinstance(label, (int, str, np.integer)):
-            raise DataError(message("A tree label must be a token id or a string.", f"{label!r} "
-                                    f"({type(label).__name__})", "an int or a str", "Pass e.g. Tree('+') or Tree(3)."))
+            raise DataError(
+                message(
+                    "A tree label must be a token id or a string.",
+                    f"{label!r} ({type(label).__name__})",
+                    "an int or a str",
+                    "Pass e.g. Tree('+') or Tree(3).",
+                )
+            )
         bad = [type(c).__name__ for c in children if not isinstance(c, Tree)]
         if bad:
-            raise DataError(message("Tree children must be Trees.", bad[:5], "a tuple of Tree",
-                                    "Build children with Tree(...) or use Tree.parse on nested tuples."))
+            raise DataError(
+                message(
+                    "Tree children must be Trees.",
+                    bad[:5],
+                    "a tuple of Tree",
+                    "Build children with Tree(...) or use Tree.parse on nested tuples.",
+                )
+            )
         object.__setattr__(self, "label", int(label) if isinstance(label, np.integer) else label)
         object.__setattr__(self, "children", children)
 
@@ -74,8 +86,10 @@ class Tree:
     children: tuple[Tree, ...]
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"lamina.trees.Tree is immutable (it is hashable); build a new Tree instead of "
-                             f"setting {name!r}.")
+        raise AttributeError(
+            f"lamina.trees.Tree is immutable (it is hashable); build a new Tree instead of "
+            f"setting {name!r}."
+        )
 
     @classmethod
     def parse(cls, nested: Any) -> Tree:
@@ -99,12 +113,18 @@ class Tree:
             if not isinstance(item, (tuple, list)):
                 built.append(item if isinstance(item, Tree) else cls(item))
             elif not item:
-                raise DataError(message("Tree.parse() found an empty tuple.", repr(nested)[:120],
-                                        "(label, child, ...) tuples or bare labels", "Give every node a label."))
+                raise DataError(
+                    message(
+                        "Tree.parse() found an empty tuple.",
+                        repr(nested)[:120],
+                        "(label, child, ...) tuples or bare labels",
+                        "Give every node a label.",
+                    )
+                )
             elif expanded:
                 count = len(item) - 1
-                children = built[len(built) - count:] if count else []
-                del built[len(built) - count:]
+                children = built[len(built) - count :] if count else []
+                del built[len(built) - count :]
                 built.append(cls(item[0], children))
             else:
                 stack.append((item, True))
@@ -131,25 +151,46 @@ class Tree:
         parent = [int(p) for p in np.asarray(parents).reshape(-1)]
         count = len(parent)
         if count == 0 or count != len(labels):
-            raise DataError(message("from_parents() needs one parent and one label per node.",
-                                    f"{count} parents, {len(labels)} labels", "equal, non-zero lengths",
-                                    "Pass parents and labels of the same length."))
+            raise DataError(
+                message(
+                    "from_parents() needs one parent and one label per node.",
+                    f"{count} parents, {len(labels)} labels",
+                    "equal, non-zero lengths",
+                    "Pass parents and labels of the same length.",
+                )
+            )
         outside = [i for i, p in enumerate(parent) if not -1 <= p < count]
         if outside:
-            raise DataError(message("A parent index is out of range.", f"node {outside[0]} has parent "
-                                    f"{parent[outside[0]]}", f"-1 (root) or 0..{count - 1}", "Fix that index."))
+            raise DataError(
+                message(
+                    "A parent index is out of range.",
+                    f"node {outside[0]} has parent {parent[outside[0]]}",
+                    f"-1 (root) or 0..{count - 1}",
+                    "Fix that index.",
+                )
+            )
         roots = [i for i, p in enumerate(parent) if p == -1]
         cycle = _find_cycle(parent)
         if cycle:
             path = " -> ".join(map(str, [*cycle, cycle[0]]))
-            raise DataError(message("The parent array has a cycle: these nodes are their own ancestors.",
-                                    f"nodes {sorted(cycle)} ({path}, each arrow to the parent), {len(roots)} root(s)",
-                                    "a tree: one root (parent -1), and every "
-                                    "node reaches the root by following parents", "Break the cycle at one node."))
+            raise DataError(
+                message(
+                    "The parent array has a cycle: these nodes are their own ancestors.",
+                    f"nodes {sorted(cycle)} ({path}, each arrow to the parent), {len(roots)} root(s)",
+                    "a tree: one root (parent -1), and every "
+                    "node reaches the root by following parents",
+                    "Break the cycle at one node.",
+                )
+            )
         if len(roots) != 1:
-            raise DataError(message("A tree needs exactly one root (a node with parent -1).",
-                                    f"{len(roots)} roots: nodes {roots[:10]}", "exactly one root",
-                                    "Give all but one of them a parent, or split into several trees."))
+            raise DataError(
+                message(
+                    "A tree needs exactly one root (a node with parent -1).",
+                    f"{len(roots)} roots: nodes {roots[:10]}",
+                    "exactly one root",
+                    "Give all but one of them a parent, or split into several trees.",
+                )
+            )
         kids: list[list[int]] = [[] for _ in range(count)]
         for node, p in enumerate(parent):
             if p >= 0:
@@ -191,7 +232,9 @@ class Tree:
         return built[id(self)]
 
     def _signature(self) -> tuple[tuple[Label, int], ...]:
-        return tuple((node.label, len(node.children)) for node in self)  # post-order + arity fixes the tree
+        return tuple(
+            (node.label, len(node.children)) for node in self
+        )  # post-order + arity fixes the tree
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Tree) and self._signature() == other._signature()
@@ -218,7 +261,7 @@ def _find_cycle(parent: list[int]) -> list[int]:
             walk.append(node)
             node = parent[node]
         if node != -1 and state[node] == 1:
-            return walk[walk.index(node):]
+            return walk[walk.index(node) :]
         for visited in walk:
             state[visited] = 2
     return []
@@ -254,23 +297,49 @@ def vocabulary_ids(vocabulary: Vocabulary) -> dict[Any, int] | None:
     if isinstance(vocabulary, Mapping):
         ids = dict(vocabulary)
     elif isinstance(vocabulary, (str, bytes)) or not isinstance(vocabulary, Sequence):
-        raise DataError(message("A tree vocabulary must be a mapping or a sequence of labels.",
-                                f"{type(vocabulary).__name__}", "{label: id} or a list of labels, or None",
-                                "Pass e.g. ['+', '-', '3'] (ids 1, 2, 3)."))
+        raise DataError(
+            message(
+                "A tree vocabulary must be a mapping or a sequence of labels.",
+                f"{type(vocabulary).__name__}",
+                "{label: id} or a list of labels, or None",
+                "Pass e.g. ['+', '-', '3'] (ids 1, 2, 3).",
+            )
+        )
     else:
         ids = {label: i + 1 for i, label in enumerate(vocabulary)}
         if len(ids) != len(vocabulary):
-            raise DataError(message("Vocabulary labels must be distinct.", f"{len(vocabulary)} labels, "
-                                    f"{len(ids)} distinct", "distinct labels", "Remove the duplicates."))
-    bad = {k: v for k, v in ids.items() if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1}
+            raise DataError(
+                message(
+                    "Vocabulary labels must be distinct.",
+                    f"{len(vocabulary)} labels, {len(ids)} distinct",
+                    "distinct labels",
+                    "Remove the duplicates.",
+                )
+            )
+    bad = {
+        k: v
+        for k, v in ids.items()
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1
+    }
     if bad:
-        raise DataError(message("Vocabulary ids must be ints >= 1 (0 is the padding label).",
-                                repr(dict(list(bad.items())[:5])), "ids 1, 2, ...", "Shift the ids by one."))
+        raise DataError(
+            message(
+                "Vocabulary ids must be ints >= 1 (0 is the padding label).",
+                repr(dict(list(bad.items())[:5])),
+                "ids 1, 2, ...",
+                "Shift the ids by one.",
+            )
+        )
     return ids
 
 
-def encode(trees: Sequence[Tree], vocabulary: Vocabulary = None, *, max_nodes: int | None = None,
-           max_children: int | None = None) -> np.ndarray:
+def encode(
+    trees: Sequence[Tree],
+    vocabulary: Vocabulary = None,
+    *,
+    max_nodes: int | None = None,
+    max_children: int | None = None,
+) -> np.ndarray:
     """Encode trees as one padded int64 array ``(N, max_nodes, 1 + max_children)``.
 
     Args:
@@ -287,9 +356,14 @@ def encode(trees: Sequence[Tree], vocabulary: Vocabulary = None, *, max_nodes: i
         DataError: no trees, an unknown label, or a tree too large for ``max_nodes``/``max_children``.
     """
     if isinstance(trees, Tree) or not isinstance(trees, Sequence) or len(trees) == 0:
-        raise DataError(message("encode() needs a non-empty list of trees.", f"{type(trees).__name__}"
-                                f"{' of length 0' if isinstance(trees, Sequence) else ''}", "a list of Tree",
-                                "Pass e.g. [Tree.parse(('+', '1', '2'))]."))
+        raise DataError(
+            message(
+                "encode() needs a non-empty list of trees.",
+                f"{type(trees).__name__}{' of length 0' if isinstance(trees, Sequence) else ''}",
+                "a list of Tree",
+                "Pass e.g. [Tree.parse(('+', '1', '2'))].",
+            )
+        )
     ids = vocabulary_ids(vocabulary)
     parsed = [Tree.parse(t) for t in trees]
     nodes = [list(t) for t in parsed]
@@ -298,17 +372,21 @@ def encode(trees: Sequence[Tree], vocabulary: Vocabulary = None, *, max_nodes: i
     max_nodes = longest if max_nodes is None else max_nodes
     max_children = widest if max_children is None else max_children
     if longest > max_nodes or widest > max_children:
-        raise DataError(message("A tree is too large for the requested encoding.",
-                                f"{longest} nodes and {widest} children at most",
-                                f"max_nodes={max_nodes}, max_children={max_children}",
-                                "Raise max_nodes/max_children, or leave them None to fit the trees."))
+        raise DataError(
+            message(
+                "A tree is too large for the requested encoding.",
+                f"{longest} nodes and {widest} children at most",
+                f"max_nodes={max_nodes}, max_children={max_children}",
+                "Raise max_nodes/max_children, or leave them None to fit the trees.",
+            )
+        )
     out = np.full((len(nodes), max_nodes, 1 + max_children), -1, dtype=np.int64)
     out[:, :, 0] = 0
     for row, tree in enumerate(nodes):
         position = {id(node): i for i, node in enumerate(tree)}
         for i, node in enumerate(tree):
             out[row, i, 0] = _label_id(node.label, ids, row)
-            out[row, i, 1:1 + len(node.children)] = [position[id(c)] for c in node.children]
+            out[row, i, 1 : 1 + len(node.children)] = [position[id(c)] for c in node.children]
     return out
 
 
@@ -316,14 +394,24 @@ def _label_id(label: Label, ids: dict[Any, int] | None, row: int) -> int:
     if ids is None:
         if isinstance(label, int) and label >= 1:
             return label
-        raise DataError(message("Without a vocabulary, tree labels must be token ids >= 1.",
-                                f"label {label!r} in tree {row}", "ints >= 1 (0 is padding)",
-                                "Pass a vocabulary (a list of the labels) to map them to ids."))
+        raise DataError(
+            message(
+                "Without a vocabulary, tree labels must be token ids >= 1.",
+                f"label {label!r} in tree {row}",
+                "ints >= 1 (0 is padding)",
+                "Pass a vocabulary (a list of the labels) to map them to ids.",
+            )
+        )
     if label not in ids:
         known = ", ".join(map(repr, list(ids)[:20]))
-        raise DataError(message("A tree has a label outside the vocabulary.", f"label {label!r} in tree {row}",
-                                f"one of {known}{', ...' if len(ids) > 20 else ''}",
-                                "Add the label to the vocabulary, or fix the tree."))
+        raise DataError(
+            message(
+                "A tree has a label outside the vocabulary.",
+                f"label {label!r} in tree {row}",
+                f"one of {known}{', ...' if len(ids) > 20 else ''}",
+                "Add the label to the vocabulary, or fix the tree.",
+            )
+        )
     return ids[label]
 
 
@@ -341,8 +429,14 @@ def decode(array: Any, vocabulary: Vocabulary = None) -> list[Tree]:
     names = {v: k for k, v in ids.items()} if ids is not None else None
     data = np.asarray(array)
     if data.ndim != 3 or data.shape[2] < 1 or data.shape[1] < 1:
-        raise DataError(message("decode() needs an encoded tree array.", f"shape {data.shape}",
-                                "(N, max_nodes, 1 + max_children)", "Pass the output of encode()."))
+        raise DataError(
+            message(
+                "decode() needs an encoded tree array.",
+                f"shape {data.shape}",
+                "(N, max_nodes, 1 + max_children)",
+                "Pass the output of encode().",
+            )
+        )
     trees = []
     for row, rows in enumerate(data):
         count = int((rows[:, 0] != 0).sum())
@@ -351,12 +445,28 @@ def decode(array: Any, vocabulary: Vocabulary = None) -> list[Tree]:
             label = int(rows[i, 0])
             children = [int(c) for c in rows[i, 1:] if c >= 0]
             if any(c >= i for c in children):
-                raise DataError(message("decode() found a child after its parent.", f"node {i} of tree {row} "
-                                        f"with children {children}", "children before parents (post-order)",
-                                        "Pass the output of encode()."))
-            built.append(Tree(label if names is None else names.get(label, label), [built[c] for c in children]))
+                raise DataError(
+                    message(
+                        "decode() found a child after its parent.",
+                        f"node {i} of tree {row} with children {children}",
+                        "children before parents (post-order)",
+                        "Pass the output of encode().",
+                    )
+                )
+            built.append(
+                Tree(
+                    label if names is None else names.get(label, label),
+                    [built[c] for c in children],
+                )
+            )
         if not built:
-            raise DataError(message("decode() found a tree with no nodes.", f"tree {row}", "at least one node",
-                                    "Drop the all-padding rows."))
+            raise DataError(
+                message(
+                    "decode() found a tree with no nodes.",
+                    f"tree {row}",
+                    "at least one node",
+                    "Drop the all-padding rows.",
+                )
+            )
         trees.append(built[-1])
     return trees

@@ -5,6 +5,20 @@ The engine imports no model family: a model brings its own ``train_step``. A dis
 plugs in here, beside the engine.
 """
 
-from lamina.train.engine import PRECISIONS, Engine, RunningMean, batch_rows, progress_callbacks, seed_everything
+from lamina.train.engine import (
+    PRECISIONS,
+    Engine,
+    RunningMean,
+    batch_rows,
+    progress_callbacks,
+    seed_everything,
+)
 
-__all__ = ["Engine", "PRECISIONS", "RunningMean", "batch_rows", "progress_callbacks", "seed_everything"]
+__all__ = [
+    "Engine",
+    "PRECISIONS",
+    "RunningMean",
+    "batch_rows",
+    "progress_callbacks",
+    "seed_everything",
+]

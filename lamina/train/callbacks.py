@@ -30,11 +30,28 @@ from lamina.train import schedules
 if TYPE_CHECKING:
     from lamina.models.base import Model
 
-__all__ = ["CSVLogger", "Callback", "EarlyStopping", "History", "LearningRateScheduler", "ModelCheckpoint",
-           "ProgressBar", "ReduceLROnPlateau", "TerminateOnNaN"]
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "ProgressBar",
+    "ReduceLROnPlateau",
+    "TerminateOnNaN",
+]
 
-HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
-         "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end")
+HOOKS = (
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_test_begin",
+    "on_test_end",
+)
 
 
 class Callback:
@@ -106,7 +123,9 @@ class History(Callback):
 
 def _mode(monitor: str, mode: str) -> str:
     if mode not in ("auto", "min", "max"):
-        raise ConfigError(message("Unknown mode.", repr(mode), "'auto', 'min' or 'max'", "Pass mode='auto'."))
+        raise ConfigError(
+            message("Unknown mode.", repr(mode), "'auto', 'min' or 'max'", "Pass mode='auto'.")
+        )
     if mode != "auto":
         return mode
     return "min" if any(k in monitor for k in ("loss", "error", "mse", "mae")) else "max"
@@ -114,9 +133,14 @@ def _mode(monitor: str, mode: str) -> str:
 
 def _monitored(logs: Mapping[str, float] | None, monitor: str, who: str) -> float:
     if not logs or monitor not in logs:
-        raise ConfigError(message(f"{who}: the monitored value is not in the logs.", repr(monitor),
-                                  f"one of {sorted(logs or {})}",
-                                  "Pass validation data for val_* keys, or monitor='loss'."))
+        raise ConfigError(
+            message(
+                f"{who}: the monitored value is not in the logs.",
+                repr(monitor),
+                f"one of {sorted(logs or {})}",
+                "Pass validation data for val_* keys, or monitor='loss'.",
+            )
+        )
     return float(logs[monitor])
 
 
@@ -134,8 +158,14 @@ class EarlyStopping(Callback):
     Its ``state_dict`` holds the best weights as tensors when ``restore_best_weights`` is set.
     """
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
-                 mode: str = "auto", restore_best_weights: bool = False) -> None:
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 0,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ) -> None:
         self.monitor, self.patience, self.min_delta = monitor, patience, abs(min_delta)
         self.mode = _mode(monitor, mode)
         self.restore_best_weights = restore_best_weights
@@ -170,11 +200,20 @@ class EarlyStopping(Callback):
             self.model.load_state_dict(self.best_state)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "wait": self.wait, "stopped_epoch": self.stopped_epoch,
-                "best_epoch": self.best_epoch, "best_state": self.best_state}
+        return {
+            "best": self.best,
+            "wait": self.wait,
+            "stopped_epoch": self.stopped_epoch,
+            "best_epoch": self.best_epoch,
+            "best_state": self.best_state,
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.best, self.wait, self.best_epoch = float(state["best"]), state["wait"], state["best_epoch"]
+        self.best, self.wait, self.best_epoch = (
+            float(state["best"]),
+            state["wait"],
+            state["best_epoch"],
+        )
         self.stopped_epoch, self.best_state = state["stopped_epoch"], state["best_state"]
 
     def __repr__(self) -> str:
@@ -191,8 +230,13 @@ class ModelCheckpoint(Callback):
         mode: ``"min"``, ``"max"`` or ``"auto"``.
     """
 
-    def __init__(self, filepath: str, monitor: str = "val_loss", save_best_only: bool = False,
-                 mode: str = "auto") -> None:
+    def __init__(
+        self,
+        filepath: str,
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        mode: str = "auto",
+    ) -> None:
         self.filepath, self.monitor, self.save_best_only = str(filepath), monitor, save_best_only
         self.mode = _mode(monitor, mode)
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -224,9 +268,14 @@ def _lr(optimizer: Any) -> float:
 def _load_scheduler(callback: Callback, state: Mapping[str, Any]) -> None:
     """Load the saved torch scheduler state (the optimizer's lrs come back with the optimizer's state)."""
     if not hasattr(callback, "scheduler"):
-        raise ConfigError(message(f"{type(callback).__name__}.load_state_dict() ran before on_train_begin().",
-                                  "no scheduler yet", "on_train_begin() first (it creates the scheduler)",
-                                  "Call on_train_begin(), then load_state_dict(), as the engine does."))
+        raise ConfigError(
+            message(
+                f"{type(callback).__name__}.load_state_dict() ran before on_train_begin().",
+                "no scheduler yet",
+                "on_train_begin() first (it creates the scheduler)",
+                "Call on_train_begin(), then load_state_dict(), as the engine does.",
+            )
+        )
     callback.scheduler.load_state_dict(dict(state["scheduler"]))
 
 
@@ -251,19 +300,44 @@ class ReduceLROnPlateau(Callback):
     >>> plateau = lamina.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2)
     """
 
-    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, min_delta: float = 1e-4,
-                 cooldown: int = 0, min_lr: float = 0.0, mode: str = "auto") -> None:
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+        mode: str = "auto",
+    ) -> None:
         if not 0 < factor < 1:
-            raise ConfigError(message("ReduceLROnPlateau needs 0 < factor < 1.", f"factor={factor!r}",
-                                      "a fraction such as 0.1", "Pass factor=0.5 to halve the learning rate."))
-        self.monitor, self.factor, self.patience, self.min_delta = monitor, factor, patience, abs(min_delta)
+            raise ConfigError(
+                message(
+                    "ReduceLROnPlateau needs 0 < factor < 1.",
+                    f"factor={factor!r}",
+                    "a fraction such as 0.1",
+                    "Pass factor=0.5 to halve the learning rate.",
+                )
+            )
+        self.monitor, self.factor, self.patience, self.min_delta = (
+            monitor,
+            factor,
+            patience,
+            abs(min_delta),
+        )
         self.cooldown, self.min_lr, self.mode = cooldown, min_lr, _mode(monitor, mode)
 
     def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.model.optimizer, mode=self.mode, factor=self.factor,  # type: ignore[arg-type]
-            patience=self.patience, threshold=self.min_delta, threshold_mode="abs", cooldown=self.cooldown,
-            min_lr=self.min_lr)
+            self.model.optimizer,
+            mode=self.mode,
+            factor=self.factor,  # type: ignore[arg-type]
+            patience=self.patience,
+            threshold=self.min_delta,
+            threshold_mode="abs",
+            cooldown=self.cooldown,
+            min_lr=self.min_lr,
+        )
         self.reductions: list[int] = []
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
@@ -282,8 +356,10 @@ class ReduceLROnPlateau(Callback):
         self.reductions = list(state["reductions"])
 
     def __repr__(self) -> str:
-        return f"lamina.callbacks.ReduceLROnPlateau(monitor={self.monitor!r}, factor={self.factor}, " \
-               f"patience={self.patience})"
+        return (
+            f"lamina.callbacks.ReduceLROnPlateau(monitor={self.monitor!r}, factor={self.factor}, "
+            f"patience={self.patience})"
+        )
 
 
 class LearningRateScheduler(Callback):
@@ -308,8 +384,14 @@ class LearningRateScheduler(Callback):
 
     def __init__(self, schedule: Any, per: str = "epoch", **options: Any) -> None:
         if per not in ("epoch", "step"):
-            raise ConfigError(message("Unknown per for LearningRateScheduler.", repr(per), "'epoch' or 'step'",
-                                      "Pass per='step' to update the learning rate after every batch."))
+            raise ConfigError(
+                message(
+                    "Unknown per for LearningRateScheduler.",
+                    repr(per),
+                    "'epoch' or 'step'",
+                    "Pass per='step' to update the learning rate after every batch.",
+                )
+            )
         self.schedule, self.per = schedules.get(schedule, **options), per
 
     def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
@@ -360,7 +442,9 @@ class CSVLogger(Callback):
     >>> logger = lamina.callbacks.CSVLogger("training.csv")
     """
 
-    def __init__(self, filename: str | os.PathLike[str], separator: str = ",", append: bool = False) -> None:
+    def __init__(
+        self, filename: str | os.PathLike[str], separator: str = ",", append: bool = False
+    ) -> None:
         self.filename, self.separator, self.append = os.fspath(filename), separator, append
 
     def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
@@ -412,8 +496,14 @@ class TerminateOnNaN(Callback):
 
     def __init__(self, check_every: int = 1) -> None:
         if not isinstance(check_every, int) or check_every < 0:
-            raise ConfigError(message("check_every must be an int >= 0.", repr(check_every), "an int >= 0",
-                                      "Pass check_every=1 (every step) or 0 (epoch ends only)."))
+            raise ConfigError(
+                message(
+                    "check_every must be an int >= 0.",
+                    repr(check_every),
+                    "an int >= 0",
+                    "Pass check_every=1 (every step) or 0 (epoch ends only).",
+                )
+            )
         self.check_every = check_every
 
     def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
@@ -456,9 +546,14 @@ class ProgressBar(Callback):
     def on_epoch_begin(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=self.steps, desc=f"Epoch {epoch + 1}/{self.epochs}", unit="step",
-                        file=self.stream or sys.stderr, leave=True,
-                        ncols=shutil.get_terminal_size((100, 20)).columns or 100)  # a 0-wide pty falls back
+        self.bar = tqdm(
+            total=self.steps,
+            desc=f"Epoch {epoch + 1}/{self.epochs}",
+            unit="step",
+            file=self.stream or sys.stderr,
+            leave=True,
+            ncols=shutil.get_terminal_size((100, 20)).columns or 100,
+        )  # a 0-wide pty falls back
         self.last = 0.0
 
     def on_train_batch_end(self, batch: int, logs: Mapping[str, float] | None = None) -> None:

@@ -93,8 +93,13 @@ def rng_state() -> dict[str, Any]:
     kind, keys, position, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
         "python": [version, list(internal), gauss],
-        "numpy": [kind, torch.from_numpy(np.array(keys, dtype=np.int64)), int(position), int(has_gauss),
-                  float(cached)],
+        "numpy": [
+            kind,
+            torch.from_numpy(np.array(keys, dtype=np.int64)),
+            int(position),
+            int(has_gauss),
+            float(cached),
+        ],
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -123,7 +128,9 @@ class Checkpointer:
         keep: how many recent checkpoints to keep.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], every: int | None = None, keep: int = 2) -> None:
+    def __init__(
+        self, directory: str | os.PathLike[str], every: int | None = None, keep: int = 2
+    ) -> None:
         self.directory = Path(directory)
         self.every = every
         self.keep = keep
@@ -134,15 +141,21 @@ class Checkpointer:
     def checkpoints(self) -> Iterator[Path]:
         """Complete checkpoints, oldest first."""
         if self.directory.is_dir():
-            yield from sorted(p for p in self.directory.glob("step-*") if (p / "state.json").is_file())
+            yield from sorted(
+                p for p in self.directory.glob("step-*") if (p / "state.json").is_file()
+            )
 
     def latest(self) -> Path | None:
         """The newest complete checkpoint named in ``LATEST`` (or found on disk), if any."""
         pointer = self.directory / "LATEST"
         name = pointer.read_text().strip() if pointer.is_file() else ""
-        if name.startswith("step-") and Path(name).name == name:  # only a checkpoint in this directory
+        if (
+            name.startswith("step-") and Path(name).name == name
+        ):  # only a checkpoint in this directory
             candidate = self.directory / name
-            if (candidate / "state.json").is_file() and (candidate / "tensors.safetensors").is_file():
+            if (candidate / "state.json").is_file() and (
+                candidate / "tensors.safetensors"
+            ).is_file():
                 return candidate
         found = list(self.checkpoints())
         return found[-1] if found else None
@@ -165,7 +178,7 @@ class Checkpointer:
         os.replace(staging, target)
         _write_synced(self.directory / ".LATEST.partial", name)
         os.replace(self.directory / ".LATEST.partial", self.directory / "LATEST")
-        for old in list(self.checkpoints())[:-self.keep]:
+        for old in list(self.checkpoints())[: -self.keep]:
             shutil.rmtree(old, ignore_errors=True)
         return target
 
@@ -180,16 +193,34 @@ class Checkpointer:
             meta = json.loads((path / "state.json").read_text())
             tensors = load_file(str(path / "tensors.safetensors"))
         except (OSError, ValueError, RuntimeError) as exc:
-            raise CheckpointError(message("The checkpoint cannot be read.", f"{path}: {exc}",
-                                          "a checkpoint written by lamina", "Delete it to start over.")) from None
+            raise CheckpointError(
+                message(
+                    "The checkpoint cannot be read.",
+                    f"{path}: {exc}",
+                    "a checkpoint written by lamina",
+                    "Delete it to start over.",
+                )
+            ) from None
         if meta.get("format") != "lamina.checkpoint" or meta.get("version") != VERSION:
-            raise CheckpointError(message("Unknown checkpoint format.", repr(meta.get("format")),
-                                          f"lamina.checkpoint version {VERSION}", "Delete it to start over."))
+            raise CheckpointError(
+                message(
+                    "Unknown checkpoint format.",
+                    repr(meta.get("format")),
+                    f"lamina.checkpoint version {VERSION}",
+                    "Delete it to start over.",
+                )
+            )
         try:
             return unflatten(meta, tensors)  # type: ignore[no-any-return]
         except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(message("The checkpoint is malformed.", f"{path}: {exc!r}"[:300],
-                                          "a checkpoint written by lamina", "Delete it to start over.")) from None
+            raise CheckpointError(
+                message(
+                    "The checkpoint is malformed.",
+                    f"{path}: {exc!r}"[:300],
+                    "a checkpoint written by lamina",
+                    "Delete it to start over.",
+                )
+            ) from None
 
 
 def _write_synced(path: Path, text: str) -> None:
@@ -201,10 +232,17 @@ def _write_synced(path: Path, text: str) -> None:
 
 def check_compatible(saved: dict[str, Any], current: dict[str, Any], path: Path | None) -> None:
     """Refuse a checkpoint whose architecture, parameter shapes or optimizer differ from this run."""
-    for key, label in (("architecture", "architecture"), ("optimizer_class", "optimizer"),
-                       ("shapes", "parameter shapes")):
+    for key, label in (
+        ("architecture", "architecture"),
+        ("optimizer_class", "optimizer"),
+        ("shapes", "parameter shapes"),
+    ):
         if saved.get(key) != current.get(key):
-            raise CheckpointError(message(
-                f"The checkpoint in {path} was written by a run with a different {label}.",
-                f"{label} {json.dumps(saved.get(key))[:200]}", f"{label} {json.dumps(current.get(key))[:200]}",
-                "Resume with the same model and optimizer, or pass a new checkpoint_dir (or resume=False)."))
+            raise CheckpointError(
+                message(
+                    f"The checkpoint in {path} was written by a run with a different {label}.",
+                    f"{label} {json.dumps(saved.get(key))[:200]}",
+                    f"{label} {json.dumps(current.get(key))[:200]}",
+                    "Resume with the same model and optimizer, or pass a new checkpoint_dir (or resume=False).",
+                )
+            )

@@ -32,7 +32,14 @@ from lamina.train.checkpoint import Checkpointer, check_compatible, rng_state, s
 if TYPE_CHECKING:
     from lamina.models.base import Model
 
-__all__ = ["Engine", "PRECISIONS", "RunningMean", "batch_rows", "progress_callbacks", "seed_everything"]
+__all__ = [
+    "Engine",
+    "PRECISIONS",
+    "RunningMean",
+    "batch_rows",
+    "progress_callbacks",
+    "seed_everything",
+]
 
 PRECISIONS = ("32", "bf16", "16-mixed")
 
@@ -50,19 +57,44 @@ class Engine:
         checkpointer: where to write resumable checkpoints (``lamina.checkpoint.Checkpointer``).
     """
 
-    def __init__(self, device: str | torch.device | None = "auto", *, precision: str = "32", accumulate: int = 1,
-                 clip_norm: float | None = None, clip_value: float | None = None,
-                 checkpointer: Checkpointer | None = None) -> None:
+    def __init__(
+        self,
+        device: str | torch.device | None = "auto",
+        *,
+        precision: str = "32",
+        accumulate: int = 1,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+        checkpointer: Checkpointer | None = None,
+    ) -> None:
         self.device = device if isinstance(device, torch.device) else select_device(device)
         if str(precision) not in PRECISIONS:
-            raise ConfigError(message("Unknown precision.", repr(precision), f"one of {PRECISIONS}",
-                                      "Pass precision='bf16' for mixed precision on CPU or recent GPUs."))
+            raise ConfigError(
+                message(
+                    "Unknown precision.",
+                    repr(precision),
+                    f"one of {PRECISIONS}",
+                    "Pass precision='bf16' for mixed precision on CPU or recent GPUs.",
+                )
+            )
         if precision == "16-mixed" and self.device.type != "cuda":
-            raise ConfigError(message("precision='16-mixed' needs a CUDA device.", f"device {self.device}",
-                                      "a CUDA device", "Use precision='bf16' on this device, or '32'."))
+            raise ConfigError(
+                message(
+                    "precision='16-mixed' needs a CUDA device.",
+                    f"device {self.device}",
+                    "a CUDA device",
+                    "Use precision='bf16' on this device, or '32'.",
+                )
+            )
         if not isinstance(accumulate, int) or accumulate < 1:
-            raise ConfigError(message("accumulate must be a positive int.", repr(accumulate), "an int >= 1",
-                                      "Pass accumulate=4 to step every 4 batches."))
+            raise ConfigError(
+                message(
+                    "accumulate must be a positive int.",
+                    repr(accumulate),
+                    "an int >= 1",
+                    "Pass accumulate=4 to step every 4 batches.",
+                )
+            )
         self.precision, self.accumulate = str(precision), accumulate
         self.clip_norm, self.clip_value = clip_norm, clip_value
         self.checkpointer = checkpointer
@@ -84,7 +116,9 @@ class Engine:
             return {k: self.to_device(v) for k, v in batch.items()}
         return batch
 
-    def _batches(self, loader: Iterable[Any], batches: Iterable[Any] | None = None) -> Iterable[Any]:
+    def _batches(
+        self, loader: Iterable[Any], batches: Iterable[Any] | None = None
+    ) -> Iterable[Any]:
         """``batches`` (default: a pass over ``loader``) on the device."""
         batches = loader if batches is None else batches
         on_device = getattr(loader, "tensors", None) is not None  # ArrayLoader: already placed
@@ -127,8 +161,15 @@ class Engine:
             optimizer.step()  # type: ignore[union-attr]
 
     # ------------------------------------------------------------------ loops
-    def fit(self, model: Model, train: Iterable[Any], validation: Iterable[Any] | None, epochs: int,
-            callbacks: Sequence[Callback] = (), resume: bool = False) -> History:
+    def fit(
+        self,
+        model: Model,
+        train: Iterable[Any],
+        validation: Iterable[Any] | None,
+        epochs: int,
+        callbacks: Sequence[Callback] = (),
+        resume: bool = False,
+    ) -> History:
         """The training loop. Returns the ``History``."""
         history = History()
         every = [*callbacks, history]
@@ -152,7 +193,9 @@ class Engine:
                 epoch_rng = self._epoch_rng(train, saved if epoch == start_epoch else None)
                 pending = iter(train)
                 if saved and epoch == start_epoch and start_step:
-                    self._skip(pending, model, saved)  # before any transfer: skipped batches stay where they are
+                    self._skip(
+                        pending, model, saved
+                    )  # before any transfer: skipped batches stay where they are
                 batches = self._batches(train, pending)
                 for step, batch in enumerate(batches, start_step if epoch == start_epoch else 0):
                     for c in batch_begin:
@@ -169,9 +212,13 @@ class Engine:
                     self._micro = 0
                 logs = model.epoch_logs()
                 if validation is not None:
-                    logs.update({f"val_{k}": v for k, v in self.evaluate(model, validation).items()})
+                    logs.update(
+                        {f"val_{k}": v for k, v in self.evaluate(model, validation).items()}
+                    )
                 _call(every, "on_epoch_end", epoch, logs)
-                if self.checkpointer is not None:  # the next epoch's order comes from the RNGs as they are now
+                if (
+                    self.checkpointer is not None
+                ):  # the next epoch's order comes from the RNGs as they are now
                     self._save(model, every, epoch + 1, 0, self._epoch_rng(train, None))
                 if model.stop_training:
                     break
@@ -212,7 +259,10 @@ class Engine:
             torch.set_rng_state(saved["epoch_rng"]["torch"])
             if generator is not None and saved["epoch_rng"].get("loader") is not None:
                 generator.set_state(saved["epoch_rng"]["loader"])
-        return {"torch": torch.get_rng_state(), "loader": generator.get_state() if generator is not None else None}
+        return {
+            "torch": torch.get_rng_state(),
+            "loader": generator.get_state() if generator is not None else None,
+        }
 
     def _skip(self, batches: Any, model: Model, saved: dict[str, Any]) -> None:
         """Consume the batches done before the checkpoint, then restore the step-boundary state."""
@@ -223,29 +273,59 @@ class Engine:
 
     def _fingerprint(self, model: Model) -> dict[str, Any]:
         try:  # a lamina model describes itself; any other module is known by its class name
-            architecture: Any = model.spec() if callable(getattr(model, "spec", None)) else type(model).__qualname__
+            architecture: Any = (
+                model.spec() if callable(getattr(model, "spec", None)) else type(model).__qualname__
+            )
         except ArtifactError:
             architecture = type(model).__qualname__
-        return {"architecture": architecture, "optimizer_class": type(model.optimizer).__name__,
-                "shapes": {k: list(v.shape) for k, v in model.state_dict().items()
-                           if isinstance(v, torch.Tensor)}}
+        return {
+            "architecture": architecture,
+            "optimizer_class": type(model.optimizer).__name__,
+            "shapes": {
+                k: list(v.shape)
+                for k, v in model.state_dict().items()
+                if isinstance(v, torch.Tensor)
+            },
+        }
 
-    def _save(self, model: Model, callbacks: Sequence[Callback], epoch: int, step: int,
-              epoch_rng: dict[str, Any] | None) -> None:
+    def _save(
+        self,
+        model: Model,
+        callbacks: Sequence[Callback],
+        epoch: int,
+        step: int,
+        epoch_rng: dict[str, Any] | None,
+    ) -> None:
         checkpointer = self.checkpointer
         if checkpointer is None:
             return
         state = {
-            **self._fingerprint(model), "epoch": epoch, "step": step, "micro": self._micro,
-            "model": model.state_dict(), "optimizer": model.optimizer.state_dict(),  # type: ignore[union-attr]
-            "scaler": self.scaler.state_dict() if self.scaler else None, "rng": rng_state(), "epoch_rng": epoch_rng,
-            "callbacks": {key: c.state_dict() for key, c in _keyed(callbacks).items() if hasattr(c, "state_dict")},
+            **self._fingerprint(model),
+            "epoch": epoch,
+            "step": step,
+            "micro": self._micro,
+            "model": model.state_dict(),
+            "optimizer": model.optimizer.state_dict(),  # type: ignore[union-attr]
+            "scaler": self.scaler.state_dict() if self.scaler else None,
+            "rng": rng_state(),
+            "epoch_rng": epoch_rng,
+            "callbacks": {
+                key: c.state_dict()
+                for key, c in _keyed(callbacks).items()
+                if hasattr(c, "state_dict")
+            },
             **model.tracker_state(),
         }
         checkpointer.save(state, epoch * model.fit_state_["steps"] + step)
 
-    def _maybe_checkpoint(self, model: Model, callbacks: Sequence[Callback], epoch: int, step: int,
-                          epoch_rng: dict[str, Any] | None) -> None:
+    def _maybe_checkpoint(
+        self,
+        model: Model,
+        callbacks: Sequence[Callback],
+        epoch: int,
+        step: int,
+        epoch_rng: dict[str, Any] | None,
+    ) -> None:
         every = self.checkpointer.every if self.checkpointer else None
         if (every and step % every == 0) or self._signal is not None:
             self._save(model, callbacks, epoch, step, epoch_rng)
@@ -257,12 +337,16 @@ class Engine:
         saved = checkpointer.load() if checkpointer is not None else None
         if saved is None:
             return None
-        check_compatible(saved, self._fingerprint(model), checkpointer.latest() if checkpointer else None)
+        check_compatible(
+            saved, self._fingerprint(model), checkpointer.latest() if checkpointer else None
+        )
         model.load_state_dict(saved["model"])
         model.optimizer.load_state_dict(saved["optimizer"])  # type: ignore[union-attr]
         if self.scaler is not None and saved.get("scaler"):
             self.scaler.load_state_dict(saved["scaler"])
-        for key, callback in _keyed(callbacks).items():  # matched by class, so added/removed callbacks are fine
+        for key, callback in _keyed(
+            callbacks
+        ).items():  # matched by class, so added/removed callbacks are fine
             state = saved["callbacks"].get(key)
             if state and hasattr(callback, "load_state_dict"):
                 callback.load_state_dict(state)
@@ -306,7 +390,11 @@ class RunningMean:
         self.count += size
 
     def compute(self) -> float:
-        return float(self.total) / self.count if self.total is not None and self.count else float("nan")
+        return (
+            float(self.total) / self.count
+            if self.total is not None and self.count
+            else float("nan")
+        )
 
 
 def batch_rows(batch: Any) -> int:
@@ -325,7 +413,6 @@ def seed_everything(seed: int | None, device: torch.device) -> torch.Generator:
     generator = torch.Generator(device=device)
     generator.manual_seed(int(torch.randint(0, 2**62, (1,)).item()) if seed is None else seed)
     return generator
-
 
 
 def progress_callbacks(verbose: int | str) -> list[Callback]:

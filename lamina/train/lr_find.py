@@ -50,8 +50,17 @@ class LRFinderResult:
         return plot_lr_find(self, path)
 
 
-def lr_find(model: Model, x: Any, y: Any, *, min_lr: float = 1e-7, max_lr: float = 10.0, steps: int = 100,
-            batch_size: int = 32, stop_factor: float = 4.0) -> LRFinderResult:
+def lr_find(
+    model: Model,
+    x: Any,
+    y: Any,
+    *,
+    min_lr: float = 1e-7,
+    max_lr: float = 10.0,
+    steps: int = 100,
+    batch_size: int = 32,
+    stop_factor: float = 4.0,
+) -> LRFinderResult:
     """Train briefly with an exponentially rising learning rate and record the loss (the LR range test).
 
     Uses the model's compiled loss and optimizer through ``model.train_step``, on shuffled
@@ -80,9 +89,14 @@ def lr_find(model: Model, x: Any, y: Any, *, min_lr: float = 1e-7, max_lr: float
     True
     """
     if not (0 < min_lr < max_lr) or not isinstance(steps, int) or steps < 2 or stop_factor <= 1:
-        raise ConfigError(message("lr_find needs 0 < min_lr < max_lr, steps >= 2 and stop_factor > 1.",
-                                  f"min_lr={min_lr}, max_lr={max_lr}, steps={steps!r}, stop_factor={stop_factor}",
-                                  "a rising range of learning rates", "Pass e.g. min_lr=1e-7, max_lr=10, steps=100."))
+        raise ConfigError(
+            message(
+                "lr_find needs 0 < min_lr < max_lr, steps >= 2 and stop_factor > 1.",
+                f"min_lr={min_lr}, max_lr={max_lr}, steps={steps!r}, stop_factor={stop_factor}",
+                "a rising range of learning rates",
+                "Pass e.g. min_lr=1e-7, max_lr=10, steps=100.",
+            )
+        )
     compiled = model._compiled_or_raise("lr_find")
     device = next(iter(model.parameters()), torch.empty(0)).device
     tx, ty = data_lib.to_tensor(x, name="x").to(device), data_lib.to_tensor(y, name="y").to(device)
@@ -94,14 +108,26 @@ def lr_find(model: Model, x: Any, y: Any, *, min_lr: float = 1e-7, max_lr: float
     saved = copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
     was_training, previous = model.training, model.__dict__.get("engine_")
     # A plain engine for the sweep: one optimizer step per batch even if the last fit accumulated.
-    model.engine_ = Engine(device, precision=getattr(previous, "precision", "32"),
-                           clip_norm=compiled.get("clip_norm"), clip_value=compiled.get("clip_value"))
-    loader = data_lib.ArrayLoader((tx, ty), batch_size, shuffle=True,
-                                  generator=torch.Generator(device=device).manual_seed(0))
+    model.engine_ = Engine(
+        device,
+        precision=getattr(previous, "precision", "32"),
+        clip_norm=compiled.get("clip_norm"),
+        clip_value=compiled.get("clip_value"),
+    )
+    loader = data_lib.ArrayLoader(
+        (tx, ty), batch_size, shuffle=True, generator=torch.Generator(device=device).manual_seed(0)
+    )
     result = LRFinderResult()
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            _sweep(model, optimizer, _cycle(loader), np.geomspace(min_lr, max_lr, steps), stop_factor, result)
+            _sweep(
+                model,
+                optimizer,
+                _cycle(loader),
+                np.geomspace(min_lr, max_lr, steps),
+                stop_factor,
+                result,
+            )
     finally:
         model.load_state_dict(saved[0])
         optimizer.load_state_dict(saved[1])
@@ -119,14 +145,23 @@ def _cycle(loader: data_lib.ArrayLoader) -> Iterator[Any]:
         yield from loader  # a new shuffle each pass
 
 
-def _sweep(model: Model, optimizer: torch.optim.Optimizer, batches: Iterator[Any], lrs: np.ndarray,
-           stop_factor: float, result: LRFinderResult, beta: float = 0.98) -> None:
+def _sweep(
+    model: Model,
+    optimizer: torch.optim.Optimizer,
+    batches: Iterator[Any],
+    lrs: np.ndarray,
+    stop_factor: float,
+    result: LRFinderResult,
+    beta: float = 0.98,
+) -> None:
     model.train()
     average, best = 0.0, math.inf
     for step, lr in enumerate(lrs.tolist()):
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss = float(model.train_step(next(batches))["loss"])  # one host sync per step: needed to stop
+        loss = float(
+            model.train_step(next(batches))["loss"]
+        )  # one host sync per step: needed to stop
         average = beta * average + (1 - beta) * loss
         smoothed = average / (1 - beta ** (step + 1))
         if not math.isfinite(smoothed):
@@ -145,5 +180,5 @@ def _suggest(lrs: list[float], losses: list[float]) -> float | None:
     start = len(losses) // 10  # the first points are single noisy batches, barely smoothed yet
     if lowest - start < 2:
         return lrs[lowest] / 10
-    slopes = np.gradient(np.asarray(losses[start:lowest + 1]), np.log(lrs[start:lowest + 1]))
+    slopes = np.gradient(np.asarray(losses[start : lowest + 1]), np.log(lrs[start : lowest + 1]))
     return lrs[start + int(np.argmin(slopes))]

@@ -27,8 +27,20 @@ import torch.nn.functional as F
 from lamina.core.catalog import registries
 from lamina.core.errors import ConfigError, ShapeError, message
 
-__all__ = ["AUC", "Accuracy", "F1Score", "Mean", "MeanAbsoluteError", "MeanSquaredError", "Metric",
-           "Perplexity", "Precision", "R2Score", "Recall", "TopKAccuracy"]
+__all__ = [
+    "AUC",
+    "Accuracy",
+    "F1Score",
+    "Mean",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "Metric",
+    "Perplexity",
+    "Precision",
+    "R2Score",
+    "Recall",
+    "TopKAccuracy",
+]
 
 Weight: TypeAlias = "torch.Tensor | float | None"  # per-sample weights, or one number for the batch
 
@@ -51,7 +63,9 @@ class Metric:
         """Drop the accumulated state."""
         self._state = []
 
-    def update(self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None) -> None:
+    def update(
+        self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None
+    ) -> None:
         """Accumulate one batch on its device, without syncing the host."""
         raise NotImplementedError
 
@@ -67,14 +81,19 @@ class Metric:
         """Everything accumulated so far, as tensors and plain values (checkpoints store it)."""
         return {"state": list(self._state)}
 
-    def load_state_dict(self, state: Mapping[str, Any], device: torch.device | str | None = None) -> None:
+    def load_state_dict(
+        self, state: Mapping[str, Any], device: torch.device | str | None = None
+    ) -> None:
         """Restore :meth:`state_dict`'s result, moving its tensors to ``device``."""
         self._state = [t.to(device) for t in state["state"]]
 
     def __repr__(self) -> str:
         params = inspect.signature(type(self).__init__).parameters.values()
-        args = [f"{p.name}={getattr(self, p.name)!r}" for p in params
-                if p.default is not p.empty and getattr(self, p.name, p.default) != p.default]
+        args = [
+            f"{p.name}={getattr(self, p.name)!r}"
+            for p in params
+            if p.default is not p.empty and getattr(self, p.name, p.default) != p.default
+        ]
         return f"lamina.metrics.{type(self).__name__}({', '.join(args)})"
 
     def _zeros(self, device: torch.device, *shapes: tuple[int, ...]) -> list[torch.Tensor]:
@@ -83,25 +102,37 @@ class Metric:
             dtype = torch.float32 if device.type == "mps" else torch.float64
             self._state = [torch.zeros(shape, dtype=dtype, device=device) for shape in shapes]
         elif self._state[0].shape != shapes[0]:
-            raise ShapeError(message(
-                f"{type(self).__name__} got a batch with a different number of outputs.",
-                f"outputs {tuple(shapes[0])}", f"outputs {tuple(self._state[0].shape)} as in earlier batches",
-                "Call reset() before evaluating a different model."))
+            raise ShapeError(
+                message(
+                    f"{type(self).__name__} got a batch with a different number of outputs.",
+                    f"outputs {tuple(shapes[0])}",
+                    f"outputs {tuple(self._state[0].shape)} as in earlier batches",
+                    "Call reset() before evaluating a different model.",
+                )
+            )
         return self._state
 
 
 def _divide(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
     """numerator / denominator, and 0 where the denominator is 0 (sklearn's zero_division=0)."""
     zero = denominator == 0
-    return torch.where(zero, torch.zeros_like(numerator), numerator / torch.where(zero, 1.0, denominator))
+    return torch.where(
+        zero, torch.zeros_like(numerator), numerator / torch.where(zero, 1.0, denominator)
+    )
 
 
-def shape_error(metric: Metric, y_pred: torch.Tensor, y_true: torch.Tensor, expected: str) -> ShapeError:
+def shape_error(
+    metric: Metric, y_pred: torch.Tensor, y_true: torch.Tensor, expected: str
+) -> ShapeError:
     """The ``ShapeError`` to raise when ``metric`` gets mismatched ``y_pred``/``y_true``: both shapes, ``expected``."""
-    return ShapeError(message(
-        f"{type(metric).__name__} got y_pred and y_true whose shapes do not match.",
-        f"y_pred.shape={tuple(y_pred.shape)}, y_true.shape={tuple(y_true.shape)}", expected,
-        "Check the model's output size and the targets, e.g. with model(x).shape and y.shape."))
+    return ShapeError(
+        message(
+            f"{type(metric).__name__} got y_pred and y_true whose shapes do not match.",
+            f"y_pred.shape={tuple(y_pred.shape)}, y_true.shape={tuple(y_true.shape)}",
+            expected,
+            "Check the model's output size and the targets, e.g. with model(x).shape and y.shape.",
+        )
+    )
 
 
 def broadcast_weights(sample_weight: Weight, shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
@@ -118,21 +149,33 @@ def broadcast_weights(sample_weight: Weight, shape: torch.Size, like: torch.Tens
     if weight.ndim < len(shape):  # (N,) -> (N, 1, ...)
         weight = weight.reshape(weight.shape + (1,) * (len(shape) - weight.ndim))
     if weight.ndim != len(shape) or any(w not in (1, s) for w, s in zip(weight.shape, shape)):
-        raise ShapeError(message(
-            "sample_weight does not fit the batch.", f"sample_weight.shape={received}",
-            f"one weight per sample {tuple(shape[:1])} or the target shape {tuple(shape)}",
-            "Pass one weight per sample."))
+        raise ShapeError(
+            message(
+                "sample_weight does not fit the batch.",
+                f"sample_weight.shape={received}",
+                f"one weight per sample {tuple(shape[:1])} or the target shape {tuple(shape)}",
+                "Pass one weight per sample.",
+            )
+        )
     return weight.expand(shape)
 
 
-def _classes(metric: Metric, y_pred: torch.Tensor, y_true: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _classes(
+    metric: Metric, y_pred: torch.Tensor, y_true: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Scores (..., C) and integer labels (...); C == 1 is binary with labels 0/1."""
     scores = y_pred.detach()
     if scores.ndim == 1:  # (N,) binary logits -> (N, 1)
         scores = scores.unsqueeze(-1)
-    if scores.ndim == 0 or (y_true.shape not in (scores.shape, scores.shape[:-1], (*scores.shape[:-1], 1))):
-        raise shape_error(metric, y_pred, y_true,
-                           "y_true of shape y_pred.shape[:-1] (class indices) or y_pred.shape (one-hot)")
+    if scores.ndim == 0 or (
+        y_true.shape not in (scores.shape, scores.shape[:-1], (*scores.shape[:-1], 1))
+    ):
+        raise shape_error(
+            metric,
+            y_pred,
+            y_true,
+            "y_true of shape y_pred.shape[:-1] (class indices) or y_pred.shape (one-hot)",
+        )
     labels = y_true.detach()
     if scores.shape[-1] > 1 and labels.shape == (*scores.shape[:-1], 1):
         labels = labels[..., 0]  # (N, 1) class ids
@@ -161,7 +204,9 @@ class Mean(Metric):
         self.name = name
         self.reset()
 
-    def update(self, values: torch.Tensor, y_true: object = None, sample_weight: Weight = None) -> None:
+    def update(
+        self, values: torch.Tensor, y_true: object = None, sample_weight: Weight = None
+    ) -> None:
         """Add ``values`` (``y_true`` is ignored) with weight ``sample_weight``."""
         total, count = self._zeros(values.device, (), ())
         weight = broadcast_weights(sample_weight, values.shape, total)
@@ -193,12 +238,16 @@ class Accuracy(Metric):
         self.threshold = threshold
         self.reset()
 
-    def update(self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None) -> None:
+    def update(
+        self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None
+    ) -> None:
         scores, labels = _classes(self, y_pred, y_true)
         binary = scores.shape[-1] == 1
         predicted = (scores[..., 0] > self.threshold).long() if binary else scores.argmax(-1)
         correct, count = self._zeros(y_pred.device, (), ())
-        if sample_weight is None:  # the common case: one comparison and one sum per batch, no weight tensor
+        if (
+            sample_weight is None
+        ):  # the common case: one comparison and one sum per batch, no weight tensor
             correct += (predicted == labels).sum()
             count += labels.numel()
             return
@@ -225,14 +274,20 @@ class TopKAccuracy(Metric):
 
     def __init__(self, k: int = 5) -> None:
         if k < 1:
-            raise ConfigError(message("TopKAccuracy needs k >= 1.", f"k={k!r}", "an int >= 1", "Pass e.g. k=5."))
+            raise ConfigError(
+                message("TopKAccuracy needs k >= 1.", f"k={k!r}", "an int >= 1", "Pass e.g. k=5.")
+            )
         self.k = k
         self.reset()
 
-    def update(self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None) -> None:
+    def update(
+        self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None
+    ) -> None:
         scores, labels = _classes(self, y_pred, y_true)
         if scores.shape[-1] == 1:
-            raise shape_error(self, y_pred, y_true, "y_pred with one score per class, (..., C) with C > 1")
+            raise shape_error(
+                self, y_pred, y_true, "y_pred with one score per class, (..., C) with C > 1"
+            )
         top = scores.topk(min(self.k, scores.shape[-1]), dim=-1).indices  # (..., k)
         correct, count = self._zeros(y_pred.device, (), ())
         weight = broadcast_weights(sample_weight, labels.shape, correct)
@@ -248,13 +303,21 @@ class _ConfusionMetric(Metric):
 
     def __init__(self, average: str = "macro", num_classes: int | None = None) -> None:
         if average not in self._averages:
-            raise ConfigError(message(f"Unknown average for {type(self).__name__}.", repr(average),
-                                      f"one of {self._averages}", "Pass average='macro'."))
+            raise ConfigError(
+                message(
+                    f"Unknown average for {type(self).__name__}.",
+                    repr(average),
+                    f"one of {self._averages}",
+                    "Pass average='macro'.",
+                )
+            )
         self.average = average
         self.num_classes = num_classes
         self.reset()
 
-    def update(self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None) -> None:
+    def update(
+        self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None
+    ) -> None:
         scores, labels = _classes(self, y_pred, y_true)
         self._binary = scores.shape[-1] == 1
         classes = 2 if self._binary else scores.shape[-1]
@@ -271,7 +334,9 @@ class _ConfusionMetric(Metric):
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "binary": getattr(self, "_binary", None)}
 
-    def load_state_dict(self, state: Mapping[str, Any], device: torch.device | str | None = None) -> None:
+    def load_state_dict(
+        self, state: Mapping[str, Any], device: torch.device | str | None = None
+    ) -> None:
         super().load_state_dict(state, device)
         if state.get("binary") is not None:
             self._binary = bool(state["binary"])
@@ -288,12 +353,18 @@ class _ConfusionMetric(Metric):
         scores = self._score(true_positive, predicted, actual)
         if self.average == "weighted":
             return _divide((scores * actual).sum(), actual.sum())
-        present = ((predicted + actual) > 0).to(scores.dtype)  # like sklearn: classes seen in the data
+        present = ((predicted + actual) > 0).to(
+            scores.dtype
+        )  # like sklearn: classes seen in the data
         return _divide((scores * present).sum(), present.sum())
 
-    def _score(self, true_positive: torch.Tensor, predicted: torch.Tensor, actual: torch.Tensor) -> torch.Tensor:
+    def _score(
+        self, true_positive: torch.Tensor, predicted: torch.Tensor, actual: torch.Tensor
+    ) -> torch.Tensor:
         # predicted = tp + fp, actual = tp + fn; F1 = 2 tp / (2 tp + fp + fn)
-        denominator = {"precision": predicted, "recall": actual, "f1": (predicted + actual) / 2}[self._kind]
+        denominator = {"precision": predicted, "recall": actual, "f1": (predicted + actual) / 2}[
+            self._kind
+        ]
         return _divide(true_positive, denominator)
 
 
@@ -357,7 +428,9 @@ def _roc_auc(scores: torch.Tensor, positive: torch.Tensor, weight: torch.Tensor)
     starts[1:] = scores[1:] != scores[:-1]
     group = starts.long().cumsum(0) - 1  # (M, K) index of each score's tie group
     group_weight = torch.zeros_like(weight).scatter_add_(0, group, weight)
-    midrank = (group_weight.cumsum(0) - group_weight / 2).gather(0, group)  # weight below + half the tie
+    midrank = (group_weight.cumsum(0) - group_weight / 2).gather(
+        0, group
+    )  # weight below + half the tie
     num_positive = positive.sum(0)
     num_negative = weight.sum(0) - num_positive
     u = (positive * midrank).sum(0) - num_positive**2 / 2
@@ -385,7 +458,9 @@ class AUC(Metric):
         self._state = []
         self._batches: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
-    def update(self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None) -> None:
+    def update(
+        self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None
+    ) -> None:
         scores, labels = _classes(self, y_pred, y_true)
         classes = scores.shape[-1]
         (outputs,) = self._zeros(y_pred.device, (classes,))  # only checks C against earlier batches
@@ -394,13 +469,20 @@ class AUC(Metric):
         elif classes > 2:
             scores = scores.softmax(-1)
         weight = broadcast_weights(sample_weight, labels.shape, outputs)
-        self._batches.append((scores.reshape(-1, scores.shape[-1]), labels.reshape(-1), weight.reshape(-1)))
+        self._batches.append(
+            (scores.reshape(-1, scores.shape[-1]), labels.reshape(-1), weight.reshape(-1))
+        )
 
     def state_dict(self) -> dict[str, Any]:
         # The kept scores, labels and weights, joined: a checkpoint mid-epoch must carry every batch.
-        return {**super().state_dict(), "batches": [torch.cat(part) for part in zip(*self._batches)]}
+        return {
+            **super().state_dict(),
+            "batches": [torch.cat(part) for part in zip(*self._batches)],
+        }
 
-    def load_state_dict(self, state: Mapping[str, Any], device: torch.device | str | None = None) -> None:
+    def load_state_dict(
+        self, state: Mapping[str, Any], device: torch.device | str | None = None
+    ) -> None:
         super().load_state_dict(state, device)
         parts = [t.to(device) for t in state.get("batches", [])]
         self._batches = [(parts[0], parts[1], parts[2])] if parts else []
@@ -437,14 +519,20 @@ class Perplexity(Metric):
         self.ignore_index = ignore_index
         self.reset()
 
-    def update(self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None) -> None:
+    def update(
+        self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None
+    ) -> None:
         if y_pred.ndim < 2 or y_true.shape != y_pred.shape[:-1]:
             raise shape_error(self, y_pred, y_true, "y_true of shape y_pred.shape[:-1] (token ids)")
         total, count = self._zeros(y_pred.device, (), ())
         logits = y_pred.detach().reshape(-1, y_pred.shape[-1]).float()  # (N*T, C)
         labels = y_true.detach().reshape(-1).long()
-        nll = F.cross_entropy(logits, labels, ignore_index=self.ignore_index, reduction="none")  # 0 where ignored
-        weight = broadcast_weights(sample_weight, y_true.shape, total).reshape(-1) * (labels != self.ignore_index)
+        nll = F.cross_entropy(
+            logits, labels, ignore_index=self.ignore_index, reduction="none"
+        )  # 0 where ignored
+        weight = broadcast_weights(sample_weight, y_true.shape, total).reshape(-1) * (
+            labels != self.ignore_index
+        )
         total += (weight * nll.to(total.dtype)).sum()
         count += weight.sum()
 
@@ -464,7 +552,9 @@ class _MeanError(Metric):
 
     _power: ClassVar[int]
 
-    def update(self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None) -> None:
+    def update(
+        self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None
+    ) -> None:
         target = _targets(self, y_pred, y_true)
         total, count = self._zeros(y_pred.device, (), ())
         weight = broadcast_weights(sample_weight, y_pred.shape, total)
@@ -515,7 +605,9 @@ class R2Score(Metric):
 
     name = "r2"
 
-    def update(self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None) -> None:
+    def update(
+        self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None
+    ) -> None:
         outputs = math.prod(y_pred.shape[1:])
         count, mean, squares, residual = self._zeros(y_pred.device, *[(outputs,)] * 4)
         weight = broadcast_weights(sample_weight, y_pred.shape, mean).reshape(-1, outputs)  # (N, D)
@@ -525,7 +617,9 @@ class R2Score(Metric):
         batch_mean = _divide((weight * target).sum(0), batch_count)
         delta = batch_mean - mean
         total = count + batch_count
-        squares += (weight * (target - batch_mean) ** 2).sum(0) + _divide(delta**2 * count * batch_count, total)
+        squares += (weight * (target - batch_mean) ** 2).sum(0) + _divide(
+            delta**2 * count * batch_count, total
+        )
         mean += _divide(delta * batch_count, total)
         count += batch_count
         residual += (weight * (target - prediction) ** 2).sum(0)
@@ -535,7 +629,9 @@ class R2Score(Metric):
             return torch.zeros(())
         _, _, squares, residual = self._state
         exact = (residual == 0).to(squares.dtype)  # sklearn's force_finite for a constant y_true
-        return torch.where(squares == 0, exact, 1 - residual / torch.where(squares == 0, 1.0, squares)).mean()
+        return torch.where(
+            squares == 0, exact, 1 - residual / torch.where(squares == 0, 1.0, squares)
+        ).mean()
 
 
 _metric = registries["metric"]
@@ -549,10 +645,12 @@ def _accuracy_named(name: str) -> Callable[..., Accuracy]:
     ``categorical_accuracy`` compares the argmax of one-hot targets, ``sparse_categorical_accuracy``
     class ids, ``binary_accuracy`` thresholds one output at probability 0.5 (logit 0).
     """
+
     def make(**options: Any) -> Accuracy:
         metric = Accuracy(**options)
         metric.name = name
         return metric
+
     make.__name__ = make.__qualname__ = name
     return make
 

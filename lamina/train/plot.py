@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["new_figure", "plot_history", "plot_lr_find", "save_figure"]
 
 
-def plot_history(history: Any, path: str | os.PathLike[str] | None = None,
-                 metrics: Sequence[str] | None = None) -> Figure:
+def plot_history(
+    history: Any, path: str | os.PathLike[str] | None = None, metrics: Sequence[str] | None = None
+) -> Figure:
     """One subplot per metric with its training and ``val_`` curves against the epoch.
 
     Args:
@@ -43,19 +44,31 @@ def plot_history(history: Any, path: str | os.PathLike[str] | None = None,
     """
     logs: Mapping[str, Sequence[float]] = getattr(history, "history", history)
     if not isinstance(logs, Mapping) or not any(len(v) for v in logs.values()):
-        raise ConfigError(message("plot_history() got nothing to plot.", f"{type(history).__name__} {logs!r}"[:200],
-                                  "a History or a dict of per-epoch lists", "Pass the History that fit() returned."))
+        raise ConfigError(
+            message(
+                "plot_history() got nothing to plot.",
+                f"{type(history).__name__} {logs!r}"[:200],
+                "a History or a dict of per-epoch lists",
+                "Pass the History that fit() returned.",
+            )
+        )
     available = list(dict.fromkeys(key.removeprefix("val_") for key in logs))
     names = list(metrics) if metrics is not None else available
     unknown = [name for name in names if name not in available]
     if unknown or not names:
-        raise ConfigError(message("plot_history() was asked for metrics the history lacks.", unknown or names,
-                                  f"names among {available}", "Pick names from history.history."))
+        raise ConfigError(
+            message(
+                "plot_history() was asked for metrics the history lacks.",
+                unknown or names,
+                f"names among {available}",
+                "Pick names from history.history.",
+            )
+        )
     columns = min(len(names), 3)
     rows = math.ceil(len(names) / columns)
     figure = new_figure(4.5 * columns, 3.5 * rows)
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
-    for ax in axes[len(names):]:
+    for ax in axes[len(names) :]:
         figure.delaxes(ax)
     for ax, name in zip(axes, names):
         for key in (name, f"val_{name}"):
@@ -77,7 +90,12 @@ def plot_lr_find(result: LRFinderResult, path: str | os.PathLike[str] | None = N
     ax = figure.subplots()
     ax.plot(result.lrs, result.losses, label="smoothed loss")
     if result.suggestion is not None:
-        ax.axvline(result.suggestion, color="C3", linestyle="--", label=f"suggestion {result.suggestion:.2g}")
+        ax.axvline(
+            result.suggestion,
+            color="C3",
+            linestyle="--",
+            label=f"suggestion {result.suggestion:.2g}",
+        )
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("loss")

@@ -95,21 +95,39 @@ class OneCycle(Schedule):
     0.004
     """
 
-    def __init__(self, max_lr: float | None = None, pct_start: float = 0.3, div_factor: float = 25.0,
-                 final_div_factor: float = 1e4, anneal: str = "cos") -> None:
+    def __init__(
+        self,
+        max_lr: float | None = None,
+        pct_start: float = 0.3,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        anneal: str = "cos",
+    ) -> None:
         if anneal not in ("cos", "linear"):
-            raise ConfigError(message("Unknown anneal for OneCycle.", repr(anneal), "'cos' or 'linear'",
-                                      "Pass anneal='cos'."))
+            raise ConfigError(
+                message(
+                    "Unknown anneal for OneCycle.",
+                    repr(anneal),
+                    "'cos' or 'linear'",
+                    "Pass anneal='cos'.",
+                )
+            )
         self.max_lr, self.pct_start, self.anneal = max_lr, pct_start, anneal
         self.div_factor, self.final_div_factor = div_factor, final_div_factor
 
     def build(self, optimizer: torch.optim.Optimizer, total: int) -> Scheduler:
         peak = self.max_lr or [group.get("max_lr", group["lr"]) for group in optimizer.param_groups]
         momentum = "betas" in optimizer.defaults or optimizer.defaults.get("momentum", 0) > 0
-        return lr_scheduler.OneCycleLR(optimizer, peak, total_steps=max(2, total), pct_start=self.pct_start,
-                                       anneal_strategy=self.anneal,  # type: ignore[arg-type]
-                                       cycle_momentum=momentum,
-                                       div_factor=self.div_factor, final_div_factor=self.final_div_factor)
+        return lr_scheduler.OneCycleLR(
+            optimizer,
+            peak,
+            total_steps=max(2, total),
+            pct_start=self.pct_start,
+            anneal_strategy=self.anneal,  # type: ignore[arg-type]
+            cycle_momentum=momentum,
+            div_factor=self.div_factor,
+            final_div_factor=self.final_div_factor,
+        )
 
 
 class Warmup(Schedule):
@@ -125,15 +143,28 @@ class Warmup(Schedule):
     lamina.schedules.Warmup(steps=100, then='cosine', start_factor=0.01)
     """
 
-    def __init__(self, steps: int = 100, then: str | Schedule | None = None, start_factor: float = 0.01) -> None:
+    def __init__(
+        self, steps: int = 100, then: str | Schedule | None = None, start_factor: float = 0.01
+    ) -> None:
         self.steps, self.then, self.start_factor = steps, then, start_factor
         if not isinstance(steps, int) or steps < 1 or not 0 < start_factor <= 1:
-            raise ConfigError(message("Warmup needs steps >= 1 and 0 < start_factor <= 1.",
-                                      f"steps={steps!r}, start_factor={start_factor!r}", "a positive int and a "
-                                      "fraction", "Pass e.g. Warmup(steps=100, start_factor=0.01)."))
+            raise ConfigError(
+                message(
+                    "Warmup needs steps >= 1 and 0 < start_factor <= 1.",
+                    f"steps={steps!r}, start_factor={start_factor!r}",
+                    "a positive int and a fraction",
+                    "Pass e.g. Warmup(steps=100, start_factor=0.01).",
+                )
+            )
         if isinstance(get(then) if then is not None else None, OneCycle):
-            raise ConfigError(message("Warmup cannot precede OneCycle.", f"then={then!r}",
-                                      "'step', 'cosine' or None", "OneCycle warms up itself: tune its pct_start."))
+            raise ConfigError(
+                message(
+                    "Warmup cannot precede OneCycle.",
+                    f"then={then!r}",
+                    "'step', 'cosine' or None",
+                    "OneCycle warms up itself: tune its pct_start.",
+                )
+            )
 
     def build(self, optimizer: torch.optim.Optimizer, total: int) -> Scheduler:
         warmup = lr_scheduler.LinearLR(optimizer, self.start_factor, total_iters=self.steps)
@@ -151,7 +182,9 @@ class _FunctionLR(lr_scheduler.LRScheduler):
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float | torch.Tensor]:
-        return [float(self.fn(self.last_epoch, group["lr"])) for group in self.optimizer.param_groups]
+        return [
+            float(self.fn(self.last_epoch, group["lr"])) for group in self.optimizer.param_groups
+        ]
 
     def state_dict(self) -> dict[str, Any]:
         return {k: v for k, v in super().state_dict().items() if k != "fn"}
@@ -186,8 +219,14 @@ def get(schedule: Any, **options: Any) -> Schedule:
             return cls(**options)  # type: ignore[no-any-return]
         except TypeError:
             valid = list(inspect.signature(cls).parameters)
-            raise ConfigError(message(f"Unknown option for the {schedule!r} schedule.", sorted(options),
-                                      f"options among {valid}", "Check the spelling of the keyword.")) from None
+            raise ConfigError(
+                message(
+                    f"Unknown option for the {schedule!r} schedule.",
+                    sorted(options),
+                    f"options among {valid}",
+                    "Check the spelling of the keyword.",
+                )
+            ) from None
     if isinstance(schedule, Schedule) and not options:
         return schedule
     if isinstance(schedule, type) and issubclass(schedule, lr_scheduler.LRScheduler):
@@ -196,11 +235,15 @@ def get(schedule: Any, **options: Any) -> Schedule:
         keras = _required_positional(schedule) == 2
         if not (keras and options):
             return _Function(functools.partial(schedule, **options) if options else schedule, keras)
-    raise ConfigError(message("Cannot use this value as a learning-rate schedule.",
-                              f"{schedule!r} with options {sorted(options)}",
-                              f"one of {_SCHEDULES.names()}, a Schedule, fn(period, lr) -> lr or "
-                              "fn(optimizer) -> torch scheduler (options only with a name or a torch class)",
-                              "Pass e.g. 'cosine', or put the options in the function."))
+    raise ConfigError(
+        message(
+            "Cannot use this value as a learning-rate schedule.",
+            f"{schedule!r} with options {sorted(options)}",
+            f"one of {_SCHEDULES.names()}, a Schedule, fn(period, lr) -> lr or "
+            "fn(optimizer) -> torch scheduler (options only with a name or a torch class)",
+            "Pass e.g. 'cosine', or put the options in the function.",
+        )
+    )
 
 
 def _required_positional(fn: Callable[..., Any]) -> int:
@@ -208,4 +251,7 @@ def _required_positional(fn: Callable[..., Any]) -> int:
         parameters = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return 1
-    return sum(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
+    return sum(
+        p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        for p in parameters
+    )
