@@ -22,7 +22,9 @@ def parse_json(body: bytes) -> Any:
     try:
         return json.loads(body, parse_float=_finite, parse_constant=_finite)
     except ValueError as exc:  # from _finite, or bytes that are not UTF-8
-        raise exc if isinstance(exc, json.JSONDecodeError) else json.JSONDecodeError(str(exc), "", 0) from None
+        raise (
+            exc if isinstance(exc, json.JSONDecodeError) else json.JSONDecodeError(str(exc), "", 0)
+        ) from None
 
 
 class Metrics:
@@ -31,30 +33,54 @@ class Metrics:
     def __init__(self) -> None:
         self.requests: dict[tuple[str, int], int] = defaultdict(int)
         self.latency = [0] * (len(LATENCY_BUCKETS) + 1)
-        self.latency_sum, self.batches, self.batch_items, self.queue_depth, self.swap_failures = 0.0, 0, 0, 0, 0
+        self.latency_sum, self.batches, self.batch_items, self.queue_depth, self.swap_failures = (
+            0.0,
+            0,
+            0,
+            0,
+            0,
+        )
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
         self.requests[(endpoint, status)] += 1
-        self.latency[next((i for i, b in enumerate(LATENCY_BUCKETS) if seconds <= b), len(LATENCY_BUCKETS))] += 1
+        self.latency[
+            next((i for i, b in enumerate(LATENCY_BUCKETS) if seconds <= b), len(LATENCY_BUCKETS))
+        ] += 1
         self.latency_sum += seconds
 
     def text(self) -> str:
-        lines = ["# TYPE lamina_requests_total counter", *(f'lamina_requests_total{{endpoint="{e}",status="{s}"}} {n}'
-                 for (e, s), n in sorted(self.requests.items())), "# TYPE lamina_request_seconds histogram"]
-        lines += [f'lamina_request_seconds_bucket{{le="{bound}"}} {sum(self.latency[:i + 1])}'
-                  for i, bound in enumerate((*LATENCY_BUCKETS, "+Inf"))]
-        lines += [f"lamina_request_seconds_sum {self.latency_sum:.6f}",
-                  f"lamina_request_seconds_count {sum(self.latency)}", "# TYPE lamina_batch_size summary",
-                  f"lamina_batch_size_sum {self.batch_items}", f"lamina_batch_size_count {self.batches}",
-                  "# TYPE lamina_queue_depth gauge", f"lamina_queue_depth {self.queue_depth}",
-                  "# TYPE lamina_swap_failures_total counter", f"lamina_swap_failures_total {self.swap_failures}"]
+        lines = [
+            "# TYPE lamina_requests_total counter",
+            *(
+                f'lamina_requests_total{{endpoint="{e}",status="{s}"}} {n}'
+                for (e, s), n in sorted(self.requests.items())
+            ),
+            "# TYPE lamina_request_seconds histogram",
+        ]
+        lines += [
+            f'lamina_request_seconds_bucket{{le="{bound}"}} {sum(self.latency[: i + 1])}'
+            for i, bound in enumerate((*LATENCY_BUCKETS, "+Inf"))
+        ]
+        lines += [
+            f"lamina_request_seconds_sum {self.latency_sum:.6f}",
+            f"lamina_request_seconds_count {sum(self.latency)}",
+            "# TYPE lamina_batch_size summary",
+            f"lamina_batch_size_sum {self.batch_items}",
+            f"lamina_batch_size_count {self.batches}",
+            "# TYPE lamina_queue_depth gauge",
+            f"lamina_queue_depth {self.queue_depth}",
+            "# TYPE lamina_swap_failures_total counter",
+            f"lamina_swap_failures_total {self.swap_failures}",
+        ]
         return "\n".join(lines) + "\n"
 
 
 class Envelope:
     """ASGI middleware: the body limit (413), ``X-Model-Version`` on every response and request metrics."""
 
-    def __init__(self, app: Any, state: dict[str, Any], metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: Any, state: dict[str, Any], metrics: Metrics, max_body_bytes: int
+    ) -> None:
         self.app, self.state, self.metrics, self.limit = app, state, metrics, max_body_bytes
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -63,20 +89,36 @@ class Envelope:
         from fastapi.responses import JSONResponse
 
         started, status = time.perf_counter(), [500]
-        scope["lamina.version"] = self.state["served"].version  # a prediction sets the version that answered it
+        scope["lamina.version"] = self.state[
+            "served"
+        ].version  # a prediction sets the version that answered it
 
         async def send_with_version(event: Any) -> None:
             if event["type"] == "http.response.start":
                 status[0] = event["status"]
-                headers = [(k, v) for k, v in event.get("headers", []) if k.lower() != b"x-model-version"]
-                ids = {b"x-model-version": scope["lamina.version"], b"x-request-id": scope.get("lamina.request_id")}
-                event = {**event, "headers": [*headers, *((k, v.encode()) for k, v in ids.items() if v)]}
+                headers = [
+                    (k, v) for k, v in event.get("headers", []) if k.lower() != b"x-model-version"
+                ]
+                ids = {
+                    b"x-model-version": scope["lamina.version"],
+                    b"x-request-id": scope.get("lamina.request_id"),
+                }
+                event = {
+                    **event,
+                    "headers": [*headers, *((k, v.encode()) for k, v in ids.items() if v)],
+                }
             await send(event)
 
         batcher = self.state.get("batcher")
-        if batcher is not None and batcher.queue.full() and scope["method"] == "POST" and (
-                scope["path"] == "/predict" or scope["path"].endswith("/infer")):  # refused before the body is read
-            busy = JSONResponse({"detail": "The queue is full; retry after a second."}, 429, {"Retry-After": "1"})
+        if (
+            batcher is not None
+            and batcher.queue.full()
+            and scope["method"] == "POST"
+            and (scope["path"] == "/predict" or scope["path"].endswith("/infer"))
+        ):  # refused before the body is read
+            busy = JSONResponse(
+                {"detail": "The queue is full; retry after a second."}, 429, {"Retry-After": "1"}
+            )
             await busy(scope, receive, send_with_version)
             return self.metrics.observe("busy", 429, time.perf_counter() - started)
         length = dict(scope.get("headers", [])).get(b"content-length", b"0")
@@ -86,15 +128,22 @@ class Envelope:
             body += event.get("body", b"")
             more, too_big = event.get("more_body", False), len(body) > self.limit
         if too_big:
-            response = JSONResponse({"detail": f"The body is over the limit of {self.limit} bytes."}, 413)
+            response = JSONResponse(
+                {"detail": f"The body is over the limit of {self.limit} bytes."}, 413
+            )
             await response(scope, receive, send_with_version)
         else:
             events = iter([{"type": "http.request", "body": body, "more_body": False}])
 
-            async def replay() -> Any:  # the body read above, then the client's later events (disconnect)
+            async def replay() -> (
+                Any
+            ):  # the body read above, then the client's later events (disconnect)
                 return next(events, None) or await receive()
+
             await self.app(scope, replay, send_with_version)
-        self.metrics.observe(getattr(scope.get("route"), "path", "other"), status[0], time.perf_counter() - started)
+        self.metrics.observe(
+            getattr(scope.get("route"), "path", "other"), status[0], time.perf_counter() - started
+        )
 
 
 def offline_docs(app: Any, title: str) -> None:
@@ -108,16 +157,29 @@ def offline_docs(app: Any, title: str) -> None:
     from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
     from fastapi.staticfiles import StaticFiles
 
-    app.mount("/docs-assets", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), "docs-assets")
+    app.mount(
+        "/docs-assets",
+        StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"),
+        "docs-assets",
+    )
 
     @app.get("/docs", include_in_schema=False)
     async def swagger() -> Any:  # validatorUrl null: the page calls no outside validator
-        return get_swagger_ui_html(openapi_url=app.openapi_url, title=title, swagger_js_url=f"{ASSETS}/swagger-ui-"
-                                   "bundle.js", swagger_css_url=f"{ASSETS}/swagger-ui.css",
-                                   swagger_favicon_url=f"{ASSETS}/favicon.png",
-                                   swagger_ui_parameters={"validatorUrl": None})
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=title,
+            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS}/favicon.png",
+            swagger_ui_parameters={"validatorUrl": None},
+        )
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> Any:
-        return get_redoc_html(openapi_url=app.openapi_url, title=title, redoc_js_url=f"{ASSETS}/redoc.standalone.js",
-                              redoc_favicon_url=f"{ASSETS}/favicon.png", with_google_fonts=False)
+        return get_redoc_html(
+            openapi_url=app.openapi_url,
+            title=title,
+            redoc_js_url=f"{ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )

@@ -38,7 +38,9 @@ REDACTED = "<redacted>"
 
 def jsonable(value: Any) -> Any:
     """Arrays, data frames, numpy scalars and containers -> plain JSON values (rows of a frame as dicts)."""
-    if hasattr(value, "to_dict") and hasattr(value, "columns"):  # a pandas DataFrame: one dict per row
+    if hasattr(value, "to_dict") and hasattr(
+        value, "columns"
+    ):  # a pandas DataFrame: one dict per row
         return [jsonable(row) for row in value.to_dict(orient="records")]
     if isinstance(value, np.ndarray):
         return value.tolist() if value.dtype != object else [jsonable(v) for v in value.tolist()]
@@ -74,20 +76,50 @@ class PredictionLog:
         A log; ``write(records)`` appends a batch durably, ``read(log.path)`` reads it back.
     """
 
-    def __init__(self, path: str | Path, *, redact: Iterable[str] = (), hash_fields: Iterable[str] = (),
-                 max_bytes: int = 100_000_000, keep: int = 5, max_age_days: float | None = None) -> None:
-        self.path, self.redact, self.hash_fields = Path(path), frozenset(redact), frozenset(hash_fields)
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        redact: Iterable[str] = (),
+        hash_fields: Iterable[str] = (),
+        max_bytes: int = 100_000_000,
+        keep: int = 5,
+        max_age_days: float | None = None,
+    ) -> None:
+        self.path, self.redact, self.hash_fields = (
+            Path(path),
+            frozenset(redact),
+            frozenset(hash_fields),
+        )
         for option, value in {"max_bytes": max_bytes, "keep": keep}.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(message(f"{option} must be an int >= 1.", repr(value), "an int >= 1",
-                                          "E.g. max_bytes=100_000_000, keep=5."))
+                raise ConfigError(
+                    message(
+                        f"{option} must be an int >= 1.",
+                        repr(value),
+                        "an int >= 1",
+                        "E.g. max_bytes=100_000_000, keep=5.",
+                    )
+                )
         if max_age_days is not None and not max_age_days > 0:
-            raise ConfigError(message("max_age_days must be > 0 or None.", repr(max_age_days), "a positive number",
-                                      "Pass e.g. 30, or None to keep rotated files of any age."))
+            raise ConfigError(
+                message(
+                    "max_age_days must be > 0 or None.",
+                    repr(max_age_days),
+                    "a positive number",
+                    "Pass e.g. 30, or None to keep rotated files of any age.",
+                )
+            )
         both = self.redact & self.hash_fields
         if both:
-            raise ConfigError(message("A field is both redacted and hashed.", sorted(both), "disjoint names",
-                                      "Name each field in redact or in hash_fields, not both."))
+            raise ConfigError(
+                message(
+                    "A field is both redacted and hashed.",
+                    sorted(both),
+                    "disjoint names",
+                    "Name each field in redact or in hash_fields, not both.",
+                )
+            )
         self.max_bytes, self.keep, self.max_age_days = max_bytes, keep, max_age_days
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.salt = self._salt() if self.hash_fields else b""
@@ -123,8 +155,14 @@ class PredictionLog:
     def scrub(self, value: Any) -> Any:
         """``value`` with the fields in ``redact`` and ``hash_fields`` replaced, at any depth."""
         if isinstance(value, dict):
-            return {k: REDACTED if k in self.redact else self._hash(v) if k in self.hash_fields else self.scrub(v)
-                    for k, v in value.items()}
+            return {
+                k: REDACTED
+                if k in self.redact
+                else self._hash(v)
+                if k in self.hash_fields
+                else self.scrub(v)
+                for k, v in value.items()
+            }
         return [self.scrub(v) for v in value] if isinstance(value, list) else value
 
     def _hash(self, value: Any) -> str:
@@ -139,13 +177,21 @@ class PredictionLog:
         if not records:
             return
         now = time.time()
-        stamped = [{**r, "time": now, **({"latency_ms": 1000 * (now - r["received"])} if "received" in r else {})}
-                   for r in records]
-        lines = "".join(json.dumps(self.scrub(jsonable(r)), separators=(",", ":")) + "\n" for r in stamped)
+        stamped = [
+            {
+                **r,
+                "time": now,
+                **({"latency_ms": 1000 * (now - r["received"])} if "received" in r else {}),
+            }
+            for r in records
+        ]
+        lines = "".join(
+            json.dumps(self.scrub(jsonable(r)), separators=(",", ":")) + "\n" for r in stamped
+        )
         with self.lock:
             data = lines.encode()
             while data:  # a regular file takes it whole; the loop only guards a short write
-                data = data[os.write(self.fd, data):]
+                data = data[os.write(self.fd, data) :]
             os.fsync(self.fd)
             if os.fstat(self.fd).st_size >= self.max_bytes:
                 self._rotate()
@@ -187,8 +233,11 @@ def rotated_files(path: str | Path) -> list[Path]:
     """The rotated files of the log at ``path``, oldest first."""
     path = Path(path)
     pattern = re.compile(re.escape(path.stem) + r"\.(\d+)" + re.escape(path.suffix) + "$")
-    found = [(int(m.group(1)), p) for p in path.parent.glob(f"{path.stem}.*{path.suffix}")
-             if (m := pattern.match(p.name))]
+    found = [
+        (int(m.group(1)), p)
+        for p in path.parent.glob(f"{path.stem}.*{path.suffix}")
+        if (m := pattern.match(p.name))
+    ]
     return [p for _, p in sorted(found, reverse=True)]
 
 

@@ -44,17 +44,34 @@ from lamina.deploy.store import ModelRegistry
 
 __all__ = ["InputError", "Served", "create_app", "folder_version", "serve"]
 
-STATUS = {401: "management without a token", 403: "read-only token", 404: "no such model", 409: "promotion refused "
-          "(no registry, hash check or canary failed; the old version serves on)", 413: "body over "
-          "max_body_bytes", 429: "queue full (see Retry-After)", 503: "not ready", 504: "no answer within timeout_s"}
+STATUS = {
+    401: "management without a token",
+    403: "read-only token",
+    404: "no such model",
+    409: "promotion refused (no registry, hash check or canary failed; the old version serves on)",
+    413: "body over max_body_bytes",
+    429: "queue full (see Retry-After)",
+    503: "not ready",
+    504: "no answer within timeout_s",
+}
+
+
 class Batcher:
     """One asyncio worker: batches up to ``max_batch_size`` queued requests, predicts once in a thread, answers each."""
+
     # A request keeps the model it was checked against, so a hot swap never fails or splits one.
 
-    def __init__(self, max_batch_size: int, max_wait_ms: float, queue_size: int, metrics: Metrics, log: Any) -> None:
+    def __init__(
+        self, max_batch_size: int, max_wait_ms: float, queue_size: int, metrics: Metrics, log: Any
+    ) -> None:
         # items: (model, input, rows, future, {"request_id", "endpoint", "received"}); log: a PredictionLog or None
         self.queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(queue_size)
-        self.max_batch_size, self.max_wait, self.metrics, self.log = max_batch_size, max_wait_ms / 1000, metrics, log
+        self.max_batch_size, self.max_wait, self.metrics, self.log = (
+            max_batch_size,
+            max_wait_ms / 1000,
+            metrics,
+            log,
+        )
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lamina-predict")
 
     async def run(self) -> None:
@@ -70,36 +87,68 @@ class Batcher:
             for served in {id(item[0]): item[0] for item in batch}.values():
                 await self._answer(loop, served, [item for item in batch if item[0] is served])
 
-    async def _answer(self, loop: asyncio.AbstractEventLoop, served: Served, group: list[Any]) -> None:
+    async def _answer(
+        self, loop: asyncio.AbstractEventLoop, served: Served, group: list[Any]
+    ) -> None:
         rows = [item[2] for item in group]  # rows per request
-        self.metrics.batches, self.metrics.batch_items = self.metrics.batches + 1, self.metrics.batch_items + sum(rows)
+        self.metrics.batches, self.metrics.batch_items = (
+            self.metrics.batches + 1,
+            self.metrics.batch_items + sum(rows),
+        )
         results: list[Any] = []
         try:
-            outputs = await loop.run_in_executor(self.executor, served.predict, served.concat([i[1] for i in group]))
-            results += [{k: v[end - n:end] for k, v in outputs.items()} for end, n in zip(np.cumsum(rows), rows)]
+            outputs = await loop.run_in_executor(
+                self.executor, served.predict, served.concat([i[1] for i in group])
+            )
+            results += [
+                {k: v[end - n : end] for k, v in outputs.items()}
+                for end, n in zip(np.cumsum(rows), rows)
+            ]
         except Exception:  # one bad request spoils the batch: answer each on its own
             for item in group:
                 try:
-                    results.append(await loop.run_in_executor(self.executor, served.predict, item[1]))
+                    results.append(
+                        await loop.run_in_executor(self.executor, served.predict, item[1])
+                    )
                 except Exception as exc:
                     results.append(InputError(f"The model could not predict on this input: {exc}"))
-        if self.log is not None:  # group commit: the batch's records are on disk before any of its replies leaves
-            records = [{**item[4], "version": served.version, "inputs": item[1], "outputs": result} for item, result
-                       in zip(group, results) if not item[3].done() and not isinstance(result, InputError)]
+        if (
+            self.log is not None
+        ):  # group commit: the batch's records are on disk before any of its replies leaves
+            records = [
+                {**item[4], "version": served.version, "inputs": item[1], "outputs": result}
+                for item, result in zip(group, results)
+                if not item[3].done() and not isinstance(result, InputError)
+            ]
             try:
                 await loop.run_in_executor(self.executor, self.log.write, records)
-            except Exception as exc:  # no reply without its record: the batch fails (500), the worker lives on
+            except (
+                Exception
+            ) as exc:  # no reply without its record: the batch fails (500), the worker lives on
                 results = [r if isinstance(r, InputError) else exc for r in results]
         for item, result in zip(group, results):
             _ = item[3].done() or item[3].set_result(result)
 
 
-def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size: int = 32, max_wait_ms: float = 5.0,
-               queue_size: int = 64, timeout_s: float = 10.0, max_body_bytes: int = 10_000_000,
-               admin_token: str | None = None, read_token: str | None = None,
-               cors_origins: list[str] | None = None, log_path: str | Path | None = None,
-               redact: Iterable[str] = (), hash_fields: Iterable[str] = (), registry: str | Path | None = None,
-               poll_s: float = 2.0, allow_missing: Iterable[str] = ()) -> Any:
+def create_app(
+    model_dir: str | Path,
+    *,
+    name: str | None = None,
+    max_batch_size: int = 32,
+    max_wait_ms: float = 5.0,
+    queue_size: int = 64,
+    timeout_s: float = 10.0,
+    max_body_bytes: int = 10_000_000,
+    admin_token: str | None = None,
+    read_token: str | None = None,
+    cors_origins: list[str] | None = None,
+    log_path: str | Path | None = None,
+    redact: Iterable[str] = (),
+    hash_fields: Iterable[str] = (),
+    registry: str | Path | None = None,
+    poll_s: float = 2.0,
+    allow_missing: Iterable[str] = (),
+) -> Any:
     """A FastAPI app serving the model in ``model_dir``.
 
     Args:
@@ -128,10 +177,16 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
     from fastapi.routing import APIRoute
     from pydantic import BaseModel, Field
 
-    sizes = {"max_batch_size": max_batch_size, "queue_size": queue_size, "max_body_bytes": max_body_bytes}
+    sizes = {
+        "max_batch_size": max_batch_size,
+        "queue_size": queue_size,
+        "max_body_bytes": max_body_bytes,
+    }
     for option, value in sizes.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(message(f"{option} must be an int >= 1.", repr(value), "an int >= 1", "E.g. 32."))
+            raise ConfigError(
+                message(f"{option} must be an int >= 1.", repr(value), "an int >= 1", "E.g. 32.")
+            )
     store = None if registry is None else ModelRegistry(registry)
     following = store is not None and "@" in str(model_dir) and str(model_dir)
     if store is not None:
@@ -139,25 +194,48 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
         name, model_dir, registered = name or found.name, found.path, found
     first, metrics, allowed = Served(model_dir, name), Metrics(), set(allow_missing)
     if first.columns and allowed - set(first.columns):
-        raise ConfigError(message("allow_missing names columns the model does not take.",
-                                  sorted(allowed - set(first.columns)), f"some of {list(first.columns)[:30]}",
-                                  "Fix the names (serving: {allow_missing: [...]} in lamina.yaml)."))
-    log = None if log_path is None else PredictionLog(log_path, redact=redact, hash_fields=hash_fields)
-    state: dict[str, Any] = {"served": first, "ref": store and registered.ref, "ready": False, "log": log}
+        raise ConfigError(
+            message(
+                "allow_missing names columns the model does not take.",
+                sorted(allowed - set(first.columns)),
+                f"some of {list(first.columns)[:30]}",
+                "Fix the names (serving: {allow_missing: [...]} in lamina.yaml).",
+            )
+        )
+    log = (
+        None
+        if log_path is None
+        else PredictionLog(log_path, redact=redact, hash_fields=hash_fields)
+    )
+    state: dict[str, Any] = {
+        "served": first,
+        "ref": store and registered.ref,
+        "ready": False,
+        "log": log,
+    }
 
-    def canary(served: Served) -> Served:  # a swap keeps the published schema: the new model takes the same inputs
+    def canary(
+        served: Served,
+    ) -> Served:  # a swap keeps the published schema: the new model takes the same inputs
         inputs = [(t["name"], t["datatype"], t["shape"]) for t in served.metadata()["inputs"]]
-        if served is not first and inputs != [(t["name"], t["datatype"], t["shape"]) for t in first.metadata()[
-                "inputs"]]:
-            raise ValueError(f"The new model takes other inputs ({inputs[:8]}) than this server's schema "
-                             "publishes; serve it from a new server.")
+        if served is not first and inputs != [
+            (t["name"], t["datatype"], t["shape"]) for t in first.metadata()["inputs"]
+        ]:
+            raise ValueError(
+                f"The new model takes other inputs ({inputs[:8]}) than this server's schema "
+                "publishes; serve it from a new server."
+            )
         served.predict(served.example())
         return served
 
-    def opened(ref: str) -> Served:  # blocking: the registry's hash check, loading and a canary prediction
+    def opened(
+        ref: str,
+    ) -> Served:  # blocking: the registry's hash check, loading and a canary prediction
         return canary(Served(store.checkout(ref).path, first.name))  # type: ignore[union-attr]
 
-    async def follow(ref: str) -> None:  # a server started on name@alias serves what the alias points at
+    async def follow(
+        ref: str,
+    ) -> None:  # a server started on name@alias serves what the alias points at
         loop, refused = asyncio.get_running_loop(), set()
         while True:
             await asyncio.sleep(poll_s)
@@ -165,16 +243,23 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
                 found = await loop.run_in_executor(None, store.get, ref)  # type: ignore[union-attr]
                 if found.hash[:12] != state["served"].version and found.hash not in refused:
                     refused.add(found.hash)
-                    state["served"], state["ref"] = await loop.run_in_executor(None, opened, found.ref), found.ref
+                    state["served"], state["ref"] = (
+                        await loop.run_in_executor(None, opened, found.ref),
+                        found.ref,
+                    )
                     refused.discard(found.hash)
             except Exception as exc:  # the old version keeps serving
                 state["swap_error"], metrics.swap_failures = str(exc), metrics.swap_failures + 1
 
     @asynccontextmanager
     async def lifespan(app: Any) -> Any:
-        state["batcher"] = batcher = Batcher(max_batch_size, max_wait_ms, queue_size, metrics, state["log"])
+        state["batcher"] = batcher = Batcher(
+            max_batch_size, max_wait_ms, queue_size, metrics, state["log"]
+        )
         task = asyncio.get_running_loop().create_task(batcher.run())
-        follower = asyncio.get_running_loop().create_task(follow(str(following))) if following else None
+        follower = (
+            asyncio.get_running_loop().create_task(follow(str(following))) if following else None
+        )
         try:
             await asyncio.get_running_loop().run_in_executor(batcher.executor, canary, first)
             state["ready"] = True
@@ -195,33 +280,55 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
 
             async def strict(request: Request) -> Any:
                 return await handler(StrictRequest(request.scope, request.receive))
+
             return strict
 
-    app = FastAPI(title="lamina model server", lifespan=lifespan, version=first.version, docs_url=None, redoc_url=None,
-                  responses={code: {"description": text} for code, text in STATUS.items()})
+    app = FastAPI(
+        title="lamina model server",
+        lifespan=lifespan,
+        version=first.version,
+        docs_url=None,
+        redoc_url=None,
+        responses={code: {"description": text} for code, text in STATUS.items()},
+    )
     offline_docs(app, f"{first.name}: lamina model server")
     app.router.route_class = StrictRoute
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["*"], allow_headers=["*"])
+        app.add_middleware(
+            CORSMiddleware, allow_origins=cors_origins, allow_methods=["*"], allow_headers=["*"]
+        )
 
     app.add_middleware(Envelope, state=state, metrics=metrics, max_body_bytes=max_body_bytes)
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, exc: InputError) -> Any:
-        return JSONResponse({"detail": [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]}, 422)
+        return JSONResponse(
+            {"detail": [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]}, 422
+        )
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> Any:  # missing and null columns named
+    async def invalid(
+        request: Request, exc: RequestValidationError
+    ) -> Any:  # missing and null columns named
         errors, seen = [], set()
         for error in exc.errors():
             loc = tuple(error["loc"])
-            if len(loc) >= 4 and loc[1] in ("inputs", "rows") and first.columns and (
-                    error["type"] == "missing" or error.get("input", 0) is None):
+            if (
+                len(loc) >= 4
+                and loc[1] in ("inputs", "rows")
+                and first.columns
+                and (error["type"] == "missing" or error.get("input", 0) is None)
+            ):
                 loc = loc[:4]  # one error per column, not one per type of the union
-                error = {**error, "loc": loc, "msg": f"{'No value' if error['type'] == 'missing' else 'null'} "
-                         f"for {loc[3]!r} in row {loc[2]}. {MISSING_HINT % loc[3]}", "type": "missing"}
+                error = {
+                    **error,
+                    "loc": loc,
+                    "msg": f"{'No value' if error['type'] == 'missing' else 'null'} "
+                    f"for {loc[3]!r} in row {loc[2]}. {MISSING_HINT % loc[3]}",
+                    "type": "missing",
+                }
             if loc not in seen:
                 seen.add(loc)
                 errors.append(error)
@@ -237,13 +344,22 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
         if not state["ready"]:
             raise HTTPException(503, "The model is not ready.", headers={"Retry-After": "1"})
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        meta = {"request_id": uuid.uuid4().hex, "endpoint": request.url.path, "received": time.time()}
+        meta = {
+            "request_id": uuid.uuid4().hex,
+            "endpoint": request.url.path,
+            "received": time.time(),
+        }
         try:
             state["batcher"].queue.put_nowait((served, x, count, future, meta))
         except asyncio.QueueFull:
-            raise HTTPException(429, "The server is busy: the queue is full.", headers={"Retry-After": "1"}) from None
+            raise HTTPException(
+                429, "The server is busy: the queue is full.", headers={"Retry-After": "1"}
+            ) from None
         metrics.queue_depth = state["batcher"].queue.qsize()
-        request.scope["lamina.version"], request.scope["lamina.request_id"] = served.version, meta["request_id"]
+        request.scope["lamina.version"], request.scope["lamina.request_id"] = (
+            served.version,
+            meta["request_id"],
+        )
         try:
             result = await asyncio.wait_for(asyncio.shield(future), timeout_s)
         except asyncio.TimeoutError:
@@ -279,7 +395,9 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
 
     @app.get("/v2/health/ready")
     async def ready() -> Any:
-        return JSONResponse({"ready": state["ready"], "error": state.get("error")}, 200 if state["ready"] else 503)
+        return JSONResponse(
+            {"ready": state["ready"], "error": state.get("error")}, 200 if state["ready"] else 503
+        )
 
     @app.get("/v2/models/{name}")
     async def metadata(name: str) -> dict[str, Any]:
@@ -287,17 +405,32 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
 
     @app.get("/v2/models/{name}/ready")
     async def model_ready(name: str) -> Any:
-        return JSONResponse({"name": model_named(name).name, "ready": state["ready"]}, 200 if state["ready"] else 503)
+        return JSONResponse(
+            {"name": model_named(name).name, "ready": state["ready"]},
+            200 if state["ready"] else 503,
+        )
 
     @app.post("/v2/models/{name}/infer")
     async def infer(name: str, body: V2Request, request: Request) -> dict[str, Any]:
         served = model_named(name)
         x, count, unbatched = v2_inputs(served, body.inputs, allowed)
         outputs = await submit(request, served, x, count)
-        return {"model_name": served.name, "model_version": served.version, "id": body.id, "outputs": [
-            {"name": k, "datatype": NUMPY_V2.get(str(v.dtype), "BYTES"), "shape": list(v.shape[unbatched:]),
-             "data": v.reshape(-1).tolist() if v.dtype != object else [str(t) for t in v.reshape(-1)]}
-            for k, v in outputs.items()]}
+        return {
+            "model_name": served.name,
+            "model_version": served.version,
+            "id": body.id,
+            "outputs": [
+                {
+                    "name": k,
+                    "datatype": NUMPY_V2.get(str(v.dtype), "BYTES"),
+                    "shape": list(v.shape[unbatched:]),
+                    "data": v.reshape(-1).tolist()
+                    if v.dtype != object
+                    else [str(t) for t in v.reshape(-1)],
+                }
+                for k, v in outputs.items()
+            ],
+        }
 
     @app.post("/predict", response_model=None, responses={200: {"model": PredictResponse}})
     async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:  # type: ignore[valid-type]
@@ -306,17 +439,30 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
         served: Served = state["served"]
         items, loc = body.inputs, ("body", "inputs")  # type: ignore[attr-defined]
         if served.modality == "table":
-            x: Any = served.table([r.model_dump(by_alias=True, exclude_unset=True) | (r.model_extra or {})
-                                   for r in items])
+            x: Any = served.table(
+                [
+                    r.model_dump(by_alias=True, exclude_unset=True) | (r.model_extra or {})
+                    for r in items
+                ]
+            )
         elif served.modality == "text":
             x = list(items)
         else:
             decoded = [decode_image(item, (*loc, i)) for i, item in enumerate(items)]
-            x = np.concatenate([served.check_array(d, (*loc, i), one=True) for i, d in enumerate(decoded)]) \
-                if served.modality == "image" else served.check_array(decoded, loc)
+            x = (
+                np.concatenate(
+                    [served.check_array(d, (*loc, i), one=True) for i, d in enumerate(decoded)]
+                )
+                if served.modality == "image"
+                else served.check_array(decoded, loc)
+            )
         outputs = await submit(request, served, x, len(x))
-        return {"model": served.name, "version": served.version, **{k: v.tolist() for k, v in outputs.items()},
-                **({} if served.classes is None else {"classes": served.classes})}
+        return {
+            "model": served.name,
+            "version": served.version,
+            **{k: v.tolist() for k, v in outputs.items()},
+            **({} if served.classes is None else {"classes": served.classes}),
+        }
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> Any:
@@ -325,10 +471,14 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
     def admin(request: Request) -> None:
         header = request.headers.get("authorization", "")
         token = header[7:] if header.lower().startswith("bearer ") else ""
-        is_admin, is_reader = (bool(token and known and hmac.compare_digest(token.encode(), known.encode()))
-                               for known in (admin_token, read_token))  # constant time: no timing leak
+        is_admin, is_reader = (
+            bool(token and known and hmac.compare_digest(token.encode(), known.encode()))
+            for known in (admin_token, read_token)
+        )  # constant time: no timing leak
         if not (is_admin or is_reader):
-            raise HTTPException(401, "Send Authorization: Bearer <admin token>.", {"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401, "Send Authorization: Bearer <admin token>.", {"WWW-Authenticate": "Bearer"}
+            )
         if not is_admin:
             raise HTTPException(403, "This token may not manage models.")
 
@@ -338,11 +488,16 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
     @app.post("/v2/repository/models/{name}/load", dependencies=[Depends(admin)])
     async def load_model(name: str, body: LoadRequest) -> dict[str, Any]:
         try:
-            served = await asyncio.get_running_loop().run_in_executor(None, lambda: canary(Served(body.path, name)))
+            served = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: canary(Served(body.path, name))
+            )
         except Exception as exc:
-            raise InputError(f"The model could not be loaded; the old one keeps serving: {exc}",
-                             ("body", "path")) from None
-        state["served"] = served  # queued requests finish on the model they were checked against (no await here)
+            raise InputError(
+                f"The model could not be loaded; the old one keeps serving: {exc}", ("body", "path")
+            ) from None
+        state["served"] = (
+            served  # queued requests finish on the model they were checked against (no await here)
+        )
         return {"name": served.name, "version": served.version}
 
     class PromoteRequest(BaseModel):
@@ -363,13 +518,23 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
             raise HTTPException(409, f"Refused; the old version keeps serving. {exc}") from None
         if str(following) == f"{found.name}@{alias}" and found.hash[:12] != state["served"].version:
             try:
-                state["served"], state["ref"] = await loop.run_in_executor(None, opened, found.ref), found.ref
+                state["served"], state["ref"] = (
+                    await loop.run_in_executor(None, opened, found.ref),
+                    found.ref,
+                )
             except Exception as exc:
                 old = state["ref"]
-                await loop.run_in_executor(None, lambda: store.promote(old, alias, note="undone: did not load"))
+                await loop.run_in_executor(
+                    None, lambda: store.promote(old, alias, note="undone: did not load")
+                )
                 raise HTTPException(409, f"Refused; the old version keeps serving. {exc}") from None
-        return {"name": found.name, "version": found.version, "alias": alias, "hash": found.hash[:12],
-                "serving": state["served"].version}
+        return {
+            "name": found.name,
+            "version": found.version,
+            "alias": alias,
+            "hash": found.hash[:12],
+            "serving": state["served"].version,
+        }
 
     @app.post("/v2/repository/models/{name}/promote", dependencies=[Depends(admin)])
     async def promote(name: str, body: PromoteRequest) -> dict[str, Any]:
@@ -385,11 +550,23 @@ def create_app(model_dir: str | Path, *, name: str | None = None, max_batch_size
     return app
 
 
-def serve(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, *, threads: int = 1,
-          **options: Any) -> None:
+def serve(
+    model_dir: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    threads: int = 1,
+    **options: Any,
+) -> None:
     """Run :func:`create_app` (``options``: its keywords) under uvicorn on ``host:port``, torch at ``threads``."""
     import torch
     import uvicorn
 
     torch.set_num_threads(threads)
-    uvicorn.run(create_app(model_dir, **options), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        create_app(model_dir, **options),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )

@@ -73,12 +73,17 @@ def _files(folder: Path) -> list[Path]:
     for directory, folders, files in os.walk(folder):
         for entry in (*folders, *files):
             path = Path(directory) / entry
-            if path.is_symlink() and (path.is_dir() or not path.is_file()
-                                      or not path.resolve().is_relative_to(root)):
-                raise UnsafeFileError(message(
-                    "The model folder holds a link that points outside it (or to a folder); nothing was copied.",
-                    f"{path} -> {os.readlink(path)}", "plain files, or links to files inside the folder",
-                    "Replace the link with a copy of the file it points to, inside the model folder."))
+            if path.is_symlink() and (
+                path.is_dir() or not path.is_file() or not path.resolve().is_relative_to(root)
+            ):
+                raise UnsafeFileError(
+                    message(
+                        "The model folder holds a link that points outside it (or to a folder); nothing was copied.",
+                        f"{path} -> {os.readlink(path)}",
+                        "plain files, or links to files inside the folder",
+                        "Replace the link with a copy of the file it points to, inside the model folder.",
+                    )
+                )
         found += [Path(directory) / name for name in files if (Path(directory) / name).is_file()]
     return sorted(found)
 
@@ -111,9 +116,16 @@ class ModelVersion:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able fields."""
-        return {"name": self.name, "version": self.version, "hash": self.hash, "path": str(self.path),
-                "created": self.created, "parent": self.parent, "metadata": self.metadata,
-                "aliases": list(self.aliases)}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "hash": self.hash,
+            "path": str(self.path),
+            "created": self.created,
+            "parent": self.parent,
+            "metadata": self.metadata,
+            "aliases": list(self.aliases),
+        }
 
 
 def _fsync(path: Path) -> None:
@@ -156,8 +168,15 @@ class ModelRegistry:
             db.close()
 
     # ------------------------------------------------------------ writing
-    def register(self, folder: str | Path, name: str, *, metadata: dict[str, Any] | None = None,
-                 parent: int | None = None, alias: str | None = None) -> ModelVersion:
+    def register(
+        self,
+        folder: str | Path,
+        name: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        parent: int | None = None,
+        alias: str | None = None,
+    ) -> ModelVersion:
         """Store a copy of a saved model ``folder`` as the next version of ``name``.
 
         Args:
@@ -170,8 +189,14 @@ class ModelRegistry:
         """
         source = Path(folder)
         if not ((source / "lamina.json").is_file() or (source / "prep.json").is_file()):
-            raise ArtifactError(message("Not a model folder.", str(source), "a folder with lamina.json or prep.json",
-                                        "Pass the folder written by model.save or a project's runs/train/model."))
+            raise ArtifactError(
+                message(
+                    "Not a model folder.",
+                    str(source),
+                    "a folder with lamina.json or prep.json",
+                    "Pass the folder written by model.save or a project's runs/train/model.",
+                )
+            )
         _check_name(name, "model name")
         extra = json.dumps(metadata or {}, sort_keys=True, default=str)
         incoming = self.blobs / f".incoming-{uuid.uuid4().hex}"
@@ -185,7 +210,9 @@ class ModelRegistry:
                 handle.flush()
                 os.fsync(handle.fileno())
             target.chmod(0o444)
-        for directory in sorted({p.parent for p in incoming.rglob("*")} | {incoming}, key=lambda p: -len(p.parts)):
+        for directory in sorted(
+            {p.parent for p in incoming.rglob("*")} | {incoming}, key=lambda p: -len(p.parts)
+        ):
             _fsync(directory)
         blob = self.blobs / content_hash(incoming)  # the hash of what was stored
         if blob.exists():
@@ -194,29 +221,57 @@ class ModelRegistry:
             os.replace(incoming, blob)
         _fsync(self.blobs)
         with self._db(write=True) as db:
-            if parent is not None and not db.execute("SELECT 1 FROM versions WHERE name=? AND version=?",
-                                                     (name, parent)).fetchone():
-                raise ConfigError(message("Unknown parent version.", f"{name}:{parent}", "a registered version",
-                                          "Pass parent= one of the numbers `lamina registry list` shows."))
-            version = db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE name=?",
-                                 (name,)).fetchone()[0]
-            db.execute("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?)",
-                       (name, version, blob.name, time.time(), parent, extra))
+            if (
+                parent is not None
+                and not db.execute(
+                    "SELECT 1 FROM versions WHERE name=? AND version=?", (name, parent)
+                ).fetchone()
+            ):
+                raise ConfigError(
+                    message(
+                        "Unknown parent version.",
+                        f"{name}:{parent}",
+                        "a registered version",
+                        "Pass parent= one of the numbers `lamina registry list` shows.",
+                    )
+                )
+            version = db.execute(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE name=?", (name,)
+            ).fetchone()[0]
+            db.execute(
+                "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?)",
+                (name, version, blob.name, time.time(), parent, extra),
+            )
             if alias is not None:
                 self._set(db, name, alias, version, "set", "registered")
         return self.get(f"{name}:{version}")
 
-    def _set(self, db: sqlite3.Connection, name: str, alias: str, version: int, kind: str, note: str) -> None:
+    def _set(
+        self, db: sqlite3.Connection, name: str, alias: str, version: int, kind: str, note: str
+    ) -> None:
         _check_name(alias, "alias")
         if alias.isdigit():
-            raise ConfigError(message("An alias cannot be a number.", repr(alias), "a word such as 'production'",
-                                      "Versions are numbers; pick a word for the alias."))
-        row = db.execute("SELECT version FROM aliases WHERE name=? AND alias=?", (name, alias)).fetchone()
+            raise ConfigError(
+                message(
+                    "An alias cannot be a number.",
+                    repr(alias),
+                    "a word such as 'production'",
+                    "Versions are numbers; pick a word for the alias.",
+                )
+            )
+        row = db.execute(
+            "SELECT version FROM aliases WHERE name=? AND alias=?", (name, alias)
+        ).fetchone()
         db.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?, ?)", (name, alias, version))
-        db.execute("INSERT INTO alias_events (name, alias, version, previous, kind, at, note) VALUES "
-                   "(?, ?, ?, ?, ?, ?, ?)", (name, alias, version, row and row[0], kind, time.time(), note))
+        db.execute(
+            "INSERT INTO alias_events (name, alias, version, previous, kind, at, note) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?)",
+            (name, alias, version, row and row[0], kind, time.time(), note),
+        )
 
-    def promote(self, ref: str, alias: str = "production", *, note: str = "", verify: bool = True) -> ModelVersion:
+    def promote(
+        self, ref: str, alias: str = "production", *, note: str = "", verify: bool = True
+    ) -> ModelVersion:
         """Point ``alias`` at the version ``ref`` names, atomically (its files are verified first)."""
         target = self.verify(ref) if verify else self.get(ref)
         with self._db(write=True) as db:
@@ -227,8 +282,10 @@ class ModelRegistry:
         """Undo the last change of ``alias`` (repeatable: each roll back undoes one more), atomically."""
         with self._db(write=True) as db:
             undo, target = 0, None
-            for kind, previous in db.execute("SELECT kind, previous FROM alias_events WHERE name=? AND alias=? "
-                                             "ORDER BY id DESC", (name, alias)):
+            for kind, previous in db.execute(
+                "SELECT kind, previous FROM alias_events WHERE name=? AND alias=? ORDER BY id DESC",
+                (name, alias),
+            ):
                 if kind == "rollback":
                     undo += 1
                 elif undo:
@@ -237,9 +294,14 @@ class ModelRegistry:
                     target = previous
                     break
             if target is None:
-                raise ConfigError(message("Nothing to roll back to.", f"{name}@{alias}",
-                                          "an alias that pointed at another version before",
-                                          f"See `lamina registry history {name}`; promote a version instead."))
+                raise ConfigError(
+                    message(
+                        "Nothing to roll back to.",
+                        f"{name}@{alias}",
+                        "an alias that pointed at another version before",
+                        f"See `lamina registry history {name}`; promote a version instead.",
+                    )
+                )
             self._set(db, name, alias, target, "rollback", note)
         return self.get(f"{name}@{alias}")
 
@@ -259,40 +321,84 @@ class ModelRegistry:
         """The version ``ref`` names (``name``, ``name:N`` or ``name@alias``), not verified."""
         parts = re.fullmatch(r"([^:@]+)(?:([:@])(.+))?", ref) if isinstance(ref, str) else None
         if parts is None:
-            raise ConfigError(message("Bad model reference.", repr(ref), "'name', 'name:3' or 'name@alias'",
-                                      "E.g. 'churn@production'."))
+            raise ConfigError(
+                message(
+                    "Bad model reference.",
+                    repr(ref),
+                    "'name', 'name:3' or 'name@alias'",
+                    "E.g. 'churn@production'.",
+                )
+            )
         name, sep, rest = parts.group(1), parts.group(2) or "", parts.group(3) or ""
         with self._db() as db:
             if sep == "@":
-                row = db.execute("SELECT version FROM aliases WHERE name=? AND alias=?", (name, rest)).fetchone()
+                row = db.execute(
+                    "SELECT version FROM aliases WHERE name=? AND alias=?", (name, rest)
+                ).fetchone()
             elif sep == ":":
                 row = (int(rest),) if rest.isdigit() else None
             else:
-                row = db.execute("SELECT MAX(version) FROM versions WHERE name=?", (name,)).fetchone()
-            found = row and row[0] is not None and db.execute(
-                "SELECT name, version, hash, created, parent, metadata FROM versions WHERE name=? AND version=?",
-                (name, row[0])).fetchone()
+                row = db.execute(
+                    "SELECT MAX(version) FROM versions WHERE name=?", (name,)
+                ).fetchone()
+            found = (
+                row
+                and row[0] is not None
+                and db.execute(
+                    "SELECT name, version, hash, created, parent, metadata FROM versions WHERE name=? AND version=?",
+                    (name, row[0]),
+                ).fetchone()
+            )
             if not found:
-                known = [f"{n}:{v}" for n, v in db.execute("SELECT name, version FROM versions ORDER BY name, "
-                                                           "version")] + [f"{n}@{a}" for n, a in db.execute(
-                                                               "SELECT name, alias FROM aliases ORDER BY name, alias")]
-                raise ConfigError(message("No such model version in the registry.", repr(ref),
-                                          f"one of {known[:20]}" if known else "a registered model",
-                                          f"Register one with `lamina registry add FOLDER --name NAME` "
-                                          f"(registry: {self.root})."))
-            aliases = tuple(a for (a,) in db.execute("SELECT alias FROM aliases WHERE name=? AND version=? ORDER "
-                                                     "BY alias", (found[0], found[1])))
-        return ModelVersion(found[0], found[1], found[2], self.blobs / found[2], found[3], found[4],
-                            json.loads(found[5]), aliases)
+                known = [
+                    f"{n}:{v}"
+                    for n, v in db.execute(
+                        "SELECT name, version FROM versions ORDER BY name, version"
+                    )
+                ] + [
+                    f"{n}@{a}"
+                    for n, a in db.execute("SELECT name, alias FROM aliases ORDER BY name, alias")
+                ]
+                raise ConfigError(
+                    message(
+                        "No such model version in the registry.",
+                        repr(ref),
+                        f"one of {known[:20]}" if known else "a registered model",
+                        f"Register one with `lamina registry add FOLDER --name NAME` "
+                        f"(registry: {self.root}).",
+                    )
+                )
+            aliases = tuple(
+                a
+                for (a,) in db.execute(
+                    "SELECT alias FROM aliases WHERE name=? AND version=? ORDER BY alias",
+                    (found[0], found[1]),
+                )
+            )
+        return ModelVersion(
+            found[0],
+            found[1],
+            found[2],
+            self.blobs / found[2],
+            found[3],
+            found[4],
+            json.loads(found[5]),
+            aliases,
+        )
 
     def verify(self, ref: str) -> ModelVersion:
         """The version ``ref`` names after checking its stored files against its hash (IntegrityError if not)."""
         found = self.get(ref)
         actual = content_hash(found.path) if found.path.is_dir() else "missing"
         if actual != found.hash:
-            raise IntegrityError(message(f"Stored model {found.ref} fails its hash check.", actual[:16],
-                                         f"{found.hash[:16]} (its files changed on disk)",
-                                         "Register the model again from its source folder; do not serve this copy."))
+            raise IntegrityError(
+                message(
+                    f"Stored model {found.ref} fails its hash check.",
+                    actual[:16],
+                    f"{found.hash[:16]} (its files changed on disk)",
+                    "Register the model again from its source folder; do not serve this copy.",
+                )
+            )
         return found
 
     checkout = verify  # what serving calls: a verified version whose ``path`` can be loaded
@@ -300,20 +406,34 @@ class ModelRegistry:
     def versions(self, name: str | None = None) -> list[ModelVersion]:
         """Every version of ``name`` (or of every model), oldest first."""
         with self._db() as db:
-            rows = db.execute("SELECT name, version FROM versions" + (" WHERE name=?" if name else "") +
-                              " ORDER BY name, version", (name,) if name else ()).fetchall()
+            rows = db.execute(
+                "SELECT name, version FROM versions"
+                + (" WHERE name=?" if name else "")
+                + " ORDER BY name, version",
+                (name,) if name else (),
+            ).fetchall()
         return [self.get(f"{n}:{v}") for n, v in rows]
 
     def history(self, name: str, alias: str | None = None) -> list[dict[str, Any]]:
         """Alias changes of ``name``, oldest first: alias, version, previous, kind (set or rollback), at, note."""
         with self._db() as db:
-            rows = db.execute("SELECT alias, version, previous, kind, at, note FROM alias_events WHERE name=?" +
-                              (" AND alias=?" if alias else "") + " ORDER BY id", (name, alias) if alias else (name,))
+            rows = db.execute(
+                "SELECT alias, version, previous, kind, at, note FROM alias_events WHERE name=?"
+                + (" AND alias=?" if alias else "")
+                + " ORDER BY id",
+                (name, alias) if alias else (name,),
+            )
             keys = ("alias", "version", "previous", "kind", "at", "note")
             return [dict(zip(keys, row)) for row in rows]
 
 
 def _check_name(value: Any, what: str) -> None:
     if not isinstance(value, str) or not _NAME.match(value):
-        raise ConfigError(message(f"Bad {what}.", repr(value), "letters, digits, '.', '_' or '-' (at most 128), "
-                                  "starting with a letter or digit", "E.g. 'churn' or 'production'."))
+        raise ConfigError(
+            message(
+                f"Bad {what}.",
+                repr(value),
+                "letters, digits, '.', '_' or '-' (at most 128), starting with a letter or digit",
+                "E.g. 'churn' or 'production'.",
+            )
+        )

@@ -47,7 +47,9 @@ def labels_path(log_path: str | Path) -> Path:
     return Path(log_path).with_name("labels.jsonl")
 
 
-def record(labels: Any, log_path: str | Path, *, id_column: str = "request_id", label_column: str = "label") -> Path:
+def record(
+    labels: Any, log_path: str | Path, *, id_column: str = "request_id", label_column: str = "label"
+) -> Path:
     """Append labels of logged predictions to ``labels.jsonl`` beside the log, durably.
 
     Args:
@@ -61,21 +63,33 @@ def record(labels: Any, log_path: str | Path, *, id_column: str = "request_id", 
     """
     rows = _label_rows(labels, id_column, label_column)
     if not Path(log_path).is_file():
-        raise DataError(message("No prediction log there.", str(log_path), "the log lamina serve writes",
-                                "Pass the log file (serve --log PATH), or the project whose model is served."))
+        raise DataError(
+            message(
+                "No prediction log there.",
+                str(log_path),
+                "the log lamina serve writes",
+                "Pass the log file (serve --log PATH), or the project whose model is served.",
+            )
+        )
     logged = {str(r.get("request_id")) for r in read(log_path)}
     unknown = [i for i, _ in rows if i not in logged]
-    _ = unknown and warnings.warn(f"{len(unknown)} of {len(rows)} labels name request ids not in the log, e.g. "
-                                  f"{unknown[:5]}; kept, they count once their predictions are logged.", stacklevel=2)
+    _ = unknown and warnings.warn(
+        f"{len(unknown)} of {len(rows)} labels name request ids not in the log, e.g. "
+        f"{unknown[:5]}; kept, they count once their predictions are logged.",
+        stacklevel=2,
+    )
     now, path = time.time(), labels_path(log_path)
-    data = "".join(json.dumps({"request_id": i, "label": label, "received_at": now}, separators=(",", ":")) + "\n"
-                   for i, label in rows).encode()
+    data = "".join(
+        json.dumps({"request_id": i, "label": label, "received_at": now}, separators=(",", ":"))
+        + "\n"
+        for i, label in rows
+    ).encode()
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         size = os.fstat(fd).st_size  # a line torn by a crash is closed first
         data = b"\n" * bool(size and os.pread(fd, 1, size - 1) != b"\n") + data
         while data:
-            data = data[os.write(fd, data):]
+            data = data[os.write(fd, data) :]
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -87,8 +101,14 @@ def _label_rows(labels: Any, id_column: str, label_column: str) -> list[tuple[st
     if isinstance(labels, (str, Path)):
         path = Path(labels)
         if not path.is_file() or path.stat().st_size == 0:
-            raise DataError(message("The labels file is missing or empty.", str(path), "a CSV or JSON-lines file "
-                                    f"with {id_column!r} and {label_column!r}", "Check the path and the file."))
+            raise DataError(
+                message(
+                    "The labels file is missing or empty.",
+                    str(path),
+                    f"a CSV or JSON-lines file with {id_column!r} and {label_column!r}",
+                    "Check the path and the file.",
+                )
+            )
         if path.suffix in (".jsonl", ".ndjson", ".json"):
             rows = list(read(path, rotated=False))  # lines that are not JSON objects are skipped
         else:
@@ -100,19 +120,39 @@ def _label_rows(labels: Any, id_column: str, label_column: str) -> list[tuple[st
     else:
         rows = list(labels) if isinstance(labels, (list, tuple)) else [labels]
     if not rows or not all(isinstance(row, dict) for row in rows):
-        raise DataError(message("No label rows.", f"{type(labels).__name__} with {len(rows)} rows", "a CSV/JSON-"
-                                "lines path, a DataFrame or a list of dicts, not empty",
-                                f"Pass e.g. [{{{id_column!r}: ..., {label_column!r}: ...}}]."))
+        raise DataError(
+            message(
+                "No label rows.",
+                f"{type(labels).__name__} with {len(rows)} rows",
+                "a CSV/JSON-lines path, a DataFrame or a list of dicts, not empty",
+                f"Pass e.g. [{{{id_column!r}: ..., {label_column!r}: ...}}].",
+            )
+        )
     absent = [c for c in (id_column, label_column) if any(c not in row for row in rows)]
     if absent:
         found = list(dict.fromkeys(key for row in rows for key in row))
-        raise DataError(message(f"The labels lack the column(s) {absent}.", f"columns {found}", f"an id column "
-                                f"{id_column!r} and a label column {label_column!r}", "Rename them, or pass "
-                                "id_column=/label_column= (--id-column, --label-column)."))
-    empty = [row[id_column] for row in rows if row[label_column] is None or row[label_column] != row[label_column]]
+        raise DataError(
+            message(
+                f"The labels lack the column(s) {absent}.",
+                f"columns {found}",
+                f"an id column {id_column!r} and a label column {label_column!r}",
+                "Rename them, or pass id_column=/label_column= (--id-column, --label-column).",
+            )
+        )
+    empty = [
+        row[id_column]
+        for row in rows
+        if row[label_column] is None or row[label_column] != row[label_column]
+    ]
     if empty:  # None or NaN
-        raise DataError(message("Rows without a label.", f"ids {empty[:5]} ({len(empty)} rows)", "a label in every "
-                                "row", "Drop the rows whose label is not known yet."))
+        raise DataError(
+            message(
+                "Rows without a label.",
+                f"ids {empty[:5]} ({len(empty)} rows)",
+                "a label in every row",
+                "Drop the rows whose label is not known yet.",
+            )
+        )
     return [(str(row[id_column]), jsonable(row[label_column])) for row in rows]
 
 
@@ -128,12 +168,16 @@ class PerformanceReport:
     unlabelled: int  # logged predictions without a label yet
     degraded: bool
     reasons: list[str] = field(default_factory=list)
-    reference: dict[str, Any] = field(default_factory=dict)  # kpi, value, threshold of the training-time test
+    reference: dict[str, Any] = field(
+        default_factory=dict
+    )  # kpi, value, threshold of the training-time test
     tolerance: float = TOLERANCE
     per_class: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> recall, support
     confusion: dict[str, Any] = field(default_factory=dict)  # labels, counts[true][predicted]
     trend: list[dict[str, Any]] = field(default_factory=list)  # per window: start, count, value
-    versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # model version -> count, value
+    versions: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # model version -> count, value
     findings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,21 +192,41 @@ class PerformanceReport:
 
     def to_prometheus(self) -> str:
         """Gauges ``lamina_live_<metric>``, ``lamina_labelled_predictions`` and ``lamina_performance_degraded``."""
-        gauges = [("labelled_predictions", "Logged predictions with a label.", self.labelled),
-                  ("performance_degraded", "1 when the live metric is worse than the reference or threshold.",
-                   int(self.degraded))] + [(f"live_{name}", f"Live {name} on the labelled predictions.", value)
-                                           for name, value in self.metrics.items() if value is not None]
-        return "".join(f"# HELP lamina_{name} {text}\n# TYPE lamina_{name} gauge\nlamina_{name} {value:.6g}\n"
-                       for name, text, value in gauges)
+        gauges = [
+            ("labelled_predictions", "Logged predictions with a label.", self.labelled),
+            (
+                "performance_degraded",
+                "1 when the live metric is worse than the reference or threshold.",
+                int(self.degraded),
+            ),
+        ] + [
+            (f"live_{name}", f"Live {name} on the labelled predictions.", value)
+            for name, value in self.metrics.items()
+            if value is not None
+        ]
+        return "".join(
+            f"# HELP lamina_{name} {text}\n# TYPE lamina_{name} gauge\nlamina_{name} {value:.6g}\n"
+            for name, text, value in gauges
+        )
 
     def summary(self) -> str:
         """A few lines in words: the live metric against the reference, the reasons and findings."""
         base = self.reference.get("value")
-        lines = ["No labelled predictions yet." if self.value is None else f"{'Degraded' if self.degraded else 'OK'}: "
-                 f"live {self.metric} {self.value:.4f}{'' if base is None else f' (training-time test: {base:.4f})'} "
-                 f"on {self.labelled:,} labelled predictions ({self.unlabelled:,} still unlabelled)."]
-        lines += [f"  {name:<18} {value:.4f}" for name, value in self.metrics.items() if value is not None]
-        return "\n".join(lines + [f"  degraded: {r}" for r in self.reasons] + [f"  note: {f}" for f in self.findings])
+        lines = [
+            "No labelled predictions yet."
+            if self.value is None
+            else f"{'Degraded' if self.degraded else 'OK'}: "
+            f"live {self.metric} {self.value:.4f}{'' if base is None else f' (training-time test: {base:.4f})'} "
+            f"on {self.labelled:,} labelled predictions ({self.unlabelled:,} still unlabelled)."
+        ]
+        lines += [
+            f"  {name:<18} {value:.4f}" for name, value in self.metrics.items() if value is not None
+        ]
+        return "\n".join(
+            lines
+            + [f"  degraded: {r}" for r in self.reasons]
+            + [f"  note: {f}" for f in self.findings]
+        )
 
     def to_html_section(self) -> str:
         """An HTML section: summary, metrics, per model version, and an embedded PNG of the trend."""
@@ -170,35 +234,61 @@ class PerformanceReport:
 
         def trend(ax: Any) -> None:
             ends = [w["start"] + w["count"] for w in self.trend]
-            ax.plot(ends, [np.nan if w["value"] is None else w["value"] for w in self.trend], "o-", label="live")
+            ax.plot(
+                ends,
+                [np.nan if w["value"] is None else w["value"] for w in self.trend],
+                "o-",
+                label="live",
+            )
             for key, style in (("value", "--"), ("threshold", ":")):
                 if self.reference.get(key) is not None:
-                    ax.axhline(self.reference[key], linestyle=style, color="gray", label=f"reference {key}")
+                    ax.axhline(
+                        self.reference[key], linestyle=style, color="gray", label=f"reference {key}"
+                    )
             ax.legend(fontsize=7)
 
         def cell(value: Any) -> str:
             return html.escape(f"{value:.4g}" if isinstance(value, float) else str(value))
 
-        metrics = html_table([["metric", "live", "reference"]] + [[cell(k), cell(v), cell(
-            self.reference.get("value") if k == self.metric else "")] for k, v in self.metrics.items()])
-        versions = html_table([["version", "labelled", self.metric]] + [[cell(k), cell(v["count"]), cell(v["value"])]
-                                                                   for k, v in self.versions.items()])
+        metrics = html_table(
+            [["metric", "live", "reference"]]
+            + [
+                [cell(k), cell(v), cell(self.reference.get("value") if k == self.metric else "")]
+                for k, v in self.metrics.items()
+            ]
+        )
+        versions = html_table(
+            [["version", "labelled", self.metric]]
+            + [[cell(k), cell(v["count"]), cell(v["value"])] for k, v in self.versions.items()]
+        )
         notes = "".join(f"<li>{html.escape(t)}</li>" for t in self.reasons + self.findings)
-        return (f"<h2>Performance on labelled predictions</h2><p>{html.escape(self.summary().splitlines()[0])}</p>"
-                f"{'<ul>' + notes + '</ul>' if notes else ''}{metrics}<h3>Per model version</h3>{versions}"
-                f"{png_panels([(f'{self.metric} per window of labelled predictions', trend)]) if self.trend else ''}")
+        return (
+            f"<h2>Performance on labelled predictions</h2><p>{html.escape(self.summary().splitlines()[0])}</p>"
+            f"{'<ul>' + notes + '</ul>' if notes else ''}{metrics}<h3>Per model version</h3>{versions}"
+            f"{png_panels([(f'{self.metric} per window of labelled predictions', trend)]) if self.trend else ''}"
+        )
 
     def write_into(self, folder: str | Path) -> None:
         """``performance.json`` in ``folder``; the section joins its ``monitor.html``, the gauges ``metrics.prom``."""
         self.to_json(Path(folder) / "performance.json")
-        for name, change in (("monitor.html", lambda t: t.replace("</body>", self.to_html_section() + "</body>")),
-                             ("metrics.prom", lambda t: t + self.to_prometheus())):
+        for name, change in (
+            ("monitor.html", lambda t: t.replace("</body>", self.to_html_section() + "</body>")),
+            ("metrics.prom", lambda t: t + self.to_prometheus()),
+        ):
             if (Path(folder) / name).is_file():
-                (Path(folder) / name).write_text(change((Path(folder) / name).read_text("utf-8")), "utf-8")
+                (Path(folder) / name).write_text(
+                    change((Path(folder) / name).read_text("utf-8")), "utf-8"
+                )
 
 
-def performance(log_path: str | Path, *, task: str | None = None, reference: Any = None, window: int | None = None,
-                tolerance: float = TOLERANCE) -> PerformanceReport:
+def performance(
+    log_path: str | Path,
+    *,
+    task: str | None = None,
+    reference: Any = None,
+    window: int | None = None,
+    tolerance: float = TOLERANCE,
+) -> PerformanceReport:
     """Join the prediction log with its labels by request id and measure the live performance.
 
     Args:
@@ -214,35 +304,57 @@ def performance(log_path: str | Path, *, task: str | None = None, reference: Any
         A :class:`PerformanceReport`.
     """
     ref = _reference(reference)
-    labels = {str(row.get("request_id")): row.get("label") for row in read(labels_path(log_path), rotated=False)}
-    joined: list[tuple[Any, Any, Any, str]] = []  # per labelled row: truth, prediction, probabilities, version
+    labels = {
+        str(row.get("request_id")): row.get("label")
+        for row in read(labels_path(log_path), rotated=False)
+    }
+    joined: list[
+        tuple[Any, Any, Any, str]
+    ] = []  # per labelled row: truth, prediction, probabilities, version
     seen: set[str] = set()
     unlabelled = mismatched = vectors = 0
     for entry in read(log_path):
-        rid, (values, probabilities, vector) = str(entry.get("request_id")), _outputs(entry.get("outputs"))
+        rid, (values, probabilities, vector) = (
+            str(entry.get("request_id")),
+            _outputs(entry.get("outputs")),
+        )
         vectors |= vector  # score vectors per row: a classifier's raw outputs
         if rid not in labels or rid in seen:
             unlabelled += len(values) * (rid not in labels)
             continue
         seen.add(rid)
-        given = label if isinstance(label := labels[rid], list) else [label]  # a request of N rows takes N labels
+        given = (
+            label if isinstance(label := labels[rid], list) else [label]
+        )  # a request of N rows takes N labels
         mismatched += len(given) != len(values)
-        joined += [(t, v, ps, str(entry.get("version"))) for t, v, ps in zip(given, values, probabilities)] * (
-            len(given) == len(values))
-    truth, predicted, scores, versions = (list(part) for part in zip(*joined)) if joined else ([], [], [], [])
-    findings = [f"{len(set(labels) - seen)} labels name request ids not in the log (yet)."] * bool(set(labels) - seen)
-    findings += [f"{mismatched} labelled requests have a label count unlike their rows; skipped."] * bool(mismatched)
+        joined += [
+            (t, v, ps, str(entry.get("version"))) for t, v, ps in zip(given, values, probabilities)
+        ] * (len(given) == len(values))
+    truth, predicted, scores, versions = (
+        (list(part) for part in zip(*joined)) if joined else ([], [], [], [])
+    )
+    findings = [f"{len(set(labels) - seen)} labels name request ids not in the log (yet)."] * bool(
+        set(labels) - seen
+    )
+    findings += [
+        f"{mismatched} labelled requests have a label count unlike their rows; skipped."
+    ] * bool(mismatched)
     task = task or ref.get("task") or _infer(truth, predicted, vectors)
     if task not in ("classification", "regression"):
-        raise ConfigError(message("Unknown task.", repr(task), "'classification' or 'regression'", "Fix task=."))
+        raise ConfigError(
+            message("Unknown task.", repr(task), "'classification' or 'regression'", "Fix task=.")
+        )
     metric = ref.get("kpi") or ("accuracy" if task == "classification" else "rmse")
-    report = PerformanceReport(task, metric, None, {}, len(truth), unlabelled, False, [], ref, tolerance,
-                               findings=findings)
+    report = PerformanceReport(
+        task, metric, None, {}, len(truth), unlabelled, False, [], ref, tolerance, findings=findings
+    )
     if not truth:
         return report
     convert = category_key if task == "classification" else float
-    y, p = (np.asarray([convert(v) for v in part], dtype=object if convert is category_key else float)
-            for part in (truth, predicted))
+    y, p = (
+        np.asarray([convert(v) for v in part], dtype=object if convert is category_key else float)
+        for part in (truth, predicted)
+    )
     positive = ref.get("positive_class")  # binary f1/precision/recall: of this class (lamina.kpi)
     report.metrics = _metrics(task, y, p, positive)
     matrix = np.asarray(scores, dtype=float) if all(s is not None for s in scores) else None
@@ -253,16 +365,27 @@ def performance(log_path: str | Path, *, task: str | None = None, reference: Any
         names = sorted(set(y) | set(p))
         counts = confusion_matrix(y, p, labels=names)
         report.confusion = {"labels": names, "counts": counts.tolist()}
-        report.per_class = {k: {"recall": float(counts[i, i] / max(1, n)), "support": int(n)}
-                            for i, (k, n) in enumerate(zip(names, counts.sum(1)))}
+        report.per_class = {
+            k: {"recall": float(counts[i, i] / max(1, n)), "support": int(n)}
+            for i, (k, n) in enumerate(zip(names, counts.sum(1)))
+        }
     size = window or max(10, math.ceil(len(y) / 10))
-    report.trend = [{"start": s, "count": len(y[s:s + size]),
-                     "value": _metric(metric, y[s:s + size], p[s:s + size], positive=positive)}
-                    for s in range(0, len(y), size)]
+    report.trend = [
+        {
+            "start": s,
+            "count": len(y[s : s + size]),
+            "value": _metric(metric, y[s : s + size], p[s : s + size], positive=positive),
+        }
+        for s in range(0, len(y), size)
+    ]
     by_version = {v: np.flatnonzero(np.asarray(versions) == v) for v in dict.fromkeys(versions)}
-    report.versions = {v: {"count": len(i), "value": _metric(metric, y[i], p[i], positive=positive)}
-                       for v, i in by_version.items()}
-    report.findings += [f"Only {len(y)} labelled predictions: the live metric is still noisy."] * (len(y) < 100)
+    report.versions = {
+        v: {"count": len(i), "value": _metric(metric, y[i], p[i], positive=positive)}
+        for v, i in by_version.items()
+    }
+    report.findings += [f"Only {len(y)} labelled predictions: the live metric is still noisy."] * (
+        len(y) < 100
+    )
     report.reasons = _reasons(metric, report.value, ref, tolerance)
     report.degraded = bool(report.reasons)
     return report
@@ -274,32 +397,59 @@ def _outputs(outputs: Any) -> tuple[list[Any], list[Any], bool]:
         return [], [], False
     values = outputs.get("predictions", outputs.get("output", next(iter(outputs.values()))))
     values = values if isinstance(values, list) else [values]
-    vector = any(isinstance(v, list) and len(v) > 1 for v in values)  # raw scores: the class is the largest
-    values = [int(np.argmax(v)) if vector else v[0] if isinstance(v, list) and v else v for v in values]
+    vector = any(
+        isinstance(v, list) and len(v) > 1 for v in values
+    )  # raw scores: the class is the largest
+    values = [
+        int(np.argmax(v)) if vector else v[0] if isinstance(v, list) and v else v for v in values
+    ]
     found = outputs.get("probabilities")
-    return values, found if isinstance(found, list) and len(found) == len(values) else [None] * len(values), vector
+    return (
+        values,
+        found if isinstance(found, list) and len(found) == len(values) else [None] * len(values),
+        vector,
+    )
 
 
 def _infer(truth: list[Any], predicted: list[Any], vectors: int) -> str:
     """Classification for texts, booleans, whole numbers or score vectors; regression otherwise."""
-    whole = [not isinstance(v, (int, float)) or isinstance(v, bool) or float(v).is_integer() for v in truth + predicted]
+    whole = [
+        not isinstance(v, (int, float)) or isinstance(v, bool) or float(v).is_integer()
+        for v in truth + predicted
+    ]
     return "classification" if vectors or all(whole) else "regression"
 
 
-def _metrics(task: str, y: np.ndarray, p: np.ndarray, positive: Any = None) -> dict[str, float | None]:
+def _metrics(
+    task: str, y: np.ndarray, p: np.ndarray, positive: Any = None
+) -> dict[str, float | None]:
     if task == "classification":
-        return {"accuracy": score("accuracy", y, p), "f1": score("f1", y, p, positive_class=positive)}
-    return {"mae": score("mae", y, p), "rmse": score("rmse", y, p),
-            "r2": score("r2", y, p) if len(y) > 1 and np.ptp(y) > 0 else None}
+        return {
+            "accuracy": score("accuracy", y, p),
+            "f1": score("f1", y, p, positive_class=positive),
+        }
+    return {
+        "mae": score("mae", y, p),
+        "rmse": score("rmse", y, p),
+        "r2": score("r2", y, p) if len(y) > 1 and np.ptp(y) > 0 else None,
+    }
 
 
-def _metric(name: str, y: np.ndarray, p: np.ndarray, probabilities: np.ndarray | None = None,
-            findings: list[str] | None = None, positive: Any = None) -> float | None:
+def _metric(
+    name: str,
+    y: np.ndarray,
+    p: np.ndarray,
+    probabilities: np.ndarray | None = None,
+    findings: list[str] | None = None,
+    positive: Any = None,
+) -> float | None:
     """The metric ``name`` (``lamina.kpi``) of ``p`` against ``y``; None (with a finding) when it cannot be had."""
     try:
         value = score(name, y, p, probabilities, positive_class=positive)
     except (ValueError, IndexError) as error:
-        (findings if findings is not None else []).append(f"{name} not measured: {str(error).splitlines()[0]}")
+        (findings if findings is not None else []).append(
+            f"{name} not measured: {str(error).splitlines()[0]}"
+        )
         return None
     return value if math.isfinite(value) else None
 
@@ -309,11 +459,14 @@ def _reasons(metric: str, value: float | None, ref: dict[str, Any], tolerance: f
     if value is None:
         return []
     lower, base, threshold = not get(metric).higher, ref.get("value"), ref.get("threshold")
-    worse = base is not None and (value > base * (1 + tolerance) if lower else value < base - tolerance)
+    worse = base is not None and (
+        value > base * (1 + tolerance) if lower else value < base - tolerance
+    )
     missed = threshold is not None and (value > threshold if lower else value < threshold)
-    return [f"live {metric} {value:.4f} is worse than the training-time {base} by more than the tolerance "
-            f"{tolerance:g}{' (relative)' * lower}"] * worse + [f"live {metric} {value:.4f} misses the project's "
-                                                                 f"threshold {threshold}"] * missed
+    return [
+        f"live {metric} {value:.4f} is worse than the training-time {base} by more than the tolerance "
+        f"{tolerance:g}{' (relative)' * lower}"
+    ] * worse + [f"live {metric} {value:.4f} misses the project's threshold {threshold}"] * missed
 
 
 def _reference(reference: Any) -> dict[str, Any]:
@@ -323,19 +476,36 @@ def _reference(reference: Any) -> dict[str, Any]:
     if isinstance(reference, (int, float)) and not isinstance(reference, bool):
         return {"value": float(reference)}
     if isinstance(reference, (str, Path)):
-        from lamina.project.project import Project  # a project's lamina.yaml or folder, else a verdict.json
+        from lamina.project.project import (
+            Project,
+        )  # a project's lamina.yaml or folder, else a verdict.json
 
         path = Path(reference)
-        reference = json.loads(path.read_text("utf-8")) if path.suffix == ".json" else Project.load(path)
+        reference = (
+            json.loads(path.read_text("utf-8")) if path.suffix == ".json" else Project.load(path)
+        )
     if hasattr(reference, "run_path") and hasattr(reference, "kpi"):  # a lamina.Project
         found = _from_runs(reference.run_path)
-        reference = {**found, "kpi": reference.kpi, "threshold": reference.threshold,
-                     "task": reference.task or found["task"]}
+        reference = {
+            **found,
+            "kpi": reference.kpi,
+            "threshold": reference.threshold,
+            "task": reference.task or found["task"],
+        }
     if isinstance(reference, dict):
-        return {k: reference.get(k) for k in ("kpi", "value", "threshold", "task", "positive_class")
-                if reference.get(k) is not None}
-    raise ConfigError(message("Unknown reference.", type(reference).__name__, "a number, a dict, a verdict.json or "
-                              "a project", "Pass e.g. reference=0.93 or the project folder."))
+        return {
+            k: reference.get(k)
+            for k in ("kpi", "value", "threshold", "task", "positive_class")
+            if reference.get(k) is not None
+        }
+    raise ConfigError(
+        message(
+            "Unknown reference.",
+            type(reference).__name__,
+            "a number, a dict, a verdict.json or a project",
+            "Pass e.g. reference=0.93 or the project folder.",
+        )
+    )
 
 
 def for_monitor(model: str | Path, log: str | Path | None = None) -> PerformanceReport | None:
@@ -350,4 +520,7 @@ def _from_runs(runs: Path) -> dict[str, Any]:
     """The evaluate verdict (kpi, value, threshold) and the trained model's task in a project's run folder."""
     verdict, prep = runs / "evaluate" / "verdict.json", runs / "train" / "model" / "prep.json"
     found = json.loads(verdict.read_text(encoding="utf-8")) if verdict.is_file() else {}
-    return {**found, "task": json.loads(prep.read_text())["prep"].get("task") if prep.is_file() else None}
+    return {
+        **found,
+        "task": json.loads(prep.read_text())["prep"].get("task") if prep.is_file() else None,
+    }

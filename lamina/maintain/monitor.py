@@ -68,8 +68,17 @@ from lamina.data.reference import (
 
 __all__ = ["THRESHOLDS", "DriftReport", "alert", "drift"]
 
-THRESHOLDS = {"small_rows": 1000, "ks": 0.05, "chi2": 0.05, "wasserstein": 0.1, "jensenshannon": 0.1, "psi": 0.1,
-              "auc": 0.55, "share": 0.5, "missing_jump": 0.1}
+THRESHOLDS = {
+    "small_rows": 1000,
+    "ks": 0.05,
+    "chi2": 0.05,
+    "wasserstein": 0.1,
+    "jensenshannon": 0.1,
+    "psi": 0.1,
+    "auc": 0.55,
+    "share": 0.5,
+    "missing_jump": 0.1,
+}
 PLOTS = 8  # features plotted on the HTML page, the most drifted first
 
 
@@ -81,7 +90,9 @@ class DriftReport:
     drifted: dict[str, Any]
     dataset_drift: bool
     findings: list[str] = field(default_factory=list)
-    histograms: dict[str, Any] = field(default_factory=dict)  # per feature: bins, reference and current shares
+    histograms: dict[str, Any] = field(
+        default_factory=dict
+    )  # per feature: bins, reference and current shares
 
     @property
     def alarm(self) -> bool:
@@ -111,22 +122,40 @@ class DriftReport:
 
     def to_prometheus(self) -> str:
         """Gauges in the Prometheus text exposition format: drift share, dataset drift, per feature statistic."""
-        lines = ["# HELP lamina_drift_share Share of input features that drifted.", "# TYPE lamina_drift_share gauge",
-                 f"lamina_drift_share {self.drifted['share']:.6g}", "# HELP lamina_dataset_drift 1 when the data "
-                 "set drifted.", "# TYPE lamina_dataset_drift gauge", f"lamina_dataset_drift {int(self.dataset_drift)}",
-                 "# HELP lamina_feature_drift The deciding drift statistic per feature.",
-                 "# TYPE lamina_feature_drift gauge"]
-        lines += [f'lamina_feature_drift{{feature="{_label(r["feature"])}",test="{r["test"]}",drifted="'
-                  f'{int(bool(r["drifted"]))}"}} {r["statistic"]:.6g}' for r in self.rows if r["statistic"] is not None]
+        lines = [
+            "# HELP lamina_drift_share Share of input features that drifted.",
+            "# TYPE lamina_drift_share gauge",
+            f"lamina_drift_share {self.drifted['share']:.6g}",
+            "# HELP lamina_dataset_drift 1 when the data set drifted.",
+            "# TYPE lamina_dataset_drift gauge",
+            f"lamina_dataset_drift {int(self.dataset_drift)}",
+            "# HELP lamina_feature_drift The deciding drift statistic per feature.",
+            "# TYPE lamina_feature_drift gauge",
+        ]
+        lines += [
+            f'lamina_feature_drift{{feature="{_label(r["feature"])}",test="{r["test"]}",drifted="'
+            f'{int(bool(r["drifted"]))}"}} {r["statistic"]:.6g}'
+            for r in self.rows
+            if r["statistic"] is not None
+        ]
         return "\n".join(lines) + "\n"
 
     def __repr__(self) -> str:
-        return (f"lamina.monitor.DriftReport(drifted={self.drifted['names']}, share={self.drifted['share']:.2f}, "
-                f"dataset_drift={self.dataset_drift})")
+        return (
+            f"lamina.monitor.DriftReport(drifted={self.drifted['names']}, share={self.drifted['share']:.2f}, "
+            f"dataset_drift={self.dataset_drift})"
+        )
 
 
-def drift(reference: Any, current: Any, *, predictions: Any = None, reference_predictions: Any = None,
-          reference_data: Any = None, thresholds: dict[str, float] | None = None) -> DriftReport:
+def drift(
+    reference: Any,
+    current: Any,
+    *,
+    predictions: Any = None,
+    reference_predictions: Any = None,
+    reference_data: Any = None,
+    thresholds: dict[str, float] | None = None,
+) -> DriftReport:
     """Compare current inputs (and predictions) with a training reference, feature by feature.
 
     Args:
@@ -150,11 +179,15 @@ def drift(reference: Any, current: Any, *, predictions: Any = None, reference_pr
     frame = _features(x, modality)
     if len(frame) == 0:
         findings.append("The current data are empty: nothing to compare.")
-    columns = {name: c for name, c in ref["columns"].items() if "histogram" in c or "frequencies" in c}
+    columns = {
+        name: c for name, c in ref["columns"].items() if "histogram" in c or "frequencies" in c
+    }
     skipped = [name for name in ref["columns"] if name not in columns and name in frame.columns]
     findings += [f"Columns not compared (ids, texts, dates): {skipped[:20]}."] * bool(skipped)
     missing = [name for name in ref["columns"] if name not in frame.columns]
-    findings += [f"Columns missing from the current data: {missing[:20]}."] * bool(missing and len(frame))
+    findings += [f"Columns missing from the current data: {missing[:20]}."] * bool(
+        missing and len(frame)
+    )
     new = [str(name) for name in frame.columns if name not in ref["columns"]]
     findings += [f"New columns not in the reference: {new[:20]}."] * bool(new)
     for name, column in columns.items():
@@ -164,32 +197,50 @@ def drift(reference: Any, current: Any, *, predictions: Any = None, reference_pr
         if share == 1.0:
             findings.append(f"Column {name!r} is empty (all values missing) in the current data.")
         elif share - before >= limits["missing_jump"]:
-            findings.append(f"Column {name!r}: missing values rose from {before:.1%} to {share:.1%}.")
+            findings.append(
+                f"Column {name!r}: missing values rose from {before:.1%} to {share:.1%}."
+            )
         row, histograms[name] = _compare(name, column, frame[name], ref["rows"], limits, findings)
         rows.append({**row, "role": "feature"})
     if predictions is not None and len(predictions):
         given = reference_predictions is not None and len(reference_predictions) > 0
         target = _summary(reference_predictions) if given else ref.get("target")
         if not target:
-            findings.append("Prediction drift needs the reference target or reference_predictions; neither is there.")
+            findings.append(
+                "Prediction drift needs the reference target or reference_predictions; neither is there."
+            )
         else:
             values = _pandas().Series(np.asarray(predictions).reshape(len(predictions), -1)[:, 0])
             count = len(reference_predictions) if given else ref["rows"]
-            row, histograms["prediction"] = _compare("prediction", target, values, count, limits, findings)
+            row, histograms["prediction"] = _compare(
+                "prediction", target, values, count, limits, findings
+            )
             rows.append({**row, "role": "prediction"})
     if reference_data is not None and len(x):
         rows.append(_embedding(reference_data, x, modality, limits))
-        findings += ["The domain classifier saw under 1,000 samples a side: its AUC varies by about 0.05 by chance "
-                     "(more samples make it steadier)."] * (min(len(reference_data), len(x)) < 1000)
+        findings += [
+            "The domain classifier saw under 1,000 samples a side: its AUC varies by about 0.05 by chance "
+            "(more samples make it steadier)."
+        ] * (min(len(reference_data), len(x)) < 1000)
     features = [row for row in rows if row["role"] == "feature"]
     names = [row["feature"] for row in features if row["drifted"]]
     share = len(names) / len(features) if features else 0.0
-    return DriftReport(clean_json(rows), {"share": share, "count": len(names), "of": len(features), "names": names},
-                       bool(features) and share >= limits["share"], findings, clean_json(histograms))
+    return DriftReport(
+        clean_json(rows),
+        {"share": share, "count": len(names), "of": len(features), "names": names},
+        bool(features) and share >= limits["share"],
+        findings,
+        clean_json(histograms),
+    )
 
 
-def alert(report: DriftReport, *, command: list[str] | None = None, webhook: str | None = None,
-          timeout: float = 30.0) -> bool:
+def alert(
+    report: DriftReport,
+    *,
+    command: list[str] | None = None,
+    webhook: str | None = None,
+    timeout: float = 30.0,
+) -> bool:
     """When the report shows drift, run ``command`` with its JSON on stdin and POST the JSON to ``webhook``.
 
     Args:
@@ -201,23 +252,44 @@ def alert(report: DriftReport, *, command: list[str] | None = None, webhook: str
     Returns:
         True when the report drifted and the alert went out (a failed delivery warns, it does not raise).
     """
-    if command is not None and (not isinstance(command, (list, tuple)) or not all(isinstance(a, str) for a in command)
-                                or not command):
-        raise ConfigError(message("command must be an argv list of strings.", repr(command), "e.g. ['notify', "
-                                  "'--to', 'ml-team']", "Split the command into its arguments (no shell)."))
+    if command is not None and (
+        not isinstance(command, (list, tuple))
+        or not all(isinstance(a, str) for a in command)
+        or not command
+    ):
+        raise ConfigError(
+            message(
+                "command must be an argv list of strings.",
+                repr(command),
+                "e.g. ['notify', '--to', 'ml-team']",
+                "Split the command into its arguments (no shell).",
+            )
+        )
     if webhook is not None and not re.match(r"https?://", str(webhook)):
-        raise ConfigError(message("webhook must be an http(s) URL.", repr(webhook), "http://... or https://...",
-                                  "Pass the full URL."))
+        raise ConfigError(
+            message(
+                "webhook must be an http(s) URL.",
+                repr(webhook),
+                "http://... or https://...",
+                "Pass the full URL.",
+            )
+        )
     if not report.alarm:
         return False
     body = report.to_json().encode()
     if command:
-        done = subprocess.run(list(command), input=body, capture_output=True, timeout=timeout, check=False)
-        _ = done.returncode and warnings.warn(f"The alert command exited with {done.returncode}: "
-                                              f"{done.stderr.decode(errors='replace')[-300:]}", stacklevel=2)
+        done = subprocess.run(
+            list(command), input=body, capture_output=True, timeout=timeout, check=False
+        )
+        _ = done.returncode and warnings.warn(
+            f"The alert command exited with {done.returncode}: "
+            f"{done.stderr.decode(errors='replace')[-300:]}",
+            stacklevel=2,
+        )
     if webhook:
-        request = urllib.request.Request(webhook, data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            webhook, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 (scheme checked above)
                 answer.read()
@@ -236,7 +308,11 @@ def _pandas() -> Any:
 def _checked(thresholds: dict[str, float] | None) -> dict[str, float]:
     unknown = sorted(set(thresholds or {}) - set(THRESHOLDS))
     if unknown:
-        raise ConfigError(message("Unknown threshold.", unknown, f"keys of {sorted(THRESHOLDS)}", "Fix the names."))
+        raise ConfigError(
+            message(
+                "Unknown threshold.", unknown, f"keys of {sorted(THRESHOLDS)}", "Fix the names."
+            )
+        )
     return dict(thresholds or {})
 
 
@@ -245,16 +321,36 @@ def _reference(reference: Any) -> dict[str, Any]:
     if hasattr(reference, "reference"):  # a Profile, or a loaded lamina.fitted.FittedModel
         reference = reference.reference() if callable(reference.reference) else reference.reference
     if isinstance(reference, (str, Path)):
-        path = Path(reference) / "reference_profile.json" if Path(reference).is_dir() else Path(reference)
+        path = (
+            Path(reference) / "reference_profile.json"
+            if Path(reference).is_dir()
+            else Path(reference)
+        )
         if not path.is_file():
-            raise DataError(message("No reference profile there.", str(path), "a model folder with "
-                                    "reference_profile.json, or that file", "Save the model from a project's train "
-                                    "stage (it stores the profile), or pass Profile.reference()."))
+            raise DataError(
+                message(
+                    "No reference profile there.",
+                    str(path),
+                    "a model folder with reference_profile.json, or that file",
+                    "Save the model from a project's train "
+                    "stage (it stores the profile), or pass Profile.reference().",
+                )
+            )
         reference = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(reference, dict) or not isinstance(reference.get("columns"), dict) or "rows" not in reference:
-        raise ConfigError(message("Not a reference profile.", type(reference).__name__, "a dict with rows and "
-                                  "columns (lamina.eda.Profile.reference()), a Profile or a model folder",
-                                  "Pass profile(training_data).reference()."))
+    if (
+        not isinstance(reference, dict)
+        or not isinstance(reference.get("columns"), dict)
+        or "rows" not in reference
+    ):
+        raise ConfigError(
+            message(
+                "Not a reference profile.",
+                type(reference).__name__,
+                "a dict with rows and "
+                "columns (lamina.eda.Profile.reference()), a Profile or a model folder",
+                "Pass profile(training_data).reference().",
+            )
+        )
     return reference
 
 
@@ -273,12 +369,21 @@ def _summary(values: Any) -> dict[str, Any]:
     if values.dtype.kind in "fc" or (values.dtype.kind in "iu" and len(np.unique(values)) > 20):
         return {"kind": "numeric", **numeric_summary(values.astype(float))}
     keys, counts = np.unique([category_key(v) for v in values], return_counts=True)
-    return {"kind": "categorical", "frequencies": dict(zip(keys.tolist(), (counts / counts.sum()).tolist()))}
+    return {
+        "kind": "categorical",
+        "frequencies": dict(zip(keys.tolist(), (counts / counts.sum()).tolist())),
+    }
 
 
 # ---------------------------------------------------------------- statistics
-def _compare(name: str, column: dict[str, Any], values: Any, reference_rows: int, limits: dict[str, float],
-             findings: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _compare(
+    name: str,
+    column: dict[str, Any],
+    values: Any,
+    reference_rows: int,
+    limits: dict[str, float],
+    findings: list[str],
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """One row (feature, kind, test, statistic, p_value, threshold, drifted, psi, ...) and its histograms."""
     numeric = "histogram" in column
     kind = "numeric" if numeric else "categorical"
@@ -289,16 +394,34 @@ def _compare(name: str, column: dict[str, Any], values: Any, reference_rows: int
         findings += [f"Column {name!r} holds no numbers in the current data."] * (not len(present))
     n_ref = max(1, round(reference_rows * (1 - (column.get("missing_share") or 0.0))))
     if not len(present):
-        return {"feature": name, "kind": kind, "test": "none", "statistic": None, "p_value": None, "threshold": None,
-                "drifted": False, "rows": 0}, {}
+        return {
+            "feature": name,
+            "kind": kind,
+            "test": "none",
+            "statistic": None,
+            "p_value": None,
+            "threshold": None,
+            "drifted": False,
+            "rows": 0,
+        }, {}
     small = min(n_ref, len(present)) <= limits["small_rows"]
     row, plot = (_numeric if numeric else _categorical)(column, present, n_ref, findings, name)
-    test = ("ks" if numeric else "chi2") if small else ("wasserstein" if numeric else "jensenshannon")
+    test = (
+        ("ks" if numeric else "chi2") if small else ("wasserstein" if numeric else "jensenshannon")
+    )
     statistic = row["p_value"] if small else row[test]
     drifted = statistic < limits[test] if small else statistic >= limits[test]
-    return {"feature": name, "kind": kind, "test": test, "statistic": row[test], "p_value": row["p_value"],
-            "threshold": limits[test], "drifted": bool(drifted), "rows": len(present),
-            **{k: v for k, v in row.items() if k not in (test, "p_value")}}, plot
+    return {
+        "feature": name,
+        "kind": kind,
+        "test": test,
+        "statistic": row[test],
+        "p_value": row["p_value"],
+        "threshold": limits[test],
+        "drifted": bool(drifted),
+        "rows": len(present),
+        **{k: v for k, v in row.items() if k not in (test, "p_value")},
+    }, plot
 
 
 def _shares(counts: np.ndarray) -> np.ndarray:
@@ -309,11 +432,14 @@ def _psi_js(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
     from scipy.spatial.distance import jensenshannon
 
     a, b = _shares(reference), _shares(current)
-    return float(np.sum((b - a) * np.log(b / a))), float(jensenshannon(reference, current) if current.sum() else 1.0)
+    return float(np.sum((b - a) * np.log(b / a))), float(
+        jensenshannon(reference, current) if current.sum() else 1.0
+    )
 
 
-def _numeric(column: dict[str, Any], values: np.ndarray, n_ref: int, findings: list[str],
-             name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _numeric(
+    column: dict[str, Any], values: np.ndarray, n_ref: int, findings: list[str], name: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """KS, Wasserstein (normed), PSI and JS of current numbers against the reference histogram and quantiles."""
     from scipy import stats
 
@@ -323,25 +449,46 @@ def _numeric(column: dict[str, Any], values: np.ndarray, n_ref: int, findings: l
     # the reference CDF: the share below each inner edge is exact; at a quantile q of level p (ties allowed),
     # share below q <= p <= share up to q, so the current CDF counts as far as it falls outside that interval
     ordered, levels = np.sort(current), np.array([0.01, 0.25, 0.5, 0.75, 0.99])
-    below = np.abs(np.searchsorted(ordered, edges[1:-1], side="left") / len(current) - np.cumsum(counts)[:-1] /
-                   counts.sum())
+    below = np.abs(
+        np.searchsorted(ordered, edges[1:-1], side="left") / len(current)
+        - np.cumsum(counts)[:-1] / counts.sum()
+    )
     knots = np.array([q[k] for k in ("p1", "p25", "p50", "p75", "p99")])
-    under, upto = (np.searchsorted(ordered, knots, side=side) / len(current) for side in ("left", "right"))
+    under, upto = (
+        np.searchsorted(ordered, knots, side=side) / len(current) for side in ("left", "right")
+    )
     gap = float(np.max(np.r_[below, under - levels, levels - upto, 0.0]))
-    p_value = float(stats.kstwo.sf(gap, max(1, round(n_ref * len(current) / (n_ref + len(current))))))
+    p_value = float(
+        stats.kstwo.sf(gap, max(1, round(n_ref * len(current) / (n_ref + len(current)))))
+    )
     middles = (edges[:-1] + edges[1:]) / 2
-    scale = (q["p75"] - q["p25"]) / 1.349 or (edges[-1] - edges[0]) / 4.65 or 1.0  # IQR as a normal's std
-    wasserstein = float(stats.wasserstein_distance(middles, middles, counts + 1e-12, binned + 1e-12)) / scale
+    scale = (
+        (q["p75"] - q["p25"]) / 1.349 or (edges[-1] - edges[0]) / 4.65 or 1.0
+    )  # IQR as a normal's std
+    wasserstein = (
+        float(stats.wasserstein_distance(middles, middles, counts + 1e-12, binned + 1e-12)) / scale
+    )
     outside = float(np.mean((current < edges[0]) | (current > edges[-1])))
     if outside > 0.1:
-        findings.append(f"Column {name!r}: {outside:.0%} of current values lie outside the reference's 1-99% range.")
+        findings.append(
+            f"Column {name!r}: {outside:.0%} of current values lie outside the reference's 1-99% range."
+        )
     psi, js = _psi_js(counts, binned)
-    return ({"ks": gap, "p_value": p_value, "wasserstein": wasserstein, "psi": psi, "jensenshannon": js},
-            {"edges": edges, "reference": _shares(counts), "current": _shares(binned)})
+    return (
+        {
+            "ks": gap,
+            "p_value": p_value,
+            "wasserstein": wasserstein,
+            "psi": psi,
+            "jensenshannon": js,
+        },
+        {"edges": edges, "reference": _shares(counts), "current": _shares(binned)},
+    )
 
 
-def _categorical(column: dict[str, Any], values: Any, n_ref: int, findings: list[str],
-                 name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _categorical(
+    column: dict[str, Any], values: Any, n_ref: int, findings: list[str], name: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Chi-squared test, PSI and JS of current category counts against the reference frequencies."""
     from scipy import stats
 
@@ -350,20 +497,29 @@ def _categorical(column: dict[str, Any], values: Any, n_ref: int, findings: list
     seen = _pandas().Series(keys).value_counts()
     unseen = sorted(set(seen.index) - set(frequencies))
     if unseen:
-        share, every = seen[unseen].sum() / len(keys), sum(frequencies.values()) > 0.999  # else: top 20 only
+        share, every = (
+            seen[unseen].sum() / len(keys),
+            sum(frequencies.values()) > 0.999,
+        )  # else: top 20 only
         what = "new categories" if every else "categories outside the reference's 20 most frequent"
         findings.append(f"Column {name!r}: {what} {unseen[:10]} ({share:.1%} of rows).")
     labels = [*frequencies, "other"]
     reference = np.array([*frequencies.values(), max(0.0, 1 - sum(frequencies.values()))]) * n_ref
-    current = np.array([seen.get(k, 0) for k in frequencies] + [seen[unseen].sum() if unseen else 0], dtype=float)
+    current = np.array(
+        [seen.get(k, 0) for k in frequencies] + [seen[unseen].sum() if unseen else 0], dtype=float
+    )
     table = np.array([reference, current])[:, (reference + current) > 0]
     statistic, p_value = stats.chi2_contingency(table)[:2] if table.shape[1] > 1 else (0.0, 1.0)
     psi, js = _psi_js(reference, current)
-    return ({"chi2": float(statistic), "p_value": float(p_value), "jensenshannon": js, "psi": psi},
-            {"labels": labels, "reference": _shares(reference), "current": _shares(current)})
+    return (
+        {"chi2": float(statistic), "p_value": float(p_value), "jensenshannon": js, "psi": psi},
+        {"labels": labels, "reference": _shares(reference), "current": _shares(current)},
+    )
 
 
-def _embedding(reference: Any, current: Any, modality: str, limits: dict[str, float]) -> dict[str, Any]:
+def _embedding(
+    reference: Any, current: Any, modality: str, limits: dict[str, float]
+) -> dict[str, Any]:
     """A domain classifier (logistic regression) telling reference from current samples; drift: ROC AUC > 0.55."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -376,16 +532,29 @@ def _embedding(reference: Any, current: Any, modality: str, limits: dict[str, fl
     if modality == "text" or isinstance(a[0], str):
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        model, x = make_pipeline(TfidfVectorizer(max_features=5000), LogisticRegression(max_iter=1000)), [*a, *b]
+        model, x = (
+            make_pipeline(TfidfVectorizer(max_features=5000), LogisticRegression(max_iter=1000)),
+            [*a, *b],
+        )
     else:
-        model, x = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=1000)), np.concatenate(
-            [_image_vector(a), _image_vector(b)])
+        model, x = (
+            make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=1000)),
+            np.concatenate([_image_vector(a), _image_vector(b)]),
+        )
     y = np.r_[np.zeros(len(a)), np.ones(len(b))]
     folds = StratifiedKFold(min(5, len(a), len(b)), shuffle=True, random_state=0)
     auc = float(np.mean(cross_val_score(model, x, y, cv=folds, scoring="roc_auc")))
-    return {"feature": "embedding", "kind": modality, "test": "domain_classifier_auc", "statistic": auc,
-            "p_value": None, "threshold": limits["auc"], "drifted": auc > limits["auc"], "rows": len(b),
-            "role": "embedding"}
+    return {
+        "feature": "embedding",
+        "kind": modality,
+        "test": "domain_classifier_auc",
+        "statistic": auc,
+        "p_value": None,
+        "threshold": limits["auc"],
+        "drifted": auc > limits["auc"],
+        "rows": len(b),
+        "role": "embedding",
+    }
 
 
 def _pick(part: Any, rng: np.random.Generator, limit: int = 1000) -> Any:
@@ -393,9 +562,19 @@ def _pick(part: Any, rng: np.random.Generator, limit: int = 1000) -> Any:
     part = getattr(part, "x", part)
     rows = np.sort(rng.choice(len(part), min(len(part), limit), replace=False))
     if len(rows) < 2:
-        raise DataError(message("Embedding drift needs samples on both sides.", f"{len(rows)} samples", ">= 2",
-                                "Pass more reference_data and current rows."))
-    return [str(part[i]) for i in rows] if isinstance(part, list) or np.ndim(part) == 1 else np.asarray(part)[rows]
+        raise DataError(
+            message(
+                "Embedding drift needs samples on both sides.",
+                f"{len(rows)} samples",
+                ">= 2",
+                "Pass more reference_data and current rows.",
+            )
+        )
+    return (
+        [str(part[i]) for i in rows]
+        if isinstance(part, list) or np.ndim(part) == 1
+        else np.asarray(part)[rows]
+    )
 
 
 def _image_vector(images: np.ndarray) -> np.ndarray:
@@ -429,16 +608,49 @@ def _html(report: DriftReport) -> str:
         ax.legend(fontsize=7)
 
     ranked = sorted(report.rows, key=lambda r: (not r["drifted"], -(r.get("psi") or 0.0)))
-    panels = [(f"{r['feature']}{' (drifted)' * r['drifted']}", lambda ax, p=report.histograms[r["feature"]]: draw(
-        ax, p)) for r in ranked if report.histograms.get(r["feature"])][:PLOTS]
-    keys = ["feature", "role", "kind", "test", "statistic", "p_value", "threshold", "drifted", "psi", "rows"]
-    table = html_table([keys] + [[html.escape(f"{r.get(k):.4g}" if isinstance(r.get(k), float) else str(r.get(k, "")))
-                              for k in keys] for r in ranked])
-    summary = (f"<p><b>{'Drift' if report.alarm else 'No drift'}.</b> {report.drifted['count']} of "
-               f"{report.drifted['of']} features drifted ({report.drifted['share']:.0%}); data set drift: "
-               f"<b>{report.dataset_drift}</b> (at least half of the features).</p>")
-    findings = "<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in report.findings or ["None."]) + "</ul>"
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Drift monitor</title><style>{CSS}</style>"
-            f"</head><body><h1>Drift monitor</h1>{summary}<h2>Data quality</h2>{findings}<h2>Features</h2>{table}"
-            f"<h2>Reference vs current</h2><p>Shares per bin; the end bins also hold the values beyond the reference's "
-            f"1st and 99th percentiles.</p>{png_panels(panels)}</body></html>")
+    panels = [
+        (
+            f"{r['feature']}{' (drifted)' * r['drifted']}",
+            lambda ax, p=report.histograms[r["feature"]]: draw(ax, p),
+        )
+        for r in ranked
+        if report.histograms.get(r["feature"])
+    ][:PLOTS]
+    keys = [
+        "feature",
+        "role",
+        "kind",
+        "test",
+        "statistic",
+        "p_value",
+        "threshold",
+        "drifted",
+        "psi",
+        "rows",
+    ]
+    table = html_table(
+        [keys]
+        + [
+            [
+                html.escape(f"{r.get(k):.4g}" if isinstance(r.get(k), float) else str(r.get(k, "")))
+                for k in keys
+            ]
+            for r in ranked
+        ]
+    )
+    summary = (
+        f"<p><b>{'Drift' if report.alarm else 'No drift'}.</b> {report.drifted['count']} of "
+        f"{report.drifted['of']} features drifted ({report.drifted['share']:.0%}); data set drift: "
+        f"<b>{report.dataset_drift}</b> (at least half of the features).</p>"
+    )
+    findings = (
+        "<ul>"
+        + "".join(f"<li>{html.escape(f)}</li>" for f in report.findings or ["None."])
+        + "</ul>"
+    )
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Drift monitor</title><style>{CSS}</style>"
+        f"</head><body><h1>Drift monitor</h1>{summary}<h2>Data quality</h2>{findings}<h2>Features</h2>{table}"
+        f"<h2>Reference vs current</h2><p>Shares per bin; the end bins also hold the values beyond the reference's "
+        f"1st and 99th percentiles.</p>{png_panels(panels)}</body></html>"
+    )

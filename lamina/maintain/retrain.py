@@ -68,15 +68,27 @@ class RetrainResult:
 def _policy(project: Any) -> dict[str, Any]:
     unknown = sorted(set(project.maintenance) - set(POLICY))
     if unknown:
-        raise ConfigError(message("Unknown maintenance keys in lamina.yaml.", unknown, f"only {sorted(POLICY)}",
-                                  "Check the spelling or remove them."))
+        raise ConfigError(
+            message(
+                "Unknown maintenance keys in lamina.yaml.",
+                unknown,
+                f"only {sorted(POLICY)}",
+                "Check the spelling or remove them.",
+            )
+        )
     policy = {**POLICY, **project.maintenance}
     policy["trigger"] = {**POLICY["trigger"], **(project.maintenance.get("trigger") or {})}
     if policy["trigger"]["min_kpi"] is None:
         policy["trigger"]["min_kpi"] = project.threshold
     if not 0 < float(policy["holdout"]) < 1:
-        raise ConfigError(message("maintenance.holdout must be a share.", repr(policy["holdout"]),
-                                  "a number between 0 and 1", "E.g. holdout: 0.3."))
+        raise ConfigError(
+            message(
+                "maintenance.holdout must be a share.",
+                repr(policy["holdout"]),
+                "a number between 0 and 1",
+                "E.g. holdout: 0.3.",
+            )
+        )
     return policy
 
 
@@ -104,29 +116,51 @@ def champion(project: Any) -> Any:
     except ConfigError:
         folder = project.run_path / "train" / "model"
         if not folder.is_dir():
-            raise ConfigError(message("The project has no trained model to maintain.", str(folder),
-                                      "runs/train/model", "Run `lamina run` (or `lamina train`) first.")) from None
+            raise ConfigError(
+                message(
+                    "The project has no trained model to maintain.",
+                    str(folder),
+                    "runs/train/model",
+                    "Run `lamina run` (or `lamina train`) first.",
+                )
+            ) from None
         from lamina.project.project import StageContext
 
         data_hash = StageContext(project, verbose=0).dataset().fingerprint()
-        found = store.register(folder, name, metadata={"data_hash": data_hash, "source": "lamina train"})
+        found = store.register(
+            folder, name, metadata={"data_hash": data_hash, "source": "lamina train"}
+        )
         return store.promote(found.ref, note="the first trained model")
 
 
 def _score(project: Any, model: Any, x: Any, y: np.ndarray) -> float:
     from lamina.project.stages import model_kpi
 
-    verdict = project.run_path / "evaluate" / "verdict.json"  # the positive class the project was judged by
+    verdict = (
+        project.run_path / "evaluate" / "verdict.json"
+    )  # the positive class the project was judged by
     positive = json.loads(verdict.read_text()).get("positive_class") if verdict.is_file() else None
-    return float(model_kpi(project.kpi, model, y, model.predict(x), model.predict_proba(x),
-                           positive or project.positive_class))
+    return float(
+        model_kpi(
+            project.kpi,
+            model,
+            y,
+            model.predict(x),
+            model.predict_proba(x),
+            positive or project.positive_class,
+        )
+    )
 
 
 def _split(y: np.ndarray, share: float, seed: int, classify: bool) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.model_selection import train_test_split
 
     rows = np.arange(len(y))
-    stratify = y.astype(str) if classify and min(np.unique(y.astype(str), return_counts=True)[1]) >= 2 else None
+    stratify = (
+        y.astype(str)
+        if classify and min(np.unique(y.astype(str), return_counts=True)[1]) >= 2
+        else None
+    )
     train, hold = train_test_split(rows, test_size=share, random_state=seed, stratify=stratify)
     return np.sort(train), np.sort(hold)
 
@@ -155,8 +189,14 @@ def retrain(project: Any, new_data: Any, *, force: bool = False, verbose: int = 
     model = FittedModel.load(champ.path)
     new = lamina.data.load(new_data, target=project.data.get("target"))
     if new.modality != "table" or new.y is None:
-        raise DataError(message("Retraining needs labelled table rows.", repr(new), "a table with the target "
-                                f"column {project.data.get('target')!r}", "Pass the new rows with their labels."))
+        raise DataError(
+            message(
+                "Retraining needs labelled table rows.",
+                repr(new),
+                f"a table with the target column {project.data.get('target')!r}",
+                "Pass the new rows with their labels.",
+            )
+        )
     keep = np.flatnonzero(~missing_labels(new.y))
     x, y = new.x.iloc[keep].reset_index(drop=True), np.asarray(new.y, dtype=object)[keep]
     classify = model.prep["task"] != "regression"
@@ -166,15 +206,22 @@ def retrain(project: Any, new_data: Any, *, force: bool = False, verbose: int = 
     low = live < policy["trigger"]["min_kpi"] if higher else live > policy["trigger"]["min_kpi"]
     drifted = [row["feature"] for row in report.rows if row["drifted"]][:5]
     reasons = [f"drift in {drifted}"] if report.alarm and policy["trigger"]["drift"] else []
-    reasons += [f"{project.kpi} {live:.4f} on {len(y):,} new rows is past min_kpi {policy['trigger']['min_kpi']}"
-                ] if low else []
+    reasons += (
+        [
+            f"{project.kpi} {live:.4f} on {len(y):,} new rows is past min_kpi {policy['trigger']['min_kpi']}"
+        ]
+        if low
+        else []
+    )
     reasons += _live(project) if policy["trigger"]["feedback"] else []
     reasons += ["forced"] if force else []
     folder = project.run_path / "retrain"
     folder.mkdir(parents=True, exist_ok=True)
     result = RetrainResult(bool(reasons), reasons, champ.ref, champion_kpi=live)
     if not reasons:
-        result.sentence = f"No retraining: no drift and {project.kpi} {live:.4f} on {len(y):,} new rows."
+        result.sentence = (
+            f"No retraining: no drift and {project.kpi} {live:.4f} on {len(y):,} new rows."
+        )
         return _finish(result, folder, say)
     say(f"Retraining {name}: {'; '.join(reasons)}.")
     train_rows, hold_rows = _split(y, float(policy["holdout"]), project.seed, classify)
@@ -183,25 +230,45 @@ def retrain(project: Any, new_data: Any, *, force: bool = False, verbose: int = 
         from lamina.project.project import StageContext
 
         old = StageContext(project, verbose=0).dataset()
-        table = pd.concat([old.x.assign(**{project.data["target"]: old.y}), table], ignore_index=True)
+        table = pd.concat(
+            [old.x.assign(**{project.data["target"]: old.y}), table], ignore_index=True
+        )
     candidate = _candidate(project, table, folder / "candidate", verbose)
     hold_x, hold_y = x.iloc[hold_rows].reset_index(drop=True), y[hold_rows]
-    result.champion_kpi, result.holdout_rows = _score(project, model, hold_x, hold_y), len(hold_rows)
+    result.champion_kpi, result.holdout_rows = (
+        _score(project, model, hold_x, hold_y),
+        len(hold_rows),
+    )
     result.challenger_kpi = _score(project, FittedModel.load(candidate), hold_x, hold_y)
     gain = (result.challenger_kpi - result.champion_kpi) * (1 if higher else -1)
-    scores = (f"{project.kpi} on {len(hold_rows):,} held-out new rows: challenger {result.challenger_kpi:.4f}, "
-              f"champion {result.champion_kpi:.4f}")
+    scores = (
+        f"{project.kpi} on {len(hold_rows):,} held-out new rows: challenger {result.challenger_kpi:.4f}, "
+        f"champion {result.champion_kpi:.4f}"
+    )
     if gain < float(policy["margin"]):
-        result.sentence = f"Champion {champ.ref} stays: {scores} (needs a gain of {policy['margin']})."
+        result.sentence = (
+            f"Champion {champ.ref} stays: {scores} (needs a gain of {policy['margin']})."
+        )
         return _finish(result, folder, say)
-    lineage = {"parent": champ.ref, "data_hash": hashlib.sha256(table.to_csv(index=False).encode()).hexdigest(),
-               "new_rows": len(y), "trigger": reasons, "kpi": project.kpi, "holdout_rows": len(hold_rows),
-               "challenger_kpi": result.challenger_kpi, "champion_kpi": result.champion_kpi,
-               "trained_at": time.time(), "combined_with_original": bool(policy["combine"])}
-    proposed = store.register(candidate, name, metadata=lineage, parent=champ.version, alias="staging")
+    lineage = {
+        "parent": champ.ref,
+        "data_hash": hashlib.sha256(table.to_csv(index=False).encode()).hexdigest(),
+        "new_rows": len(y),
+        "trigger": reasons,
+        "kpi": project.kpi,
+        "holdout_rows": len(hold_rows),
+        "challenger_kpi": result.challenger_kpi,
+        "champion_kpi": result.champion_kpi,
+        "trained_at": time.time(),
+        "combined_with_original": bool(policy["combine"]),
+    }
+    proposed = store.register(
+        candidate, name, metadata=lineage, parent=champ.version, alias="staging"
+    )
     result.proposed = proposed.ref
-    (folder / "proposal.json").write_text(json.dumps({"version": proposed.ref, "status": "pending", **lineage},
-                                                     indent=2, default=str))
+    (folder / "proposal.json").write_text(
+        json.dumps({"version": proposed.ref, "status": "pending", **lineage}, indent=2, default=str)
+    )
     result.sentence = f"Proposed {proposed.ref} over {champ.ref}: {scores}."
     if policy["auto_promote"]:
         approve(project, by="auto_promote policy")
@@ -219,7 +286,11 @@ def _live(project: Any) -> list[str]:
     if not (log.is_file() and labels_path(log).is_file()):
         return []
     live = performance(log, reference=project)
-    return [f"served predictions degraded: {live.reasons[0]}"] if live.degraded and live.reasons else []
+    return (
+        [f"served predictions degraded: {live.reasons[0]}"]
+        if live.degraded and live.reasons
+        else []
+    )
 
 
 def _higher(project: Any) -> bool:
@@ -260,12 +331,22 @@ def approve(project: Any, version: str | None = None, *, by: str | None = None) 
     proposal = json.loads(path.read_text()) if path.is_file() else {}
     ref = version or proposal.get("version")
     if not ref or (version is None and proposal.get("status") != "pending"):
-        raise ConfigError(message("Nothing to approve.", f"proposal {proposal.get('status', 'missing')} in {path}",
-                                  "a pending proposal from `lamina retrain`",
-                                  "Run `lamina retrain PROJECT --data NEW.csv`, or pass --version NAME:N."))
+        raise ConfigError(
+            message(
+                "Nothing to approve.",
+                f"proposal {proposal.get('status', 'missing')} in {path}",
+                "a pending proposal from `lamina retrain`",
+                "Run `lamina retrain PROJECT --data NEW.csv`, or pass --version NAME:N.",
+            )
+        )
     who = by or getpass.getuser()
     promoted = store.promote(ref, "production", note=f"approved by {who}")
     if proposal.get("version") == ref:
-        path.write_text(json.dumps({**proposal, "status": "approved", "approved_by": who,
-                                    "approved_at": time.time()}, indent=2, default=str))
+        path.write_text(
+            json.dumps(
+                {**proposal, "status": "approved", "approved_by": who, "approved_at": time.time()},
+                indent=2,
+                default=str,
+            )
+        )
     return promoted
