@@ -1,10 +1,11 @@
-"""Model classes: ``Model`` (wrap or subclass any module), ``Sequential`` and the architecture families.
+"""Model classes: ``Model`` (wrap or subclass any module), ``Sequential`` and the architecture
+families.
 
 One family per file. Supervised: ``Perceptron``, ``MLP`` (with a tabular mode), ``CNN``, ``RNN``,
-``Seq2Seq``, ``Transformer`` and ``TransformerLM``, ``RecursiveNet``, and the graph networks ``GCN``,
-``GAT`` and ``GraphSAGE`` (these need ``torch_geometric``: ``pip install "lamina[graph]"``).
-Unsupervised and generative: ``Autoencoder`` (seven kinds), ``VAE``, ``GAN``, ``RBM`` and ``DBN``, and
-``Word2Vec``. Every model also has the
+``Seq2Seq``, ``Transformer`` and ``TransformerLM``, ``RecursiveNet``, and the graph networks
+``GCN``, ``GAT`` and ``GraphSAGE`` (these need ``torch_geometric``:
+``pip install "lamina[graph]"``). Unsupervised and generative: ``Autoencoder`` (seven kinds),
+``VAE``, ``GAN``, ``RBM`` and ``DBN``, and ``Word2Vec``. Every model also has the
 transfer-learning methods ``freeze``, ``unfreeze``, ``replace_head`` and ``fine_tune``.
 """
 
@@ -25,6 +26,23 @@ from lamina.models.vae import VAE
 from lamina.models.word2vec import Word2Vec
 
 __all__ = [
-    "Autoencoder", "CNN", "DBN", "GAN", "GAT", "GCN", "GraphSAGE", "MLP", "Model", "Perceptron", "RBM", "RNN",
-    "RecursiveNet", "Seq2Seq", "Sequential", "Transformer", "TransformerLM", "VAE", "Word2Vec",
+    "Autoencoder",
+    "CNN",
+    "DBN",
+    "GAN",
+    "GAT",
+    "GCN",
+    "GraphSAGE",
+    "MLP",
+    "Model",
+    "Perceptron",
+    "RBM",
+    "RNN",
+    "RecursiveNet",
+    "Seq2Seq",
+    "Sequential",
+    "Transformer",
+    "TransformerLM",
+    "VAE",
+    "Word2Vec",
 ]

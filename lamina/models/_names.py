@@ -13,12 +13,19 @@ from lamina.core.errors import ConfigError, message
 
 __all__ = ["RENAMED", "refuse_renamed"]
 
-RENAMED = {"dim": "embedding_dim", "embedding_size": "embedding_dim", "hidden_size": "units", "hidden": "units",
-           "heads": "num_heads", "num_classes": "outputs"}
+RENAMED = {
+    "dim": "embedding_dim",
+    "embedding_size": "embedding_dim",
+    "hidden_size": "units",
+    "hidden": "units",
+    "heads": "num_heads",
+    "num_classes": "outputs",
+}
 
 
 def refuse_renamed(owner: str, given: Mapping[str, Any]) -> None:
-    """Raise ``ConfigError`` for keyword arguments a constructor does not take, naming the new spelling.
+    """Raise ``ConfigError`` for keyword arguments a constructor does not take, naming the new
+    spelling.
 
     Args:
         owner: the class name, for the message.
@@ -29,9 +36,21 @@ def refuse_renamed(owner: str, given: Mapping[str, Any]) -> None:
     for old, value in given.items():
         new = RENAMED.get(old)
         if new is not None:
-            raise ConfigError(message(f"{owner}: the argument `{old}` is now called `{new}`.", f"{old}={value!r}",
-                                      f"{new}=... (lamina's families share units, outputs, embedding_dim, "
-                                      "num_layers, num_heads, dropout)", f"Pass {new}={value!r}."))
+            raise ConfigError(
+                message(
+                    f"{owner}: the argument `{old}` is now called `{new}`.",
+                    f"{old}={value!r}",
+                    f"{new}=... (lamina's families share units, outputs, embedding_dim, "
+                    "num_layers, num_heads, dropout)",
+                    f"Pass {new}={value!r}.",
+                )
+            )
     if given:
-        raise ConfigError(message(f"{owner} got unknown arguments.", sorted(given), "its documented arguments",
-                                  f"Check help(lamina.models.{owner}) or get_params() for the names."))
+        raise ConfigError(
+            message(
+                f"{owner} got unknown arguments.",
+                sorted(given),
+                "its documented arguments",
+                f"Check help(lamina.models.{owner}) or get_params() for the names.",
+            )
+        )

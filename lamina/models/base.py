@@ -21,7 +21,14 @@ from torch import nn
 
 from lamina.core import catalog as registry
 from lamina.core.config import resolve
-from lamina.core.errors import ConfigError, DataError, NotBuiltError, NotCompiledError, ShapeError, message
+from lamina.core.errors import (
+    ConfigError,
+    DataError,
+    NotBuiltError,
+    NotCompiledError,
+    ShapeError,
+    message,
+)
 from lamina.models.classifier import ClassifierMixin
 from lamina.models.contract import ContractMixin
 from lamina.models.transfer import TransferMixin
@@ -59,8 +66,14 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
         super().__init__()
         if module is not None:
             if not isinstance(module, nn.Module):
-                raise ConfigError(message("lamina.Model wraps a torch module.", type(module).__name__,
-                                          "an instance of torch.nn.Module", "Pass e.g. torch.nn.Linear(4, 2)."))
+                raise ConfigError(
+                    message(
+                        "lamina.Model wraps a torch module.",
+                        type(module).__name__,
+                        "an instance of torch.nn.Module",
+                        "Pass e.g. torch.nn.Linear(4, 2).",
+                    )
+                )
             self.module = module
         self.stop_training = False
         self._compiled: dict[str, Any] | None = None
@@ -76,21 +89,30 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Call the wrapped module; subclasses override this."""
         if "module" not in self._modules:
-            raise NotImplementedError(f"{self._lamina_name} has no forward(): define forward() in your "
-                                      "subclass or wrap a module with lamina.Model(module).")
+            raise NotImplementedError(
+                f"{self._lamina_name} has no forward(): define forward() in your "
+                "subclass or wrap a module with lamina.Model(module)."
+            )
         return self.module(*args, **kwargs)
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer: Any = "adam", loss: Any = None,  # type: ignore[override]
-                metrics: Sequence[Any] | None = None, *, learning_rate: float | None = None,
-                clip_norm: float | None = None, clip_value: float | None = None,
-                from_logits: bool | None = None) -> Model:
+    def compile(
+        self,
+        optimizer: Any = "adam",
+        loss: Any = None,  # type: ignore[override]
+        metrics: Sequence[Any] | None = None,
+        *,
+        learning_rate: float | None = None,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+        from_logits: bool | None = None,
+    ) -> Model:
         """Choose the optimizer, loss and metrics. Returns the model (chainable).
 
         Args:
             optimizer: a name (``"sgd"``, ``"momentum"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``,
-                ``"adagrad"``), a ``torch.optim.Optimizer`` class, a callable ``params -> optimizer``,
-                or an optimizer instance.
+                ``"adagrad"``), a ``torch.optim.Optimizer`` class, a callable
+                ``params -> optimizer``, or an optimizer instance.
             loss: a name (``"cross_entropy"``, ``"binary_cross_entropy"``, ``"mse"``, ...) or a
                 callable ``(y_pred, y_true) -> scalar tensor``.
             metrics: names (``"accuracy"``, ``"f1"``, ``"auc"``, ...) or ``lamina.metrics.Metric``s.
@@ -98,31 +120,50 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
             clip_norm: clip the global gradient norm to this value before each optimizer step.
             clip_value: clip every gradient element to ``[-clip_value, clip_value]``.
             from_logits: whether the model outputs logits (True) or probabilities (False) for a
-                cross-entropy loss; None detects a last sigmoid/softmax layer for a loss given by name
-                and then computes the loss on that layer's logits (see ``lamina.models.classifier``).
+                cross-entropy loss; None detects a last sigmoid/softmax layer for a loss given by
+                name and then computes the loss on that layer's logits (see
+                ``lamina.models.classifier``).
 
         The name follows Keras; for ``torch.compile`` use ``fit(..., compile=True)``.
         """
         if loss is None:
-            raise ConfigError(message("compile() needs a loss.", "loss=None",
-                                      "a loss name or callable", "Pass e.g. loss='cross_entropy'."))
+            raise ConfigError(
+                message(
+                    "compile() needs a loss.",
+                    "loss=None",
+                    "a loss name or callable",
+                    "Pass e.g. loss='cross_entropy'.",
+                )
+            )
         options = {} if learning_rate is None else {"lr": learning_rate}
         if isinstance(optimizer, str):
             factory = registry.get("optimizer", optimizer, **options)
         elif isinstance(optimizer, torch.optim.Optimizer) or callable(optimizer):
             factory = optimizer
         else:
-            raise ConfigError(message("Cannot use this optimizer.", repr(optimizer),
-                                      "a name, an optimizer class/callable or instance", "Pass 'adam'."))
+            raise ConfigError(
+                message(
+                    "Cannot use this optimizer.",
+                    repr(optimizer),
+                    "a name, an optimizer class/callable or instance",
+                    "Pass 'adam'.",
+                )
+            )
         metric_objs = [registry.get("metric", m) for m in (metrics or [])]
         self._compiled = {
             "optimizer": optimizer if isinstance(optimizer, str) else None,
             "loss": loss if isinstance(loss, str) else None,
             "metrics": [m if isinstance(m, str) else None for m in (metrics or [])],
-            "learning_rate": learning_rate, "clip_norm": clip_norm, "clip_value": clip_value,
-            "from_logits": from_logits, "probabilities": self._output_probabilities(loss, from_logits),
-            "factory": factory, "loss_fn": registry.get("loss", loss), "metric_objs": metric_objs,
-            "class_ids": isinstance(loss, str) and registry.registries["loss"].lookup(loss)
+            "learning_rate": learning_rate,
+            "clip_norm": clip_norm,
+            "clip_value": clip_value,
+            "from_logits": from_logits,
+            "probabilities": self._output_probabilities(loss, from_logits),
+            "factory": factory,
+            "loss_fn": registry.get("loss", loss),
+            "metric_objs": metric_objs,
+            "class_ids": isinstance(loss, str)
+            and registry.registries["loss"].lookup(loss)
             in [registry.registries["loss"].lookup(n) for n in _CLASS_LOSSES],
         }
         self.optimizer: torch.optim.Optimizer | None = None
@@ -139,9 +180,14 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
 
     def _compiled_or_raise(self, what: str) -> dict[str, Any]:
         if self._compiled is None:
-            raise NotCompiledError(message(f"{what}() was called before compile().", "an uncompiled model",
-                                           "a compiled model", "Call model.compile(optimizer='adam', "
-                                           "loss='cross_entropy') first."))
+            raise NotCompiledError(
+                message(
+                    f"{what}() was called before compile().",
+                    "an uncompiled model",
+                    "a compiled model",
+                    "Call model.compile(optimizer='adam', loss='cross_entropy') first.",
+                )
+            )
         return self._compiled
 
     @property
@@ -150,8 +196,9 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
         return self._compiled_or_raise("loss")["loss_fn"]  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ steps (override these)
-    def compute_loss(self, y_pred: torch.Tensor, y: torch.Tensor,
-                     sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+    def compute_loss(
+        self, y_pred: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The compiled loss of one batch; with weights, ``sum(w_i * loss_i) / N`` (as Keras)."""
         y_pred, is_logits = self._logits(y_pred)
         options = {} if is_logits else {"from_logits": False}
@@ -160,9 +207,14 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
         try:
             per_sample = self.loss_fn(y_pred, y, reduction="none", **options)
         except TypeError:
-            raise ConfigError(message("Sample or class weights need a loss that accepts reduction='none'.",
-                                      repr(self.loss_fn), "a built-in loss name or fn(y_pred, y, reduction=...)",
-                                      "Use a built-in loss, or add a `reduction` argument to yours.")) from None
+            raise ConfigError(
+                message(
+                    "Sample or class weights need a loss that accepts reduction='none'.",
+                    repr(self.loss_fn),
+                    "a built-in loss name or fn(y_pred, y, reduction=...)",
+                    "Use a built-in loss, or add a `reduction` argument to yours.",
+                )
+            ) from None
         per_sample = per_sample.reshape(len(per_sample), -1).mean(1)
         return (per_sample * sample_weight.to(per_sample.dtype)).sum() / len(per_sample)
 
@@ -190,14 +242,16 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
         return weights
 
     def update_metrics(self, y_pred: torch.Tensor, y: torch.Tensor) -> None:
-        """Feed one batch to the compiled metrics (no host sync); they get logits (``metric_scores``)."""
+        """Feed one batch to the compiled metrics (no host sync); they get logits
+        (``metric_scores``)."""
         metrics = self._compiled["metric_objs"] if self._compiled else ()
         scores = self.metric_scores(y_pred) if metrics else y_pred
         for metric in metrics:
             metric.update(scores, y)
 
     def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
-        """One optimisation step on ``batch = (x, y[, sample_weight])``; returns logs of 0-d tensors."""
+        """One optimisation step on ``batch = (x, y[, sample_weight])``; returns logs of 0-d
+        tensors."""
         x, y = _inputs_and_targets(batch)
         engine = self.engine
         with engine.autocast():
@@ -238,15 +292,25 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
     def tracker_state(self) -> dict[str, Any]:
         """Running means and metric states, for checkpoints."""
         metrics = [m.state_dict() for m in self._compiled["metric_objs"]] if self._compiled else []
-        return {"trackers": {k: [t.total, t.count] for k, t in self._trackers.items()}, "metrics": metrics}
+        return {
+            "trackers": {k: [t.total, t.count] for k, t in self._trackers.items()},
+            "metrics": metrics,
+        }
 
     def restore_trackers(self, state: Mapping[str, Any]) -> None:
         """Inverse of :meth:`tracker_state`."""
         for key, (total, count) in state["trackers"].items():
             tracker = self._trackers[key] = RunningMean()
-            tracker.total, tracker.count = (None if total is None else total.to(self.engine.device)), count
-        for metric, saved in zip(self._compiled["metric_objs"] if self._compiled else (), state["metrics"]):
-            metric.load_state_dict(saved if isinstance(saved, dict) else {"state": saved}, self.engine.device)
+            tracker.total, tracker.count = (
+                (None if total is None else total.to(self.engine.device)),
+                count,
+            )
+        for metric, saved in zip(
+            self._compiled["metric_objs"] if self._compiled else (), state["metrics"]
+        ):
+            metric.load_state_dict(
+                saved if isinstance(saved, dict) else {"state": saved}, self.engine.device
+            )
 
     def epoch_logs(self) -> dict[str, float]:
         """Floats for the running means and compiled metrics (one host sync)."""
@@ -258,55 +322,93 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
     # ------------------------------------------------------------------ building
     def is_built(self) -> bool:
         """True once every parameter has a shape (after the first batch or a load)."""
-        return not any(isinstance(p, nn.parameter.UninitializedParameter) for p in self.parameters())
+        return not any(
+            isinstance(p, nn.parameter.UninitializedParameter) for p in self.parameters()
+        )
 
     def build(self, x: torch.Tensor) -> torch.Tensor:
-        """Run one forward pass on (a few rows of) ``x`` to size lazy layers; records ``input_spec_``."""
+        """Run one forward pass on (a few rows of) ``x`` to size lazy layers; records
+        ``input_spec_``."""
         was_training = self.training
         self.eval()
         with torch.no_grad():
             out = self(x[:2])
         self.train(was_training)
-        self.input_spec_ = {"shape": [None, *x.shape[1:]], "dtype": str(x.dtype).replace("torch.", "")}
+        self.input_spec_ = {
+            "shape": [None, *x.shape[1:]],
+            "dtype": str(x.dtype).replace("torch.", ""),
+        }
         return out  # type: ignore[no-any-return]
 
     def _check_input(self, x: torch.Tensor) -> None:
         spec = self.input_spec_
         if spec is not None and list(x.shape[1:]) != spec["shape"][1:]:
-            raise ShapeError(message(
-                "The input shape differs from the one the model was built with.",
-                f"shape {(None, *x.shape[1:])}", f"shape {tuple(spec['shape'])}",
-                "Pass data with the same features, in the same order, as during fit."))
+            raise ShapeError(
+                message(
+                    "The input shape differs from the one the model was built with.",
+                    f"shape {(None, *x.shape[1:])}",
+                    f"shape {tuple(spec['shape'])}",
+                    "Pass data with the same features, in the same order, as during fit.",
+                )
+            )
 
     def _tensors(self, x: Any, y: Any, name: str) -> tuple[torch.Tensor, ...]:
         tx = data_lib.to_tensor(x, name="x")
         if tx.dim() == 0 or len(tx) == 0:
-            raise DataError(message(f"{name}() got no data.", f"x with shape {tuple(tx.shape)}",
-                                    "at least one row", "Check the filtering that produced x."))
+            raise DataError(
+                message(
+                    f"{name}() got no data.",
+                    f"x with shape {tuple(tx.shape)}",
+                    "at least one row",
+                    "Check the filtering that produced x.",
+                )
+            )
         data_lib.check_finite(tx, "x")
         self._check_input(tx)
         if y is None:
             return (tx,)
         ty = data_lib.to_tensor(self._encode_labels(y, fitting=name == "fit"), name="y")
         if ty.dim() == 0 or len(ty) != len(tx):
-            raise DataError(message("x and y have different numbers of rows.",
-                                    f"len(x)={len(tx)}, len(y)={len(ty) if ty.dim() else 'scalar'}",
-                                    "one label row per input row", "Align x and y before calling."))
+            raise DataError(
+                message(
+                    "x and y have different numbers of rows.",
+                    f"len(x)={len(tx)}, len(y)={len(ty) if ty.dim() else 'scalar'}",
+                    "one label row per input row",
+                    "Align x and y before calling.",
+                )
+            )
         data_lib.check_finite(ty, "y")
         return tx, ty
 
     # ------------------------------------------------------------------ fit / evaluate / predict
-    def fit(self, x: Any, y: Any = None, *, epochs: int = 1, batch_size: int = 32,
-            validation_split: float = 0.0, validation_data: tuple[Any, Any] | None = None,
-            shuffle: bool = True, callbacks: Sequence[Callback] | None = None,
-            verbose: int | str | None = None, device: str | None = None, seed: int | None = None,
-            sample_weight: Any = None, class_weight: Any = None, precision: str = "32", accumulate: int = 1,
-            compile: bool | str = False, checkpoint_dir: str | None = None, checkpoint_every: int | None = None,
-            resume: bool = False) -> History:
+    def fit(
+        self,
+        x: Any,
+        y: Any = None,
+        *,
+        epochs: int = 1,
+        batch_size: int = 32,
+        validation_split: float = 0.0,
+        validation_data: tuple[Any, Any] | None = None,
+        shuffle: bool = True,
+        callbacks: Sequence[Callback] | None = None,
+        verbose: int | str | None = None,
+        device: str | None = None,
+        seed: int | None = None,
+        sample_weight: Any = None,
+        class_weight: Any = None,
+        precision: str = "32",
+        accumulate: int = 1,
+        compile: bool | str = False,
+        checkpoint_dir: str | None = None,
+        checkpoint_every: int | None = None,
+        resume: bool = False,
+    ) -> History:
         """Train for ``epochs`` passes over the data. Returns a ``History``.
 
         Args:
-            x: inputs (array, tensor, DataFrame), or a ``Dataset``/``DataLoader`` yielding ``(x, y)``.
+            x: inputs (array, tensor, DataFrame), or a ``Dataset``/``DataLoader`` yielding
+                ``(x, y)``.
             y: targets for in-memory ``x``; None when ``x`` yields them.
             epochs: passes over the training data.
             batch_size: rows per optimisation step.
@@ -322,37 +424,72 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
             precision: ``"32"``, ``"bf16"`` or ``"16-mixed"`` (CUDA) mixed precision.
             accumulate: take an optimizer step every this many batches (gradient accumulation).
             compile: ``True`` (or a backend name) runs the model through ``torch.compile``.
-            checkpoint_dir: write resumable checkpoints here (each epoch, and every ``checkpoint_every``
-                steps); SIGTERM then saves at the next step boundary and exits with code 143.
+            checkpoint_dir: write resumable checkpoints here (each epoch, and every
+                ``checkpoint_every`` steps); SIGTERM then saves at the next step boundary and exits
+                with code 143.
             checkpoint_every: steps between checkpoints inside an epoch.
-            resume: continue from the latest checkpoint in ``checkpoint_dir`` (if there is one), giving
-                weights bit-identical to an uninterrupted run with the same seed.
+            resume: continue from the latest checkpoint in ``checkpoint_dir`` (if there is one),
+                giving weights bit-identical to an uninterrupted run with the same seed.
         """
         compiled = self._compiled_or_raise("fit")
         if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-            raise ConfigError(message("epochs must be a positive int.", repr(epochs), "an int >= 1", "Pass epochs=5."))
+            raise ConfigError(
+                message(
+                    "epochs must be a positive int.", repr(epochs), "an int >= 1", "Pass epochs=5."
+                )
+            )
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ConfigError(message("batch_size must be a positive int.", repr(batch_size), "an int >= 1",
-                                      "Pass batch_size=32."))
+            raise ConfigError(
+                message(
+                    "batch_size must be a positive int.",
+                    repr(batch_size),
+                    "an int >= 1",
+                    "Pass batch_size=32.",
+                )
+            )
         if resume and checkpoint_dir is None:
-            raise ConfigError(message("resume=True needs checkpoint_dir.", "checkpoint_dir=None",
-                                      "the directory a previous fit wrote checkpoints to",
-                                      "Pass checkpoint_dir='runs/ckpt' to both runs."))
+            raise ConfigError(
+                message(
+                    "resume=True needs checkpoint_dir.",
+                    "checkpoint_dir=None",
+                    "the directory a previous fit wrote checkpoints to",
+                    "Pass checkpoint_dir='runs/ckpt' to both runs.",
+                )
+            )
         config = resolve(device=device, seed=seed, verbose=verbose)
         if config.num_threads and config.num_threads != torch.get_num_threads():
-            torch.set_num_threads(config.num_threads)  # LAMINA_NUM_THREADS: the CPU threads of this process
+            torch.set_num_threads(
+                config.num_threads
+            )  # LAMINA_NUM_THREADS: the CPU threads of this process
         checkpointer = None
         if checkpoint_dir is not None:
             from lamina.train.checkpoint import Checkpointer
 
             checkpointer = Checkpointer(checkpoint_dir, every=checkpoint_every)
-        engine = Engine(config.device, precision=precision, accumulate=accumulate, clip_norm=compiled["clip_norm"],
-                        clip_value=compiled["clip_value"], checkpointer=checkpointer)
+        engine = Engine(
+            config.device,
+            precision=precision,
+            accumulate=accumulate,
+            clip_norm=compiled["clip_norm"],
+            clip_value=compiled["clip_value"],
+            checkpointer=checkpointer,
+        )
         generator = seed_everything(config.seed, engine.device)
         self.to(engine.device)
-        train, validation, first = self._fit_data(x, y, validation_split, validation_data, batch_size,
-                                                  shuffle, generator, engine, sample_weight)
-        self._class_weight = None if class_weight is None else data_lib.class_weights(class_weight, engine.device)
+        train, validation, first = self._fit_data(
+            x,
+            y,
+            validation_split,
+            validation_data,
+            batch_size,
+            shuffle,
+            generator,
+            engine,
+            sample_weight,
+        )
+        self._class_weight = (
+            None if class_weight is None else data_lib.class_weights(class_weight, engine.device)
+        )
         if not self.is_built() or self.input_spec_ is None:
             out = self.build(first[0])
         else:
@@ -361,23 +498,43 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
         if len(first) > 1:
             self._check_targets(out, first[1])
         if not any(p.requires_grad for p in self.parameters()):
-            raise ConfigError(message("The model has no trainable parameters.", "every parameter frozen "
-                                      "(requires_grad=False)", "at least one trainable parameter",
-                                      "Unfreeze some layers (layer.requires_grad_(True)) before fit()."))
+            raise ConfigError(
+                message(
+                    "The model has no trainable parameters.",
+                    "every parameter frozen (requires_grad=False)",
+                    "at least one trainable parameter",
+                    "Unfreeze some layers (layer.requires_grad_(True)) before fit().",
+                )
+            )
         if self.optimizer is None:
             self._make_optimizer()
         self.config_ = config.to_dict()
         if compile:
             nn.Module.compile(self, **({} if compile is True else {"backend": compile}))
         self.engine_ = engine
-        history = engine.fit(self, train, validation, epochs, [*(callbacks or []), *progress_callbacks(config.verbose)],
-                             resume=resume)
+        history = engine.fit(
+            self,
+            train,
+            validation,
+            epochs,
+            [*(callbacks or []), *progress_callbacks(config.verbose)],
+            resume=resume,
+        )
         self.history_ = history
         return history
 
-    def _fit_data(self, x: Any, y: Any, validation_split: float, validation_data: Any, batch_size: int,
-                  shuffle: bool, generator: torch.Generator, engine: Engine,
-                  sample_weight: Any = None) -> tuple[Any, Any, tuple[Any, ...]]:
+    def _fit_data(
+        self,
+        x: Any,
+        y: Any,
+        validation_split: float,
+        validation_data: Any,
+        batch_size: int,
+        shuffle: bool,
+        generator: torch.Generator,
+        engine: Engine,
+        sample_weight: Any = None,
+    ) -> tuple[Any, Any, tuple[Any, ...]]:
         if data_lib.is_in_memory(x):
             tensors = self._tensors(x, y, "fit")
             if sample_weight is not None:
@@ -385,20 +542,30 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
             val_tensors = None
             if validation_split:
                 tensors, val_tensors = data_lib.train_validation_split(tensors, validation_split)
-            train: Any = data_lib.ArrayLoader(tensors, batch_size, shuffle=shuffle,
-                                              generator=generator).to(engine.device)
+            train: Any = data_lib.ArrayLoader(
+                tensors, batch_size, shuffle=shuffle, generator=generator
+            ).to(engine.device)
             first = train.tensors
         else:
             if y is not None or validation_split or sample_weight is not None:
-                raise ConfigError(message(
-                    "With a Dataset or DataLoader, y, sample_weight and validation_split are not used.",
-                    f"y={type(y).__name__}, sample_weight={type(sample_weight).__name__}, "
-                    f"validation_split={validation_split}", "batches of (x, y) or (x, y, weight) from the dataset",
-                    "Drop y; yield weights from the dataset; pass validation_data=(x_val, y_val) or a DataLoader."))
-            cpu_generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator,
-                                                                            device=generator.device)))
+                raise ConfigError(
+                    message(
+                        "With a Dataset or DataLoader, y, sample_weight and validation_split "
+                        "are not used.",
+                        f"y={type(y).__name__}, sample_weight={type(sample_weight).__name__}, "
+                        f"validation_split={validation_split}",
+                        "batches of (x, y) or (x, y, weight) from the dataset",
+                        "Drop y; yield weights from the dataset; pass "
+                        "validation_data=(x_val, y_val) or a DataLoader.",
+                    )
+                )
+            cpu_generator = torch.Generator().manual_seed(
+                int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
+            )
             train = data_lib.as_loader(x, batch_size, shuffle=shuffle, generator=cpu_generator)
-            first = engine.to_device(tuple(next(iter(torch.utils.data.DataLoader(train.dataset, batch_size=2)))))
+            first = engine.to_device(
+                tuple(next(iter(torch.utils.data.DataLoader(train.dataset, batch_size=2))))
+            )
             val_tensors = None
         validation = None
         if val_tensors is not None:
@@ -409,9 +576,13 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
 
     def _eval_loader(self, x: Any, y: Any, batch_size: int, engine: Engine) -> Any:
         if data_lib.is_in_memory(x) and not (isinstance(x, tuple) and y is None):
-            return data_lib.ArrayLoader(self._tensors(x, y, "evaluate"), batch_size).to(engine.device)
+            return data_lib.ArrayLoader(self._tensors(x, y, "evaluate"), batch_size).to(
+                engine.device
+            )
         if isinstance(x, tuple) and y is None and len(x) == 2:
-            return data_lib.ArrayLoader(self._tensors(x[0], x[1], "evaluate"), batch_size).to(engine.device)
+            return data_lib.ArrayLoader(self._tensors(x[0], x[1], "evaluate"), batch_size).to(
+                engine.device
+            )
         return data_lib.as_loader(x, batch_size, shuffle=False)
 
     def _engine(self) -> Engine:
@@ -430,16 +601,23 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
         self._require_built("predict")
         engine = self._engine()
         if data_lib.is_in_memory(x):
-            loader: Any = data_lib.ArrayLoader(self._tensors(x, None, "predict"), batch_size).to(engine.device)
+            loader: Any = data_lib.ArrayLoader(self._tensors(x, None, "predict"), batch_size).to(
+                engine.device
+            )
         else:
             loader = data_lib.as_loader(x, batch_size, shuffle=False)
         return engine.predict(self, loader).cpu().numpy()  # type: ignore[no-any-return]
 
     def _require_built(self, what: str) -> None:
         if not self.is_built():
-            raise NotBuiltError(message(f"{what}() needs a built model.", "a model whose layers have no "
-                                        "input size yet", "a model that has seen data",
-                                        "Call fit() first, or model.build(x) with a few example rows."))
+            raise NotBuiltError(
+                message(
+                    f"{what}() needs a built model.",
+                    "a model whose layers have no input size yet",
+                    "a model that has seen data",
+                    "Call fit() first, or model.build(x) with a few example rows.",
+                )
+            )
 
     # ------------------------------------------------------------------ inspection
     def summary(self, print_fn: Callable[[str], Any] | None = print) -> str:
@@ -455,11 +633,15 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
 
 def _inputs_and_targets(batch: Any) -> tuple[Any, Any]:
     if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-        raise DataError(message("The default train_step/test_step needs targets.",
-                                f"batches of {type(batch).__name__}" + (f" with {len(batch)} item(s)"
-                                                                        if isinstance(batch, (tuple, list)) else ""),
-                                "(x, y) or (x, y, sample_weight) batches",
-                                "Pass y to fit/evaluate, or override train_step for unsupervised training."))
+        raise DataError(
+            message(
+                "The default train_step/test_step needs targets.",
+                f"batches of {type(batch).__name__}"
+                + (f" with {len(batch)} item(s)" if isinstance(batch, (tuple, list)) else ""),
+                "(x, y) or (x, y, sample_weight) batches",
+                "Pass y to fit/evaluate, or override train_step for unsupervised training.",
+            )
+        )
     return batch[0], batch[1]
 
 

@@ -1,4 +1,5 @@
-"""What a classifier adds to ``lamina.Model``: class labels, probabilities and losses on probabilities.
+"""What a classifier adds to ``lamina.Model``: class labels, probabilities and losses on
+probabilities.
 
 * **Probabilities or logits.** lamina's cross-entropy losses take logits. A model whose last layer
   is a sigmoid or softmax (``Dense(1, activation="sigmoid")``, ``Activation("softmax")``,
@@ -46,12 +47,14 @@ def loss_kind(loss: Any) -> str | None:
 
 
 def final_activation(model: nn.Module) -> tuple[str, nn.Module] | None:
-    """``("sigmoid" | "softmax", last layer)`` when ``model`` visibly ends in that activation, else None.
+    """``("sigmoid" | "softmax", last layer)`` when ``model`` visibly ends in that activation, else
+    None.
 
     Looks at the last layer of a ``Sequential`` (or of a wrapped ``torch.nn.Sequential``).
     """
-    # Only a stack whose forward runs its layers in order (``Sequential.stacks_layers``) ends where its
-    # last layer ends: a DBN's ``layers`` (sigmoid units) feed a head, so its outputs are logits.
+    # Only a stack whose forward runs its layers in order (``Sequential.stacks_layers``) ends where
+    # its last layer ends: a DBN's ``layers`` (sigmoid units) feed a head, so its outputs are
+    # logits.
     layers: Any = model.layers if getattr(type(model), "stacks_layers", False) else None
     if not isinstance(layers, (nn.ModuleList, nn.Sequential)):
         layers = model._modules.get("module")
@@ -72,24 +75,36 @@ def final_activation(model: nn.Module) -> tuple[str, nn.Module] | None:
 
 
 class ClassifierMixin:
-    """Class labels, probabilities and the logits of sigmoid/softmax outputs for ``lamina.Model``."""
+    """Class labels, probabilities and the logits of sigmoid/softmax outputs for
+    ``lamina.Model``."""
 
     _compiled: dict[str, Any] | None
     classes_: list[Any] | None
 
-    # ------------------------------------------------------------------ logits of probability outputs
+    # ------------------------------------------------------------------ logits behind probabilities
     def _output_probabilities(self, loss: Any, from_logits: bool | None) -> str | None:
-        """At compile: None when outputs are logits, else the loss kind (``"binary"``/``"categorical"``)."""
+        """At compile: None when outputs are logits, else the loss kind
+        (``"binary"``/``"categorical"``)."""
         model: Any = self
         kind = loss_kind(loss) if isinstance(loss, str) else None
         if from_logits is not None and not isinstance(from_logits, bool):
-            raise ConfigError(message("from_logits must be True, False or None.", repr(from_logits),
-                                      "a bool, or None to detect a final sigmoid/softmax",
-                                      "Pass from_logits=False when the model outputs probabilities."))
+            raise ConfigError(
+                message(
+                    "from_logits must be True, False or None.",
+                    repr(from_logits),
+                    "a bool, or None to detect a final sigmoid/softmax",
+                    "Pass from_logits=False when the model outputs probabilities.",
+                )
+            )
         if from_logits is False and isinstance(loss, str) and kind is None:
-            raise ConfigError(message("from_logits applies to the cross-entropy losses.", f"loss={loss!r}",
-                                      "'binary_cross_entropy' or 'cross_entropy' (and their Keras names)",
-                                      "Drop from_logits, or use a cross-entropy loss."))
+            raise ConfigError(
+                message(
+                    "from_logits applies to the cross-entropy losses.",
+                    f"loss={loss!r}",
+                    "'binary_cross_entropy' or 'cross_entropy' (and their Keras names)",
+                    "Drop from_logits, or use a cross-entropy loss.",
+                )
+            )
         found = final_activation(model)
         if from_logits is True or (from_logits is None and (kind is None or found is None)):
             return None
@@ -99,13 +114,20 @@ class ClassifierMixin:
                 found[1].register_forward_hook(self._keep_logits)
         return kind or "probabilities"
 
-    def _keep_logits(self, module: nn.Module, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+    def _keep_logits(
+        self, module: nn.Module, inputs: tuple[Any, ...], output: torch.Tensor
+    ) -> None:
         """Forward hook on the last layer: remember its pre-activation logits next to its output."""
-        logits = F.linear(inputs[0], module.weight, module.bias) if isinstance(module, Dense) else inputs[0]
+        logits = (
+            F.linear(inputs[0], module.weight, module.bias)
+            if isinstance(module, Dense)
+            else inputs[0]
+        )
         self.__dict__["_kept_logits"] = (output, logits)
 
     def _logits(self, y_pred: torch.Tensor) -> tuple[torch.Tensor, bool]:
-        """``(tensor, True)`` with the logits behind ``y_pred`` when known, else ``(y_pred, is_logits)``."""
+        """``(tensor, True)`` with the logits behind ``y_pred`` when known, else
+        ``(y_pred, is_logits)``."""
         kind = self._compiled.get("probabilities") if self._compiled else None
         if kind is None:
             return y_pred, True
@@ -115,7 +137,8 @@ class ClassifierMixin:
         return y_pred, False
 
     def metric_scores(self, y_pred: torch.Tensor) -> torch.Tensor:
-        """What the metrics see: ``y_pred`` as logits (probability outputs are turned back into logits)."""
+        """What the metrics see: ``y_pred`` as logits (probability outputs are turned back into
+        logits)."""
         scores, is_logits = self._logits(y_pred)
         if not is_logits:
             kind = self._compiled.get("probabilities") if self._compiled else None
@@ -125,7 +148,8 @@ class ClassifierMixin:
 
     # ------------------------------------------------------------------ labels
     def _encode_labels(self, y: Any, fitting: bool) -> Any:
-        """Labels ready for ``to_tensor``: (N, 1) ids -> (N,), whole floats -> ints, other labels -> ids."""
+        """Labels ready for ``to_tensor``: (N, 1) ids -> (N,), whole floats -> ints, other labels ->
+        ids."""
         kind = loss_kind(self._compiled["loss_fn"]) if self._compiled else None
         if kind is None or y is None:
             return y
@@ -139,9 +163,14 @@ class ClassifierMixin:
         if kind == "categorical" and array.ndim == 1 and array.dtype.kind == "f":
             if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
                 bad = array[~np.isfinite(array) | (array != np.round(array))][:3].tolist()
-                raise DataError(message("cross_entropy needs class ids, and y holds numbers that are not whole.",
-                                        f"y values such as {bad}", "whole numbers 0..C-1 (ints or floats like 2.0)",
-                                        "Pass integer class ids, or one-hot/probability targets of shape (N, C)."))
+                raise DataError(
+                    message(
+                        "cross_entropy needs class ids, and y holds numbers that are not whole.",
+                        f"y values such as {bad}",
+                        "whole numbers 0..C-1 (ints or floats like 2.0)",
+                        "Pass integer class ids, or one-hot/probability targets of shape (N, C).",
+                    )
+                )
             return array.astype(np.int64)
         return y
 
@@ -149,19 +178,36 @@ class ClassifierMixin:
         try:
             found = [_plain(v) for v in np.unique(array)]
         except TypeError:
-            raise DataError(message("y mixes label types that cannot be sorted.", repr(array[:5].tolist()),
-                                    "labels of one type (all str or all int)",
-                                    "Convert y with y.astype(str).")) from None
+            raise DataError(
+                message(
+                    "y mixes label types that cannot be sorted.",
+                    repr(array[:5].tolist()),
+                    "labels of one type (all str or all int)",
+                    "Convert y with y.astype(str).",
+                )
+            ) from None
         classes = getattr(self, "classes_", None)
         if fitting and (classes is None or not set(found) <= set(classes)):
             classes = self.classes_ = found
         if classes is None or not set(found) <= set(classes):
             unknown = sorted(set(found) - set(classes or []), key=str)[:5]
-            raise DataError(message("y holds labels the model was not trained on.", f"labels {unknown}",
-                                    f"labels in classes_ = {classes}", "Fit on data that has every class."))
+            raise DataError(
+                message(
+                    "y holds labels the model was not trained on.",
+                    f"labels {unknown}",
+                    f"labels in classes_ = {classes}",
+                    "Fit on data that has every class.",
+                )
+            )
         if kind == "binary" and len(classes) > 2:
-            raise DataError(message("binary_cross_entropy takes two classes.", f"{len(classes)} classes: {classes[:5]}",
-                                    "two classes", "Use loss='cross_entropy' with one output unit per class."))
+            raise DataError(
+                message(
+                    "binary_cross_entropy takes two classes.",
+                    f"{len(classes)} classes: {classes[:5]}",
+                    "two classes",
+                    "Use loss='cross_entropy' with one output unit per class.",
+                )
+            )
         index = {label: i for i, label in enumerate(classes)}
         ids = np.array([index[_plain(v)] for v in array.reshape(-1)]).reshape(array.shape)
         return ids.astype(np.int64 if kind == "categorical" else np.float32)
@@ -172,10 +218,15 @@ class ClassifierMixin:
         classes = out.shape[-1] if isinstance(out, torch.Tensor) and out.dim() >= 2 else None
         low, high = int(y.min()), int(y.max())
         if classes is not None and (low < 0 or high >= classes):
-            raise DataError(message(
-                "y has class ids outside the model's output size.", f"class ids from {low} to {high}",
-                f"ids in 0..{classes - 1} for a model with {classes} outputs",
-                f"Make the last layer output {high + 1} units, or re-encode the labels to 0..{classes - 1}."))
+            raise DataError(
+                message(
+                    "y has class ids outside the model's output size.",
+                    f"class ids from {low} to {high}",
+                    f"ids in 0..{classes - 1} for a model with {classes} outputs",
+                    f"Make the last layer output {high + 1} units, or re-encode the labels to "
+                    f"0..{classes - 1}.",
+                )
+            )
 
     # ------------------------------------------------------------------ predictions
     def predict_proba(self, x: Any, *, batch_size: int = 256) -> np.ndarray:
@@ -187,7 +238,8 @@ class ClassifierMixin:
 
         Returns:
             (N, C) probabilities: softmax over the outputs, or, for one sigmoid/logit output, (N, 2)
-            with the columns ``[1 - p, p]`` as in scikit-learn (multi-label sigmoid outputs: (N, K)).
+            with the columns ``[1 - p, p]`` as in scikit-learn (multi-label sigmoid outputs: (N,
+            K)).
 
         >>> model = lamina.Sequential([lamina.layers.Dense(1, activation="sigmoid")])
         >>> model = model.compile(loss="binary_crossentropy")
@@ -197,12 +249,23 @@ class ClassifierMixin:
         """
         out = torch.from_numpy(np.asarray(self.predict(x, batch_size=batch_size))).float()  # type: ignore[attr-defined]
         kind = loss_kind(self._compiled["loss_fn"]) if self._compiled else None
-        if self._compiled is not None and kind is None and self._compiled.get("probabilities") is None:
-            raise ConfigError(message("predict_proba() needs a classifier.", f"loss {self._compiled['loss']!r}",
-                                      "a model compiled with a cross-entropy loss",
-                                      "Use predict() for the raw outputs of other models."))
+        if (
+            self._compiled is not None
+            and kind is None
+            and self._compiled.get("probabilities") is None
+        ):
+            raise ConfigError(
+                message(
+                    "predict_proba() needs a classifier.",
+                    f"loss {self._compiled['loss']!r}",
+                    "a model compiled with a cross-entropy loss",
+                    "Use predict() for the raw outputs of other models.",
+                )
+            )
         model: Any = self
-        probabilities = (self._compiled.get("probabilities") if self._compiled else final_activation(model)) is not None
+        probabilities = (
+            self._compiled.get("probabilities") if self._compiled else final_activation(model)
+        ) is not None
         if out.dim() == 1 or out.shape[-1] == 1 or kind == "binary":
             p = out if probabilities else torch.sigmoid(out)
             if out.dim() == 1 or out.shape[-1] == 1:

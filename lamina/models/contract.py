@@ -1,4 +1,5 @@
-"""The model contract (scikit-learn's estimator rules): constructor parameters, clones, the spec, saving.
+"""The model contract (scikit-learn's estimator rules): constructor parameters, clones, the spec,
+saving.
 
 ``get_params`` returns the constructor arguments as given; ``set_params`` rebuilds with new ones;
 ``clone`` makes an unfitted twin with the same arguments and compile settings; ``spec`` is the JSON
@@ -21,7 +22,8 @@ __all__ = ["ContractMixin"]
 
 
 class ContractMixin:
-    """``get_params``, ``set_params``, ``clone``, ``spec``, ``save`` and ``lr_find`` for ``lamina.Model``."""
+    """``get_params``, ``set_params``, ``clone``, ``spec``, ``save`` and ``lr_find`` for
+    ``lamina.Model``."""
 
     _compiled: dict[str, Any] | None
     _lamina_name: str
@@ -36,8 +38,14 @@ class ContractMixin:
         current = self.get_params()
         unknown = sorted(set(params) - set(current))
         if unknown:
-            raise ConfigError(message(f"Unknown parameter for {self._lamina_name}.", unknown,
-                                      f"one of {sorted(current)}", "Check get_params() for valid names."))
+            raise ConfigError(
+                message(
+                    f"Unknown parameter for {self._lamina_name}.",
+                    unknown,
+                    f"one of {sorted(current)}",
+                    "Check get_params() for valid names.",
+                )
+            )
         fresh = type(self)(**{**current, **params})
         compiled = self._compiled
         self.__dict__.clear()
@@ -66,16 +74,29 @@ class ContractMixin:
         return fresh
 
     def _recompile(self, compiled: Mapping[str, Any]) -> None:
-        metrics = [name if name is not None else copy.deepcopy(obj)
-                   for name, obj in zip(compiled["metrics"], compiled["metric_objs"])]
+        metrics = [
+            name if name is not None else copy.deepcopy(obj)
+            for name, obj in zip(compiled["metrics"], compiled["metric_objs"])
+        ]
         optimizer = compiled["optimizer"] or compiled["factory"]
-        if isinstance(optimizer, torch.optim.Optimizer):  # bound to the old parameters: same class and settings
+        if isinstance(
+            optimizer, torch.optim.Optimizer
+        ):  # bound to the old parameters: same class and settings
             optimizer = functools.partial(type(optimizer), **optimizer.defaults)
-        self.compile(optimizer, compiled["loss"] or compiled["loss_fn"], metrics,
-                     learning_rate=compiled["learning_rate"], clip_norm=compiled["clip_norm"],
-                     clip_value=compiled["clip_value"],
-                     # only where set: families with their own compile (GAN, VAE, ...) do not take it
-                     **({"from_logits": compiled["from_logits"]} if compiled.get("from_logits") is not None else {}))
+        self.compile(
+            optimizer,
+            compiled["loss"] or compiled["loss_fn"],
+            metrics,
+            learning_rate=compiled["learning_rate"],
+            clip_norm=compiled["clip_norm"],
+            clip_value=compiled["clip_value"],
+            # only where set: families with their own compile (GAN, VAE, ...) do not take it
+            **(
+                {"from_logits": compiled["from_logits"]}
+                if compiled.get("from_logits") is not None
+                else {}
+            ),
+        )
 
     # ------------------------------------------------------------------ persistence
     def lr_find(self, x: Any, y: Any, **options: Any) -> Any:

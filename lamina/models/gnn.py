@@ -1,7 +1,7 @@
 """``lamina.models.GCN``, ``GAT`` and ``GraphSAGE``: graph networks on torch_geometric layers.
 
-Needs ``torch_geometric`` (``pip install "lamina[graph]"``); it is imported only when a model is built.
-Graphs are ``torch_geometric.data.Data`` objects: ``x`` (num_nodes, features), ``edge_index``
+Needs ``torch_geometric`` (``pip install "lamina[graph]"``); it is imported only when a model is
+built. Graphs are ``torch_geometric.data.Data`` objects: ``x`` (num_nodes, features), ``edge_index``
 (2, num_edges) and ``y``. Two tasks share each class:
 
 * ``task="node"`` (node classification, full batch): ``fit(graph)`` trains on the nodes of
@@ -50,16 +50,22 @@ _GRAPH_KEYS = ("x", "edge_index", "y", "train_mask", "val_mask", "test_mask")
 
 
 def _pyg() -> Any:
-    """The torch_geometric package (with ``nn``, ``data`` and ``loader``), or a ConfigError saying how to get it."""
+    """The torch_geometric package (with ``nn``, ``data`` and ``loader``), or a ConfigError saying
+    how to get it."""
     try:
         import torch_geometric
         import torch_geometric.data
         import torch_geometric.loader
         import torch_geometric.nn
     except ImportError:
-        raise ConfigError(message("Graph models need torch_geometric.", "no module named torch_geometric",
-                                  "torch_geometric >= 2.5 installed",
-                                  'Run pip install "lamina[graph]" (or pip install torch_geometric).')) from None
+        raise ConfigError(
+            message(
+                "Graph models need torch_geometric.",
+                "no module named torch_geometric",
+                "torch_geometric >= 2.5 installed",
+                'Run pip install "lamina[graph]" (or pip install torch_geometric).',
+            )
+        ) from None
     return torch_geometric
 
 
@@ -86,9 +92,14 @@ def to_graph(splits: Any, *, normalize: bool = False) -> Any:
     pyg = _pyg()
     fields = getattr(splits, "extra", splits)
     if not isinstance(fields, Mapping) or not {"x", "edge_index"} <= set(fields):
-        raise DataError(message("to_graph needs node features and edges.", type(splits).__name__,
-                                "lamina.datasets.load('cora') or a mapping with 'x' and 'edge_index'",
-                                "Pass e.g. {'x': features, 'edge_index': edges, 'y': labels, 'train_mask': mask}."))
+        raise DataError(
+            message(
+                "to_graph needs node features and edges.",
+                type(splits).__name__,
+                "lamina.datasets.load('cora') or a mapping with 'x' and 'edge_index'",
+                "Pass e.g. {'x': features, 'edge_index': edges, 'y': labels, 'train_mask': mask}.",
+            )
+        )
     graph = {key: torch.as_tensor(np.asarray(fields[key])) for key in _GRAPH_KEYS if key in fields}
     x = graph["x"].float()
     if normalize:
@@ -103,48 +114,89 @@ def _check_graph(graph: Any, task: str, labels: bool) -> None:
     """Raise a lamina error for a graph the models cannot read; ``labels``: ``y`` is required."""
     x, edge_index = getattr(graph, "x", None), getattr(graph, "edge_index", None)
     if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        raise ShapeError(message("graph.x must hold the node features.", _describe(x), "a (num_nodes, features) "
-                                 "float tensor", "Set graph.x = torch.tensor(features, dtype=torch.float32)."))
+        raise ShapeError(
+            message(
+                "graph.x must hold the node features.",
+                _describe(x),
+                "a (num_nodes, features) float tensor",
+                "Set graph.x = torch.tensor(features, dtype=torch.float32).",
+            )
+        )
     data_lib.check_finite(x, "graph.x")
-    if not isinstance(edge_index, torch.Tensor) or edge_index.dim() != 2 or edge_index.shape[0] != 2:
-        transposed = isinstance(edge_index, torch.Tensor) and edge_index.dim() == 2 and edge_index.shape[1] == 2
-        raise ShapeError(message("graph.edge_index must have shape (2, num_edges): sources, then targets.",
-                                 _describe(edge_index), "a (2, num_edges) int64 tensor",
-                                 "Transpose it: graph.edge_index = edge_index.t().contiguous()." if transposed
-                                 else "Build it as torch.tensor([sources, targets], dtype=torch.long)."))
+    if (
+        not isinstance(edge_index, torch.Tensor)
+        or edge_index.dim() != 2
+        or edge_index.shape[0] != 2
+    ):
+        transposed = (
+            isinstance(edge_index, torch.Tensor)
+            and edge_index.dim() == 2
+            and edge_index.shape[1] == 2
+        )
+        raise ShapeError(
+            message(
+                "graph.edge_index must have shape (2, num_edges): sources, then targets.",
+                _describe(edge_index),
+                "a (2, num_edges) int64 tensor",
+                "Transpose it: graph.edge_index = edge_index.t().contiguous()."
+                if transposed
+                else "Build it as torch.tensor([sources, targets], dtype=torch.long).",
+            )
+        )
     if edge_index.is_floating_point() or edge_index.dtype == torch.bool:
-        raise DataError(message("graph.edge_index must hold integer node ids.", f"dtype {edge_index.dtype}",
-                                "torch.long", "Use graph.edge_index = graph.edge_index.long()."))
+        raise DataError(
+            message(
+                "graph.edge_index must hold integer node ids.",
+                f"dtype {edge_index.dtype}",
+                "torch.long",
+                "Use graph.edge_index = graph.edge_index.long().",
+            )
+        )
     num_nodes = len(x)
     if edge_index.numel():
         low, high = int(edge_index.min()), int(edge_index.max())
         if low < 0 or high >= num_nodes:
             bad = low if low < 0 else high
-            raise DataError(message(f"graph.edge_index names node {bad}, but the graph has {num_nodes} nodes.",
-                                    f"node ids from {low} to {high}", f"ids in 0..{num_nodes - 1}",
-                                    "Renumber the nodes from 0, or add the missing rows to graph.x."))
+            raise DataError(
+                message(
+                    f"graph.edge_index names node {bad}, but the graph has {num_nodes} nodes.",
+                    f"node ids from {low} to {high}",
+                    f"ids in 0..{num_nodes - 1}",
+                    "Renumber the nodes from 0, or add the missing rows to graph.x.",
+                )
+            )
     y = getattr(graph, "y", None)
     if not labels:
         return
     expected = num_nodes if task == "node" else 1
     if not isinstance(y, torch.Tensor) or y.dim() == 0 or len(y) != expected:
-        raise DataError(message(f"A {task}-task graph needs graph.y with one label per {task}.", _describe(y),
-                                f"a tensor with {expected} row(s)", "Set graph.y (class ids as torch.long)."))
+        raise DataError(
+            message(
+                f"A {task}-task graph needs graph.y with one label per {task}.",
+                _describe(y),
+                f"a tensor with {expected} row(s)",
+                "Set graph.y (class ids as torch.long).",
+            )
+        )
 
 
 def _input_dropout(x: torch.Tensor, rate: float, training: bool, sparse: bool) -> torch.Tensor:
-    """Dropout on the input features, drawing random numbers only for the non-zero entries of a mostly-zero input.
+    """Dropout on the input features, drawing random numbers only for the non-zero entries of a
+    mostly-zero input.
 
     A dropped zero stays zero, so the result has the distribution of ``F.dropout`` (the GCN paper's
     sparse dropout); on bag-of-words features (Cora: 1.3% non-zero) it is several times faster. With
-    ``sparse`` such an input comes back as a sparse COO tensor, for layers whose first step is a matrix product.
+    ``sparse`` such an input comes back as a sparse COO tensor, for layers whose first step is a
+    matrix product.
     """
     if not training or rate == 0.0 or 10 * int(torch.count_nonzero(x)) > x.numel():
         return F.dropout(x, rate, training)
     nonzero = x.nonzero(as_tuple=True)  # (rows, columns) of the non-zero entries
     values = F.dropout(x[nonzero], rate, True)
     if sparse:
-        return torch.sparse_coo_tensor(torch.stack(nonzero), values, x.shape, is_coalesced=True, check_invariants=False)
+        return torch.sparse_coo_tensor(
+            torch.stack(nonzero), values, x.shape, is_coalesced=True, check_invariants=False
+        )
     return torch.zeros_like(x).index_put_(nonzero, values)
 
 
@@ -154,11 +206,14 @@ def _on(graph: Any, device: torch.device) -> Any:
 
 
 def _describe(value: Any) -> str:
-    return f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+    return (
+        f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+    )
 
 
 def _node_mask(graph: Any, mask: Any) -> torch.Tensor | None:
-    """``mask`` (a name such as ``"test"``, a bool mask, or None for every node) as a bool tensor or None."""
+    """``mask`` (a name such as ``"test"``, a bool mask, or None for every node) as a bool tensor or
+    None."""
     if mask is None:
         return None
     num_nodes = len(graph.x)
@@ -166,59 +221,124 @@ def _node_mask(graph: Any, mask: Any) -> torch.Tensor | None:
         name = mask if mask.endswith("_mask") else f"{mask}_mask"
         value = getattr(graph, name, None)
         if value is None:
-            raise DataError(message(f"The graph has no {name} to pick the nodes with.",
-                                    f"graph keys {sorted(graph.keys())}", f"graph.{name}, a bool tensor with one "
-                                    "entry per node", f"Add graph.{name} = torch.zeros({num_nodes}, dtype=torch.bool) "
-                                    "with True for the nodes to use (or pass mask=None to use every node)."))
+            raise DataError(
+                message(
+                    f"The graph has no {name} to pick the nodes with.",
+                    f"graph keys {sorted(graph.keys())}",
+                    f"graph.{name}, a bool tensor with one entry per node",
+                    f"Add graph.{name} = torch.zeros({num_nodes}, dtype=torch.bool) "
+                    "with True for the nodes to use (or pass mask=None to use every node).",
+                )
+            )
     else:
-        name, value = "mask", torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask)
-    if not isinstance(value, torch.Tensor) or value.dtype != torch.bool or value.shape != (num_nodes,):
-        raise ShapeError(message(f"{name} must be a bool tensor with one entry per node.", _describe(value) + (
-            f", dtype {value.dtype}" if isinstance(value, torch.Tensor) else ""), f"shape ({num_nodes},), dtype "
-            "torch.bool", "Build it with torch.zeros(graph.num_nodes, dtype=torch.bool) and set the wanted nodes."))
+        name, value = (
+            "mask",
+            torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask),
+        )
+    if (
+        not isinstance(value, torch.Tensor)
+        or value.dtype != torch.bool
+        or value.shape != (num_nodes,)
+    ):
+        raise ShapeError(
+            message(
+                f"{name} must be a bool tensor with one entry per node.",
+                _describe(value)
+                + (f", dtype {value.dtype}" if isinstance(value, torch.Tensor) else ""),
+                f"shape ({num_nodes},), dtype torch.bool",
+                "Build it with torch.zeros(graph.num_nodes, dtype=torch.bool) and set the "
+                "wanted nodes.",
+            )
+        )
     if not bool(value.any()):
-        raise DataError(message(f"{name} selects no nodes.", "an all-False mask", "at least one True entry",
-                                "Mark the nodes to use with True."))
+        raise DataError(
+            message(
+                f"{name} selects no nodes.",
+                "an all-False mask",
+                "at least one True entry",
+                "Mark the nodes to use with True.",
+            )
+        )
     return value.to(graph.x.device)
 
 
 class _OnDevice:
-    """Graph batches of a torch_geometric loader, moved to ``device`` as they are drawn; each is ``(graph,)``."""
+    """Graph batches of a torch_geometric loader, moved to ``device`` as they are drawn; each is
+    ``(graph,)``."""
 
     def __init__(self, loader: Any, device: torch.device) -> None:
         self.loader, self.device = loader, device
-        self.generator = getattr(loader, "generator", None)  # checkpoints save it to resume the batch order
+        self.generator = getattr(
+            loader, "generator", None
+        )  # checkpoints save it to resume the batch order
 
     def __len__(self) -> int:
         return len(self.loader)
 
     def __iter__(self) -> Iterator[tuple[Any]]:
-        return ((batch.to(self.device),) for batch in self.loader)  # fresh batches: moving in place is fine
+        return (
+            (batch.to(self.device),) for batch in self.loader
+        )  # fresh batches: moving in place is fine
 
 
 # ---------------------------------------------------------------- the shared base
 class _GraphModel(Model):
-    """What GCN, GAT and GraphSAGE share: argument checks, the forward pass, graph input and the steps."""
+    """What GCN, GAT and GraphSAGE share: argument checks, the forward pass, graph input and the
+    steps."""
 
     convs: nn.ModuleList
     head: nn.Module | None
     _sparse_input = False  # True: the first layer starts with a product that takes a sparse input
 
-    def _setup(self, hidden_size: Any, outputs: Any, num_layers: Any, dropout: Any, task: Any, pooling: Any) -> Any:
+    def _setup(
+        self, hidden_size: Any, outputs: Any, num_layers: Any, dropout: Any, task: Any, pooling: Any
+    ) -> Any:
         name = type(self).__name__
-        for arg, value in (("units", hidden_size), ("outputs", outputs), ("num_layers", num_layers)):
+        for arg, value in (
+            ("units", hidden_size),
+            ("outputs", outputs),
+            ("num_layers", num_layers),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(message(f"{name} {arg} must be a positive int.", f"{arg}={value!r}",
-                                          "an int >= 1", f"Pass e.g. {arg}=2."))
-        if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
-            raise ConfigError(message(f"{name} dropout out of range.", f"dropout={dropout!r}", "0 <= dropout < 1",
-                                      "Pass e.g. dropout=0.5, or 0.0 for none."))
+                raise ConfigError(
+                    message(
+                        f"{name} {arg} must be a positive int.",
+                        f"{arg}={value!r}",
+                        "an int >= 1",
+                        f"Pass e.g. {arg}=2.",
+                    )
+                )
+        if (
+            not isinstance(dropout, (int, float))
+            or isinstance(dropout, bool)
+            or not 0.0 <= dropout < 1.0
+        ):
+            raise ConfigError(
+                message(
+                    f"{name} dropout out of range.",
+                    f"dropout={dropout!r}",
+                    "0 <= dropout < 1",
+                    "Pass e.g. dropout=0.5, or 0.0 for none.",
+                )
+            )
         if task not in TASKS:
-            raise ConfigError(message(f"Unknown {name} task.", repr(task), "'node' or 'graph'",
-                                      "Pass task='node' to classify nodes, task='graph' to classify whole graphs."))
+            raise ConfigError(
+                message(
+                    f"Unknown {name} task.",
+                    repr(task),
+                    "'node' or 'graph'",
+                    "Pass task='node' to classify nodes, task='graph' to classify whole graphs.",
+                )
+            )
         if pooling not in POOLINGS:
-            raise ConfigError(message(f"Unknown {name} pooling.", repr(pooling), f"one of {POOLINGS}",
-                                      "Pass pooling='mean' (used with task='graph')."))
+            raise ConfigError(
+                message(
+                    f"Unknown {name} pooling.",
+                    repr(pooling),
+                    f"one of {POOLINGS}",
+                    "Pass pooling='mean' (used with task='graph').",
+                )
+            )
         self.hidden_size, self.outputs, self.num_layers = hidden_size, outputs, num_layers
         self.dropout, self.task, self.pooling = dropout, task, pooling
         return _pyg().nn
@@ -226,12 +346,14 @@ class _GraphModel(Model):
     def _activate(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(x)
 
-    def forward(self, x: Any, edge_index: torch.Tensor | None = None,
-                batch: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: Any, edge_index: torch.Tensor | None = None, batch: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Logits per node (``task="node"``) or per graph (``task="graph"``).
 
         Args:
-            x: node features (num_nodes, features), or a ``Data``/``Batch`` (its ``x``, ``edge_index``, ``batch``).
+            x: node features (num_nodes, features), or a ``Data``/``Batch`` (its ``x``,
+                ``edge_index``, ``batch``).
             edge_index: (2, num_edges) node ids; None for nodes without edges.
             batch: (num_nodes,) graph id of each node (graph task); None for one graph.
 
@@ -240,13 +362,20 @@ class _GraphModel(Model):
         """
         graphs = None  # the number of graphs, when a Batch tells it
         if _is_graph(x):
-            x, edge_index, batch, graphs = x.x, x.edge_index, getattr(x, "batch", None), getattr(x, "num_graphs", None)
+            x, edge_index, batch, graphs = (
+                x.x,
+                x.edge_index,
+                getattr(x, "batch", None),
+                getattr(x, "num_graphs", None),
+            )
         if edge_index is None:
             edge_index = torch.empty((2, 0), dtype=torch.long, device=x.device)
         last = len(self.convs) - 1
         for index, conv in enumerate(self.convs):
             if index == 0:  # the input features are often sparse (bag of words)
-                x = conv(_input_dropout(x, self.dropout, self.training, self._sparse_input), edge_index)
+                x = conv(
+                    _input_dropout(x, self.dropout, self.training, self._sparse_input), edge_index
+                )
             else:
                 x = conv(F.dropout(x, self.dropout, self.training), edge_index)
             if self.head is not None or index < last:  # the last node-task conv gives the logits
@@ -258,10 +387,12 @@ class _GraphModel(Model):
         return self.head(F.dropout(pooled, self.dropout, self.training))  # type: ignore[no-any-return]
 
     def build(self, x: Any) -> torch.Tensor:
-        """Size the lazy layers on node features (or a graph's ``x``), then initialise every weight afresh.
+        """Size the lazy layers on node features (or a graph's ``x``), then initialise every weight
+        afresh.
 
-        The fresh initialisation uses torch's generator as seeded by ``fit(seed=...)``, so a seeded fit
-        is repeatable whatever the RNG state was at construction. Returns the output for two nodes.
+        The fresh initialisation uses torch's generator as seeded by ``fit(seed=...)``, so a seeded
+        fit is repeatable whatever the RNG state was at construction. Returns the output for two
+        nodes.
         """
         fresh = not self.is_built()
         out = super().build(x.x if _is_graph(x) else x)
@@ -273,19 +404,30 @@ class _GraphModel(Model):
 
     # ---------------------------------------------------------------- data
     def _graphs(self, x: Any, y: Any, what: str, labels: bool) -> Any:
-        """``x`` as one checked ``Data`` (node task) or a list / Dataset / DataLoader of graphs (graph task)."""
+        """``x`` as one checked ``Data`` (node task) or a list / Dataset / DataLoader of graphs
+        (graph task)."""
         pyg = _pyg()
         if y is not None:
-            raise ConfigError(message(f"{type(self).__name__}.{what}() reads the labels from the graphs.",
-                                      f"y of type {type(y).__name__}", "y=None, with labels in graph.y",
-                                      "Set graph.y and drop the y argument."))
+            raise ConfigError(
+                message(
+                    f"{type(self).__name__}.{what}() reads the labels from the graphs.",
+                    f"y of type {type(y).__name__}",
+                    "y=None, with labels in graph.y",
+                    "Set graph.y and drop the y argument.",
+                )
+            )
         if hasattr(x, "extra") or isinstance(x, Mapping):
             x = to_graph(x)
         if self.task == "node":
             if not _is_graph(x):
-                raise DataError(message("A node-task model takes one graph.", type(x).__name__,
-                                        "a torch_geometric.data.Data (or lamina.datasets.load('cora'))",
-                                        "Build Data(x=..., edge_index=..., y=..., train_mask=...)."))
+                raise DataError(
+                    message(
+                        "A node-task model takes one graph.",
+                        type(x).__name__,
+                        "a torch_geometric.data.Data (or lamina.datasets.load('cora'))",
+                        "Build Data(x=..., edge_index=..., y=..., train_mask=...).",
+                    )
+                )
             _check_graph(x, "node", labels)
             self._check_input(x.x)
             return x
@@ -293,40 +435,85 @@ class _GraphModel(Model):
             x = [x]
         if isinstance(x, (list, tuple)):
             if not x or not all(_is_graph(g) for g in x):
-                raise DataError(message("A graph-task model takes a list of graphs.", f"{type(x).__name__} of "
-                                        f"{sorted({type(g).__name__ for g in x})}", "a non-empty list of "
-                                        "torch_geometric.data.Data", "Pass [Data(x=..., edge_index=..., y=...), ...]."))
+                raise DataError(
+                    message(
+                        "A graph-task model takes a list of graphs.",
+                        f"{type(x).__name__} of {sorted({type(g).__name__ for g in x})}",
+                        "a non-empty list of torch_geometric.data.Data",
+                        "Pass [Data(x=..., edge_index=..., y=...), ...].",
+                    )
+                )
             graphs = list(x)
         elif isinstance(x, (pyg.loader.DataLoader, pyg.data.Dataset)):
-            graphs = [(x.dataset if isinstance(x, pyg.loader.DataLoader) else x)[0]]  # check the first one
+            graphs = [
+                (x.dataset if isinstance(x, pyg.loader.DataLoader) else x)[0]
+            ]  # check the first one
         else:
-            raise DataError(message("A graph-task model takes graphs.", type(x).__name__, "a list of Data, a "
-                                    "torch_geometric Dataset or DataLoader", "Pass [Data(...), ...]."))
+            raise DataError(
+                message(
+                    "A graph-task model takes graphs.",
+                    type(x).__name__,
+                    "a list of Data, a torch_geometric Dataset or DataLoader",
+                    "Pass [Data(...), ...].",
+                )
+            )
         for graph in graphs:
             _check_graph(graph, "graph", labels)
             self._check_input(graph.x)
         return list(x) if isinstance(x, (list, tuple)) else x
 
-    def _loader(self, graphs: Any, batch_size: int, shuffle: bool, device: torch.device,
-                generator: torch.Generator | None = None) -> _OnDevice:
+    def _loader(
+        self,
+        graphs: Any,
+        batch_size: int,
+        shuffle: bool,
+        device: torch.device,
+        generator: torch.Generator | None = None,
+    ) -> _OnDevice:
         pyg = _pyg()
         if not isinstance(graphs, pyg.loader.DataLoader):
-            graphs = pyg.loader.DataLoader(graphs, batch_size=batch_size, shuffle=shuffle, generator=generator)
+            graphs = pyg.loader.DataLoader(
+                graphs, batch_size=batch_size, shuffle=shuffle, generator=generator
+            )
         return _OnDevice(graphs, device)
 
-    def _fit_data(self, x: Any, y: Any, validation_split: float, validation_data: Any, batch_size: int,
-                  shuffle: bool, generator: torch.Generator, engine: Engine,
-                  sample_weight: Any = None) -> tuple[Any, Any, tuple[Any, ...]]:
+    def _fit_data(
+        self,
+        x: Any,
+        y: Any,
+        validation_split: float,
+        validation_data: Any,
+        batch_size: int,
+        shuffle: bool,
+        generator: torch.Generator,
+        engine: Engine,
+        sample_weight: Any = None,
+    ) -> tuple[Any, Any, tuple[Any, ...]]:
         if sample_weight is not None:
-            raise ConfigError(message("Graph models take no sample_weight.", type(sample_weight).__name__,
-                                      "sample_weight=None", "Use class_weight, or a mask that leaves out nodes."))
+            raise ConfigError(
+                message(
+                    "Graph models take no sample_weight.",
+                    type(sample_weight).__name__,
+                    "sample_weight=None",
+                    "Use class_weight, or a mask that leaves out nodes.",
+                )
+            )
         graphs = self._graphs(x, y, "fit", labels=True)
-        validation = None if validation_data is None else self._eval_loader(validation_data, None, 256, engine, "val")
+        validation = (
+            None
+            if validation_data is None
+            else self._eval_loader(validation_data, None, 256, engine, "val")
+        )
         if self.task == "node":
             if validation_split:
-                raise ConfigError(message("Node tasks hold out nodes with graph.val_mask.",
-                                          f"validation_split={validation_split}", "validation_split=0",
-                                          "Set graph.val_mask (bool, one entry per node) instead."))
+                raise ConfigError(
+                    message(
+                        "Node tasks hold out nodes with graph.val_mask.",
+                        f"validation_split={validation_split}",
+                        "validation_split=0",
+                        "Set graph.val_mask (bool, one entry per node) instead.",
+                    )
+                )
             graph = _on(graphs, engine.device)
             mask = _node_mask(graph, "train")
             if validation is None and getattr(graph, "val_mask", None) is not None:
@@ -334,33 +521,44 @@ class _GraphModel(Model):
             return [(graph, mask)], validation, (graph.x, graph.y[mask])
         if validation_split:
             if not isinstance(graphs, list) or not 0.0 < validation_split < 1.0:
-                raise ConfigError(message("validation_split holds out the last graphs of a list.",
-                                          f"validation_split={validation_split} with {type(graphs).__name__}",
-                                          "a list of graphs and 0 < validation_split < 1",
-                                          "Pass a list, or validation_data=a list of graphs."))
+                raise ConfigError(
+                    message(
+                        "validation_split holds out the last graphs of a list.",
+                        f"validation_split={validation_split} with {type(graphs).__name__}",
+                        "a list of graphs and 0 < validation_split < 1",
+                        "Pass a list, or validation_data=a list of graphs.",
+                    )
+                )
             cut = len(graphs) - max(1, round(len(graphs) * validation_split))
             graphs, held_out = graphs[:cut], graphs[cut:]
             validation = self._loader(held_out, 256, False, engine.device)
         seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
-        train = self._loader(graphs, batch_size, shuffle, engine.device, torch.Generator().manual_seed(seed))
+        train = self._loader(
+            graphs, batch_size, shuffle, engine.device, torch.Generator().manual_seed(seed)
+        )
         first = _on(train.loader.dataset[0], engine.device)
         return train, validation, (first.x, first.y)
 
-    def _eval_loader(self, x: Any, y: Any, batch_size: int, engine: Engine, mask: Any = "test") -> Any:
+    def _eval_loader(
+        self, x: Any, y: Any, batch_size: int, engine: Engine, mask: Any = "test"
+    ) -> Any:
         graphs = self._graphs(x, y, "evaluate", labels=True)
         if self.task == "node":
             graph = _on(graphs, engine.device)
             return [(graph, _node_mask(graph, mask))]
         return self._loader(graphs, batch_size, False, engine.device)
 
-    def evaluate(self, x: Any, y: Any = None, *, mask: Any = "test", batch_size: int = 256) -> dict[str, float]:
+    def evaluate(
+        self, x: Any, y: Any = None, *, mask: Any = "test", batch_size: int = 256
+    ) -> dict[str, float]:
         """Loss and compiled metrics: a dict of metric name -> float.
 
         Args:
             x: a graph (node task; also ``lamina.datasets.load("cora")``), or graphs (graph task).
             y: must be None: the labels are ``graph.y``.
-            mask: node tasks: the nodes to score, a name (``"test"`` -> ``graph.test_mask``, ``"val"``,
-                ``"train"``), a bool mask of length num_nodes, or None for every node. Graph tasks: unused.
+            mask: node tasks: the nodes to score, a name (``"test"`` -> ``graph.test_mask``,
+                ``"val"``, ``"train"``), a bool mask of length num_nodes, or None for every node.
+                Graph tasks: unused.
             batch_size: graphs per batch (graph task).
         """
         self._compiled_or_raise("evaluate")
@@ -369,12 +567,16 @@ class _GraphModel(Model):
         return engine.evaluate(self, self._eval_loader(x, y, batch_size, engine, mask))
 
     def predict(self, x: Any, *, batch_size: int = 256) -> np.ndarray:
-        """Logits as a NumPy array: (num_nodes, outputs) for a graph (node task), (num_graphs, outputs) for graphs."""
+        """Logits as a NumPy array: (num_nodes, outputs) for a graph (node task), (num_graphs,
+        outputs) for graphs."""
         self._require_built("predict")
         engine = self._engine()
         graphs = self._graphs(x, None, "predict", labels=False)
-        loader: Any = [(_on(graphs, engine.device),)] if self.task == "node" else \
-            self._loader(graphs, batch_size, False, engine.device)
+        loader: Any = (
+            [(_on(graphs, engine.device),)]
+            if self.task == "node"
+            else self._loader(graphs, batch_size, False, engine.device)
+        )
         return engine.predict(self, loader).cpu().numpy()  # type: ignore[no-any-return]
 
     # ---------------------------------------------------------------- steps
@@ -382,10 +584,13 @@ class _GraphModel(Model):
         graph = batch[0]
         out, y = self(graph), graph.y
         mask = batch[1] if len(batch) > 1 else None
-        return (out, y) if mask is None else (out[mask], y[mask])  # only the masked nodes: (n, outputs), (n,)
+        return (
+            (out, y) if mask is None else (out[mask], y[mask])
+        )  # only the masked nodes: (n, outputs), (n,)
 
     def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
-        """One full-graph step (node task, ``batch = (graph, mask)``) or one step on a ``(Batch,)`` of graphs."""
+        """One full-graph step (node task, ``batch = (graph, mask)``) or one step on a ``(Batch,)``
+        of graphs."""
         engine = self.engine
         with engine.autocast():
             out, y = self._logits_and_targets(batch)
@@ -414,7 +619,8 @@ class GCN(_GraphModel):
         outputs: logits per node (node task) or per graph (graph task): the number of classes.
         num_layers: graph convolutions. Node task: ``num_layers - 1`` hidden ones, then one to
             ``outputs``; graph task: ``num_layers`` hidden ones, pooling, then a linear layer.
-        dropout: rate before each convolution (and before the graph-task linear layer), in ``[0, 1)``.
+        dropout: rate before each convolution (and before the graph-task linear layer), in
+            ``[0, 1)``.
         task: ``"node"`` or ``"graph"`` (see the module docstring).
         pooling: ``"mean"``, ``"max"`` or ``"add"`` over each graph's nodes (graph task).
 
@@ -427,8 +633,16 @@ class GCN(_GraphModel):
     _lamina_name = "lamina.models.GCN"
     _sparse_input = True
 
-    def __init__(self, units: int = 16, outputs: int = 2, num_layers: int = 2, dropout: float = 0.5,
-                 task: str = "node", pooling: str = "mean", **renamed: Any) -> None:
+    def __init__(
+        self,
+        units: int = 16,
+        outputs: int = 2,
+        num_layers: int = 2,
+        dropout: float = 0.5,
+        task: str = "node",
+        pooling: str = "mean",
+        **renamed: Any,
+    ) -> None:
         super().__init__()
         refuse_renamed("GCN", renamed)
         hidden_size = units
@@ -442,9 +656,11 @@ class GAT(_GraphModel):
     """Graph attention network (Velickovic et al., 2018): each node attends over its neighbours.
 
     Args:
-        units: units per attention head in the hidden layers (their output is ``num_heads * units``).
+        units: units per attention head in the hidden layers (their output is
+            ``num_heads * units``).
         outputs: logits per node (node task) or per graph (graph task).
-        num_heads: attention heads of each hidden layer, concatenated. The node-task output layer has one head.
+        num_heads: attention heads of each hidden layer, concatenated. The node-task output layer
+            has one head.
         num_layers: attention layers, as in :class:`GCN`.
         dropout: rate on each layer's input and on the attention coefficients, in ``[0, 1)``.
         task: ``"node"`` or ``"graph"``.
@@ -459,19 +675,36 @@ class GAT(_GraphModel):
     _lamina_name = "lamina.models.GAT"
     _sparse_input = True
 
-    def __init__(self, units: int = 8, outputs: int = 2, num_heads: int = 8, num_layers: int = 2,
-                 dropout: float = 0.6, task: str = "node", pooling: str = "mean", **renamed: Any) -> None:
+    def __init__(
+        self,
+        units: int = 8,
+        outputs: int = 2,
+        num_heads: int = 8,
+        num_layers: int = 2,
+        dropout: float = 0.6,
+        task: str = "node",
+        pooling: str = "mean",
+        **renamed: Any,
+    ) -> None:
         super().__init__()
         refuse_renamed("GAT", renamed)
         hidden_size = units
         heads = num_heads
         geometric = self._setup(hidden_size, outputs, num_layers, dropout, task, pooling)
         if not isinstance(heads, int) or isinstance(heads, bool) or heads < 1:
-            raise ConfigError(message("GAT num_heads must be a positive int.", f"num_heads={heads!r}", "an int >= 1",
-                                      "Pass num_heads=8 (the paper's hidden layers)."))
+            raise ConfigError(
+                message(
+                    "GAT num_heads must be a positive int.",
+                    f"num_heads={heads!r}",
+                    "an int >= 1",
+                    "Pass num_heads=8 (the paper's hidden layers).",
+                )
+            )
         self.num_heads = heads
         hidden = num_layers if task == "graph" else num_layers - 1
-        convs = [geometric.GATConv(-1, hidden_size, heads=heads, dropout=dropout) for _ in range(hidden)]
+        convs = [
+            geometric.GATConv(-1, hidden_size, heads=heads, dropout=dropout) for _ in range(hidden)
+        ]
         if task == "node":  # the paper's output layer: one head
             convs.append(geometric.GATConv(-1, outputs, heads=1, concat=False, dropout=dropout))
         self.convs = nn.ModuleList(convs)
@@ -501,15 +734,30 @@ class GraphSAGE(_GraphModel):
 
     _lamina_name = "lamina.models.GraphSAGE"
 
-    def __init__(self, units: int = 64, outputs: int = 2, num_layers: int = 2, dropout: float = 0.5,
-                 aggregation: str = "mean", task: str = "node", pooling: str = "mean", **renamed: Any) -> None:
+    def __init__(
+        self,
+        units: int = 64,
+        outputs: int = 2,
+        num_layers: int = 2,
+        dropout: float = 0.5,
+        aggregation: str = "mean",
+        task: str = "node",
+        pooling: str = "mean",
+        **renamed: Any,
+    ) -> None:
         super().__init__()
         refuse_renamed("GraphSAGE", renamed)
         hidden_size = units
         geometric = self._setup(hidden_size, outputs, num_layers, dropout, task, pooling)
         if aggregation not in POOLINGS:
-            raise ConfigError(message("Unknown GraphSAGE aggregation.", repr(aggregation), f"one of {POOLINGS}",
-                                      "Pass aggregation='mean' (the paper's default)."))
+            raise ConfigError(
+                message(
+                    "Unknown GraphSAGE aggregation.",
+                    repr(aggregation),
+                    f"one of {POOLINGS}",
+                    "Pass aggregation='mean' (the paper's default).",
+                )
+            )
         self.aggregation = aggregation
         sizes = [hidden_size] * (num_layers - 1) + [hidden_size if task == "graph" else outputs]
         self.convs = nn.ModuleList(geometric.SAGEConv(-1, size, aggr=aggregation) for size in sizes)

@@ -2,7 +2,8 @@
 
 Three rules share the same linear map ``x @ W.T + b`` over the flattened input:
 
-* ``"softmax"``: ``outputs`` logits trained with ``cross_entropy`` (multinomial logistic regression);
+* ``"softmax"``: ``outputs`` logits trained with ``cross_entropy`` (multinomial logistic
+  regression);
 * ``"logistic"``: one logit trained with ``binary_cross_entropy`` (binary logistic regression);
 * ``"perceptron"``: ``outputs`` scores trained by the classic mistake-driven rule, with no gradient.
 
@@ -49,9 +50,9 @@ class Perceptron(Model):
     ``(N, 1)`` for ``"logistic"``.
 
     With ``rule="perceptron"`` the compiled optimizer never steps: its learning rate is the rule's
-    step size (compile with ``optimizer="sgd", learning_rate=1.0`` for the textbook rule). Each batch
-    gets the multi-class perceptron update, summed over the batch's mistakes, with the predictions
-    all taken from the weights at the start of the batch::
+    step size (compile with ``optimizer="sgd", learning_rate=1.0`` for the textbook rule). Each
+    batch gets the multi-class perceptron update, summed over the batch's mistakes, with the
+    predictions all taken from the weights at the start of the batch::
 
         W += lr * (Y_true - Y_pred).T @ X        b += lr * (Y_true - Y_pred).sum(0)
 
@@ -67,31 +68,53 @@ class Perceptron(Model):
 
     _lamina_name = "lamina.models.Perceptron"
 
-    def __init__(self, outputs: int = 2, rule: str = "softmax", *, use_bias: bool = True, **renamed: Any) -> None:
+    def __init__(
+        self, outputs: int = 2, rule: str = "softmax", *, use_bias: bool = True, **renamed: Any
+    ) -> None:
         super().__init__()
         refuse_renamed("Perceptron", renamed)
         num_classes = outputs
         if rule not in RULES:
-            raise ConfigError(message("Unknown Perceptron rule.", repr(rule), f"one of {', '.join(map(repr, RULES))}",
-                                      "Pass rule='perceptron' for Rosenblatt's rule or rule='softmax' for the "
-                                      "gradient version."))
+            raise ConfigError(
+                message(
+                    "Unknown Perceptron rule.",
+                    repr(rule),
+                    f"one of {', '.join(map(repr, RULES))}",
+                    "Pass rule='perceptron' for Rosenblatt's rule or rule='softmax' for the "
+                    "gradient version.",
+                )
+            )
         if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
-            raise ConfigError(message("Perceptron needs at least two classes.", f"outputs={num_classes!r}",
-                                      "an int >= 2", "Pass outputs=2 for a binary problem (one logit: "
-                                      "rule='logistic')."))
+            raise ConfigError(
+                message(
+                    "Perceptron needs at least two classes.",
+                    f"outputs={num_classes!r}",
+                    "an int >= 2",
+                    "Pass outputs=2 for a binary problem (one logit: rule='logistic').",
+                )
+            )
         if rule == "logistic" and num_classes != 2:
-            raise ConfigError(message("rule='logistic' is binary (one output logit).",
-                                      f"outputs={num_classes}", "outputs=2",
-                                      f"Use rule='softmax' for {num_classes} classes."))
+            raise ConfigError(
+                message(
+                    "rule='logistic' is binary (one output logit).",
+                    f"outputs={num_classes}",
+                    "outputs=2",
+                    f"Use rule='softmax' for {num_classes} classes.",
+                )
+            )
         self.outputs, self.rule, self.use_bias = num_classes, rule, use_bias
-        self.dense = Dense(1 if rule == "logistic" else num_classes, use_bias=use_bias,
-                           kernel_initializer="zeros" if rule == "perceptron" else "glorot_uniform")
+        self.dense = Dense(
+            1 if rule == "logistic" else num_classes,
+            use_bias=use_bias,
+            kernel_initializer="zeros" if rule == "perceptron" else "glorot_uniform",
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dense(x.reshape(len(x), -1))  # (N, ...) -> (N, features) -> (N, outputs)
 
     def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
-        """The gradient step for ``"softmax"``/``"logistic"``; Rosenblatt's rule for ``"perceptron"``."""
+        """The gradient step for ``"softmax"``/``"logistic"``; Rosenblatt's rule for
+        ``"perceptron"``."""
         if self.rule != "perceptron":
             return super().train_step(batch)
         x, y = batch[0], batch[1]
@@ -103,7 +126,9 @@ class Perceptron(Model):
             delta = F.one_hot(labels, self.outputs) - F.one_hot(predicted, self.outputs)  # (N, C)
             delta = delta.to(scores.dtype)
             step = self.learning_rate()
-            self.dense.weight.add_(step * delta.T @ x.reshape(len(x), -1).to(scores.dtype))  # (C, features)
+            self.dense.weight.add_(
+                step * delta.T @ x.reshape(len(x), -1).to(scores.dtype)
+            )  # (C, features)
             if self.dense.bias is not None:
                 self.dense.bias.add_(step * delta.sum(0))
         self.update_metrics(scores, y)

@@ -21,7 +21,9 @@ class Sequential(Model):
         layers: the layers, first to last.
 
     >>> import lamina
-    >>> model = lamina.Sequential([lamina.layers.Dense(8, activation="relu"), lamina.layers.Dense(2)])
+    >>> model = lamina.Sequential(
+    ...     [lamina.layers.Dense(8, activation="relu"), lamina.layers.Dense(2)]
+    ... )
     >>> model(torch.ones(4, 3)).shape
     torch.Size([4, 2])
     """
@@ -39,9 +41,14 @@ class Sequential(Model):
     def add(self, layer: nn.Module) -> Sequential:
         """Append a layer; returns the model."""
         if not isinstance(layer, nn.Module):
-            raise ConfigError(message("Sequential takes torch modules.", f"{layer!r} ({type(layer).__name__})",
-                                      "an nn.Module such as lamina.layers.Dense(10)",
-                                      "Wrap functions in lamina.layers.Activation(fn)."))
+            raise ConfigError(
+                message(
+                    "Sequential takes torch modules.",
+                    f"{layer!r} ({type(layer).__name__})",
+                    "an nn.Module such as lamina.layers.Dense(10)",
+                    "Wrap functions in lamina.layers.Activation(fn).",
+                )
+            )
         self.layers.append(layer)
         return self
 

@@ -19,8 +19,9 @@ import torch
 __all__ = ["check_model", "tiny_classification", "tiny_regression"]
 
 
-def tiny_classification(rows: int = 96, features: int = 6, classes: int = 3,
-                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def tiny_classification(
+    rows: int = 96, features: int = 6, classes: int = 3, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A small, learnable classification set: labels come from a random linear map."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, features)).astype(np.float32)
@@ -28,8 +29,9 @@ def tiny_classification(rows: int = 96, features: int = 6, classes: int = 3,
     return x, y
 
 
-def tiny_regression(rows: int = 96, features: int = 6, outputs: int = 1,
-                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def tiny_regression(
+    rows: int = 96, features: int = 6, outputs: int = 1, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A small linear regression set with a little noise."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, features)).astype(np.float32)
@@ -42,13 +44,23 @@ def _fail(check: str, detail: str) -> AssertionError:
 
 
 def _rows(x: Any) -> int:
-    """Rows ``predict(x)`` returns: one per node for a single graph (an object with ``num_nodes``), else ``len(x)``."""
+    """Rows ``predict(x)`` returns: one per node for a single graph (an object with ``num_nodes``),
+    else ``len(x)``."""
     num_nodes = getattr(x, "num_nodes", None)
     return num_nodes if isinstance(num_nodes, int) and not hasattr(x, "num_graphs") else len(x)
 
 
-def check_model(model: Any, x: Any, y: Any, *, loss: str = "cross_entropy", optimizer: str = "adam",
-                learning_rate: float = 1e-2, epochs: int = 15, batch_size: int = 32) -> dict[str, Any]:
+def check_model(
+    model: Any,
+    x: Any,
+    y: Any,
+    *,
+    loss: str = "cross_entropy",
+    optimizer: str = "adam",
+    learning_rate: float = 1e-2,
+    epochs: int = 15,
+    batch_size: int = 32,
+) -> dict[str, Any]:
     """Check the lamina model contract on ``model`` and tiny data ``(x, y)``.
 
     ``y`` may be None when ``x`` carries its targets: a graph (``torch_geometric.data.Data``, where
@@ -84,18 +96,24 @@ def check_model(model: Any, x: Any, y: Any, *, loss: str = "cross_entropy", opti
         raise _fail("fit returns a History", type(history).__name__)
     losses = history.history["loss"]
     report["losses"] = losses
-    report["loss_fell"] = losses[-1] < 0.99 * losses[0]  # a real drop, not float noise from reordering
+    report["loss_fell"] = (
+        losses[-1] < 0.99 * losses[0]
+    )  # a real drop, not float noise from reordering
     if not report["loss_fell"]:
         raise _fail("loss falls on a tiny set", f"first {losses[0]:.4g}, last {losses[-1]:.4g}")
     if repr(model.get_params()) != repr(params):
         raise _fail("fit leaves constructor params unchanged", f"{model.get_params()} != {params}")
     prediction = model.predict(x)
     if len(prediction) != _rows(x):
-        raise _fail("predict returns one row per input", f"{len(prediction)} rows for {_rows(x)} inputs")
+        raise _fail(
+            "predict returns one row per input", f"{len(prediction)} rows for {_rows(x)} inputs"
+        )
     report["output_shape"] = prediction.shape
     with tempfile.TemporaryDirectory() as directory:
         path = model.save(f"{directory}/model")
-        reloaded = lamina.load(path, device=model)  # the same device: identical kernels, identical numbers
+        reloaded = lamina.load(
+            path, device=model
+        )  # the same device: identical kernels, identical numbers
         again = reloaded.predict(x)
     if type(reloaded) is not type(model) or not np.array_equal(prediction, again):
         raise _fail("save/load round trip", "reloaded predictions differ")

@@ -1,4 +1,5 @@
-"""``lamina.models.Transformer`` (an encoder classifier) and ``TransformerLM`` (a GPT-style language model).
+"""``lamina.models.Transformer`` (an encoder classifier) and ``TransformerLM`` (a GPT-style language
+model).
 
 Both stack pre-norm blocks, ``x + Attention(LayerNorm(x))`` then ``x + MLP(LayerNorm(x))``
 (Vaswani et al., 2017; GPT-2's layout), around one :class:`SelfAttention` module that calls
@@ -9,12 +10,15 @@ Both stack pre-norm blocks, ``x + Attention(LayerNorm(x))`` then ``x + MLP(Layer
   pools (mean or a CLS token) into ``(N, outputs)`` logits;
 * :class:`TransformerLM` is decoder-only (causal attention, learned positions, the output layer
   tied to the token embedding): ids ``(N, T)`` -> next-token logits ``(N, T, vocabulary_size)``,
-  trained with ``fit(x, y)`` on ``lamina.sequences.windows``; :meth:`TransformerLM.generate` samples.
+  trained with ``fit(x, y)`` on ``lamina.sequences.windows``; :meth:`TransformerLM.generate`
+  samples.
 
 >>> import lamina
 >>> from lamina.models.transformer import TransformerLM
 >>> x, y = lamina.sequences.windows(np.arange(200) % 7 + 1, 16)
->>> model = TransformerLM(vocabulary_size=8, embedding_dim=16, num_heads=2, num_layers=1, max_length=16)
+>>> model = TransformerLM(
+...     vocabulary_size=8, embedding_dim=16, num_heads=2, num_layers=1, max_length=16
+... )
 >>> model = model.compile(optimizer="adamw", loss="cross_entropy", learning_rate=3e-3)
 >>> history = model.fit(x, y, epochs=2, verbose=0, seed=0)
 >>> model.predict(x).shape
@@ -50,25 +54,53 @@ def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
-def _check_sizes(owner: str, dim: Any, num_heads: Any, num_layers: Any, max_length: Any, dropout: Any) -> None:
-    for name, value in (("embedding_dim", dim), ("num_heads", num_heads), ("num_layers", num_layers),
-                        ("max_length", max_length)):
+def _check_sizes(
+    owner: str, dim: Any, num_heads: Any, num_layers: Any, max_length: Any, dropout: Any
+) -> None:
+    for name, value in (
+        ("embedding_dim", dim),
+        ("num_heads", num_heads),
+        ("num_layers", num_layers),
+        ("max_length", max_length),
+    ):
         if not _positive_int(value):
-            raise ConfigError(message(f"{owner} {name} must be a positive int.", f"{name}={value!r}", "an int >= 1",
-                                      f"Pass e.g. {name}={ {'embedding_dim': 64, 'max_length': 256}.get(name, 2) }."))
+            raise ConfigError(
+                message(
+                    f"{owner} {name} must be a positive int.",
+                    f"{name}={value!r}",
+                    "an int >= 1",
+                    f"Pass e.g. {name}={ {'embedding_dim': 64, 'max_length': 256}.get(name, 2) }.",
+                )
+            )
     if dim % num_heads:
-        raise ConfigError(message(f"{owner} embedding_dim must be divisible by num_heads (each head gets "
-                                  "embedding_dim // num_heads).", f"embedding_dim={dim}, num_heads={num_heads}",
-                                  "embedding_dim % num_heads == 0",
-                                  f"Pass embedding_dim={num_heads * max(1, round(dim / num_heads))} or a num_heads "
-                                  f"that divides {dim}."))
-    if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
-        raise ConfigError(message(f"{owner} dropout out of range.", f"dropout={dropout!r}", "0 <= dropout < 1",
-                                  "Pass e.g. dropout=0.1, or 0.0 for none."))
+        raise ConfigError(
+            message(
+                f"{owner} embedding_dim must be divisible by num_heads (each head gets "
+                "embedding_dim // num_heads).",
+                f"embedding_dim={dim}, num_heads={num_heads}",
+                "embedding_dim % num_heads == 0",
+                f"Pass embedding_dim={num_heads * max(1, round(dim / num_heads))} or a num_heads "
+                f"that divides {dim}.",
+            )
+        )
+    if (
+        not isinstance(dropout, (int, float))
+        or isinstance(dropout, bool)
+        or not 0.0 <= dropout < 1.0
+    ):
+        raise ConfigError(
+            message(
+                f"{owner} dropout out of range.",
+                f"dropout={dropout!r}",
+                "0 <= dropout < 1",
+                "Pass e.g. dropout=0.1, or 0.0 for none.",
+            )
+        )
 
 
 def _init_weights(module: nn.Module, num_layers: int) -> None:
-    """GPT-2 initialisation: N(0, 0.02) weights, zero biases, residual projections scaled by 1/sqrt(2L)."""
+    """GPT-2 initialisation: N(0, 0.02) weights, zero biases, residual projections scaled by
+    1/sqrt(2L)."""
     for name, parameter in module.named_parameters():
         if isinstance(parameter, nn.parameter.UninitializedParameter) or "norm" in name:
             continue
@@ -93,7 +125,9 @@ def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
     [0.0, 1.0, 0.0, 1.0, 0.0, 1.0]
     """
     position = torch.arange(length, dtype=torch.float32)[:, None]  # (length, 1)
-    frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))  # (ceil(dim/2),)
+    frequency = torch.exp(
+        torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim)
+    )  # (ceil(dim/2),)
     table = torch.zeros(length, dim)
     table[:, 0::2] = torch.sin(position * frequency)
     table[:, 1::2] = torch.cos(position * frequency[: dim // 2])
@@ -104,10 +138,12 @@ class SelfAttention(Layer):
     """Multi-head self-attention over ``(N, T, dim)`` with ``F.scaled_dot_product_attention``.
 
     Args:
-        embedding_dim: model width; each of the ``num_heads`` heads gets ``dim // num_heads`` features.
+        embedding_dim: model width; each of the ``num_heads`` heads gets ``dim // num_heads``
+            features.
         num_heads: attention heads.
         dropout: dropout on the attention weights (training only).
-        causal: mask the future (position ``t`` attends to ``0..t`` only), as a language model needs.
+        causal: mask the future (position ``t`` attends to ``0..t`` only), as a language model
+            needs.
 
     ``forward(x, mask=None)``: ``mask`` is a boolean ``(N, T)``, True at the steps that may be
     attended to (keys); returns ``(N, T, dim)``. The query, key and value projections are the
@@ -117,13 +153,24 @@ class SelfAttention(Layer):
     torch.Size([3, 5, 8])
     """
 
-    def __init__(self, embedding_dim: int = 64, num_heads: int = 4, dropout: float = 0.0, causal: bool = False,
-                 **renamed: Any) -> None:
+    def __init__(
+        self,
+        embedding_dim: int = 64,
+        num_heads: int = 4,
+        dropout: float = 0.0,
+        causal: bool = False,
+        **renamed: Any,
+    ) -> None:
         super().__init__()
         refuse_renamed("SelfAttention", renamed)
         dim = embedding_dim
         _check_sizes("SelfAttention", dim, num_heads, 1, 1, dropout)
-        self.embedding_dim, self.num_heads, self.dropout, self.causal = dim, num_heads, dropout, causal
+        self.embedding_dim, self.num_heads, self.dropout, self.causal = (
+            dim,
+            num_heads,
+            dropout,
+            causal,
+        )
         self.qkv = nn.Linear(dim, 3 * dim)  # the three projections in one matrix multiply
         self.out = nn.Linear(dim, dim)
 
@@ -131,16 +178,29 @@ class SelfAttention(Layer):
         batch, steps, dim = x.shape
         heads = self.num_heads
         query, key, value = (  # (N, T, dim) -> (N, heads, T, dim // heads)
-            part.reshape(batch, steps, heads, dim // heads).transpose(1, 2) for part in self.qkv(x).split(dim, -1))
-        attend = None if mask is None else mask[:, None, None, :]  # (N, T) -> (N, 1, 1, T): same for every query
-        y = F.scaled_dot_product_attention(query, key, value, attn_mask=attend, is_causal=self.causal,
-                                           dropout_p=self.dropout if self.training else 0.0)
-        y = y.transpose(1, 2).reshape(batch, steps, dim)  # (N, heads, T, dim // heads) -> (N, T, dim)
+            part.reshape(batch, steps, heads, dim // heads).transpose(1, 2)
+            for part in self.qkv(x).split(dim, -1)
+        )
+        attend = (
+            None if mask is None else mask[:, None, None, :]
+        )  # (N, T) -> (N, 1, 1, T): same for every query
+        y = F.scaled_dot_product_attention(
+            query,
+            key,
+            value,
+            attn_mask=attend,
+            is_causal=self.causal,
+            dropout_p=self.dropout if self.training else 0.0,
+        )
+        y = y.transpose(1, 2).reshape(
+            batch, steps, dim
+        )  # (N, heads, T, dim // heads) -> (N, T, dim)
         return self.out(y)  # type: ignore[no-any-return]
 
 
 class TransformerBlock(Layer):
-    """A pre-norm block: ``x + Dropout(Attention(LayerNorm(x)))``, then ``x + Dropout(MLP(LayerNorm(x)))``.
+    """A pre-norm block: ``x + Dropout(Attention(LayerNorm(x)))``, then
+    ``x + Dropout(MLP(LayerNorm(x)))``.
 
     Args:
         embedding_dim: model width.
@@ -155,15 +215,23 @@ class TransformerBlock(Layer):
     torch.Size([3, 5, 8])
     """
 
-    def __init__(self, embedding_dim: int = 64, num_heads: int = 4, dropout: float = 0.0, causal: bool = False,
-                 **renamed: Any) -> None:
+    def __init__(
+        self,
+        embedding_dim: int = 64,
+        num_heads: int = 4,
+        dropout: float = 0.0,
+        causal: bool = False,
+        **renamed: Any,
+    ) -> None:
         super().__init__()
         refuse_renamed("TransformerBlock", renamed)
         dim = embedding_dim
         self.attention_norm = nn.LayerNorm(dim)
         self.attention = SelfAttention(dim, num_heads, dropout, causal)
         self.feed_forward_norm = nn.LayerNorm(dim)
-        self.feed_forward = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+        self.feed_forward = nn.Sequential(
+            nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim)
+        )
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -172,20 +240,30 @@ class TransformerBlock(Layer):
 
 
 def _check_ids(ids: torch.Tensor, vocabulary_size: int, owner: str, *, ranges: bool = True) -> None:
-    """Integer ids in ``0..vocabulary_size-1``; the range needs a host sync, so ``ranges=False`` skips it."""
+    """Integer ids in ``0..vocabulary_size-1``; the range needs a host sync, so ``ranges=False``
+    skips it."""
     if ids.is_floating_point() or ids.is_complex():
-        raise DataError(message(f"{owner} with vocabulary_size={vocabulary_size} reads integer token ids.",
-                                f"a {str(ids.dtype).replace('torch.', '')} tensor of shape {tuple(ids.shape)}",
-                                "int64 ids in 0..vocabulary_size-1",
-                                "Encode the text (e.g. lamina.sequences.CharVocabulary), or pass "
-                                "vocabulary_size=None for float sequences (Transformer only)."))
+        raise DataError(
+            message(
+                f"{owner} with vocabulary_size={vocabulary_size} reads integer token ids.",
+                f"a {str(ids.dtype).replace('torch.', '')} tensor of shape {tuple(ids.shape)}",
+                "int64 ids in 0..vocabulary_size-1",
+                "Encode the text (e.g. lamina.sequences.CharVocabulary), or pass "
+                "vocabulary_size=None for float sequences (Transformer only).",
+            )
+        )
     if not ranges or not ids.numel():
         return
     low, high = (int(v) for v in torch.aminmax(ids))
     if low < 0 or high >= vocabulary_size:
-        raise DataError(message(f"{owner} got token ids outside its vocabulary.", f"ids from {low} to {high}",
-                                f"ids in 0..{vocabulary_size - 1} (vocabulary_size={vocabulary_size})",
-                                f"Build the model with vocabulary_size={high + 1} or more, or re-encode the ids."))
+        raise DataError(
+            message(
+                f"{owner} got token ids outside its vocabulary.",
+                f"ids from {low} to {high}",
+                f"ids in 0..{vocabulary_size - 1} (vocabulary_size={vocabulary_size})",
+                f"Build the model with vocabulary_size={high + 1} or more, or re-encode the ids.",
+            )
+        )
 
 
 def _host_check(x: torch.Tensor) -> bool:
@@ -198,7 +276,8 @@ def _host_check(x: torch.Tensor) -> bool:
 
 
 class _Sequences(Model):
-    """Shared input handling: sequences of any length up to ``max_length``, not only the length seen at build."""
+    """Shared input handling: sequences of any length up to ``max_length``, not only the length seen
+    at build."""
 
     max_length: int
     vocabulary_size: int | None
@@ -214,15 +293,25 @@ class _Sequences(Model):
         spec = self.input_spec_
         expected = None if spec is None else spec["shape"]
         if expected is not None and (x.dim() != len(expected) or list(x.shape[2:]) != expected[2:]):
-            raise ShapeError(message(
-                "The input shape differs from the one the model was built with.", f"shape {(None, *x.shape[1:])}",
-                f"shape {(None, 'T', *expected[2:])} for any length T", "Pass sequences with the same features "
-                "as during fit."))
+            raise ShapeError(
+                message(
+                    "The input shape differs from the one the model was built with.",
+                    f"shape {(None, *x.shape[1:])}",
+                    f"shape {(None, 'T', *expected[2:])} for any length T",
+                    "Pass sequences with the same features as during fit.",
+                )
+            )
 
     def _check_length(self, steps: int, fix: str) -> None:
         if steps > self.max_length or steps < 1:
-            raise ShapeError(message(f"{self._lamina_name} got a sequence of the wrong length.", f"T={steps}",
-                                     f"1 <= T <= max_length={self.max_length}", fix))
+            raise ShapeError(
+                message(
+                    f"{self._lamina_name} got a sequence of the wrong length.",
+                    f"T={steps}",
+                    f"1 <= T <= max_length={self.max_length}",
+                    fix,
+                )
+            )
 
 
 class Transformer(_Sequences):
@@ -231,8 +320,8 @@ class Transformer(_Sequences):
     Args:
         vocabulary_size: for token ids ``(N, T)``: the number of ids (0 is padding, masked out of
             attention and of the pooling). None for float sequences ``(N, T, features)``, which a
-            linear layer projects to ``embedding_dim``; all-zero steps after a row's last nonzero step are
-            padding there (as ``lamina.sequences.pad_sequences`` writes them).
+            linear layer projects to ``embedding_dim``; all-zero steps after a row's last nonzero
+            step are padding there (as ``lamina.sequences.pad_sequences`` writes them).
         outputs: size of the output layer (the number of classes for ``cross_entropy``).
         embedding_dim: model width (embedding size), divisible by ``num_heads``.
         num_heads: attention heads per block.
@@ -245,45 +334,85 @@ class Transformer(_Sequences):
 
     Output ``(N, outputs)`` logits.
 
-    >>> Transformer(vocabulary_size=50, outputs=3, embedding_dim=16, num_heads=2)(torch.tensor([[4, 9, 0]])).shape
+    >>> model = Transformer(vocabulary_size=50, outputs=3, embedding_dim=16, num_heads=2)
+    >>> model(torch.tensor([[4, 9, 0]])).shape
     torch.Size([1, 3])
-    >>> Transformer(outputs=2, embedding_dim=8, pooling="cls", positions="sinusoidal")(torch.rand(5, 7, 3)).shape
+    >>> model = Transformer(outputs=2, embedding_dim=8, pooling="cls", positions="sinusoidal")
+    >>> model(torch.rand(5, 7, 3)).shape
     torch.Size([5, 2])
     """
 
     _lamina_name = "lamina.models.Transformer"
 
-    def __init__(self, vocabulary_size: int | None = None, outputs: int = 2, embedding_dim: int = 64,
-                 num_heads: int = 4, num_layers: int = 2, *, max_length: int = 512, dropout: float = 0.0,
-                 pooling: str = "mean", positions: str = "learned", **renamed: Any) -> None:
+    def __init__(
+        self,
+        vocabulary_size: int | None = None,
+        outputs: int = 2,
+        embedding_dim: int = 64,
+        num_heads: int = 4,
+        num_layers: int = 2,
+        *,
+        max_length: int = 512,
+        dropout: float = 0.0,
+        pooling: str = "mean",
+        positions: str = "learned",
+        **renamed: Any,
+    ) -> None:
         super().__init__()
         refuse_renamed("Transformer", renamed)
         dim = embedding_dim
         _check_sizes("Transformer", dim, num_heads, num_layers, max_length, dropout)
-        if vocabulary_size is not None and (not _positive_int(vocabulary_size) or vocabulary_size < 2):
-            raise ConfigError(message("Transformer vocabulary_size must be an int >= 2 (id 0 is padding), or None.",
-                                      f"vocabulary_size={vocabulary_size!r}", "None for float sequences, else the "
-                                      "number of token ids", "Pass vocabulary_size=len(vocabulary)."))
+        if vocabulary_size is not None and (
+            not _positive_int(vocabulary_size) or vocabulary_size < 2
+        ):
+            raise ConfigError(
+                message(
+                    "Transformer vocabulary_size must be an int >= 2 (id 0 is padding), or None.",
+                    f"vocabulary_size={vocabulary_size!r}",
+                    "None for float sequences, else the number of token ids",
+                    "Pass vocabulary_size=len(vocabulary).",
+                )
+            )
         if not _positive_int(outputs):
-            raise ConfigError(message("Transformer outputs must be a positive int.", f"outputs={outputs!r}",
-                                      "an int >= 1", "Pass outputs=2 for two classes."))
+            raise ConfigError(
+                message(
+                    "Transformer outputs must be a positive int.",
+                    f"outputs={outputs!r}",
+                    "an int >= 1",
+                    "Pass outputs=2 for two classes.",
+                )
+            )
         if pooling not in POOLINGS or positions not in POSITIONS:
-            raise ConfigError(message("Unknown Transformer pooling or positions.",
-                                      f"pooling={pooling!r}, positions={positions!r}",
-                                      f"pooling in {POOLINGS} and positions in {POSITIONS}",
-                                      "Pass pooling='mean' and positions='learned'."))
-        self.vocabulary_size, self.outputs, self.embedding_dim = vocabulary_size, outputs, embedding_dim
+            raise ConfigError(
+                message(
+                    "Unknown Transformer pooling or positions.",
+                    f"pooling={pooling!r}, positions={positions!r}",
+                    f"pooling in {POOLINGS} and positions in {POSITIONS}",
+                    "Pass pooling='mean' and positions='learned'.",
+                )
+            )
+        self.vocabulary_size, self.outputs, self.embedding_dim = (
+            vocabulary_size,
+            outputs,
+            embedding_dim,
+        )
         self.num_heads = num_heads
         self.num_layers, self.max_length, self.dropout = num_layers, max_length, dropout
         self.pooling, self.positions = pooling, positions
-        self.embedding: nn.Module = Dense(dim) if vocabulary_size is None else nn.Embedding(vocabulary_size, dim, 0)
+        self.embedding: nn.Module = (
+            Dense(dim) if vocabulary_size is None else nn.Embedding(vocabulary_size, dim, 0)
+        )
         if positions == "learned":
             self.position = nn.Parameter(torch.zeros(max_length, dim))
         else:
-            self.register_buffer("position", sinusoidal_positions(max_length, dim), persistent=False)
+            self.register_buffer(
+                "position", sinusoidal_positions(max_length, dim), persistent=False
+            )
         self.cls_token = nn.Parameter(torch.zeros(dim)) if pooling == "cls" else None
         self.embedding_dropout = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(TransformerBlock(dim, num_heads, dropout) for _ in range(num_layers))
+        self.blocks = nn.ModuleList(
+            TransformerBlock(dim, num_heads, dropout) for _ in range(num_layers)
+        )
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, outputs)
         _init_weights(self, num_layers)
@@ -294,25 +423,40 @@ class Transformer(_Sequences):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.vocabulary_size is not None:
             if x.dim() != 2:
-                raise ShapeError(message("Transformer with vocabulary_size reads token ids (N, T).",
-                                         f"shape {tuple(x.shape)}", "(N, T) integer ids",
-                                         "Pad the id lists with lamina.sequences.pad_sequences."))
+                raise ShapeError(
+                    message(
+                        "Transformer with vocabulary_size reads token ids (N, T).",
+                        f"shape {tuple(x.shape)}",
+                        "(N, T) integer ids",
+                        "Pad the id lists with lamina.sequences.pad_sequences.",
+                    )
+                )
             _check_ids(x, self.vocabulary_size, "Transformer", ranges=_host_check(x))
             keep = x != 0  # (N, T): True at real tokens
         else:
             if x.dim() != 3 or not x.is_floating_point():
-                raise ShapeError(message("Transformer with vocabulary_size=None reads float sequences.",
-                                         f"a {str(x.dtype).replace('torch.', '')} tensor of shape {tuple(x.shape)}",
-                                         "(N, T, features) floats", "Pass vocabulary_size=... for token ids, or "
-                                         "add a feature axis: x[..., None]."))
+                raise ShapeError(
+                    message(
+                        "Transformer with vocabulary_size=None reads float sequences.",
+                        f"a {str(x.dtype).replace('torch.', '')} tensor of shape {tuple(x.shape)}",
+                        "(N, T, features) floats",
+                        "Pass vocabulary_size=... for token ids, or "
+                        "add a feature axis: x[..., None].",
+                    )
+                )
             keep = torch.arange(x.shape[1], device=x.device) < lengths(x)[:, None]  # (N, T)
-        self._check_length(x.shape[1], "Truncate the sequences (pad_sequences(..., maxlen=...)) or raise max_length.")
+        self._check_length(
+            x.shape[1],
+            "Truncate the sequences (pad_sequences(..., maxlen=...)) or raise max_length.",
+        )
         h = self.embedding(x) + self.position[: x.shape[1]]  # (N, T, dim)
         if self.cls_token is not None:
             h = torch.cat([self.cls_token.expand(len(h), 1, -1), h], dim=1)  # (N, 1 + T, dim)
             keep = torch.cat([keep.new_ones(len(h), 1), keep], dim=1)  # (N, 1 + T)
         else:
-            keep = keep | ~keep.any(1, keepdim=True)  # an all-padding row attends to everything, not nothing
+            keep = keep | ~keep.any(
+                1, keepdim=True
+            )  # an all-padding row attends to everything, not nothing
         h = self.embedding_dropout(h)
         for block in self.blocks:
             h = block(h, keep)
@@ -326,7 +470,8 @@ class Transformer(_Sequences):
 
 
 class TransformerLM(_Sequences):
-    """A decoder-only causal language model (GPT): ids ``(N, T)`` -> next-token logits ``(N, T, vocabulary_size)``.
+    """A decoder-only causal language model (GPT): ids ``(N, T)`` -> next-token logits
+    ``(N, T, vocabulary_size)``.
 
     Token and learned position embeddings, ``num_layers`` pre-norm blocks with causal
     self-attention, a final LayerNorm, and an output layer that reuses (ties) the token embedding.
@@ -342,48 +487,84 @@ class TransformerLM(_Sequences):
     Train with ``fit(x, y)`` on ``lamina.sequences.windows(ids, T)`` and ``loss="cross_entropy"``:
     the loss is the mean over every position of every window.
 
-    >>> TransformerLM(vocabulary_size=11, embedding_dim=8, num_heads=2, num_layers=1)(torch.tensor([[1, 2, 3]])).shape
+    >>> model = TransformerLM(vocabulary_size=11, embedding_dim=8, num_heads=2, num_layers=1)
+    >>> model(torch.tensor([[1, 2, 3]])).shape
     torch.Size([1, 3, 11])
     """
 
     _lamina_name = "lamina.models.TransformerLM"
     vocabulary_size: int
 
-    def __init__(self, vocabulary_size: int = 256, embedding_dim: int = 128, num_heads: int = 4, num_layers: int = 4,
-                 *, max_length: int = 256, dropout: float = 0.0, **renamed: Any) -> None:
+    def __init__(
+        self,
+        vocabulary_size: int = 256,
+        embedding_dim: int = 128,
+        num_heads: int = 4,
+        num_layers: int = 4,
+        *,
+        max_length: int = 256,
+        dropout: float = 0.0,
+        **renamed: Any,
+    ) -> None:
         super().__init__()
         refuse_renamed("TransformerLM", renamed)
         dim = embedding_dim
         _check_sizes("TransformerLM", dim, num_heads, num_layers, max_length, dropout)
         if not _positive_int(vocabulary_size):
-            raise ConfigError(message("TransformerLM vocabulary_size must be a positive int.",
-                                      f"vocabulary_size={vocabulary_size!r}", "the number of token ids",
-                                      "Pass vocabulary_size=len(vocabulary)."))
-        self.vocabulary_size, self.embedding_dim, self.num_heads = vocabulary_size, embedding_dim, num_heads
+            raise ConfigError(
+                message(
+                    "TransformerLM vocabulary_size must be a positive int.",
+                    f"vocabulary_size={vocabulary_size!r}",
+                    "the number of token ids",
+                    "Pass vocabulary_size=len(vocabulary).",
+                )
+            )
+        self.vocabulary_size, self.embedding_dim, self.num_heads = (
+            vocabulary_size,
+            embedding_dim,
+            num_heads,
+        )
         self.num_layers, self.max_length, self.dropout = num_layers, max_length, dropout
         self.token_embedding = nn.Embedding(vocabulary_size, dim)
         self.position = nn.Parameter(torch.zeros(max_length, dim))
         self.embedding_dropout = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(TransformerBlock(dim, num_heads, dropout, causal=True) for _ in range(num_layers))
+        self.blocks = nn.ModuleList(
+            TransformerBlock(dim, num_heads, dropout, causal=True) for _ in range(num_layers)
+        )
         self.norm = nn.LayerNorm(dim)
         _init_weights(self, num_layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2:
-            raise ShapeError(message("TransformerLM reads token ids (N, T).", f"shape {tuple(x.shape)}",
-                                     "(N, T) integer ids", "Cut the text with lamina.sequences.windows(ids, T)."))
+            raise ShapeError(
+                message(
+                    "TransformerLM reads token ids (N, T).",
+                    f"shape {tuple(x.shape)}",
+                    "(N, T) integer ids",
+                    "Cut the text with lamina.sequences.windows(ids, T).",
+                )
+            )
         _check_ids(x, self.vocabulary_size, "TransformerLM", ranges=_host_check(x))
-        self._check_length(x.shape[1], f"Feed at most the last {self.max_length} ids (x[:, -max_length:]); "
-                                        "generate() crops the context itself.")
-        h = self.embedding_dropout(self.token_embedding(x) + self.position[: x.shape[1]])  # (N, T, dim)
+        self._check_length(
+            x.shape[1],
+            f"Feed at most the last {self.max_length} ids (x[:, -max_length:]); "
+            "generate() crops the context itself.",
+        )
+        h = self.embedding_dropout(
+            self.token_embedding(x) + self.position[: x.shape[1]]
+        )  # (N, T, dim)
         for block in self.blocks:
             h = block(h)
-        return F.linear(self.norm(h), self.token_embedding.weight)  # (N, T, dim) -> (N, T, vocabulary_size)
+        return F.linear(
+            self.norm(h), self.token_embedding.weight
+        )  # (N, T, dim) -> (N, T, vocabulary_size)
 
-    def compute_loss(self, y_pred: torch.Tensor, y: torch.Tensor,
-                     sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+    def compute_loss(
+        self, y_pred: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The compiled loss over every position: ``(N, T, V)`` logits and ``(N, T)`` targets are
-        flattened to ``(N * T, V)`` and ``(N * T,)``; a row's weight applies to each of its positions."""
+        flattened to ``(N * T, V)`` and ``(N * T,)``; a row's weight applies to each of its
+        positions."""
         if y_pred.dim() == 3:
             steps = y_pred.shape[1]
             y_pred, y = y_pred.reshape(-1, y_pred.shape[-1]), y.reshape(-1)  # (N * T, V), (N * T,)
@@ -396,35 +577,76 @@ class TransformerLM(_Sequences):
         super().update_metrics(y_pred.reshape(-1, y_pred.shape[-1]), y.reshape(-1))
 
     @torch.no_grad()
-    def generate(self, prompt: Any, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 seed: int | None = None) -> np.ndarray:
+    def generate(
+        self,
+        prompt: Any,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | None = None,
+    ) -> np.ndarray:
         """Sample ``max_new_tokens`` ids after ``prompt``, one at a time, feeding each back in.
 
         Args:
-            prompt: ids, 1-D ``(T,)`` or a batch ``(N, T)`` (list, array or tensor), ``T >= 1``. Only
-                the last ``max_length`` ids are used as context; longer prompts are cropped, not refused.
+            prompt: ids, 1-D ``(T,)`` or a batch ``(N, T)`` (list, array or tensor), ``T >= 1``.
+                Only the last ``max_length`` ids are used as context; longer prompts are cropped,
+                not refused.
             max_new_tokens: how many ids to add (0 returns the prompt).
             temperature: divides the logits: below 1 sharper, above 1 more varied (must be > 0).
             top_k: sample among the ``top_k`` most likely ids only; ``top_k=1`` is greedy decoding.
-            seed: seeds a private generator, so the same call gives the same ids (the global RNG is untouched).
+            seed: seeds a private generator, so the same call gives the same ids (the global RNG is
+                untouched).
 
         Returns:
-            An int64 array: ``(T + max_new_tokens,)`` for a 1-D prompt, else ``(N, T + max_new_tokens)``.
+            An int64 array: ``(T + max_new_tokens,)`` for a 1-D prompt, else
+            ``(N, T + max_new_tokens)``.
         """
-        if not (isinstance(max_new_tokens, int) and not isinstance(max_new_tokens, bool) and max_new_tokens >= 0):
-            raise ConfigError(message("max_new_tokens must be an int >= 0.", repr(max_new_tokens), "an int >= 0",
-                                      "Pass max_new_tokens=200."))
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise ConfigError(message("temperature must be a positive number.", repr(temperature), "a float > 0",
-                                      "Pass temperature=1.0; for greedy decoding pass top_k=1."))
+        if not (
+            isinstance(max_new_tokens, int)
+            and not isinstance(max_new_tokens, bool)
+            and max_new_tokens >= 0
+        ):
+            raise ConfigError(
+                message(
+                    "max_new_tokens must be an int >= 0.",
+                    repr(max_new_tokens),
+                    "an int >= 0",
+                    "Pass max_new_tokens=200.",
+                )
+            )
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float))
+            or not temperature > 0
+        ):
+            raise ConfigError(
+                message(
+                    "temperature must be a positive number.",
+                    repr(temperature),
+                    "a float > 0",
+                    "Pass temperature=1.0; for greedy decoding pass top_k=1.",
+                )
+            )
         if top_k is not None and not _positive_int(top_k):
-            raise ConfigError(message("top_k must be a positive int or None.", repr(top_k), "an int >= 1 or None",
-                                      "Pass top_k=None to sample from every id, or top_k=1 for greedy."))
+            raise ConfigError(
+                message(
+                    "top_k must be a positive int or None.",
+                    repr(top_k),
+                    "an int >= 1 or None",
+                    "Pass top_k=None to sample from every id, or top_k=1 for greedy.",
+                )
+            )
         ids = data_lib.to_tensor(prompt, name="prompt")
         if ids.dim() not in (1, 2) or ids.shape[-1] == 0 or ids.numel() == 0:
-            raise DataError(message("generate() needs a non-empty prompt of ids.", f"shape {tuple(ids.shape)}",
-                                    "(T,) or (N, T) ids with T >= 1", "Start from at least one id, e.g. the "
-                                    "encoding of a newline: vocabulary.encode('\\n')."))
+            raise DataError(
+                message(
+                    "generate() needs a non-empty prompt of ids.",
+                    f"shape {tuple(ids.shape)}",
+                    "(T,) or (N, T) ids with T >= 1",
+                    "Start from at least one id, e.g. the "
+                    "encoding of a newline: vocabulary.encode('\\n').",
+                )
+            )
         _check_ids(ids, self.vocabulary_size, "TransformerLM.generate")
         single = ids.dim() == 1
         device = next(iter(self.parameters())).device
@@ -434,7 +656,9 @@ class TransformerLM(_Sequences):
         self.eval()
         try:
             for _ in range(max_new_tokens):
-                logits = self(ids[:, -self.max_length:])[:, -1] / temperature  # (N, V): the last step's logits
+                logits = (
+                    self(ids[:, -self.max_length :])[:, -1] / temperature
+                )  # (N, V): the last step's logits
                 if top_k is not None and top_k < logits.shape[-1]:
                     kth = torch.topk(logits, top_k).values[:, -1:]  # (N, 1)
                     logits = logits.masked_fill(logits < kth, float("-inf"))
