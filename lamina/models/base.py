@@ -96,10 +96,10 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
         return self.module(*args, **kwargs)
 
     # ------------------------------------------------------------------ compile
-    def compile(
+    def compile(  # type: ignore[override]
         self,
         optimizer: Any = "adam",
-        loss: Any = None,  # type: ignore[override]
+        loss: Any = None,
         metrics: Sequence[Any] | None = None,
         *,
         learning_rate: float | None = None,

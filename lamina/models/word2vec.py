@@ -344,10 +344,10 @@ class Word2Vec(Model):
         return context_windows(ids, self.window)
 
     # ------------------------------------------------------------------ training
-    def compile(
+    def compile(  # type: ignore[override]
         self,
         optimizer: Any = "adam",
-        loss: Any = "negative_sampling",  # type: ignore[override]
+        loss: Any = "negative_sampling",
         metrics: Sequence[Any] | None = None,
         **options: Any,
     ) -> Word2Vec:
