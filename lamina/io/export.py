@@ -53,7 +53,8 @@ def _resolve(model_or_dir: Any) -> nn.Module:
     ):
         raise ArtifactError(
             message(
-                "ONNX export covers lamina networks; this folder holds a classical scikit-learn model.",
+                "ONNX export covers lamina networks; this folder holds a classical scikit-learn "
+                "model.",
                 str(folder),
                 "a lamina model directory, or a project folder whose model/ is a lamina network",
                 "Export scikit-learn models with skl2onnx (to_onnx from the skl2onnx package).",
@@ -65,7 +66,7 @@ def _resolve(model_or_dir: Any) -> nn.Module:
 
 
 def _example(model: nn.Module, example: Any) -> torch.Tensor:
-    """The example input: ``example`` as a tensor, else two zero rows shaped as the saved signature."""
+    """The example input: ``example`` as a tensor, else two zero rows shaped as the saved input."""
     if example is not None:
         return torch.as_tensor(
             np.asarray(example) if not isinstance(example, torch.Tensor) else example
