@@ -20,5 +20,18 @@ from lamina.nn.tensors import (
     train_validation_split,
 )
 
-__all__ = ["ArrayLoader", "Dataset", "WordVocabulary", "as_loader", "check_finite", "class_weights", "is_in_memory",
-           "iter_chunks", "load", "sample_weights", "to_tensor", "tokenize", "train_validation_split"]
+__all__ = [
+    "ArrayLoader",
+    "Dataset",
+    "WordVocabulary",
+    "as_loader",
+    "check_finite",
+    "class_weights",
+    "is_in_memory",
+    "iter_chunks",
+    "load",
+    "sample_weights",
+    "to_tensor",
+    "tokenize",
+    "train_validation_split",
+]

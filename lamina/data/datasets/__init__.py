@@ -4,7 +4,8 @@
 see ``DIGITS_LICENSE``). The others are read from the data directory, ``LAMINA_DATA`` (default
 ``~/.cache/lamina/datasets``), which holds one folder per data set with the files as published:
 
-    mnist/                   train-images-idx3-ubyte.gz, train-labels-..., t10k-images-..., t10k-labels-...
+    mnist/                   train-images-idx3-ubyte.gz, train-labels-...,
+                             t10k-images-..., t10k-labels-...
     fashion-mnist/           the same four IDX file names
     mnist1d/                 mnist1d_frozen.npz
     cora-planetoid/          ind.cora.{x,y,tx,ty,allx,ally,graph,test.index}
@@ -16,7 +17,8 @@ see ``DIGITS_LICENSE``). The others are read from the data directory, ``LAMINA_D
     online-retail/           online_retail.parquet
 
 Synthetic tasks are generated, not read: ``digit_sequences`` (copy, reverse or sort rows of digits,
-for encoder-decoders) and ``arithmetic_trees`` (expression trees and their values, for tree networks).
+for encoder-decoders) and ``arithmetic_trees`` (expression trees and their values, for tree
+networks).
 
 A missing file raises ``DatasetNotFoundError`` saying where to put it. Nothing is downloaded unless
 asked: ``load(name, download=True)`` or ``download(name)`` fetch the missing files from their
@@ -40,7 +42,13 @@ from typing import Any
 
 from lamina.core.errors import ConfigError, message
 from lamina.data.datasets import _download, _loaders, _planetoid
-from lamina.data.datasets._base import SOURCES, ChecksumError, DatasetNotFoundError, DatasetSplits, locate
+from lamina.data.datasets._base import (
+    SOURCES,
+    ChecksumError,
+    DatasetNotFoundError,
+    DatasetSplits,
+    locate,
+)
 from lamina.data.datasets._download import download, fetch
 from lamina.data.datasets.synthetic import digit_sequences
 from lamina.data.datasets.synthetic_trees import arithmetic_trees
@@ -48,8 +56,17 @@ from lamina.data.datasets.synthetic_trees import arithmetic_trees
 for _public in (ChecksumError, DatasetNotFoundError, DatasetSplits):
     _public.__module__ = "lamina.datasets"  # errors and reprs read lamina.datasets.X
 
-__all__ = ["ChecksumError", "DatasetNotFoundError", "DatasetSplits", "arithmetic_trees", "digit_sequences", "download",
-           "fetch", "load", "names"]
+__all__ = [
+    "ChecksumError",
+    "DatasetNotFoundError",
+    "DatasetSplits",
+    "arithmetic_trees",
+    "digit_sequences",
+    "download",
+    "fetch",
+    "load",
+    "names",
+]
 
 _LOADERS: dict[str, Callable[..., DatasetSplits]] = {
     "adult": _loaders.adult,
@@ -75,7 +92,9 @@ def names() -> list[str]:
     return sorted(_LOADERS)
 
 
-def load(name: str, *, download: bool = False, data_dir: str | Path | None = None, **options: Any) -> DatasetSplits:
+def load(
+    name: str, *, download: bool = False, data_dir: str | Path | None = None, **options: Any
+) -> DatasetSplits:
     """Load a data set by name with its canonical split.
 
     Args:
@@ -106,16 +125,29 @@ def load(name: str, *, download: bool = False, data_dir: str | Path | None = Non
         import difflib
 
         close = difflib.get_close_matches(name, _LOADERS, n=3)
-        raise ConfigError(message("Unknown data set.", repr(name), f"one of {names()}",
-                                  f"Did you mean {close}?" if close else "Pick one of those names."))
+        raise ConfigError(
+            message(
+                "Unknown data set.",
+                repr(name),
+                f"one of {names()}",
+                f"Did you mean {close}?" if close else "Pick one of those names.",
+            )
+        )
     loader = _LOADERS[name]
-    accepted = [parameter for parameter in inspect.signature(loader).parameters if parameter != "folder"]
+    accepted = [
+        parameter for parameter in inspect.signature(loader).parameters if parameter != "folder"
+    ]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
-        raise ConfigError(message(f"Unknown option for data set {name!r}.", unknown,
-                                  f"one of {accepted}" if accepted else "no options", "Drop or rename the option."))
+        raise ConfigError(
+            message(
+                f"Unknown option for data set {name!r}.",
+                unknown,
+                f"one of {accepted}" if accepted else "no options",
+                "Drop or rename the option.",
+            )
+        )
     if name not in SOURCES:
         return loader(**options)
     folder = _download.download(name, data_dir=data_dir) if download else locate(name, data_dir)
     return loader(folder, **options)
-

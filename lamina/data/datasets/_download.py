@@ -13,8 +13,15 @@ from lamina.data.datasets._base import SOURCES, ChecksumError, locate, resolve_d
 _SCHEMES = ("http://", "https://", "file://")
 
 
-def fetch(url: str, path: str | Path, *, sha256: str | None = None, md5: str | None = None,
-          gzip: bool = False, timeout: float = 60.0) -> Path:
+def fetch(
+    url: str,
+    path: str | Path,
+    *,
+    sha256: str | None = None,
+    md5: str | None = None,
+    gzip: bool = False,
+    timeout: float = 60.0,
+) -> Path:
     """Stream ``url`` to ``path``, verify its checksum, then move it into place.
 
     The bytes go to a temporary file next to ``path`` while being hashed; only a verified file is
@@ -36,16 +43,28 @@ def fetch(url: str, path: str | Path, *, sha256: str | None = None, md5: str | N
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (folder / "a.txt").write_bytes(b"hi")
     >>> digest = "8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4"
-    >>> lamina.datasets.fetch((folder / "a.txt").as_uri(), folder / "b.txt", sha256=digest).read_bytes()
+    >>> source = (folder / "a.txt").as_uri()
+    >>> lamina.datasets.fetch(source, folder / "b.txt", sha256=digest).read_bytes()
     b'hi'
     """
     if not url.startswith(_SCHEMES):
-        raise ConfigError(message("Unsupported URL.", repr(url), "an http://, https:// or file:// URL",
-                                  "Pass a full URL."))
+        raise ConfigError(
+            message(
+                "Unsupported URL.",
+                repr(url),
+                "an http://, https:// or file:// URL",
+                "Pass a full URL.",
+            )
+        )
     if not (sha256 or md5):
-        raise ConfigError(message("A download needs a checksum.", "sha256=None, md5=None",
-                                  "the file's published sha256 (or md5)",
-                                  "Pass sha256=... so a corrupted or altered file is caught."))
+        raise ConfigError(
+            message(
+                "A download needs a checksum.",
+                "sha256=None, md5=None",
+                "the file's published sha256 (or md5)",
+                "Pass sha256=... so a corrupted or altered file is caught.",
+            )
+        )
     import gzip as gzip_module
     import urllib.error
     import urllib.request
@@ -56,29 +75,43 @@ def fetch(url: str, path: str | Path, *, sha256: str | None = None, md5: str | N
     target.parent.mkdir(parents=True, exist_ok=True)
     temp: Path | None = None
     try:
-        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".part",
-                                         delete=False) as handle:
+        with tempfile.NamedTemporaryFile(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
+        ) as handle:
             temp = Path(handle.name)
             try:
                 # A fresh opener reads the proxy settings (and no_proxy) of this moment.
                 with urllib.request.build_opener().open(url, timeout=timeout) as response:
-                    writer = gzip_module.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0) if gzip else handle
+                    writer = (
+                        gzip_module.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0)
+                        if gzip
+                        else handle
+                    )
                     while chunk := response.read(1 << 20):
                         digest.update(chunk)
                         writer.write(chunk)
                     if writer is not handle:
                         writer.close()
             except (urllib.error.URLError, OSError) as error:
-                raise DataError(message("Download failed.", f"{url}: {error}", "a reachable URL serving the file",
-                                        f"Check the connection and the URL, or put the file at {target} by hand.")
-                                ) from error
+                raise DataError(
+                    message(
+                        "Download failed.",
+                        f"{url}: {error}",
+                        "a reachable URL serving the file",
+                        f"Check the connection and the URL, or put the file at {target} by hand.",
+                    )
+                ) from error
         received = digest.hexdigest()
         if received != str(expected).lower():
-            raise ChecksumError(message(
-                f"Checksum mismatch for {url}; the download was deleted.", f"{algorithm} {received}",
-                f"{algorithm} {expected}",
-                "Retry; if it persists the source changed or is being tampered with, so get the file elsewhere "
-                "and compare its checksum by hand."))
+            raise ChecksumError(
+                message(
+                    f"Checksum mismatch for {url}; the download was deleted.",
+                    f"{algorithm} {received}",
+                    f"{algorithm} {expected}",
+                    "Retry; if it persists the source changed or is being tampered with, so get "
+                    "the file elsewhere and compare its checksum by hand.",
+                )
+            )
         os.replace(temp, target)
     finally:
         if temp is not None:
@@ -86,8 +119,13 @@ def fetch(url: str, path: str | Path, *, sha256: str | None = None, md5: str | N
     return target
 
 
-def download(name: str, *, base_url: str | None = None, data_dir: str | Path | None = None,
-             force: bool = False) -> Path:
+def download(
+    name: str,
+    *,
+    base_url: str | None = None,
+    data_dir: str | Path | None = None,
+    force: bool = False,
+) -> Path:
     """Fetch the missing files of data set ``name`` into its folder under the data directory.
 
     Only runs when called (or through ``load(name, download=True)``); every file's checksum is
@@ -104,8 +142,14 @@ def download(name: str, *, base_url: str | None = None, data_dir: str | Path | N
         The data set's folder.
     """
     if name not in SOURCES:
-        raise ConfigError(message("This data set cannot be downloaded.", repr(name), f"one of {sorted(SOURCES)}",
-                                  "Bundled data sets (digits) need no download; check the name."))
+        raise ConfigError(
+            message(
+                "This data set cannot be downloaded.",
+                repr(name),
+                f"one of {sorted(SOURCES)}",
+                "Bundled data sets (digits) need no download; check the name.",
+            )
+        )
     folder = resolve_data_dir(data_dir) / SOURCES[name].folder
     for file in SOURCES[name].files:
         target = folder / file.name

@@ -32,34 +32,60 @@ def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
-def digit_sequences(task: str = "reverse", rows: int = 10000, min_length: int = 5, max_length: int = 15,
-                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def digit_sequences(
+    task: str = "reverse",
+    rows: int = 10000,
+    min_length: int = 5,
+    max_length: int = 15,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Random digit rows and the answer of ``task`` for each, as padded id arrays.
 
     Args:
-        task: ``"reverse"`` (the digits backwards), ``"sort"`` (ascending) or ``"copy"`` (unchanged).
+        task: ``"reverse"`` (the digits backwards), ``"sort"`` (ascending) or ``"copy"``
+            (unchanged).
         rows: how many examples.
-        min_length: the shortest row, in digits (lengths are uniform in ``[min_length, max_length]``).
+        min_length: the shortest row, in digits (lengths are uniform in
+            ``[min_length, max_length]``).
         max_length: the longest row, in digits.
-        seed: seed of the random generator; different seeds give independent sets (e.g. train and test).
+        seed: seed of the random generator; different seeds give independent sets (e.g. train and
+            test).
 
     Returns:
         ``(x, y)``: int64 arrays of shape ``(rows, max_length)`` (digit ids, 0-padded) and
         ``(rows, max_length + 1)`` (answer ids, then EOS = 2, then 0-padding).
 
     Raises:
-        ConfigError: an unknown task, ``rows < 1`` or lengths outside ``1 <= min_length <= max_length``.
+        ConfigError: an unknown task, ``rows < 1`` or lengths outside
+            ``1 <= min_length <= max_length``.
     """
     if task not in TASKS:
-        raise ConfigError(message("Unknown digit_sequences task.", repr(task), f"one of {TASKS}",
-                                  "Pass task='reverse' or task='sort'."))
+        raise ConfigError(
+            message(
+                "Unknown digit_sequences task.",
+                repr(task),
+                f"one of {TASKS}",
+                "Pass task='reverse' or task='sort'.",
+            )
+        )
     if not _positive_int(rows):
-        raise ConfigError(message("digit_sequences rows must be a positive int.", f"rows={rows!r}", "an int >= 1",
-                                  "Pass e.g. rows=10000."))
+        raise ConfigError(
+            message(
+                "digit_sequences rows must be a positive int.",
+                f"rows={rows!r}",
+                "an int >= 1",
+                "Pass e.g. rows=10000.",
+            )
+        )
     if not (_positive_int(min_length) and _positive_int(max_length)) or min_length > max_length:
-        raise ConfigError(message("digit_sequences lengths are out of order.",
-                                  f"min_length={min_length!r}, max_length={max_length!r}",
-                                  "ints with 1 <= min_length <= max_length", "Pass e.g. min_length=5, max_length=15."))
+        raise ConfigError(
+            message(
+                "digit_sequences lengths are out of order.",
+                f"min_length={min_length!r}, max_length={max_length!r}",
+                "ints with 1 <= min_length <= max_length",
+                "Pass e.g. min_length=5, max_length=15.",
+            )
+        )
     rng = np.random.default_rng(seed)
     lengths = rng.integers(min_length, max_length + 1, size=rows)
     x = np.zeros((rows, max_length), dtype=np.int64)

@@ -29,7 +29,10 @@ __all__ = ["BOUND", "LABELS", "OPERATORS", "arithmetic_trees", "evaluate", "flat
 
 BOUND = 9
 OPERATORS = ("+", "-", "*")
-LABELS = (*OPERATORS, *(str(v) for v in range(-BOUND, BOUND + 1)))  # a vocabulary: ids 1..22 in this order
+LABELS = (
+    *OPERATORS,
+    *(str(v) for v in range(-BOUND, BOUND + 1)),
+)  # a vocabulary: ids 1..22 in this order
 
 
 def _apply(operator: str, left: int, right: int) -> int:
@@ -59,14 +62,27 @@ def arithmetic_trees(rows: int, max_depth: int = 6, seed: int = 0) -> tuple[list
         seed: the random seed (the same seed gives the same trees).
 
     Returns:
-        ``(trees, values)``: a list of ``rows`` ``Tree`` and an int64 array ``(rows,)`` in ``[-9, 9]``.
+        ``(trees, values)``: a list of ``rows`` ``Tree`` and an int64 array ``(rows,)`` in
+            ``[-9, 9]``.
     """
     if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
-        raise ConfigError(message("arithmetic_trees() rows must be a positive int.", repr(rows), "an int >= 1",
-                                  "Pass e.g. rows=1000."))
+        raise ConfigError(
+            message(
+                "arithmetic_trees() rows must be a positive int.",
+                repr(rows),
+                "an int >= 1",
+                "Pass e.g. rows=1000.",
+            )
+        )
     if not isinstance(max_depth, int) or isinstance(max_depth, bool) or not 1 <= max_depth <= 20:
-        raise ConfigError(message("arithmetic_trees() max_depth out of range.", repr(max_depth), "an int in 1..20",
-                                  "Pass e.g. max_depth=6."))
+        raise ConfigError(
+            message(
+                "arithmetic_trees() max_depth out of range.",
+                repr(max_depth),
+                "an int in 1..20",
+                "Pass e.g. max_depth=6.",
+            )
+        )
     rng = np.random.default_rng(seed)
     trees, values = [], np.empty(rows, dtype=np.int64)
     for row in range(rows):
@@ -88,14 +104,25 @@ def evaluate(tree: Tree) -> int:
             try:
                 values[id(node)] = int(label)
             except ValueError:
-                raise DataError(message("An arithmetic leaf must be an integer.", repr(node.label),
-                                        "a label such as '3' or '-1'", "Fix the tree.")) from None
+                raise DataError(
+                    message(
+                        "An arithmetic leaf must be an integer.",
+                        repr(node.label),
+                        "a label such as '3' or '-1'",
+                        "Fix the tree.",
+                    )
+                ) from None
         elif label in OPERATORS and len(node.children) == 2:
             values[id(node)] = _apply(label, *(values.pop(id(c)) for c in node.children))
         else:
-            raise DataError(message("An arithmetic node must be an operator with two children.",
-                                    f"{label!r} with {len(node.children)} children",
-                                    f"one of {OPERATORS} with two children", "Fix the tree."))
+            raise DataError(
+                message(
+                    "An arithmetic node must be an operator with two children.",
+                    f"{label!r} with {len(node.children)} children",
+                    f"one of {OPERATORS} with two children",
+                    "Fix the tree.",
+                )
+            )
     return values[id(tree)]
 
 
