@@ -1,16 +1,11 @@
-"""``lamina.models.GAN``: a DCGAN-style generative adversarial network, trained with ``compile``/``fit``.
+"""``lamina.models.GAN``: a DCGAN-style generative adversarial network, trained with ``fit``.
 
-Two plain modules and one system (Goodfellow et al., 2014; Radford et al., 2016):
-
-* :class:`Generator`: ``z (N, latent) [+ label embedding] -> Linear -> BatchNorm -> ReLU ->
-  (2F, H/4, W/4) -> ConvTranspose(4, stride 2) -> BatchNorm -> ReLU -> ConvTranspose(4, stride 2)
-  -> Tanh or Sigmoid``, ``F = filters``;
-* :class:`Discriminator`: ``Conv(4, stride 2) -> LeakyReLU(0.2) -> Conv(4, stride 2) -> LeakyReLU(0.2)
-  -> Flatten -> Linear(1)`` logits, each layer optionally spectral-normalised (Miyato et al., 2018);
-  with labels it adds a projection term ``<embed(y), features(x)>`` (Miyato & Koyama, 2018);
-* :class:`GAN`: the system. ``train_step`` makes one discriminator update, then one generator update
-  on the same fake batch. Images are always in ``[0, 1]`` for the user; with ``output="tanh"`` the
-  discriminator sees them rescaled to ``[-1, 1]``, the generator's range.
+One system (Goodfellow et al., 2014; Radford et al., 2016) over two plain modules, the
+:class:`Generator` and the :class:`Discriminator`, which live in ``lamina.models.gan_networks``
+with the two losses and are re-exported here. :class:`GAN`'s ``train_step`` makes one
+discriminator update, then one generator update on the same fake batch. Images are always in
+``[0, 1]`` for the user; with ``output="tanh"`` the discriminator sees them rescaled to ``[-1, 1]``,
+the generator's range. Sampling and the sample grid come from ``lamina.models.gan_sampling``.
 
 >>> import lamina
 >>> from lamina.models.gan import GAN
@@ -25,212 +20,144 @@ Two plain modules and one system (Goodfellow et al., 2014; Radford et al., 2016)
 from __future__ import annotations
 
 import functools
-import math
-import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
-from torch.nn.utils import parametrizations
 
 from lamina.core.errors import ConfigError, DataError, ShapeError, message
 from lamina.models.base import Model
+from lamina.models.gan_networks import (
+    LOSSES,
+    Discriminator,
+    Generator,
+    discriminator_loss,
+    generator_loss,
+)
+from lamina.models.gan_sampling import GANSamplingMixin
 from lamina.nn import tensors as data_lib
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from lamina.train.callbacks import History
 
 __all__ = ["GAN", "Discriminator", "Generator", "discriminator_loss", "generator_loss"]
 
-LOSSES = ("non_saturating", "standard")
 OUTPUTS = ("sigmoid", "tanh")
-
-
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, *,
-                       label_smoothing: float = 0.0) -> torch.Tensor:
-    """The discriminator's loss, with one-sided label smoothing ``s`` (Salimans et al., 2016).
-
-    ``-mean[(1 - s) log D(x) + s log(1 - D(x))] - mean[log(1 - D(G(z)))]`` with ``D = sigmoid(logits)``:
-    binary cross-entropy with target ``1 - s`` for real images and ``0`` (never smoothed) for fakes.
-
-    Args:
-        real_logits: discriminator logits on real images, ``(N, 1)``.
-        fake_logits: discriminator logits on generated images, ``(M, 1)``.
-        label_smoothing: ``s`` in ``[0, 1)``.
-
-    Returns:
-        A 0-d tensor.
-
-    >>> float(discriminator_loss(torch.zeros(4, 1), torch.zeros(4, 1)))  # D = 1/2 everywhere: 2 log 2
-    1.386...
-    """
-    real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, 1.0 - label_smoothing))
-    return real + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-
-
-def generator_loss(fake_logits: torch.Tensor, loss: str = "non_saturating") -> torch.Tensor:
-    """The generator's loss on discriminator logits of generated images ``(N, 1)``.
-
-    ``"standard"`` (the minimax game): ``mean log(1 - D(G(z))) = -mean softplus(logits)``, to minimise;
-    its gradient vanishes while the discriminator rejects the fakes. ``"non_saturating"``:
-    ``-mean log D(G(z)) = mean softplus(-logits)``, the same fixed point with strong early gradients.
-
-    Returns:
-        A 0-d tensor.
-
-    >>> float(generator_loss(torch.zeros(3, 1), "standard")), float(generator_loss(torch.zeros(3, 1)))
-    (-0.693..., 0.693...)
-    """
-    if loss not in LOSSES:
-        raise ConfigError(message("Unknown GAN loss.", repr(loss), f"one of {', '.join(map(repr, LOSSES))}",
-                                  "Pass loss='non_saturating' (the usual choice) or loss='standard'."))
-    return -F.softplus(fake_logits).mean() if loss == "standard" else F.softplus(-fake_logits).mean()
-
-
-def _dcgan_init(*modules: nn.Module) -> None:
-    """Weights from N(0, 0.02), BatchNorm scales from N(1, 0.02), zero biases (Radford et al., 2016)."""
-    for module in modules:
-        for layer in module.modules():
-            if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
-                nn.init.normal_(layer.weight, 0.0, 0.02)
-            elif isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                nn.init.normal_(layer.weight, 1.0, 0.02)
-            bias = getattr(layer, "bias", None)
-            if isinstance(bias, torch.Tensor):
-                nn.init.zeros_(bias)
-
-
-class Generator(nn.Module):
-    """DCGAN generator: noise ``(N, latent)`` (and labels ``(N,)``) -> images ``(N, C, H, W)``.
-
-    Args:
-        latent: size of the noise vector.
-        image_shape: ``(C, H, W)``, ``H`` and ``W`` divisible by 4.
-        classes: number of label classes (a label embedding of size ``latent`` is concatenated to the
-            noise), or None.
-        filters: channels of the last hidden layer (the first has ``2 * filters``).
-        output: ``"tanh"`` (values in ``[-1, 1]``) or ``"sigmoid"`` (``[0, 1]``).
-        depth: extra 3x3 convolutions (BatchNorm, ReLU) on the ``2F`` maps at a quarter of the size.
-
-    >>> Generator(16, (3, 8, 12), classes=4, filters=8)(torch.randn(2, 16), torch.tensor([0, 3])).shape
-    torch.Size([2, 3, 8, 12])
-    """
-
-    def __init__(self, latent: int, image_shape: Sequence[int], classes: int | None = None, filters: int = 64,
-                 output: str = "tanh", depth: int = 0) -> None:
-        super().__init__()
-        channels, height, width = image_shape
-        self.start = (2 * filters, height // 4, width // 4)
-        units = math.prod(self.start)
-        self.embedding = nn.Embedding(classes, latent) if classes else None
-        self.project = nn.Sequential(nn.Linear(latent * (2 if classes else 1), units, bias=False),
-                                     nn.BatchNorm1d(units), nn.ReLU())
-        extra = [part for _ in range(depth) for part in (nn.Conv2d(2 * filters, 2 * filters, 3, 1, 1, bias=False),
-                                                         nn.BatchNorm2d(2 * filters), nn.ReLU())]
-        self.body = nn.Sequential(
-            *extra, nn.ConvTranspose2d(2 * filters, filters, 4, 2, 1, bias=False), nn.BatchNorm2d(filters), nn.ReLU(),
-            nn.ConvTranspose2d(filters, channels, 4, 2, 1), nn.Tanh() if output == "tanh" else nn.Sigmoid())
-        _dcgan_init(self.project, self.body)
-
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        if self.embedding is not None:
-            z = torch.cat([z, self.embedding(labels)], 1)  # (N, 2 * latent)
-        return self.body(self.project(z).reshape(len(z), *self.start))  # (N, 2F, H/4, W/4) -> (N, C, H, W)
-
-
-class Discriminator(nn.Module):
-    """DCGAN discriminator: images ``(N, C, H, W)`` -> real/fake logits.
-
-    Args:
-        image_shape: ``(C, H, W)``, ``H`` and ``W`` divisible by 4.
-        classes: number of label classes for the projection term, or None.
-        filters: channels of the first convolution (the second has ``2 * filters``).
-        spectral_norm: divide each weight by its largest singular value (one power iteration per step).
-
-    Output: ``(N, 1)`` logits; a conditional discriminator called without labels gives the logits of
-    every class, ``(N, classes)``.
-
-    >>> Discriminator((1, 8, 8), classes=3, filters=4)(torch.rand(2, 1, 8, 8)).shape
-    torch.Size([2, 3])
-    """
-
-    def __init__(self, image_shape: Sequence[int], classes: int | None = None, filters: int = 64,
-                 spectral_norm: bool = False) -> None:
-        super().__init__()
-        channels, height, width = image_shape
-        units = 2 * filters * (height // 4) * (width // 4)
-        layers = [nn.Conv2d(channels, filters, 4, 2, 1), nn.Conv2d(filters, 2 * filters, 4, 2, 1), nn.Linear(units, 1)]
-        embedding = nn.Embedding(classes, units) if classes else None
-        _dcgan_init(*layers, *([embedding] if embedding is not None else []))
-
-        def norm(layer: nn.Module) -> nn.Module:
-            return parametrizations.spectral_norm(layer) if spectral_norm else layer
-
-        conv1, conv2, head = map(norm, layers)
-        self.features = nn.Sequential(conv1, nn.LeakyReLU(0.2), conv2, nn.LeakyReLU(0.2), nn.Flatten())
-        self.head = head
-        self.embedding = norm(embedding) if embedding is not None else None
-
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        features = self.features(x)  # (N, 2F * H/4 * W/4)
-        logits = self.head(features)  # (N, 1)
-        if self.embedding is None:
-            return logits  # type: ignore[no-any-return]
-        scores = logits + features @ self.embedding.weight.T  # (N, classes): the projection term of each class
-        return scores if labels is None else scores.gather(1, labels.long()[:, None])
 
 
 def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
-def _check(latent: Any, image_shape: Any, conditional_classes: Any, loss: Any, label_smoothing: Any,
-           spectral_norm: Any, filters: Any, output: Any, depth: Any = 0) -> None:
+def _check(
+    latent: Any,
+    image_shape: Any,
+    conditional_classes: Any,
+    loss: Any,
+    label_smoothing: Any,
+    spectral_norm: Any,
+    filters: Any,
+    output: Any,
+    depth: Any = 0,
+) -> None:
     if not _positive_int(latent):
-        raise ConfigError(message("GAN latent must be a positive int.", f"latent={latent!r}", "an int >= 1",
-                                  "Pass latent=64 (the size of the noise vector)."))
-    if isinstance(image_shape, (str, bytes)) or not isinstance(image_shape, Sequence) or len(image_shape) != 3 \
-            or not all(_positive_int(n) for n in image_shape) or image_shape[1] % 4 or image_shape[2] % 4:
-        raise ConfigError(message("GAN image_shape must be (channels, height, width), height and width "
-                                  "divisible by 4 (two stride-2 layers).", f"image_shape={image_shape!r}",
-                                  "e.g. (1, 28, 28) or (3, 32, 32)",
-                                  "Pad or resize the images to a multiple of 4 and pass (C, H, W)."))
-    if conditional_classes is not None and (not _positive_int(conditional_classes) or conditional_classes < 2):
-        raise ConfigError(message("GAN conditional_classes must be None or an int >= 2.",
-                                  f"conditional_classes={conditional_classes!r}", "None (unconditional) or >= 2",
-                                  "Pass conditional_classes=10 to condition on ten classes."))
+        raise ConfigError(
+            message(
+                "GAN latent must be a positive int.",
+                f"latent={latent!r}",
+                "an int >= 1",
+                "Pass latent=64 (the size of the noise vector).",
+            )
+        )
+    if (
+        isinstance(image_shape, (str, bytes))
+        or not isinstance(image_shape, Sequence)
+        or len(image_shape) != 3
+        or not all(_positive_int(n) for n in image_shape)
+        or image_shape[1] % 4
+        or image_shape[2] % 4
+    ):
+        raise ConfigError(
+            message(
+                "GAN image_shape must be (channels, height, width), height and width "
+                "divisible by 4 (two stride-2 layers).",
+                f"image_shape={image_shape!r}",
+                "e.g. (1, 28, 28) or (3, 32, 32)",
+                "Pad or resize the images to a multiple of 4 and pass (C, H, W).",
+            )
+        )
+    if conditional_classes is not None and (
+        not _positive_int(conditional_classes) or conditional_classes < 2
+    ):
+        raise ConfigError(
+            message(
+                "GAN conditional_classes must be None or an int >= 2.",
+                f"conditional_classes={conditional_classes!r}",
+                "None (unconditional) or >= 2",
+                "Pass conditional_classes=10 to condition on ten classes.",
+            )
+        )
     if loss not in LOSSES:
         generator_loss(torch.zeros(1, 1), loss)  # raises the unknown-loss error
-    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) \
-            or not 0.0 <= label_smoothing < 1.0:
-        raise ConfigError(message("GAN label_smoothing out of range.", f"label_smoothing={label_smoothing!r}",
-                                  "0 <= label_smoothing < 1", "Pass label_smoothing=0.1 (real targets 0.9)."))
+    if (
+        isinstance(label_smoothing, bool)
+        or not isinstance(label_smoothing, (int, float))
+        or not 0.0 <= label_smoothing < 1.0
+    ):
+        raise ConfigError(
+            message(
+                "GAN label_smoothing out of range.",
+                f"label_smoothing={label_smoothing!r}",
+                "0 <= label_smoothing < 1",
+                "Pass label_smoothing=0.1 (real targets 0.9).",
+            )
+        )
     if not isinstance(spectral_norm, bool):
-        raise ConfigError(message("GAN spectral_norm must be a bool.", f"spectral_norm={spectral_norm!r}",
-                                  "True or False", "Pass spectral_norm=True."))
+        raise ConfigError(
+            message(
+                "GAN spectral_norm must be a bool.",
+                f"spectral_norm={spectral_norm!r}",
+                "True or False",
+                "Pass spectral_norm=True.",
+            )
+        )
     if not _positive_int(filters):
-        raise ConfigError(message("GAN filters must be a positive int.", f"filters={filters!r}", "an int >= 1",
-                                  "Pass filters=64."))
+        raise ConfigError(
+            message(
+                "GAN filters must be a positive int.",
+                f"filters={filters!r}",
+                "an int >= 1",
+                "Pass filters=64.",
+            )
+        )
     if not (_positive_int(depth) or depth == 0) or isinstance(depth, bool):
-        raise ConfigError(message("GAN generator_depth must be an int >= 0.", f"generator_depth={depth!r}",
-                                  "0, 1, 2, ...", "Pass generator_depth=2 for two extra 3x3 convolutions."))
+        raise ConfigError(
+            message(
+                "GAN generator_depth must be an int >= 0.",
+                f"generator_depth={depth!r}",
+                "0, 1, 2, ...",
+                "Pass generator_depth=2 for two extra 3x3 convolutions.",
+            )
+        )
     if output not in OUTPUTS:
-        raise ConfigError(message("Unknown GAN output.", f"output={output!r}", f"one of {OUTPUTS}",
-                                  "Pass output='tanh' or output='sigmoid'."))
+        raise ConfigError(
+            message(
+                "Unknown GAN output.",
+                f"output={output!r}",
+                f"one of {OUTPUTS}",
+                "Pass output='tanh' or output='sigmoid'.",
+            )
+        )
 
 
-class GAN(Model):
-    """A DCGAN-style GAN for images in ``[0, 1]``: ``fit(x)``, or ``fit(x, labels)`` when conditional.
+class GAN(GANSamplingMixin, Model):
+    """A DCGAN-style GAN for images in ``[0, 1]``: ``fit(x)``, or ``fit(x, labels)`` if conditional.
 
     Args:
         latent: size of the generator's noise vector.
-        image_shape: ``(C, H, W)`` of the images, ``H`` and ``W`` divisible by 4; ``(N, H, W)`` input
-            is accepted when ``C == 1``.
+        image_shape: ``(C, H, W)`` of the images, ``H`` and ``W`` divisible by 4; ``(N, H, W)``
+            input is accepted when ``C == 1``.
         conditional_classes: None (unconditional), or the number of classes to condition on
             (``fit(x, y)`` with int labels in ``0..classes-1``).
         loss: the generator's objective, ``"non_saturating"`` (``-log D(G(z))``) or ``"standard"``
@@ -242,76 +169,135 @@ class GAN(Model):
             channels, the discriminator's ``F`` then ``2F``).
         output: the generator's last activation, ``"tanh"`` (the discriminator then sees images in
             ``[-1, 1]``) or ``"sigmoid"``; samples are always in ``[0, 1]``.
-        generator_depth: extra 3x3 convolution blocks in the generator on its ``2F`` maps (0: plain DCGAN; the
-            MNIST quality recipe uses 2).
+        generator_depth: extra 3x3 convolution blocks in the generator on its ``2F`` maps (0: plain
+            DCGAN; the MNIST quality recipe uses 2).
 
     ``compile()`` with no optimizer gives Adam(lr 2e-4, betas (0.5, 0.999)); ``learning_rate``
-    changes the rate. The optimizer (built from a name, class or callable) gets two parameter groups, the
-    generator's (``param_groups[0]``) and the discriminator's (``param_groups[1]``): each update leaves the other
-    network's gradients at None, so it steps one network only, exactly as two optimizers with the same
-    settings would. Both networks' optimizer state therefore lives in ``model.optimizer`` and is saved
-    by ``fit(checkpoint_dir=...)`` and restored by ``resume=True``. The logs hold the discriminator's
-    loss as ``loss`` and ``generator_loss``. ``predict(x)`` (and ``forward``) gives the
-    discriminator's probability that each image is real, ``(N, 1)``, or ``(N, classes)`` for a
-    conditional GAN (one column per class). Gradient accumulation is not supported.
+    changes the rate. The optimizer (built from a name, class or callable) gets two parameter
+    groups, the generator's (``param_groups[0]``) and the discriminator's (``param_groups[1]``):
+    each update leaves the other network's gradients at None, so it steps one network only, exactly
+    as two optimizers with the same settings would. Both networks' optimizer state therefore lives
+    in ``model.optimizer`` and is saved by ``fit(checkpoint_dir=...)`` and restored by
+    ``resume=True``. The logs hold the discriminator's loss as ``loss`` and ``generator_loss``.
+    ``predict(x)`` (and ``forward``) gives the discriminator's probability that each image is real,
+    ``(N, 1)``, or ``(N, classes)`` for a conditional GAN (one column per class). Gradient
+    accumulation is not supported.
 
-    >>> GAN(latent=8, image_shape=(1, 8, 8), conditional_classes=3, filters=4).sample(5, seed=0).shape
+    >>> gan = GAN(latent=8, image_shape=(1, 8, 8), conditional_classes=3, filters=4)
+    >>> gan.sample(5, seed=0).shape
     (5, 1, 8, 8)
     """
 
     _lamina_name = "lamina.models.GAN"
 
-    def __init__(self, latent: int = 64, image_shape: Sequence[int] = (1, 28, 28),
-                 conditional_classes: int | None = None, loss: str = "non_saturating", label_smoothing: float = 0.0,
-                 spectral_norm: bool = False, *, filters: int = 64, output: str = "tanh",
-                 generator_depth: int = 0) -> None:
+    def __init__(
+        self,
+        latent: int = 64,
+        image_shape: Sequence[int] = (1, 28, 28),
+        conditional_classes: int | None = None,
+        loss: str = "non_saturating",
+        label_smoothing: float = 0.0,
+        spectral_norm: bool = False,
+        *,
+        filters: int = 64,
+        output: str = "tanh",
+        generator_depth: int = 0,
+    ) -> None:
         super().__init__()
-        _check(latent, image_shape, conditional_classes, loss, label_smoothing, spectral_norm, filters, output,
-               generator_depth)
-        self.latent, self.image_shape, self.conditional_classes = latent, image_shape, conditional_classes
+        _check(
+            latent,
+            image_shape,
+            conditional_classes,
+            loss,
+            label_smoothing,
+            spectral_norm,
+            filters,
+            output,
+            generator_depth,
+        )
+        self.latent, self.image_shape, self.conditional_classes = (
+            latent,
+            image_shape,
+            conditional_classes,
+        )
         self.loss, self.label_smoothing, self.spectral_norm = loss, label_smoothing, spectral_norm
         self.filters, self.output, self.generator_depth = filters, output, generator_depth
-        self.generator = Generator(latent, image_shape, conditional_classes, filters, output, generator_depth)
+        self.generator = Generator(
+            latent, image_shape, conditional_classes, filters, output, generator_depth
+        )
         self.discriminator = Discriminator(image_shape, conditional_classes, filters, spectral_norm)
 
     # ------------------------------------------------------------------ compile and optimizer
-    def compile(self, optimizer: Any = None, loss: Any = None,  # type: ignore[override]
-                metrics: Sequence[Any] | None = None, *, learning_rate: float | None = None,
-                clip_norm: float | None = None, clip_value: float | None = None) -> GAN:
+    def compile(  # type: ignore[override]
+        self,
+        optimizer: Any = None,
+        loss: Any = None,
+        metrics: Sequence[Any] | None = None,
+        *,
+        learning_rate: float | None = None,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> GAN:
         """Choose the optimizer (default Adam(2e-4, betas=(0.5, 0.999))). Returns the model.
 
         Args:
             optimizer: None for the default, or anything ``lamina.Model.compile`` takes.
-            loss: None, or the constructor's ``loss`` repeated (the objective is fixed at construction).
+            loss: None, or the constructor's ``loss`` repeated (the objective is fixed at
+            construction).
             metrics: must be empty (a GAN has no targets to score).
             learning_rate: the learning rate of both networks.
             clip_norm: clip each network's gradient norm before its step.
             clip_value: clip each gradient element to ``[-clip_value, clip_value]``.
         """
         if loss is not None and loss != self.loss:
-            raise ConfigError(message("A GAN's loss is chosen in its constructor.", f"compile(loss={loss!r})",
-                                      f"loss=None (or {self.loss!r}, the constructor's)",
-                                      f"Drop loss from compile(), or build GAN(loss={loss!r})."))
+            raise ConfigError(
+                message(
+                    "A GAN's loss is chosen in its constructor.",
+                    f"compile(loss={loss!r})",
+                    f"loss=None (or {self.loss!r}, the constructor's)",
+                    f"Drop loss from compile(), or build GAN(loss={loss!r}).",
+                )
+            )
         if metrics:
-            raise ConfigError(message("A GAN takes no metrics.", repr(metrics), "metrics=None",
-                                      "Drop metrics; judge samples with gan.sample() instead."))
+            raise ConfigError(
+                message(
+                    "A GAN takes no metrics.",
+                    repr(metrics),
+                    "metrics=None",
+                    "Drop metrics; judge samples with gan.sample() instead.",
+                )
+            )
         if optimizer is None:
-            optimizer = functools.partial(torch.optim.Adam, lr=learning_rate or 2e-4, betas=(0.5, 0.999))
-        super().compile(optimizer, discriminator_loss, None, learning_rate=learning_rate, clip_norm=clip_norm,
-                        clip_value=clip_value)
+            optimizer = functools.partial(
+                torch.optim.Adam, lr=learning_rate or 2e-4, betas=(0.5, 0.999)
+            )
+        super().compile(
+            optimizer,
+            discriminator_loss,
+            None,
+            learning_rate=learning_rate,
+            clip_norm=clip_norm,
+            clip_value=clip_value,
+        )
         self._compiled["loss"] = self.loss  # type: ignore[index]  # recorded in saved models
         return self
 
     def _recompile(self, compiled: Mapping[str, Any]) -> None:
-        super()._recompile({**compiled, "loss": None, "loss_fn": None})  # the (new) constructor's loss
+        super()._recompile(
+            {**compiled, "loss": None, "loss_fn": None}
+        )  # the (new) constructor's loss
 
     def _make_optimizer(self) -> None:
         factory = self._compiled_or_raise("fit")["factory"]
         if isinstance(factory, torch.optim.Optimizer):
             self.optimizer = factory
         else:
-            self.optimizer = factory([{"params": list(self.generator.parameters())},
-                                      {"params": list(self.discriminator.parameters())}])
+            self.optimizer = factory(
+                [
+                    {"params": list(self.generator.parameters())},
+                    {"params": list(self.discriminator.parameters())},
+                ]
+            )
 
     # ------------------------------------------------------------------ data checks
     def _images(self, x: torch.Tensor) -> torch.Tensor:
@@ -320,9 +306,14 @@ class GAN(Model):
         if tuple(x.shape[1:]) == shape[1:] and shape[0] == 1:
             x = x.unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
         if tuple(x.shape[1:]) != shape:
-            raise ShapeError(message("The images do not have the GAN's image_shape.", f"shape {tuple(x.shape)}",
-                                     f"(N, *{shape})" + (f" or (N, *{shape[1:]})" if shape[0] == 1 else ""),
-                                     "Reshape the images, or build the GAN with image_shape=(C, H, W) of your data."))
+            raise ShapeError(
+                message(
+                    "The images do not have the GAN's image_shape.",
+                    f"shape {tuple(x.shape)}",
+                    f"(N, *{shape})" + (f" or (N, *{shape[1:]})" if shape[0] == 1 else ""),
+                    "Reshape the images, or build the GAN with image_shape=(C, H, W) of your data.",
+                )
+            )
         return x
 
     def _check_input(self, x: torch.Tensor) -> None:
@@ -338,44 +329,83 @@ class GAN(Model):
         classes = self.conditional_classes
         if classes is None:
             if labels is not None:
-                raise DataError(message("This GAN is unconditional: it takes no labels.", f"labels of type "
-                                        f"{type(labels).__name__}", "no labels (y=None, labels=None)",
-                                        "Drop the labels, or build GAN(conditional_classes=K) to condition on them."))
+                raise DataError(
+                    message(
+                        "This GAN is unconditional: it takes no labels.",
+                        f"labels of type {type(labels).__name__}",
+                        "no labels (y=None, labels=None)",
+                        "Drop the labels, or build GAN(conditional_classes=K) "
+                        "to condition on them.",
+                    )
+                )
             return None
         if labels is None:
-            raise DataError(message("A conditional GAN needs labels.", "no labels", f"{rows} int labels in "
-                                    f"0..{classes - 1}", "Pass fit(x, y) or sample(n, labels=...)."))
-        tensor = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
+            raise DataError(
+                message(
+                    "A conditional GAN needs labels.",
+                    "no labels",
+                    f"{rows} int labels in 0..{classes - 1}",
+                    "Pass fit(x, y) or sample(n, labels=...).",
+                )
+            )
+        tensor = torch.as_tensor(
+            np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels
+        )
         if tensor.dim() == 0:
             tensor = tensor.expand(rows)
-        if tensor.is_floating_point() and bool((tensor != tensor.round()).any()) or tensor.shape != (rows,):
-            raise DataError(message("GAN labels must be one int class id per image.", f"labels with shape "
-                                    f"{tuple(tensor.shape)} and dtype {tensor.dtype}", f"{rows} int labels",
-                                    "Pass one class id per row, e.g. np.array([0, 3, 1])."))
+        if (
+            tensor.is_floating_point()
+            and bool((tensor != tensor.round()).any())
+            or tensor.shape != (rows,)
+        ):
+            raise DataError(
+                message(
+                    "GAN labels must be one int class id per image.",
+                    f"labels with shape {tuple(tensor.shape)} and dtype {tensor.dtype}",
+                    f"{rows} int labels",
+                    "Pass one class id per row, e.g. np.array([0, 3, 1]).",
+                )
+            )
         low, high = int(tensor.min()), int(tensor.max())
         if low < 0 or high >= classes:
-            raise DataError(message("GAN labels out of range.", f"labels from {low} to {high}",
-                                    f"ids in 0..{classes - 1} (conditional_classes={classes})",
-                                    f"Re-encode the labels to 0..{classes - 1}, or build the GAN with more classes."))
+            raise DataError(
+                message(
+                    "GAN labels out of range.",
+                    f"labels from {low} to {high}",
+                    f"ids in 0..{classes - 1} (conditional_classes={classes})",
+                    f"Re-encode the labels to 0..{classes - 1}, "
+                    "or build the GAN with more classes.",
+                )
+            )
         return tensor.long()
 
     # ------------------------------------------------------------------ training
     def fit(self, x: Any, y: Any = None, **options: Any) -> History:  # type: ignore[override]
-        """Train on images ``x`` in ``[0, 1]`` (and labels ``y`` when conditional); see ``lamina.Model.fit``.
+        """Train on images ``x`` in ``[0, 1]`` (and labels ``y`` if conditional), as ``Model.fit``.
 
         Returns:
             The ``History``, with ``loss`` (the discriminator's) and ``generator_loss`` per epoch.
         """
         if options.get("accumulate", 1) != 1:
-            raise ConfigError(message("GAN does not support gradient accumulation.",
-                                      f"accumulate={options['accumulate']!r}", "accumulate=1",
-                                      "Use a larger batch_size instead."))
+            raise ConfigError(
+                message(
+                    "GAN does not support gradient accumulation.",
+                    f"accumulate={options['accumulate']!r}",
+                    "accumulate=1",
+                    "Use a larger batch_size instead.",
+                )
+            )
         if data_lib.is_in_memory(x):
             x = self._images(data_lib.to_tensor(x, name="x"))
             if len(x) and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
-                raise DataError(message("GAN images must have pixel values in [0, 1].",
-                                        f"values from {float(x.min()):.4g} to {float(x.max()):.4g}", "[0, 1]",
-                                        "Scale the images, e.g. x / 255.0."))
+                raise DataError(
+                    message(
+                        "GAN images must have pixel values in [0, 1].",
+                        f"values from {float(x.min()):.4g} to {float(x.max()):.4g}",
+                        "[0, 1]",
+                        "Scale the images, e.g. x / 255.0.",
+                    )
+                )
             y = self._labels(y, len(x))
         return super().fit(x, y, **options)
 
@@ -390,11 +420,16 @@ class GAN(Model):
             self._labels(None, len(x))  # raises: labels needed
         return self._scaled(x), (None if labels is None else labels.long())
 
-    def _discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor,
-                            labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _discriminator_loss(
+        self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         both = None if labels is None else torch.cat([labels, labels])
-        real_logits, fake_logits = self.discriminator(torch.cat([real, fake]), both).split(len(real))
-        return discriminator_loss(real_logits, fake_logits, label_smoothing=self.label_smoothing), fake_logits
+        real_logits, fake_logits = self.discriminator(torch.cat([real, fake]), both).split(
+            len(real)
+        )
+        return discriminator_loss(
+            real_logits, fake_logits, label_smoothing=self.label_smoothing
+        ), fake_logits
 
     def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
         """One discriminator update, then one generator update on the same fakes."""
@@ -404,7 +439,9 @@ class GAN(Model):
         with engine.autocast():
             fake = self.generator(z, labels)  # (N, C, H, W), kept for the generator's update
             d_loss, _ = self._discriminator_loss(real, fake.detach(), labels)
-        engine.optimize(self, d_loss)  # the fakes are detached: only the discriminator gets gradients
+        engine.optimize(
+            self, d_loss
+        )  # the fakes are detached: only the discriminator gets gradients
         frozen = [p for p in self.discriminator.parameters() if p.requires_grad]
         for parameter in frozen:  # ...and now only the generator does
             parameter.requires_grad_(False)
@@ -428,56 +465,3 @@ class GAN(Model):
         """The discriminator's probability that each image (in ``[0, 1]``) is real: ``(N, 1)`` or
         ``(N, classes)``."""
         return torch.sigmoid(self.discriminator(self._scaled(x)))
-
-    # ------------------------------------------------------------------ sampling
-    def sample(self, n: int, labels: Any = None, seed: int | None = None) -> np.ndarray:
-        """Generate ``n`` images with the generator in eval mode.
-
-        Args:
-            n: number of images.
-            labels: class ids for a conditional GAN: one int for all, or ``n`` ints; default
-                ``0, 1, ..., classes - 1, 0, 1, ...``. Must be None for an unconditional GAN.
-            seed: seeds the noise (same seed and weights, same images); None uses torch's global RNG.
-
-        Returns:
-            ``(n, C, H, W)`` float32 images in ``[0, 1]``.
-        """
-        if not _positive_int(n):
-            raise ConfigError(message("sample() needs a positive number of images.", f"n={n!r}", "an int >= 1",
-                                      "Pass e.g. sample(64)."))
-        if labels is None and self.conditional_classes is not None:
-            labels = np.arange(n) % self.conditional_classes
-        label_ids = self._labels(labels, n)
-        device = next(self.parameters()).device
-        generator = None if seed is None else torch.Generator().manual_seed(seed)
-        z = torch.randn(n, self.latent, generator=generator).to(device)
-        was_training = self.training
-        self.eval()
-        with torch.inference_mode():
-            images = self.generator(z, None if label_ids is None else label_ids.to(device))
-        self.train(was_training)
-        images = (images + 1) / 2 if self.output == "tanh" else images
-        return images.float().cpu().numpy()  # type: ignore[no-any-return]
-
-    def plot_samples(self, path: str | os.PathLike[str] | None = None, n: int = 64, labels: Any = None,
-                     seed: int | None = 0) -> Figure:
-        """Draw ``sample(n, labels, seed)`` as one grid image; write a PNG to ``path`` if given.
-
-        Returns:
-            The ``matplotlib.figure.Figure``.
-        """
-        from lamina.train.plot import new_figure, save_figure
-
-        images = self.sample(n, labels, seed).transpose(0, 2, 3, 1)  # (n, H, W, C)
-        height, width, channels = images.shape[1:]
-        columns = math.ceil(math.sqrt(n))
-        rows = math.ceil(n / columns)
-        grid = np.ones((rows * (height + 1) + 1, columns * (width + 1) + 1, channels), np.float32)
-        for i, image in enumerate(images):
-            top, left = 1 + (i // columns) * (height + 1), 1 + (i % columns) * (width + 1)
-            grid[top:top + height, left:left + width] = image
-        figure = new_figure(max(2.0, columns * 0.5), max(2.0, rows * 0.5))
-        axes = figure.add_subplot()
-        axes.imshow(grid[..., 0] if channels == 1 else grid, cmap="gray" if channels == 1 else None, vmin=0, vmax=1)
-        axes.set_axis_off()
-        return save_figure(figure, path)
