@@ -1,4 +1,5 @@
-"""The HTTP pieces of the model server: strict JSON, Prometheus metrics, the envelope middleware, offline docs."""
+"""The HTTP pieces of the model server: strict JSON, Prometheus metrics, the envelope middleware,
+offline docs."""
 
 import json
 import math
@@ -18,7 +19,8 @@ def _finite(text: str) -> float:
 
 
 def parse_json(body: bytes) -> Any:
-    """Strict JSON: NaN, Infinity, -Infinity and numbers beyond float range raise ``json.JSONDecodeError``."""
+    """Strict JSON: NaN, Infinity, -Infinity and numbers beyond float range raise
+    ``json.JSONDecodeError``."""
     try:
         return json.loads(body, parse_float=_finite, parse_constant=_finite)
     except ValueError as exc:  # from _finite, or bytes that are not UTF-8
@@ -28,7 +30,8 @@ def parse_json(body: bytes) -> Any:
 
 
 class Metrics:
-    """Prometheus counters: requests by endpoint and status, latency and batch-size histograms, queue depth."""
+    """Prometheus counters: requests by endpoint and status, latency and batch-size histograms,
+    queue depth."""
 
     def __init__(self) -> None:
         self.requests: dict[tuple[str, int], int] = defaultdict(int)
@@ -76,7 +79,8 @@ class Metrics:
 
 
 class Envelope:
-    """ASGI middleware: the body limit (413), ``X-Model-Version`` on every response and request metrics."""
+    """ASGI middleware: the body limit (413), ``X-Model-Version`` on every response and request
+    metrics."""
 
     def __init__(
         self, app: Any, state: dict[str, Any], metrics: Metrics, max_body_bytes: int
@@ -110,12 +114,13 @@ class Envelope:
             await send(event)
 
         batcher = self.state.get("batcher")
+        # refused before the body is read
         if (
             batcher is not None
             and batcher.queue.full()
             and scope["method"] == "POST"
             and (scope["path"] == "/predict" or scope["path"].endswith("/infer"))
-        ):  # refused before the body is read
+        ):
             busy = JSONResponse(
                 {"detail": "The queue is full; retry after a second."}, 429, {"Retry-After": "1"}
             )
@@ -135,9 +140,8 @@ class Envelope:
         else:
             events = iter([{"type": "http.request", "body": body, "more_body": False}])
 
-            async def replay() -> (
-                Any
-            ):  # the body read above, then the client's later events (disconnect)
+            # the body read above, then the client's later events (disconnect)
+            async def replay() -> Any:
                 return next(events, None) or await receive()
 
             await self.app(scope, replay, send_with_version)
@@ -147,7 +151,8 @@ class Envelope:
 
 
 def offline_docs(app: Any, title: str) -> None:
-    """``/docs`` (Swagger UI) and ``/redoc`` served from the installed ``fastapi_offline`` package, not a CDN.
+    """``/docs`` (Swagger UI) and ``/redoc`` served from the installed ``fastapi_offline`` package,
+    not a CDN.
 
     Args:
         app: a FastAPI app created with ``docs_url=None, redoc_url=None``.

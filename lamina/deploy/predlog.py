@@ -1,15 +1,17 @@
 """The prediction log: one JSON line per answered request, on disk before the reply leaves.
 
-``PredictionLog(path)`` appends records (``request_id``, ``time``, ``version``, ``endpoint``, ``inputs``,
-``outputs``, ``latency_ms``) to a JSON-lines file. All records of one batch go out in a single ``os.write`` on an
-``O_APPEND`` descriptor followed by ``os.fsync`` (group commit), so a server killed at any moment has logged every
-reply it sent. Fields named in ``redact`` become ``"<redacted>"``, those in ``hash_fields`` a salted sha256 (the
-salt lies beside the log, mode 0600). Past ``max_bytes`` the file rotates (``log.jsonl`` -> ``log.1.jsonl``, the
-newest ``keep`` rotated files kept); ``max_age_days`` drops rotated files older than that.
+``PredictionLog(path)`` appends records (``request_id``, ``time``, ``version``, ``endpoint``,
+``inputs``, ``outputs``, ``latency_ms``) to a JSON-lines file. All records of one batch go out in a
+single ``os.write`` on an ``O_APPEND`` descriptor followed by ``os.fsync`` (group commit), so a
+server killed at any moment has logged every reply it sent. Fields named in ``redact`` become
+``"<redacted>"``, those in ``hash_fields`` a salted sha256 (the salt lies beside the log, mode
+0600). Past ``max_bytes`` the file rotates (``log.jsonl`` -> ``log.1.jsonl``, the newest ``keep``
+rotated files kept); ``max_age_days`` drops rotated files older than that.
 
 >>> import tempfile
 >>> log = PredictionLog(tempfile.mkdtemp() + "/log.jsonl", redact=("email",))
->>> log.write([{"request_id": "a1", "inputs": [{"email": "x@y.z", "age": 3}], "outputs": {"output": [1]}}])
+>>> log.write([{"request_id": "a1", "inputs": [{"email": "x@y.z", "age": 3}],
+...             "outputs": {"output": [1]}}])
 >>> [record["inputs"] for record in read(log.path)]
 [[{'email': '<redacted>', 'age': 3}]]
 """
@@ -37,10 +39,10 @@ REDACTED = "<redacted>"
 
 
 def jsonable(value: Any) -> Any:
-    """Arrays, data frames, numpy scalars and containers -> plain JSON values (rows of a frame as dicts)."""
-    if hasattr(value, "to_dict") and hasattr(
-        value, "columns"
-    ):  # a pandas DataFrame: one dict per row
+    """Arrays, data frames, numpy scalars and containers -> plain JSON values (rows of a frame as
+    dicts)."""
+    # a pandas DataFrame: one dict per row
+    if hasattr(value, "to_dict") and hasattr(value, "columns"):
         return [jsonable(row) for row in value.to_dict(orient="records")]
     if isinstance(value, np.ndarray):
         return value.tolist() if value.dtype != object else [jsonable(v) for v in value.tolist()]
@@ -66,8 +68,8 @@ class PredictionLog:
     Args:
         path: the log file (e.g. ``predictions.jsonl``); its folder is created.
         redact: field names whose values are replaced by ``"<redacted>"`` wherever they appear.
-        hash_fields: field names whose values are replaced by ``"sha256:<hex>"``, salted: equal values give equal
-            hashes within one log, and the raw value is never written.
+        hash_fields: field names whose values are replaced by ``"sha256:<hex>"``, salted: equal
+            values give equal hashes within one log, and the raw value is never written.
         max_bytes: the file rotates once it reaches this size.
         keep: how many rotated files are kept (older ones are deleted).
         max_age_days: rotated files older than this are deleted (None: no age limit).
@@ -142,7 +144,8 @@ class PredictionLog:
         return salt
 
     def _open(self) -> int:
-        """An ``O_APPEND`` descriptor; a torn last line from a crash is closed with a newline first."""
+        """An ``O_APPEND`` descriptor; a torn last line from a crash is closed with a newline
+        first."""
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         size = os.fstat(fd).st_size
         if size:
@@ -170,9 +173,11 @@ class PredictionLog:
         return "sha256:" + hashlib.sha256(self.salt + text.encode()).hexdigest()
 
     def write(self, records: list[dict[str, Any]]) -> None:
-        """Append ``records`` (one batch) in one ``os.write`` and ``fsync``; returns once they are on disk.
+        """Append ``records`` (one batch) in one ``os.write`` and ``fsync``; returns once they are
+        on disk.
 
-        Each record gets ``time`` (now, epoch seconds) and, when it has ``received`` (epoch seconds), ``latency_ms``.
+        Each record gets ``time`` (now, epoch seconds) and, when it has ``received`` (epoch
+        seconds), ``latency_ms``.
         """
         if not records:
             return
@@ -197,7 +202,8 @@ class PredictionLog:
                 self._rotate()
 
     def _rotate(self) -> None:
-        """``log.jsonl`` -> ``log.1.jsonl`` (older ones shift up, beyond ``keep`` deleted), then a fresh file."""
+        """``log.jsonl`` -> ``log.1.jsonl`` (older ones shift up, beyond ``keep`` deleted), then a
+        fresh file."""
         os.close(self.fd)
         _rotated(self.path, self.keep).unlink(missing_ok=True)
         for index in range(self.keep - 1, 0, -1):
@@ -242,7 +248,8 @@ def rotated_files(path: str | Path) -> list[Path]:
 
 
 def read(path: str | Path, rotated: bool = True) -> Iterator[dict[str, Any]]:
-    """Yield the records of the log at ``path`` (its rotated files first when ``rotated``), oldest first.
+    """Yield the records of the log at ``path`` (its rotated files first when ``rotated``), oldest
+    first.
 
     Args:
         path: the log file given to :class:`PredictionLog`.

@@ -1,10 +1,13 @@
-"""Serve a saved model over HTTP: the KServe v2 / Open Inference Protocol, a friendly ``/predict`` and metrics.
+"""Serve a saved model over HTTP: the KServe v2 / Open Inference Protocol, a friendly ``/predict``
+and metrics.
 
-``create_app(model_dir)``: a FastAPI app for a project's model folder (``prep.json``, its preprocessing applied) or a
-lamina model directory (``lamina.json``), with dynamic batching and a bounded queue; ``serve`` runs it (uvicorn).
+``create_app(model_dir)``: a FastAPI app for a project's model folder (``prep.json``, its
+preprocessing applied) or a lamina model directory (``lamina.json``), with dynamic batching and a
+bounded queue; ``serve`` runs it (uvicorn).
 
-Status codes (``STATUS``, also in the OpenAPI schema), plus 422 for bad input (``detail`` gives the field path;
-NaN, Infinity and 1e309 are bad input). Responses carry ``X-Model-Version``, predictions ``X-Request-Id``.
+Status codes (``STATUS``, also in the OpenAPI schema), plus 422 for bad input (``detail`` gives the
+field path; NaN, Infinity and 1e309 are bad input). Responses carry ``X-Model-Version``, predictions
+``X-Request-Id``.
 
 >>> import lamina, tempfile, torch
 >>> from fastapi.testclient import TestClient
@@ -57,14 +60,16 @@ STATUS = {
 
 
 class Batcher:
-    """One asyncio worker: batches up to ``max_batch_size`` queued requests, predicts once in a thread, answers each."""
+    """One asyncio worker: batches up to ``max_batch_size`` queued requests, predicts once in a
+    thread, answers each."""
 
     # A request keeps the model it was checked against, so a hot swap never fails or splits one.
 
     def __init__(
         self, max_batch_size: int, max_wait_ms: float, queue_size: int, metrics: Metrics, log: Any
     ) -> None:
-        # items: (model, input, rows, future, {"request_id", "endpoint", "received"}); log: a PredictionLog or None
+        # items: (model, input, rows, future, {"request_id", "endpoint", "received"}); log: a
+        # PredictionLog or None
         self.queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(queue_size)
         self.max_batch_size, self.max_wait, self.metrics, self.log = (
             max_batch_size,
@@ -112,9 +117,8 @@ class Batcher:
                     )
                 except Exception as exc:
                     results.append(InputError(f"The model could not predict on this input: {exc}"))
-        if (
-            self.log is not None
-        ):  # group commit: the batch's records are on disk before any of its replies leaves
+        # group commit: the batch's records are on disk before any of its replies leaves
+        if self.log is not None:
             records = [
                 {**item[4], "version": served.version, "inputs": item[1], "outputs": result}
                 for item, result in zip(group, results)
@@ -152,19 +156,29 @@ def create_app(
     """A FastAPI app serving the model in ``model_dir``.
 
     Args:
-        model_dir: a project's model folder (``prep.json``) or a lamina model directory (``lamina.json``).
-        name: the model's name in URLs (default: the folder's name). max_batch_size: most requests per prediction;
-            max_wait_ms: longest wait to fill a batch; queue_size: most waiting requests (more get 429).
-        timeout_s: a request waiting longer gets 504. max_body_bytes: larger bodies get 413. cors_origins: allowed
-            origins (CORS off when None). admin_token: bearer token for ``/v2/repository/...``; read_token: a token
-            refused there (403). log_path: a ``lamina.predlog.PredictionLog`` file: each answered prediction is
-            logged (fsync'd) before its reply, with the ``X-Request-Id`` sent; redact, hash_fields: fields hidden there.
-        registry: a ``lamina.model_registry`` folder; ``model_dir`` is then a reference (``churn@production``), its
-            files are hash-checked before loading, and a server on ``name@alias`` follows the alias (checked every
-            ``poll_s`` seconds; a version failing its hash check or canary is refused and the old one serves on).
-            ``/v2/repository/models/{name}/promote`` and ``/rollback`` (admin token) change aliases and swap.
-        allow_missing: table columns a request may leave out or send as null (the saved preprocessing imputes
-            them); any other missing or null column is refused with 422 naming it.
+        model_dir: a project's model folder (``prep.json``) or a lamina model directory
+            (``lamina.json``).
+        name: the model's name in URLs (default: the folder's name).
+        max_batch_size: most requests per prediction.
+        max_wait_ms: longest wait to fill a batch.
+        queue_size: most waiting requests (more get 429).
+        timeout_s: a request waiting longer gets 504.
+        max_body_bytes: larger bodies get 413.
+        cors_origins: allowed origins (CORS off when None).
+        admin_token: bearer token for ``/v2/repository/...``.
+        read_token: a token refused there (403).
+        log_path: a ``lamina.predlog.PredictionLog`` file: each answered prediction is logged
+            (fsync'd) before its reply, with the ``X-Request-Id`` sent.
+        redact, hash_fields: fields hidden in that log.
+        registry: a ``lamina.model_registry`` folder; ``model_dir`` is then a reference
+            (``churn@production``), its files are hash-checked before loading, and a server on
+            ``name@alias`` follows the alias (checked every ``poll_s`` seconds; a version failing
+            its hash check or canary is refused and the old one serves on).
+            ``/v2/repository/models/{name}/promote`` and ``/rollback`` (admin token) change aliases
+            and swap.
+        allow_missing: table columns a request may leave out or send as null (the saved
+            preprocessing imputes them); any other missing or null column is refused with 422 naming
+            it.
 
     Returns: a ``fastapi.FastAPI`` app; the model is loaded and a canary prediction runs at startup.
     """
@@ -267,7 +281,8 @@ def create_app(
             state["error"] = str(exc)
         yield
         task.cancel()
-        _ = follower and follower.cancel()
+        if follower is not None:
+            follower.cancel()
         batcher.executor.shutdown(wait=False)
 
     class StrictRequest(Request):
@@ -369,7 +384,7 @@ def create_app(
             raise result
         return result  # type: ignore[no-any-return]
 
-    # ---------------------------------------------------------------- request models (documented in OpenAPI)
+    # ---------------------------------------------------------------- request models (in OpenAPI)
     PredictRequest, PredictResponse = predict_schema(first, allowed)
 
     class V2Input(BaseModel):
@@ -434,8 +449,8 @@ def create_app(
 
     @app.post("/predict", response_model=None, responses={200: {"model": PredictResponse}})
     async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:  # type: ignore[valid-type]
-        """One request and answer shape for every model: ``{"inputs": [...]}`` -> ``{"model", "version",
-        "predictions"}``, plus ``probabilities`` and ``classes`` for a classifier."""
+        """One request and answer shape for every model: ``{"inputs": [...]}`` -> ``{"model",
+        "version", "predictions"}``, plus ``probabilities`` and ``classes`` for a classifier."""
         served: Served = state["served"]
         items, loc = body.inputs, ("body", "inputs")  # type: ignore[attr-defined]
         if served.modality == "table":
@@ -471,10 +486,11 @@ def create_app(
     def admin(request: Request) -> None:
         header = request.headers.get("authorization", "")
         token = header[7:] if header.lower().startswith("bearer ") else ""
+        # constant time: no timing leak
         is_admin, is_reader = (
             bool(token and known and hmac.compare_digest(token.encode(), known.encode()))
             for known in (admin_token, read_token)
-        )  # constant time: no timing leak
+        )
         if not (is_admin or is_reader):
             raise HTTPException(
                 401, "Send Authorization: Bearer <admin token>.", {"WWW-Authenticate": "Bearer"}
@@ -508,7 +524,8 @@ def create_app(
         alias: str = "production"
 
     async def change(alias: str, act: Any) -> dict[str, Any]:
-        """Run ``act`` (an alias change); swap now when this server follows the alias; undo it when that fails."""
+        """Run ``act`` (an alias change); swap now when this server follows the alias; undo it when
+        that fails."""
         if store is None:
             raise HTTPException(409, "This server has no model registry; start it with --registry.")
         loop = asyncio.get_running_loop()
@@ -558,7 +575,8 @@ def serve(
     threads: int = 1,
     **options: Any,
 ) -> None:
-    """Run :func:`create_app` (``options``: its keywords) under uvicorn on ``host:port``, torch at ``threads``."""
+    """Run :func:`create_app` (``options``: its keywords) under uvicorn on ``host:port``, torch at
+    ``threads``."""
     import torch
     import uvicorn
 

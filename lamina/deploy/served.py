@@ -1,4 +1,5 @@
-"""What serving needs from a saved model: loading, input checks, the v2 metadata and the folder's version."""
+"""What serving needs from a saved model: loading, input checks, the v2 metadata and the folder's
+version."""
 
 import base64
 import io
@@ -38,14 +39,16 @@ class InputError(ValueError):
 
 
 def folder_version(folder: str | Path) -> str:
-    """A short content hash of a folder: the first 12 hex digits of ``lamina.model_registry.content_hash``."""
+    """A short content hash of a folder: the first 12 hex digits of
+    ``lamina.model_registry.content_hash``."""
     from lamina.deploy.store import content_hash
 
     return content_hash(folder)[:12]
 
 
 class Served:
-    """A loaded model from ``folder`` named ``name`` (default: the folder's name) with what serving needs."""
+    """A loaded model from ``folder`` named ``name`` (default: the folder's name) with what serving
+    needs."""
 
     def __init__(self, folder: str | Path, name: str | None = None) -> None:
         self.folder, self.name = Path(folder), name or Path(folder).resolve().name
@@ -55,9 +58,8 @@ class Served:
 
             self.fitted = FittedModel.load(self.folder)
             self.model, self.modality = self.fitted.model, self.fitted.prep["modality"]
-            self.columns: dict[str, str] = (
-                self._table_columns() if self.modality == "table" else {}
-            )  # name -> kind
+            # name -> kind
+            self.columns: dict[str, str] = self._table_columns() if self.modality == "table" else {}
             self.flat = self.modality == "array" or (
                 self.modality == "image" and self.fitted.family == "classical"
             )
@@ -79,13 +81,13 @@ class Served:
                     "Pass the folder written by FittedModel.save or model.save.",
                 )
             )
-        spec = (
-            getattr(self.model, "input_spec_", None) or {}
-        )  # the saved input signature of a lamina model
+        # the saved input signature of a lamina model
+        spec = getattr(self.model, "input_spec_", None) or {}
         features = spec.get("shape") or [None, getattr(self.model, "n_features_in_", None)]
         self.shape = [-1, *features[1:]]  # raw inputs of a project model are numbers: float32
         self.dtype = spec.get("dtype", "float32") if self.fitted is None else "float32"
-        _ = hasattr(self.model, "eval") and self.model.eval()
+        if hasattr(self.model, "eval"):
+            self.model.eval()
         self.version = folder_version(self.folder)
         classes = (
             self.fitted.prep.get("classes")
@@ -126,7 +128,8 @@ class Served:
         return np.zeros((1, *dims), dtype=self.dtype)
 
     def check_array(self, data: Any, loc: tuple[Any, ...], one: bool = False) -> np.ndarray:
-        """Nested lists or an array (``one``: a single item) -> a finite array of the model's item shape."""
+        """Nested lists or an array (``one``: a single item) -> a finite array of the model's item
+        shape."""
         try:
             array = np.asarray(data, dtype=self.dtype)
         except (ValueError, TypeError) as exc:
@@ -158,7 +161,8 @@ class Served:
         return array
 
     def table(self, rows: list[dict[str, Any]]) -> Any:
-        """Checked rows -> a DataFrame in training column order; categories stay objects even when all null."""
+        """Checked rows -> a DataFrame in training column order; categories stay objects even when
+        all null."""
         frame = pd.DataFrame(rows, columns=list(self.columns) or None)
         return frame.astype(
             {c: object for c, kind in self.columns.items() if kind not in ("numeric", "boolean")}
@@ -166,8 +170,9 @@ class Served:
 
     # ------------------------------------------------------------ prediction
     def predict(self, x: Any) -> dict[str, np.ndarray]:
-        """Outputs by name: ``predictions`` (class labels of a classifier, else the model's outputs) and, for a
-        classifier, ``probabilities`` ``(N, classes)`` in the order of ``self.classes``."""
+        """Outputs by name: ``predictions`` (class labels of a classifier, else the model's outputs)
+        and, for a classifier, ``probabilities`` ``(N, classes)`` in the order of
+        ``self.classes``."""
         if self.fitted is None and (
             self.classes is None or not hasattr(self.model, "predict_proba")
         ):
@@ -177,9 +182,8 @@ class Served:
             return {"predictions": np.asarray(self.fitted.predict(x))}
         probabilities = np.asarray(probabilities, dtype=np.float32)
         if self.fitted is None and probabilities.shape[1:] != (len(self.classes or []),):
-            labels = np.asarray(
-                self.model.predict_classes(x), dtype=object
-            )  # e.g. one sigmoid output
+            # e.g. one sigmoid output
+            labels = np.asarray(self.model.predict_classes(x), dtype=object)
             return {"predictions": labels, "probabilities": probabilities}
         labels = (
             np.asarray(self.classes, dtype=object)[probabilities.argmax(1)]
@@ -208,7 +212,8 @@ class Served:
         )
 
     def metadata(self) -> dict[str, Any]:
-        """The v2 model metadata: name, versions, platform, inputs and outputs with datatype and shape."""
+        """The v2 model metadata: name, versions, platform, inputs and outputs with datatype and
+        shape."""
 
         def tensor(name: str, datatype: str, shape: list[Any]) -> dict[str, Any]:
             return {
@@ -260,8 +265,9 @@ def decode_image(item: Any, loc: tuple[Any, ...]) -> Any:
 
 
 def v2_inputs(served: Served, inputs: list[Any], allowed: Any = ()) -> tuple[Any, int, bool]:
-    """v2 ``inputs`` -> (the model's input, its rows, whether the one item came without its batch axis): one input per
-    column for tables (missing columns and nulls refused unless ``allowed``), else one tensor (or texts)."""
+    """v2 ``inputs`` -> (the model's input, its rows, whether the one item came without its batch
+    axis): one input per column for tables (missing columns and nulls refused unless ``allowed``),
+    else one tensor (or texts)."""
     if served.modality == "table":
         rows: dict[str, Any] = {}
         for i, spec in enumerate(inputs):
@@ -282,7 +288,8 @@ def v2_inputs(served: Served, inputs: list[Any], allowed: Any = ()) -> tuple[Any
         missing = [c for c in served.columns if c not in rows and c not in allowed]
         if missing:
             raise InputError(
-                f"Missing inputs {missing[:20]}; every column needs a value. {MISSING_HINT % missing[0]}",
+                f"Missing inputs {missing[:20]}; every column needs a value. "
+                f"{MISSING_HINT % missing[0]}",
                 ("body", "inputs"),
             )
         for i, (column, values) in enumerate(rows.items()):
@@ -323,15 +330,17 @@ def _flat(spec: Any, i: int, dtype: Any) -> np.ndarray:
 
 
 def predict_schema(served: Served, allowed: Any = ()) -> tuple[Any, Any]:
-    """The pydantic models of a ``/predict`` body and answer, with examples from ``served`` (for OpenAPI).
+    """The pydantic models of a ``/predict`` body and answer, with examples from ``served`` (for
+    OpenAPI).
 
     Args:
         served: the model; its columns (tables) or item shape give the request's items.
         allowed: table columns that may be absent or null (others are required and never null).
 
     Returns:
-        ``(PredictRequest, PredictResponse)``: ``{"inputs": [...]}`` (the old keys ``rows``, ``texts`` and
-        ``images`` are read too) and ``{"model", "version", "predictions"[, "probabilities", "classes"]}``.
+        ``(PredictRequest, PredictResponse)``: ``{"inputs": [...]}`` (the old keys ``rows``,
+        ``texts`` and ``images`` are read too) and ``{"model", "version", "predictions"[,
+        "probabilities", "classes"]}``.
     """
     from pydantic import (
         AliasChoices,
@@ -372,12 +381,12 @@ def predict_schema(served: Served, allowed: Any = ()) -> tuple[Any, Any]:
             extra="forbid", json_schema_extra={"examples": [{"inputs": example}]}
         ),
         inputs=(
-            list[item],
-            Field(  # type: ignore[valid-type]
+            list[item],  # type: ignore[valid-type]
+            Field(
                 min_length=1,
                 validation_alias=AliasChoices("inputs", "rows", "texts", "images"),
-                description="one item per prediction: a row object (tables), a string (texts), nested lists or a "
-                "base64 PNG/NPY string (images and tensors)",
+                description="one item per prediction: a row object (tables), a string (texts), "
+                "nested lists or a base64 PNG/NPY string (images and tensors)",
             ),
         ),
     )

@@ -1,17 +1,20 @@
-"""A model registry: immutable, content-hashed versions of saved models, aliases, atomic promote and roll back.
+"""A model registry: immutable, content-hashed versions of saved models, aliases, atomic promote and
+roll back.
 
 A registry is a folder (``$LAMINA_REGISTRY``, else ``~/.lamina/registry``)::
 
-    registry.db        SQLite, WAL journal and synchronous=FULL: versions, aliases and every alias change
-    blobs/<sha256>/    each version's model folder, its files read-only, named by their content hash
+    registry.db        SQLite (WAL journal, synchronous=FULL): versions, aliases, alias changes
+    blobs/<sha256>/    each version's model folder, its files read-only, named by their hash
 
-References name a version: ``"churn"`` (the latest), ``"churn:3"`` (version 3) or ``"churn@production"``.
+References name a version: ``"churn"`` (the latest), ``"churn:3"`` (version 3) or
+``"churn@production"``.
 
-Surviving kill -9: ``register`` copies the folder into ``blobs/.incoming-<random>/`` (every file and folder
-fsync'd), renames it to its hash (atomic) and only then commits the version's row in one transaction. A commit
-in WAL mode with synchronous=FULL is on disk, so a kill leaves either a whole version or none (at worst an
-unreferenced blob, which ``gc()`` removes). Each alias change is one transaction with its history row, so
-``promote`` and ``rollback`` are atomic; rows of ``versions`` cannot be updated or deleted (SQL triggers).
+Surviving kill -9: ``register`` copies the folder into ``blobs/.incoming-<random>/`` (every file and
+folder fsync'd), renames it to its hash (atomic) and only then commits the version's row in one
+transaction. A commit in WAL mode with synchronous=FULL is on disk, so a kill leaves either a whole
+version or none (at worst an unreferenced blob, which ``gc()`` removes). Each alias change is one
+transaction with its history row, so ``promote`` and ``rollback`` are atomic; rows of ``versions``
+cannot be updated or deleted (SQL triggers).
 
 ``checkout`` (what ``lamina serve`` uses) hashes the stored files again: a flipped byte raises
 :class:`~lamina.errors.IntegrityError` and nothing is loaded from them.
@@ -47,13 +50,14 @@ __all__ = ["ModelRegistry", "ModelVersion", "content_hash", "default_root"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS versions (name TEXT NOT NULL, version INTEGER NOT NULL, hash TEXT NOT NULL,
-    created REAL NOT NULL, parent INTEGER, metadata TEXT NOT NULL, PRIMARY KEY (name, version));
-CREATE TABLE IF NOT EXISTS aliases (name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL,
-    PRIMARY KEY (name, alias));
+CREATE TABLE IF NOT EXISTS versions (name TEXT NOT NULL, version INTEGER NOT NULL,
+    hash TEXT NOT NULL, created REAL NOT NULL, parent INTEGER, metadata TEXT NOT NULL,
+    PRIMARY KEY (name, version));
+CREATE TABLE IF NOT EXISTS aliases (name TEXT NOT NULL, alias TEXT NOT NULL,
+    version INTEGER NOT NULL, PRIMARY KEY (name, alias));
 CREATE TABLE IF NOT EXISTS alias_events (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,
-    alias TEXT NOT NULL, version INTEGER NOT NULL, previous INTEGER, kind TEXT NOT NULL, at REAL NOT NULL,
-    note TEXT NOT NULL);
+    alias TEXT NOT NULL, version INTEGER NOT NULL, previous INTEGER, kind TEXT NOT NULL,
+    at REAL NOT NULL, note TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS versions_no_update BEFORE UPDATE ON versions
     BEGIN SELECT RAISE(ABORT, 'registered versions are immutable'); END;
 CREATE TRIGGER IF NOT EXISTS versions_no_delete BEFORE DELETE ON versions
@@ -67,8 +71,9 @@ def default_root() -> Path:
 
 
 def _files(folder: Path) -> list[Path]:
-    """Every file under ``folder``, sorted. A link to a file inside the folder counts as that file; any other
-    link (out of the folder, to a folder, or dangling) is refused, so nothing outside is ever read or copied."""
+    """Every file under ``folder``, sorted. A link to a file inside the folder counts as that file;
+    any other link (out of the folder, to a folder, or dangling) is refused, so nothing outside is
+    ever read or copied."""
     root, found = folder.resolve(), []
     for directory, folders, files in os.walk(folder):
         for entry in (*folders, *files):
@@ -78,10 +83,12 @@ def _files(folder: Path) -> list[Path]:
             ):
                 raise UnsafeFileError(
                     message(
-                        "The model folder holds a link that points outside it (or to a folder); nothing was copied.",
+                        "The model folder holds a link that points outside it (or to a "
+                        "folder); nothing was copied.",
                         f"{path} -> {os.readlink(path)}",
                         "plain files, or links to files inside the folder",
-                        "Replace the link with a copy of the file it points to, inside the model folder.",
+                        "Replace the link with a copy of the file it points to, inside the "
+                        "model folder.",
                     )
                 )
         found += [Path(directory) / name for name in files if (Path(directory) / name).is_file()]
@@ -89,7 +96,8 @@ def _files(folder: Path) -> list[Path]:
 
 
 def content_hash(folder: str | Path) -> str:
-    """The sha256 (64 hex digits) over a folder's files: sorted relative paths, each with its bytes."""
+    """The sha256 (64 hex digits) over a folder's files: sorted relative paths, each with its
+    bytes."""
     root, digest = Path(folder), hashlib.sha256()
     for path in _files(root):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
@@ -161,9 +169,11 @@ class ModelRegistry:
             try:
                 yield db
             except BaseException:
-                _ = write and db.in_transaction and db.execute("ROLLBACK")
+                if write and db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
-            _ = write and db.execute("COMMIT")
+            if write:
+                db.execute("COMMIT")
         finally:
             db.close()
 
@@ -180,12 +190,15 @@ class ModelRegistry:
         """Store a copy of a saved model ``folder`` as the next version of ``name``.
 
         Args:
-            folder: a model folder (``lamina.json`` or ``prep.json`` inside). name: letters, digits, ``._-``.
-            metadata: JSON-able facts kept with the version (metrics, data hash, ...). parent: the version it
-                was derived from (lineage). alias: set this alias to the new version too.
+            folder: a model folder (``lamina.json`` or ``prep.json`` inside).
+            name: letters, digits, ``._-``.
+            metadata: JSON-able facts kept with the version (metrics, data hash, ...).
+            parent: the version it was derived from (lineage).
+            alias: set this alias to the new version too.
 
-        Returns: the new :class:`ModelVersion` (an identical folder registered again gets a new version number
-        that shares the stored files).
+        Returns:
+            The new :class:`ModelVersion` (an identical folder registered again gets a new version
+            number that shares the stored files).
         """
         source = Path(folder)
         if not ((source / "lamina.json").is_file() or (source / "prep.json").is_file()):
@@ -272,14 +285,16 @@ class ModelRegistry:
     def promote(
         self, ref: str, alias: str = "production", *, note: str = "", verify: bool = True
     ) -> ModelVersion:
-        """Point ``alias`` at the version ``ref`` names, atomically (its files are verified first)."""
+        """Point ``alias`` at the version ``ref`` names, atomically (its files are verified
+        first)."""
         target = self.verify(ref) if verify else self.get(ref)
         with self._db(write=True) as db:
             self._set(db, target.name, alias, target.version, "set", note)
         return self.get(f"{target.name}@{alias}")
 
     def rollback(self, name: str, alias: str = "production", *, note: str = "") -> ModelVersion:
-        """Undo the last change of ``alias`` (repeatable: each roll back undoes one more), atomically."""
+        """Undo the last change of ``alias`` (repeatable: each roll back undoes one more),
+        atomically."""
         with self._db(write=True) as db:
             undo, target = 0, None
             for kind, previous in db.execute(
@@ -306,7 +321,8 @@ class ModelRegistry:
         return self.get(f"{name}@{alias}")
 
     def gc(self, older_than_s: float = 3600.0) -> list[Path]:
-        """Remove interrupted copies and unreferenced blobs older than ``older_than_s``; returns what went."""
+        """Remove interrupted copies and unreferenced blobs older than ``older_than_s``; returns
+        what went."""
         with self._db() as db:
             used = {row[0] for row in db.execute("SELECT hash FROM versions")}
         removed = []
@@ -345,7 +361,8 @@ class ModelRegistry:
                 row
                 and row[0] is not None
                 and db.execute(
-                    "SELECT name, version, hash, created, parent, metadata FROM versions WHERE name=? AND version=?",
+                    "SELECT name, version, hash, created, parent, metadata FROM versions "
+                    "WHERE name=? AND version=?",
                     (name, row[0]),
                 ).fetchone()
             )
@@ -387,7 +404,8 @@ class ModelRegistry:
         )
 
     def verify(self, ref: str) -> ModelVersion:
-        """The version ``ref`` names after checking its stored files against its hash (IntegrityError if not)."""
+        """The version ``ref`` names after checking its stored files against its hash
+        (IntegrityError if not)."""
         found = self.get(ref)
         actual = content_hash(found.path) if found.path.is_dir() else "missing"
         if actual != found.hash:
@@ -415,7 +433,8 @@ class ModelRegistry:
         return [self.get(f"{n}:{v}") for n, v in rows]
 
     def history(self, name: str, alias: str | None = None) -> list[dict[str, Any]]:
-        """Alias changes of ``name``, oldest first: alias, version, previous, kind (set or rollback), at, note."""
+        """Alias changes of ``name``, oldest first: alias, version, previous, kind (set or
+        rollback), at, note."""
         with self._db() as db:
             rows = db.execute(
                 "SELECT alias, version, previous, kind, at, note FROM alias_events WHERE name=?"

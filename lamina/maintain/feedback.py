@@ -1,17 +1,19 @@
 """Label feedback: record the true labels of logged predictions and measure the live performance.
 
-``record`` appends labels to ``labels.jsonl`` beside the prediction log (a later label for an id wins);
-``performance`` joins them with the log by request id (classification: accuracy, F1 (``lamina.kpi``), per-class
-recall, confusion counts; regression: MAE, RMSE, R2; the main metric per window and per model version).
-``degraded``: the main metric (the project's KPI, else accuracy or RMSE) is worse than the training-time test value
-by more than ``TOLERANCE`` = 0.05 (absolute for scores such as accuracy, F1 and R2; relative for errors such as
-RMSE and MAE, whose scale is the target's), or misses the project's threshold. A retraining trigger reads
+``record`` appends labels to ``labels.jsonl`` beside the prediction log (a later label for an id
+wins); ``performance`` joins them with the log by request id (classification: accuracy, F1
+(``lamina.kpi``), per-class recall, confusion counts; regression: MAE, RMSE, R2; the main metric per
+window and per model version). ``degraded``: the main metric (the project's KPI, else accuracy or
+RMSE) is worse than the training-time test value by more than ``TOLERANCE`` = 0.05 (absolute for
+scores such as accuracy, F1 and R2; relative for errors such as RMSE and MAE, whose scale is the
+target's), or misses the project's threshold. A retraining trigger reads
 ``performance(...).degraded``, ``.value`` and ``.metrics``.
 
 >>> import tempfile
 >>> from lamina.predlog import PredictionLog
 >>> log = PredictionLog(tempfile.mkdtemp() + "/predictions.jsonl")
->>> log.write([{"request_id": i, "outputs": {"predictions": [p]}} for i, p in [("a", "cat"), ("b", "dog")]])
+>>> log.write([{"request_id": i, "outputs": {"predictions": [p]}}
+...            for i, p in [("a", "cat"), ("b", "dog")]])
 >>> _ = record([{"request_id": "a", "label": "cat"}, {"request_id": "b", "label": "cat"}], log.path)
 >>> report = performance(log.path, reference=0.9)
 >>> report.metric, report.value, report.labelled, report.degraded
@@ -43,7 +45,8 @@ TOLERANCE = 0.05
 
 
 def labels_path(log_path: str | Path) -> Path:
-    """Where the labels of the prediction log at ``log_path`` are kept: ``labels.jsonl`` in the same folder."""
+    """Where the labels of the prediction log at ``log_path`` are kept: ``labels.jsonl`` in the same
+    folder."""
     return Path(log_path).with_name("labels.jsonl")
 
 
@@ -53,13 +56,15 @@ def record(
     """Append labels of logged predictions to ``labels.jsonl`` beside the log, durably.
 
     Args:
-        labels: a CSV or JSON-lines file, a DataFrame, or a list of ``{"request_id": ..., "label": ...}`` dicts.
+        labels: a CSV or JSON-lines file, a DataFrame, or a list of ``{"request_id": ..., "label":
+            ...}`` dicts.
         log_path: the prediction log (``lamina.predlog.PredictionLog``'s file).
         id_column: the column holding the request ids (``X-Request-Id`` of the served replies).
         label_column: the column holding the true labels (a list for a request of several rows).
 
     Returns:
-        The labels file; ids not in the log are kept (their predictions may come later) and named in a warning.
+        The labels file; ids not in the log are kept (their predictions may come later) and named in
+        a warning.
     """
     rows = _label_rows(labels, id_column, label_column)
     if not Path(log_path).is_file():
@@ -73,11 +78,12 @@ def record(
         )
     logged = {str(r.get("request_id")) for r in read(log_path)}
     unknown = [i for i, _ in rows if i not in logged]
-    _ = unknown and warnings.warn(
-        f"{len(unknown)} of {len(rows)} labels name request ids not in the log, e.g. "
-        f"{unknown[:5]}; kept, they count once their predictions are logged.",
-        stacklevel=2,
-    )
+    if unknown:
+        warnings.warn(
+            f"{len(unknown)} of {len(rows)} labels name request ids not in the log, e.g. "
+            f"{unknown[:5]}; kept, they count once their predictions are logged.",
+            stacklevel=2,
+        )
     now, path = time.time(), labels_path(log_path)
     data = "".join(
         json.dumps({"request_id": i, "label": label, "received_at": now}, separators=(",", ":"))
@@ -158,26 +164,26 @@ def _label_rows(labels: Any, id_column: str, label_column: str) -> list[tuple[st
 
 @dataclass
 class PerformanceReport:
-    """What :func:`performance` measured; ``degraded`` and ``value`` are what a retraining trigger reads."""
+    """What :func:`performance` measured; ``degraded`` and ``value`` are what a retraining trigger
+    reads."""
 
     task: str
-    metric: str  # the main metric: the reference's KPI, else accuracy (classification) or rmse (regression)
+    # the main metric: the reference's KPI, else accuracy (classification) or rmse (regression)
+    metric: str
     value: float | None  # its live value on every labelled prediction (None before any label)
     metrics: dict[str, float | None]
     labelled: int  # labelled predictions (rows)
     unlabelled: int  # logged predictions without a label yet
     degraded: bool
     reasons: list[str] = field(default_factory=list)
-    reference: dict[str, Any] = field(
-        default_factory=dict
-    )  # kpi, value, threshold of the training-time test
+    # kpi, value, threshold of the training-time test
+    reference: dict[str, Any] = field(default_factory=dict)
     tolerance: float = TOLERANCE
     per_class: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> recall, support
     confusion: dict[str, Any] = field(default_factory=dict)  # labels, counts[true][predicted]
     trend: list[dict[str, Any]] = field(default_factory=list)  # per window: start, count, value
-    versions: dict[str, dict[str, Any]] = field(
-        default_factory=dict
-    )  # model version -> count, value
+    # model version -> count, value
+    versions: dict[str, dict[str, Any]] = field(default_factory=dict)
     findings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,7 +197,8 @@ class PerformanceReport:
         return text
 
     def to_prometheus(self) -> str:
-        """Gauges ``lamina_live_<metric>``, ``lamina_labelled_predictions`` and ``lamina_performance_degraded``."""
+        """Gauges ``lamina_live_<metric>``, ``lamina_labelled_predictions`` and
+        ``lamina_performance_degraded``."""
         gauges = [
             ("labelled_predictions", "Logged predictions with a label.", self.labelled),
             (
@@ -212,13 +219,15 @@ class PerformanceReport:
     def summary(self) -> str:
         """A few lines in words: the live metric against the reference, the reasons and findings."""
         base = self.reference.get("value")
-        lines = [
-            "No labelled predictions yet."
-            if self.value is None
-            else f"{'Degraded' if self.degraded else 'OK'}: "
-            f"live {self.metric} {self.value:.4f}{'' if base is None else f' (training-time test: {base:.4f})'} "
-            f"on {self.labelled:,} labelled predictions ({self.unlabelled:,} still unlabelled)."
-        ]
+        if self.value is None:
+            lines = ["No labelled predictions yet."]
+        else:
+            against = "" if base is None else f" (training-time test: {base:.4f})"
+            lines = [
+                f"{'Degraded' if self.degraded else 'OK'}: "
+                f"live {self.metric} {self.value:.4f}{against} on {self.labelled:,} labelled "
+                f"predictions ({self.unlabelled:,} still unlabelled)."
+            ]
         lines += [
             f"  {name:<18} {value:.4f}" for name, value in self.metrics.items() if value is not None
         ]
@@ -229,7 +238,8 @@ class PerformanceReport:
         )
 
     def to_html_section(self) -> str:
-        """An HTML section: summary, metrics, per model version, and an embedded PNG of the trend."""
+        """An HTML section: summary, metrics, per model version, and an embedded PNG of the
+        trend."""
         from lamina.core.pages import html_table, png_panels
 
         def trend(ax: Any) -> None:
@@ -262,14 +272,19 @@ class PerformanceReport:
             + [[cell(k), cell(v["count"]), cell(v["value"])] for k, v in self.versions.items()]
         )
         notes = "".join(f"<li>{html.escape(t)}</li>" for t in self.reasons + self.findings)
+        headline = html.escape(self.summary().splitlines()[0])
+        plot = ""
+        if self.trend:
+            plot = png_panels([(f"{self.metric} per window of labelled predictions", trend)])
         return (
-            f"<h2>Performance on labelled predictions</h2><p>{html.escape(self.summary().splitlines()[0])}</p>"
-            f"{'<ul>' + notes + '</ul>' if notes else ''}{metrics}<h3>Per model version</h3>{versions}"
-            f"{png_panels([(f'{self.metric} per window of labelled predictions', trend)]) if self.trend else ''}"
+            f"<h2>Performance on labelled predictions</h2><p>{headline}</p>"
+            f"{'<ul>' + notes + '</ul>' if notes else ''}{metrics}"
+            f"<h3>Per model version</h3>{versions}{plot}"
         )
 
     def write_into(self, folder: str | Path) -> None:
-        """``performance.json`` in ``folder``; the section joins its ``monitor.html``, the gauges ``metrics.prom``."""
+        """``performance.json`` in ``folder``; the section joins its ``monitor.html``, the gauges
+        ``metrics.prom``."""
         self.to_json(Path(folder) / "performance.json")
         for name, change in (
             ("monitor.html", lambda t: t.replace("</body>", self.to_html_section() + "</body>")),
@@ -292,11 +307,13 @@ def performance(
     """Join the prediction log with its labels by request id and measure the live performance.
 
     Args:
-        log_path: the prediction log (its rotated files are read too); the labels lie beside it (:func:`record`).
-        task: ``"classification"`` or ``"regression"``; default: the reference's, else inferred (texts, whole
-            numbers or score vectors mean classification).
-        reference: a number (accuracy or RMSE), a dict or file like ``runs/evaluate/verdict.json`` (``kpi``,
-            ``value``, ``threshold``, ``task``), or a ``lamina.Project`` or its path (verdict, KPI, threshold).
+        log_path: the prediction log (its rotated files are read too); the labels lie beside it
+            (:func:`record`).
+        task: ``"classification"`` or ``"regression"``; default: the reference's, else inferred
+            (texts, whole numbers or score vectors mean classification).
+        reference: a number (accuracy or RMSE), a dict or file like ``runs/evaluate/verdict.json``
+            (``kpi``, ``value``, ``threshold``, ``task``), or a ``lamina.Project`` or its path
+            (verdict, KPI, threshold).
         window: labelled predictions per trend point (default: a tenth of them, at least 10).
         tolerance: how much worse than the reference the live metric may be (module docstring).
 
@@ -319,26 +336,29 @@ def performance(
             _outputs(entry.get("outputs")),
         )
         vectors |= vector  # score vectors per row: a classifier's raw outputs
-        if rid not in labels or rid in seen:
-            unlabelled += len(values) * (rid not in labels)
+        if rid not in labels:
+            unlabelled += len(values)
+            continue
+        if rid in seen:
             continue
         seen.add(rid)
-        given = (
-            label if isinstance(label := labels[rid], list) else [label]
-        )  # a request of N rows takes N labels
-        mismatched += len(given) != len(values)
-        joined += [
-            (t, v, ps, str(entry.get("version"))) for t, v, ps in zip(given, values, probabilities)
-        ] * (len(given) == len(values))
+        label = labels[rid]
+        given = label if isinstance(label, list) else [label]  # a request of N rows takes N labels
+        if len(given) != len(values):
+            mismatched += 1
+            continue
+        version = str(entry.get("version"))
+        joined += [(t, v, ps, version) for t, v, ps in zip(given, values, probabilities)]
     truth, predicted, scores, versions = (
         (list(part) for part in zip(*joined)) if joined else ([], [], [], [])
     )
-    findings = [f"{len(set(labels) - seen)} labels name request ids not in the log (yet)."] * bool(
-        set(labels) - seen
-    )
-    findings += [
-        f"{mismatched} labelled requests have a label count unlike their rows; skipped."
-    ] * bool(mismatched)
+    findings = []
+    if set(labels) - seen:
+        findings.append(f"{len(set(labels) - seen)} labels name request ids not in the log (yet).")
+    if mismatched:
+        findings.append(
+            f"{mismatched} labelled requests have a label count unlike their rows; skipped."
+        )
     task = task or ref.get("task") or _infer(truth, predicted, vectors)
     if task not in ("classification", "regression"):
         raise ConfigError(
@@ -383,23 +403,24 @@ def performance(
         v: {"count": len(i), "value": _metric(metric, y[i], p[i], positive=positive)}
         for v, i in by_version.items()
     }
-    report.findings += [f"Only {len(y)} labelled predictions: the live metric is still noisy."] * (
-        len(y) < 100
-    )
+    if len(y) < 100:
+        report.findings.append(
+            f"Only {len(y)} labelled predictions: the live metric is still noisy."
+        )
     report.reasons = _reasons(metric, report.value, ref, tolerance)
     report.degraded = bool(report.reasons)
     return report
 
 
 def _outputs(outputs: Any) -> tuple[list[Any], list[Any], bool]:
-    """(per-row predictions, per-row probabilities or Nones, whether rows held score vectors) of ``outputs``."""
+    """(per-row predictions, per-row probabilities or Nones, whether rows held score vectors) of
+    ``outputs``."""
     if not isinstance(outputs, dict) or not outputs:
         return [], [], False
     values = outputs.get("predictions", outputs.get("output", next(iter(outputs.values()))))
     values = values if isinstance(values, list) else [values]
-    vector = any(
-        isinstance(v, list) and len(v) > 1 for v in values
-    )  # raw scores: the class is the largest
+    # raw scores: the class is the largest
+    vector = any(isinstance(v, list) and len(v) > 1 for v in values)
     values = [
         int(np.argmax(v)) if vector else v[0] if isinstance(v, list) and v else v for v in values
     ]
@@ -443,7 +464,8 @@ def _metric(
     findings: list[str] | None = None,
     positive: Any = None,
 ) -> float | None:
-    """The metric ``name`` (``lamina.kpi``) of ``p`` against ``y``; None (with a finding) when it cannot be had."""
+    """The metric ``name`` (``lamina.kpi``) of ``p`` against ``y``; None (with a finding) when it
+    cannot be had."""
     try:
         value = score(name, y, p, probabilities, positive_class=positive)
     except (ValueError, IndexError) as error:
@@ -463,22 +485,29 @@ def _reasons(metric: str, value: float | None, ref: dict[str, Any], tolerance: f
         value > base * (1 + tolerance) if lower else value < base - tolerance
     )
     missed = threshold is not None and (value > threshold if lower else value < threshold)
-    return [
-        f"live {metric} {value:.4f} is worse than the training-time {base} by more than the tolerance "
-        f"{tolerance:g}{' (relative)' * lower}"
-    ] * worse + [f"live {metric} {value:.4f} misses the project's threshold {threshold}"] * missed
+    reasons = []
+    if worse:
+        reasons.append(
+            f"live {metric} {value:.4f} is worse than the training-time {base} by more than the "
+            f"tolerance {tolerance:g}{' (relative)' if lower else ''}"
+        )
+    if missed:
+        reasons.append(f"live {metric} {value:.4f} misses the project's threshold {threshold}")
+    return reasons
 
 
 def _reference(reference: Any) -> dict[str, Any]:
-    """``{"kpi", "value", "threshold", "task"}`` (those known) from a number, dict, verdict file or project."""
+    """``{"kpi", "value", "threshold", "task"}`` (those known) from a number, dict, verdict file or
+    project."""
     if reference is None:
         return {}
     if isinstance(reference, (int, float)) and not isinstance(reference, bool):
         return {"value": float(reference)}
     if isinstance(reference, (str, Path)):
+        # a project's lamina.yaml or folder, else a verdict.json
         from lamina.project.project import (
             Project,
-        )  # a project's lamina.yaml or folder, else a verdict.json
+        )
 
         path = Path(reference)
         reference = (
@@ -509,15 +538,17 @@ def _reference(reference: Any) -> dict[str, Any]:
 
 
 def for_monitor(model: str | Path, log: str | Path | None = None) -> PerformanceReport | None:
-    """What ``lamina monitor`` adds: the performance on ``log`` (default: beside a project's model folder
-    ``runs/train/model``, ``runs/serve/predictions.jsonl``) against ``runs/evaluate``; None without labels."""
+    """What ``lamina monitor`` adds: the performance on ``log`` (default: beside a project's model
+    folder ``runs/train/model``, ``runs/serve/predictions.jsonl``) against ``runs/evaluate``; None
+    without labels."""
     runs = Path(model).resolve().parent.parent
     path = Path(log) if log else runs / "serve" / "predictions.jsonl"
     return performance(path, reference=_from_runs(runs)) if labels_path(path).is_file() else None
 
 
 def _from_runs(runs: Path) -> dict[str, Any]:
-    """The evaluate verdict (kpi, value, threshold) and the trained model's task in a project's run folder."""
+    """The evaluate verdict (kpi, value, threshold) and the trained model's task in a project's run
+    folder."""
     verdict, prep = runs / "evaluate" / "verdict.json", runs / "train" / "model" / "prep.json"
     found = json.loads(verdict.read_text(encoding="utf-8")) if verdict.is_file() else {}
     return {

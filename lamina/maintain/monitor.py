@@ -1,21 +1,26 @@
-"""Drift monitoring: compare logged inputs and predictions with the reference profile saved at training time.
+"""Drift monitoring: compare logged inputs and predictions with the reference profile saved at
+training time.
 
-The reference (``lamina.eda.Profile.reference()``, saved with a model as ``reference_profile.json``) holds no raw
-rows, only per column the row count, missing share, quantiles and a 20-bin histogram over [p1, p99] (values
-outside are clipped into the end bins), or category frequencies. Every statistic is computed against that:
+The reference (``lamina.eda.Profile.reference()``, saved with a model as ``reference_profile.json``)
+holds no raw rows, only per column the row count, missing share, quantiles and a 20-bin histogram
+over [p1, p99] (values outside are clipped into the end bins), or category frequencies. Every
+statistic is computed against that:
 
-- the current values are clipped to [p1, p99] and binned on the reference's edges, so both histograms are made
-  the same way; PSI, Jensen-Shannon and Wasserstein (bin midpoints weighted by the counts, divided by the
-  reference's IQR / 1.349, the standard deviation of a normal with that IQR) compare the two histograms;
-- the reference CDF is known exactly at the inner histogram edges (the count of values below each edge) and at
-  the quantiles (up to ties); the KS statistic is the largest gap between the current empirical CDF and the
-  reference CDF at those points. It is a lower bound of the two-sample KS statistic, so its p-value
-  (Kolmogorov distribution with n = n_ref * n_cur / (n_ref + n_cur)) is conservative;
-- categories: a chi-squared test of the reference counts (frequency x rows) against the current counts, the
-  reference's less frequent categories and unseen ones pooled as "other".
+- the current values are clipped to [p1, p99] and binned on the reference's edges, so both
+  histograms are made the same way; PSI, Jensen-Shannon and Wasserstein (bin midpoints weighted by
+  the counts, divided by the reference's IQR / 1.349, the standard deviation of a normal with that
+  IQR) compare the two histograms;
+- the reference CDF is known exactly at the inner histogram edges (the count of values below each
+  edge) and at the quantiles (up to ties); the KS statistic is the largest gap between the current
+  empirical CDF and the reference CDF at those points. It is a lower bound of the two-sample KS
+  statistic, so its p-value (Kolmogorov distribution with n = n_ref * n_cur / (n_ref + n_cur)) is
+  conservative;
+- categories: a chi-squared test of the reference counts (frequency x rows) against the current
+  counts, the reference's less frequent categories and unseen ones pooled as "other".
 
-The deciding test follows Evidently's defaults, chosen by sample size (the smaller of reference and current
-rows; small: <= 1,000): large samples make every p-value tiny, so they use an effect size instead.
+The deciding test follows Evidently's defaults, chosen by sample size (the smaller of reference and
+current rows; small: <= 1,000): large samples make every p-value tiny, so they use an effect size
+instead.
 
 ==============  ===========================  ===========================================
 feature kind    small samples (<= 1,000)      large samples
@@ -26,11 +31,12 @@ prediction      as its kind above             as its kind above
 images, texts   domain classifier ROC AUC > 0.55 (5-fold cross-validated logistic regression)
 ==============  ===========================  ===========================================
 
-PSI (>= 0.1 is a notable change) is reported for every feature. ``dataset_drift`` is True when at least half of
-the input features drift (Evidently's default share, 0.5); ``alarm`` (alerts, the CLI's exit code 1) when any
-feature, the predictions or the embeddings drift. ``thresholds=`` overrides any of ``THRESHOLDS``. Images and
-texts are compared by the profile's per-row columns (brightness and contrast; characters and words) and, given
-``reference_data``, by the domain classifier on per-image mean, std and pixels shrunk to 8 x 8, or TF-IDF.
+PSI (>= 0.1 is a notable change) is reported for every feature. ``dataset_drift`` is True when at
+least half of the input features drift (Evidently's default share, 0.5); ``alarm`` (alerts, the
+CLI's exit code 1) when any feature, the predictions or the embeddings drift. ``thresholds=``
+overrides any of ``THRESHOLDS``. Images and texts are compared by the profile's per-row columns
+(brightness and contrast; characters and words) and, given ``reference_data``, by the domain
+classifier on per-image mean, std and pixels shrunk to 8 x 8, or TF-IDF.
 
 >>> import numpy as np, pandas
 >>> from lamina.eda import profile
@@ -84,15 +90,15 @@ PLOTS = 8  # features plotted on the HTML page, the most drifted first
 
 @dataclass
 class DriftReport:
-    """What :func:`drift` found: one row per compared feature, the drifted share and data-quality findings."""
+    """What :func:`drift` found: one row per compared feature, the drifted share and data-quality
+    findings."""
 
     rows: list[dict[str, Any]]
     drifted: dict[str, Any]
     dataset_drift: bool
     findings: list[str] = field(default_factory=list)
-    histograms: dict[str, Any] = field(
-        default_factory=dict
-    )  # per feature: bins, reference and current shares
+    # per feature: bins, reference and current shares
+    histograms: dict[str, Any] = field(default_factory=dict)
 
     @property
     def alarm(self) -> bool:
@@ -115,13 +121,15 @@ class DriftReport:
         return text
 
     def to_html(self, path: str | Path | None = None) -> str:
-        """A self-contained dashboard (inline CSS, embedded PNG plots, no links), also written to ``path``."""
+        """A self-contained dashboard (inline CSS, embedded PNG plots, no links), also written to
+        ``path``."""
         page = _html(self)
         _ = path is None or Path(path).write_text(page, encoding="utf-8")
         return page
 
     def to_prometheus(self) -> str:
-        """Gauges in the Prometheus text exposition format: drift share, dataset drift, per feature statistic."""
+        """Gauges in the Prometheus text exposition format: drift share, dataset drift, per feature
+        statistic."""
         lines = [
             "# HELP lamina_drift_share Share of input features that drifted.",
             "# TYPE lamina_drift_share gauge",
@@ -142,8 +150,8 @@ class DriftReport:
 
     def __repr__(self) -> str:
         return (
-            f"lamina.monitor.DriftReport(drifted={self.drifted['names']}, share={self.drifted['share']:.2f}, "
-            f"dataset_drift={self.dataset_drift})"
+            f"lamina.monitor.DriftReport(drifted={self.drifted['names']}, "
+            f"share={self.drifted['share']:.2f}, dataset_drift={self.dataset_drift})"
         )
 
 
@@ -160,12 +168,14 @@ def drift(
 
     Args:
         reference: a reference dict (``Profile.reference()``), a ``lamina.eda.Profile``, a loaded
-            ``lamina.fitted.FittedModel``, a model folder holding ``reference_profile.json``, or that file.
-        current: the logged inputs: a DataFrame (tables), a ``lamina.data.Dataset``, images ``(N, H, W)`` or
-            ``(N, C, H, W)``, or texts; their modality follows the reference's.
-        predictions: the model's predictions on ``current`` ``(N,)``, compared with the reference target (or
-            ``reference_predictions``).
-        reference_predictions: predictions on the training data ``(M,)``, compared instead of the target.
+            ``lamina.fitted.FittedModel``, a model folder holding ``reference_profile.json``, or
+            that file.
+        current: the logged inputs: a DataFrame (tables), a ``lamina.data.Dataset``, images ``(N, H,
+            W)`` or ``(N, C, H, W)``, or texts; their modality follows the reference's.
+        predictions: the model's predictions on ``current`` ``(N,)``, compared with the reference
+            target (or ``reference_predictions``).
+        reference_predictions: predictions on the training data ``(M,)``, compared instead of the
+            target.
         reference_data: training images or texts for the domain classifier (embedding drift).
         thresholds: overrides of ``THRESHOLDS`` (e.g. ``{"wasserstein": 0.2}``).
 
@@ -183,13 +193,14 @@ def drift(
         name: c for name, c in ref["columns"].items() if "histogram" in c or "frequencies" in c
     }
     skipped = [name for name in ref["columns"] if name not in columns and name in frame.columns]
-    findings += [f"Columns not compared (ids, texts, dates): {skipped[:20]}."] * bool(skipped)
+    if skipped:
+        findings.append(f"Columns not compared (ids, texts, dates): {skipped[:20]}.")
     missing = [name for name in ref["columns"] if name not in frame.columns]
-    findings += [f"Columns missing from the current data: {missing[:20]}."] * bool(
-        missing and len(frame)
-    )
+    if missing and len(frame):
+        findings.append(f"Columns missing from the current data: {missing[:20]}.")
     new = [str(name) for name in frame.columns if name not in ref["columns"]]
-    findings += [f"New columns not in the reference: {new[:20]}."] * bool(new)
+    if new:
+        findings.append(f"New columns not in the reference: {new[:20]}.")
     for name, column in columns.items():
         if name not in frame.columns or not len(frame):
             continue
@@ -207,7 +218,8 @@ def drift(
         target = _summary(reference_predictions) if given else ref.get("target")
         if not target:
             findings.append(
-                "Prediction drift needs the reference target or reference_predictions; neither is there."
+                "Prediction drift needs the reference target or reference_predictions; "
+                "neither is there."
             )
         else:
             values = _pandas().Series(np.asarray(predictions).reshape(len(predictions), -1)[:, 0])
@@ -218,10 +230,11 @@ def drift(
             rows.append({**row, "role": "prediction"})
     if reference_data is not None and len(x):
         rows.append(_embedding(reference_data, x, modality, limits))
-        findings += [
-            "The domain classifier saw under 1,000 samples a side: its AUC varies by about 0.05 by chance "
-            "(more samples make it steadier)."
-        ] * (min(len(reference_data), len(x)) < 1000)
+        if min(len(reference_data), len(x)) < 1000:
+            findings.append(
+                "The domain classifier saw under 1,000 samples a side: its AUC varies by about "
+                "0.05 by chance (more samples make it steadier)."
+            )
     features = [row for row in rows if row["role"] == "feature"]
     names = [row["feature"] for row in features if row["drifted"]]
     share = len(names) / len(features) if features else 0.0
@@ -241,7 +254,8 @@ def alert(
     webhook: str | None = None,
     timeout: float = 30.0,
 ) -> bool:
-    """When the report shows drift, run ``command`` with its JSON on stdin and POST the JSON to ``webhook``.
+    """When the report shows drift, run ``command`` with its JSON on stdin and POST the JSON to
+    ``webhook``.
 
     Args:
         report: a :class:`DriftReport`.
@@ -250,7 +264,8 @@ def alert(
         timeout: seconds each may take.
 
     Returns:
-        True when the report drifted and the alert went out (a failed delivery warns, it does not raise).
+        True when the report drifted and the alert went out (a failed delivery warns, it does not
+        raise).
     """
     if command is not None and (
         not isinstance(command, (list, tuple))
@@ -281,11 +296,12 @@ def alert(
         done = subprocess.run(
             list(command), input=body, capture_output=True, timeout=timeout, check=False
         )
-        _ = done.returncode and warnings.warn(
-            f"The alert command exited with {done.returncode}: "
-            f"{done.stderr.decode(errors='replace')[-300:]}",
-            stacklevel=2,
-        )
+        if done.returncode:
+            warnings.warn(
+                f"The alert command exited with {done.returncode}: "
+                f"{done.stderr.decode(errors='replace')[-300:]}",
+                stacklevel=2,
+            )
     if webhook:
         request = urllib.request.Request(
             webhook, data=body, method="POST", headers={"Content-Type": "application/json"}
@@ -355,7 +371,8 @@ def _reference(reference: Any) -> dict[str, Any]:
 
 
 def _features(x: Any, modality: str) -> Any:
-    """Per-row columns like the profile's: the table itself, or image brightness/contrast, text chars/words."""
+    """Per-row columns like the profile's: the table itself, or image brightness/contrast, text
+    chars/words."""
     if x is None or len(x) == 0:
         return _pandas().DataFrame()
     if modality == "image":
@@ -364,7 +381,8 @@ def _features(x: Any, modality: str) -> Any:
 
 
 def _summary(values: Any) -> dict[str, Any]:
-    """A reference entry (kind, quantiles and histogram, or frequencies) from raw values such as predictions."""
+    """A reference entry (kind, quantiles and histogram, or frequencies) from raw values such as
+    predictions."""
     values = np.asarray(values).reshape(len(values), -1)[:, 0]
     if values.dtype.kind in "fc" or (values.dtype.kind in "iu" and len(np.unique(values)) > 20):
         return {"kind": "numeric", **numeric_summary(values.astype(float))}
@@ -384,14 +402,16 @@ def _compare(
     limits: dict[str, float],
     findings: list[str],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One row (feature, kind, test, statistic, p_value, threshold, drifted, psi, ...) and its histograms."""
+    """One row (feature, kind, test, statistic, p_value, threshold, drifted, psi, ...) and its
+    histograms."""
     numeric = "histogram" in column
     kind = "numeric" if numeric else "categorical"
     present = values.dropna()
     if numeric and len(present):
         present = to_floats(present)
         present = present[np.isfinite(present)]
-        findings += [f"Column {name!r} holds no numbers in the current data."] * (not len(present))
+        if not len(present):
+            findings.append(f"Column {name!r} holds no numbers in the current data.")
     n_ref = max(1, round(reference_rows * (1 - (column.get("missing_share") or 0.0))))
     if not len(present):
         return {
@@ -440,14 +460,16 @@ def _psi_js(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
 def _numeric(
     column: dict[str, Any], values: np.ndarray, n_ref: int, findings: list[str], name: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """KS, Wasserstein (normed), PSI and JS of current numbers against the reference histogram and quantiles."""
+    """KS, Wasserstein (normed), PSI and JS of current numbers against the reference histogram and
+    quantiles."""
     from scipy import stats
 
     edges, counts = (np.asarray(column["histogram"][k], dtype=float) for k in ("edges", "counts"))
     q, current = column["quantiles"], values
     binned = np.histogram(np.clip(current, edges[0], edges[-1]), bins=edges)[0].astype(float)
-    # the reference CDF: the share below each inner edge is exact; at a quantile q of level p (ties allowed),
-    # share below q <= p <= share up to q, so the current CDF counts as far as it falls outside that interval
+    # the reference CDF: the share below each inner edge is exact; at a quantile q of level p (ties
+    # allowed), share below q <= p <= share up to q, so the current CDF counts as far as it falls
+    # outside that interval
     ordered, levels = np.sort(current), np.array([0.01, 0.25, 0.5, 0.75, 0.99])
     below = np.abs(
         np.searchsorted(ordered, edges[1:-1], side="left") / len(current)
@@ -462,16 +484,16 @@ def _numeric(
         stats.kstwo.sf(gap, max(1, round(n_ref * len(current) / (n_ref + len(current)))))
     )
     middles = (edges[:-1] + edges[1:]) / 2
-    scale = (
-        (q["p75"] - q["p25"]) / 1.349 or (edges[-1] - edges[0]) / 4.65 or 1.0
-    )  # IQR as a normal's std
+    # IQR as a normal's std
+    scale = (q["p75"] - q["p25"]) / 1.349 or (edges[-1] - edges[0]) / 4.65 or 1.0
     wasserstein = (
         float(stats.wasserstein_distance(middles, middles, counts + 1e-12, binned + 1e-12)) / scale
     )
     outside = float(np.mean((current < edges[0]) | (current > edges[-1])))
     if outside > 0.1:
         findings.append(
-            f"Column {name!r}: {outside:.0%} of current values lie outside the reference's 1-99% range."
+            f"Column {name!r}: {outside:.0%} of current values lie outside the reference's "
+            "1-99% range."
         )
     psi, js = _psi_js(counts, binned)
     return (
@@ -497,10 +519,8 @@ def _categorical(
     seen = _pandas().Series(keys).value_counts()
     unseen = sorted(set(seen.index) - set(frequencies))
     if unseen:
-        share, every = (
-            seen[unseen].sum() / len(keys),
-            sum(frequencies.values()) > 0.999,
-        )  # else: top 20 only
+        share = seen[unseen].sum() / len(keys)
+        every = sum(frequencies.values()) > 0.999  # the reference kept every category, not a top 20
         what = "new categories" if every else "categories outside the reference's 20 most frequent"
         findings.append(f"Column {name!r}: {what} {unseen[:10]} ({share:.1%} of rows).")
     labels = [*frequencies, "other"]
@@ -520,7 +540,8 @@ def _categorical(
 def _embedding(
     reference: Any, current: Any, modality: str, limits: dict[str, float]
 ) -> dict[str, Any]:
-    """A domain classifier (logistic regression) telling reference from current samples; drift: ROC AUC > 0.55."""
+    """A domain classifier (logistic regression) telling reference from current samples; drift: ROC
+    AUC > 0.55."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
@@ -649,8 +670,9 @@ def _html(report: DriftReport) -> str:
         + "</ul>"
     )
     return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Drift monitor</title><style>{CSS}</style>"
-        f"</head><body><h1>Drift monitor</h1>{summary}<h2>Data quality</h2>{findings}<h2>Features</h2>{table}"
-        f"<h2>Reference vs current</h2><p>Shares per bin; the end bins also hold the values beyond the reference's "
-        f"1st and 99th percentiles.</p>{png_panels(panels)}</body></html>"
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Drift monitor</title>"
+        f"<style>{CSS}</style></head><body><h1>Drift monitor</h1>{summary}"
+        f"<h2>Data quality</h2>{findings}<h2>Features</h2>{table}"
+        "<h2>Reference vs current</h2><p>Shares per bin; the end bins also hold the values beyond "
+        f"the reference's 1st and 99th percentiles.</p>{png_panels(panels)}</body></html>"
     )

@@ -1,22 +1,27 @@
-"""Keep a served model good: retrain on new labelled data when drift or a KPI drop calls for it, then promote.
+"""Keep a served model good: retrain on new labelled data when drift or a KPI drop calls for it,
+then promote.
 
-``retrain(project, new_data)`` follows the ``maintenance:`` policy of ``lamina.yaml`` (keys and defaults in
-``POLICY``):
+``retrain(project, new_data)`` follows the ``maintenance:`` policy of ``lamina.yaml`` (keys and
+defaults in ``POLICY``):
 
-1. The champion is the registry's ``<model>@production`` (``lamina.model_registry``); on first use the project's
-   ``runs/train/model`` is registered and promoted, with the training data's hash as its lineage.
-2. Trigger: the new rows' inputs drift from the champion's training reference (``lamina.monitor.drift``), the
-   champion's KPI on the new labelled rows falls below ``trigger.min_kpi`` (default: the project's threshold),
-   or the served log's labelled predictions (``lamina label-feedback``) show a degraded KPI.
-3. The new rows are split once (``holdout`` share, stratified for classification, the project's seed); the
-   challenger is the project's own recipe (advise + train stages) run on the rest (plus the original data when
-   ``combine``), in ``runs/retrain/candidate``.
-4. Champion and challenger are scored on the same holdout. A challenger better by at least ``margin`` is
-   registered (lineage: parent version, data hashes, both scores, the trigger) under the ``staging`` alias and
-   proposed in ``runs/retrain/proposal.json``; ``approve`` (``lamina approve``) promotes it to production,
-   which servers following ``<model>@production`` pick up. ``auto_promote: true`` approves at once.
+1. The champion is the registry's ``<model>@production`` (``lamina.model_registry``); on first use
+   the project's ``runs/train/model`` is registered and promoted, with the training data's hash as
+   its lineage.
+2. Trigger: the new rows' inputs drift from the champion's training reference
+   (``lamina.monitor.drift``), the champion's KPI on the new labelled rows falls below
+   ``trigger.min_kpi`` (default: the project's threshold), or the served log's labelled predictions
+   (``lamina label-feedback``) show a degraded KPI.
+3. The new rows are split once (``holdout`` share, stratified for classification, the project's
+   seed); the challenger is the project's own recipe (advise + train stages) run on the rest (plus
+   the original data when ``combine``), in ``runs/retrain/candidate``.
+4. Champion and challenger are scored on the same holdout. A challenger better by at least
+   ``margin`` is registered (lineage: parent version, data hashes, both scores, the trigger) under
+   the ``staging`` alias and proposed in ``runs/retrain/proposal.json``; ``approve`` (``lamina
+   approve``) promotes it to production, which servers following ``<model>@production`` pick up.
+   ``auto_promote: true`` approves at once.
 
-Only table projects are retrained this way (their rows can be written to a file the recipe reads again).
+Only table projects are retrained this way (their rows can be written to a file the recipe reads
+again).
 """
 
 from __future__ import annotations
@@ -38,18 +43,21 @@ __all__ = ["POLICY", "RetrainResult", "approve", "champion", "registry", "retrai
 POLICY: dict[str, Any] = {
     "registry": "registry",  # the registry folder, relative to the project
     "model": None,  # the model's name in the registry (default: the project's name)
-    # retrain on input drift / when the KPI on the new rows < min_kpi / when labelled served predictions degraded
+    # retrain on input drift / when the KPI on the new rows < min_kpi / when labelled served
+    # predictions degraded
     "trigger": {"drift": True, "min_kpi": None, "feedback": True},
     "holdout": 0.3,  # share of the new labelled rows kept to compare champion and challenger
     "margin": 0.01,  # the challenger must beat the champion by at least this on the holdout
-    "combine": False,  # train the challenger on the original data plus the new rows (else the new rows only)
+    # train the challenger on the original data plus the new rows (else the new rows only)
+    "combine": False,
     "auto_promote": False,  # promote without `lamina approve`
 }
 
 
 @dataclasses.dataclass
 class RetrainResult:
-    """What ``retrain`` found and did (``to_dict`` is also written to ``runs/retrain/result.json``)."""
+    """What ``retrain`` found and did (``to_dict`` is also written to
+    ``runs/retrain/result.json``)."""
 
     triggered: bool
     reasons: list[str]
@@ -99,7 +107,8 @@ def _load(project: Any) -> Any:
 
 
 def registry(project: Any) -> tuple[Any, str]:
-    """The project's (a ``Project`` or its path) ``ModelRegistry`` (``maintenance.registry``) and model name there."""
+    """The project's (a ``Project`` or its path) ``ModelRegistry`` (``maintenance.registry``) and
+    model name there."""
     from lamina.deploy.store import ModelRegistry
 
     project = _load(project)
@@ -108,7 +117,8 @@ def registry(project: Any) -> tuple[Any, str]:
 
 
 def champion(project: Any) -> Any:
-    """The production version of the project's model; the trained ``runs/train/model`` is registered first."""
+    """The production version of the project's model; the trained ``runs/train/model`` is registered
+    first."""
     project = _load(project)
     store, name = registry(project)
     try:
@@ -136,9 +146,8 @@ def champion(project: Any) -> Any:
 def _score(project: Any, model: Any, x: Any, y: np.ndarray) -> float:
     from lamina.project.stages import model_kpi
 
-    verdict = (
-        project.run_path / "evaluate" / "verdict.json"
-    )  # the positive class the project was judged by
+    # the positive class the project was judged by
+    verdict = project.run_path / "evaluate" / "verdict.json"
     positive = json.loads(verdict.read_text()).get("positive_class") if verdict.is_file() else None
     return float(
         model_kpi(
@@ -166,7 +175,8 @@ def _split(y: np.ndarray, share: float, seed: int, classify: bool) -> tuple[np.n
 
 
 def retrain(project: Any, new_data: Any, *, force: bool = False, verbose: int = 1) -> RetrainResult:
-    """Retrain on ``new_data`` (labelled rows: a file, an SQL URL or a DataFrame) when the policy calls for it.
+    """Retrain on ``new_data`` (labelled rows: a file, an SQL URL or a DataFrame) when the policy
+    calls for it.
 
     Args:
         project: a ``lamina.Project`` or the path of its ``lamina.yaml`` (or folder).
@@ -206,15 +216,15 @@ def retrain(project: Any, new_data: Any, *, force: bool = False, verbose: int = 
     low = live < policy["trigger"]["min_kpi"] if higher else live > policy["trigger"]["min_kpi"]
     drifted = [row["feature"] for row in report.rows if row["drifted"]][:5]
     reasons = [f"drift in {drifted}"] if report.alarm and policy["trigger"]["drift"] else []
-    reasons += (
-        [
-            f"{project.kpi} {live:.4f} on {len(y):,} new rows is past min_kpi {policy['trigger']['min_kpi']}"
-        ]
-        if low
-        else []
-    )
-    reasons += _live(project) if policy["trigger"]["feedback"] else []
-    reasons += ["forced"] if force else []
+    if low:
+        reasons.append(
+            f"{project.kpi} {live:.4f} on {len(y):,} new rows is past min_kpi "
+            f"{policy['trigger']['min_kpi']}"
+        )
+    if policy["trigger"]["feedback"]:
+        reasons += _live(project)
+    if force:
+        reasons.append("forced")
     folder = project.run_path / "retrain"
     folder.mkdir(parents=True, exist_ok=True)
     result = RetrainResult(bool(reasons), reasons, champ.ref, champion_kpi=live)
@@ -242,8 +252,8 @@ def retrain(project: Any, new_data: Any, *, force: bool = False, verbose: int = 
     result.challenger_kpi = _score(project, FittedModel.load(candidate), hold_x, hold_y)
     gain = (result.challenger_kpi - result.champion_kpi) * (1 if higher else -1)
     scores = (
-        f"{project.kpi} on {len(hold_rows):,} held-out new rows: challenger {result.challenger_kpi:.4f}, "
-        f"champion {result.champion_kpi:.4f}"
+        f"{project.kpi} on {len(hold_rows):,} held-out new rows: "
+        f"challenger {result.challenger_kpi:.4f}, champion {result.champion_kpi:.4f}"
     )
     if gain < float(policy["margin"]):
         result.sentence = (
@@ -279,7 +289,8 @@ def retrain(project: Any, new_data: Any, *, force: bool = False, verbose: int = 
 
 
 def _live(project: Any) -> list[str]:
-    """The served log's labelled predictions (``lamina label-feedback``), when they show a degraded KPI."""
+    """The served log's labelled predictions (``lamina label-feedback``), when they show a degraded
+    KPI."""
     from lamina.maintain.feedback import labels_path, performance
 
     log = project.run_path / "serve" / "predictions.jsonl"
@@ -306,7 +317,8 @@ def _finish(result: RetrainResult, folder: Path, say: Any) -> RetrainResult:
 
 
 def _candidate(project: Any, table: Any, folder: Path, verbose: int) -> Path:
-    """Run the project's recipe (plan .. train) on ``table`` in ``folder``; the trained model's folder."""
+    """Run the project's recipe (plan .. train) on ``table`` in ``folder``; the trained model's
+    folder."""
     import yaml
 
     from lamina.project.project import Project
