@@ -65,7 +65,8 @@ def _approve(args: argparse.Namespace) -> int:
 
     found = approve(args.project, args.version, by=args.by)
     print(
-        f"{found.ref} ({found.hash[:12]}) is now production; servers following it swap within their poll time."
+        f"{found.ref} ({found.hash[:12]}) is now production; servers following it swap within "
+        "their poll time."
     )
     return 0
 

@@ -12,7 +12,8 @@ lamina label-feedback   record true labels of logged predictions; live performan
 lamina serve     serve a saved model over HTTP (KServe v2, /predict, /metrics)
 lamina export    export a saved network to ONNX
 lamina registry  versioned models: add, list, promote, rollback, verify, history, gc
-lamina retrain   retrain on new labelled data when drift or a KPI drop calls for it; lamina approve promotes
+lamina retrain   retrain on new labelled data when drift or a KPI drop calls for it
+lamina approve   promote the version that `lamina retrain` proposed to production
 lamina info      versions, device and configuration
 """
 
@@ -24,6 +25,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from lamina.cli.deployed import add_deployed_commands, is_project, load_project
 
 __all__ = ["main"]
 
@@ -64,17 +67,6 @@ def _print_verdict(project: Any, results: dict[str, Any]) -> None:
                 print(f"  {name:<9} {file.resolve()}")
 
 
-def _project(args: argparse.Namespace) -> Any:
-    import lamina
-
-    return lamina.Project.load(args.project)
-
-
-def _is_project(path: str) -> bool:
-    candidate = Path(path)
-    return candidate.suffix in (".yaml", ".yml") or (candidate / "lamina.yaml").is_file()
-
-
 def _init(args: argparse.Namespace) -> int:
     import lamina
 
@@ -105,7 +97,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    project = _project(args)
+    project = load_project(args.project)
     results = project.run(force=args.force, verbose=1)
     _print_verdict(project, results)
     return 0
@@ -115,14 +107,14 @@ def _stage(args: argparse.Namespace) -> int:
     """One stage of a project; plan and advise also take a data file with --target."""
     import lamina
 
-    if args.command in ("plan", "advise") and not _is_project(args.project):
+    if args.command in ("plan", "advise") and not is_project(args.project):
         data = lamina.data.load(args.project, target=args.target)
         if args.command == "plan":
             print(lamina.plan(data))
         else:
             print(lamina.advise(data, metric=args.metric, time_budget=args.budget, seed=args.seed))
         return 0
-    project = _project(args)
+    project = load_project(args.project)
     results = project.run([args.command], force=[args.command] if args.force else False, verbose=1)
     if args.command in ("evaluate", "report"):
         _print_verdict(project, results)
@@ -130,10 +122,11 @@ def _stage(args: argparse.Namespace) -> int:
 
 
 def _load_data(source: str, target: str | None) -> tuple[Any, Any, Any, Any, str]:
-    """(x_train, y_train, x_test, y_test, description): ``lamina.data.load``, split by ``lamina.prepare.split``.
+    """(x_train, y_train, x_test, y_test, description) from ``lamina.data.load``.
 
     A source with its own test split (bundled sets, .npz files with x_test) keeps it; any other is
-    split 80/20, stratified for class labels, with the prepare stage's leakage checks.
+    split 80/20 by ``lamina.prepare.split``, stratified for class labels, with the prepare stage's
+    leakage checks.
     """
     from lamina.core.errors import ConfigError, message
     from lamina.data import load
@@ -245,9 +238,8 @@ def _train(args: argparse.Namespace) -> int:
         x_train, x_test = x_train / scale, x_test / scale
         print(f"      inputs divided by {scale:g} (the training maximum)")
     side = int(round(x_train.shape[1] ** 0.5)) if x_train.ndim == 2 else 0
-    if (
-        args.model == "cnn" and side * side == x_train.shape[1]
-    ):  # flat square images, e.g. 8x8 digits
+    # flat square images, e.g. 8x8 digits
+    if args.model == "cnn" and side * side == x_train.shape[1]:
         x_train, x_test = x_train.reshape(-1, side, side), x_test.reshape(-1, side, side)
     if args.model == "cnn" and x_train.ndim == 3:
         x_train, x_test = x_train[:, None], x_test[:, None]  # add the channel axis
@@ -290,142 +282,6 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _monitor(args: argparse.Namespace) -> int:
-    """Drift of DATA against the model's reference profile: monitor.html, monitor.json, metrics.prom; 1 on drift."""
-    import shlex
-
-    import lamina.nn.tensors
-    from lamina.maintain import monitor
-
-    data, predictions, folder = lamina.data.load(args.data), None, Path(args.model)
-    if (folder / "prep.json").is_file():
-        from lamina.project.fitted import FittedModel
-
-        try:
-            predictions = FittedModel.load(folder).predict(data.x)
-        except (
-            Exception
-        ) as error:  # the inputs are still compared when the model cannot predict on them
-            print(
-                f"warning: no predictions, so no prediction drift ({type(error).__name__}: {error})",
-                file=sys.stderr,
-            )
-    report = monitor.drift(folder, data, predictions=predictions)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    report.to_html(out / "monitor.html")
-    report.to_json(out / "monitor.json")
-    (out / "metrics.prom").write_text(report.to_prometheus(), encoding="utf-8")
-    print(
-        f"{'Drift' if report.alarm else 'No drift'}: {report.drifted['count']} of {report.drifted['of']} features "
-        f"drifted {report.drifted['names'][:10]}; data set drift: {report.dataset_drift}."
-    )
-    for row in report.rows:
-        if row["drifted"] and row["role"] != "feature":
-            print(f"  {row['feature']} drifted ({row['test']} {row['statistic']:.4g})")
-    for finding in report.findings:
-        print(f"  finding: {finding}")
-    print(f"Dashboard: {(out / 'monitor.html').resolve()}")
-    command = shlex.split(args.alert_command) if args.alert_command else None
-    monitor.alert(report, command=command, webhook=args.webhook)
-    from lamina.maintain.feedback import (
-        for_monitor,
-    )  # labels beside the log: performance.json, its section and gauges
-
-    performance = for_monitor(folder, args.log)
-    if performance is not None:
-        performance.write_into(out)
-        print(performance.summary())
-    return int(report.alarm or (performance is not None and performance.degraded))
-
-
-def _label_feedback(args: argparse.Namespace) -> int:
-    """Record labels for logged predictions, then print the live performance against the training reference."""
-    import warnings
-
-    from lamina.maintain import feedback
-
-    log, reference = Path(args.target), None
-    if _is_project(
-        args.target
-    ):  # the project's served log, its evaluate verdict, KPI and threshold
-        reference = _project(argparse.Namespace(project=args.target))
-        log = reference.run_path / "serve" / "predictions.jsonl"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        path = feedback.record(
-            args.labels, log, id_column=args.id_column, label_column=args.label_column
-        )
-    for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
-    print(f"Labels: {path.resolve()}")
-    print(feedback.performance(log, reference=reference).summary())
-    return 0
-
-
-def _serve(args: argparse.Namespace) -> int:
-    import os
-
-    from lamina.deploy.serve import serve
-
-    token = os.environ.get(args.admin_token_env) if args.admin_token_env else None
-    model_dir, log, redact, hashed = args.model_dir, args.log, list(args.redact), list(args.hash)
-    registry, name, allow_missing = args.registry, args.name, list(args.allow_missing)
-    if (
-        registry is None and not Path(model_dir).exists() and "@" in model_dir
-    ):  # NAME@ALIAS: the default registry
-        from lamina.deploy.store import default_root
-
-        registry = str(default_root())
-    if _is_project(
-        model_dir
-    ):  # a project: its model under its name, its log, privacy and serving of lamina.yaml
-        project = _project(argparse.Namespace(project=model_dir))
-        model_dir, name = str(project.run_path / "train" / "model"), name or project.name
-        if (
-            project.maintenance and registry is None
-        ):  # maintained: serve (and follow) the production alias
-            from lamina.maintain.retrain import champion
-            from lamina.maintain.retrain import registry as registry_of
-
-            registry, model_dir = (
-                str(registry_of(project)[0].root),
-                f"{champion(project).name}@production",
-            )
-        log = log or str(project.run_path / "serve" / "predictions.jsonl")
-        Path(log).parent.mkdir(parents=True, exist_ok=True)
-        redact += project.privacy.get("redact", [])
-        hashed += project.privacy.get("hash", [])
-        allow_missing += getattr(project, "serving", {}).get("allow_missing", [])
-    print(
-        f"Serving {model_dir} on http://{args.host}:{args.port} (docs at /docs)"
-        + (f"; logging to {log}" if log else "")
-    )
-    serve(
-        model_dir,
-        host=args.host,
-        port=args.port,
-        name=name,
-        max_batch_size=args.max_batch_size,
-        queue_size=args.queue_size,
-        admin_token=token,
-        log_path=log,
-        redact=redact,
-        hash_fields=hashed,
-        registry=registry,
-        max_body_bytes=round(args.max_body_mb * 1_000_000),
-        allow_missing=allow_missing,
-    )
-    return 0
-
-
-def _export(args: argparse.Namespace) -> int:
-    from lamina.io.export import to_onnx  # argparse refuses a --format not in lamina.export.FORMATS
-
-    print(f"Wrote {to_onnx(args.model_dir, args.out, opset=args.opset).resolve()}")
-    return 0
-
-
 def _info(args: argparse.Namespace) -> int:
     import platform
 
@@ -451,7 +307,8 @@ def _info(args: argparse.Namespace) -> int:
 
 
 class _HelpFormatter(argparse.HelpFormatter):
-    """Help that ends each option with its default, unless it has none (None, False, []) or says it already."""
+    """Help that ends each option with its default, unless it has none (None, False, [])
+    or says it already."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text, default = action.help or "", action.default
@@ -465,7 +322,9 @@ class _HelpFormatter(argparse.HelpFormatter):
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose help (and every subcommand's) shows defaults; subparsers share the class."""
+    """An argument parser whose help (and every subcommand's) shows defaults.
+
+    Subparsers share the class."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _HelpFormatter)
@@ -604,125 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="0 quiet, 1 progress bar (on a terminal), 2 one line per epoch",
     )
     train.set_defaults(func=_train)
-    watch = sub.add_parser(
-        "monitor",
-        help="compare logged inputs with a model's training reference (drift)",
-        description="Per-feature, prediction and data-quality drift of DATA against the "
-        "reference profile saved with the model; writes monitor.html, monitor.json and "
-        "metrics.prom into --out; exits 1 when anything drifted.",
-    )
-    watch.add_argument("model", help="the saved model folder (holds reference_profile.json)")
-    watch.add_argument(
-        "data", help="the logged inputs: a file, folder or data set name (lamina.data.load)"
-    )
-    watch.add_argument(
-        "--out", default="lamina-runs/monitor", help="folder for the dashboard, JSON and metrics"
-    )
-    watch.add_argument(
-        "--alert-command", help="run on drift with the JSON on stdin (split like a shell, no shell)"
-    )
-    watch.add_argument("--webhook", help="POST the JSON to this http(s) URL on drift")
-    watch.add_argument(
-        "--log",
-        help="the prediction log whose labels (labels.jsonl beside it) give the live "
-        "performance (default: a project's runs/serve/predictions.jsonl); exits 1 when it degraded",
-    )
-    watch.set_defaults(func=_monitor)
-    feedback = sub.add_parser(
-        "label-feedback",
-        help="record true labels of logged predictions; live performance",
-        description="Append labels (by request id) to labels.jsonl beside the prediction "
-        "log, then print the live performance against the training-time test metric.",
-    )
-    feedback.add_argument(
-        "target",
-        help="a project (lamina.yaml or its folder: its served log and evaluate "
-        "verdict) or a prediction log file",
-    )
-    feedback.add_argument(
-        "--labels", required=True, help="a CSV or JSON-lines file of request ids and labels"
-    )
-    feedback.add_argument(
-        "--id-column", default="request_id", help="the column holding the request ids"
-    )
-    feedback.add_argument(
-        "--label-column", default="label", help="the column holding the true labels"
-    )
-    feedback.set_defaults(func=_label_feedback)
-    served = sub.add_parser(
-        "serve",
-        help="serve a saved model over HTTP (KServe v2, /predict, /metrics)",
-        description="Serve a project's model folder or a lamina model directory with FastAPI "
-        "under uvicorn: dynamic batching, a bounded queue, input validation, hot swap.",
-    )
-    served.add_argument(
-        "model_dir",
-        help="a project (lamina.yaml or its folder: serves runs/train/model), a folder "
-        "with prep.json (project model) or lamina.json (lamina model)",
-    )
-    served.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 opens it to the network"
-    )
-    served.add_argument("--port", type=int, default=8000, help="port to listen on")
-    served.add_argument(
-        "--name", help="the model's name in URLs (default: the project's name, else the folder's)"
-    )
-    served.add_argument(
-        "--max-batch-size", type=int, default=32, help="most requests predicted together"
-    )
-    served.add_argument(
-        "--queue-size", type=int, default=64, help="most waiting requests; more get 429"
-    )
-    served.add_argument(
-        "--max-body-mb", type=float, default=10.0, help="largest request body in MB; larger get 413"
-    )
-    served.add_argument(
-        "--allow-missing",
-        action="append",
-        default=[],
-        metavar="COLUMN",
-        help="a table column requests may omit or send as null (repeatable; also "
-        "serving.allow_missing in lamina.yaml); other missing columns get 422",
-    )
-    served.add_argument(
-        "--admin-token-env", help="environment variable holding the management token"
-    )
-    served.add_argument(
-        "--registry", help="serve MODEL_DIR as a registry reference (NAME@ALIAS follows the alias)"
-    )
-    served.add_argument(
-        "--log", metavar="PATH", help="append every answered prediction to this JSON-lines log"
-    )
-    served.add_argument(
-        "--redact",
-        action="append",
-        default=[],
-        metavar="FIELD",
-        help="log this input field as <redacted> (repeatable; also privacy.redact in lamina.yaml)",
-    )
-    served.add_argument(
-        "--hash",
-        action="append",
-        default=[],
-        metavar="FIELD",
-        help="log a salted hash of this field (repeatable; also privacy.hash in lamina.yaml)",
-    )
-    served.set_defaults(func=_serve)
-    export = sub.add_parser(
-        "export",
-        help="export a saved network to ONNX",
-        description="Write a lamina model directory or a project model folder as one ONNX "
-        "file with a dynamic batch axis, checked with onnx.checker.",
-    )
-    export.add_argument(
-        "model_dir", help="a folder with lamina.json (lamina model) or prep.json + model/"
-    )
-    export.add_argument("--format", default="onnx", choices=("onnx",), help="the export format")
-    export.add_argument("--out", default="model.onnx", help="the file to write")
-    export.add_argument(
-        "--opset", type=int, help="the ONNX opset version (default: the exporter's)"
-    )
-    export.set_defaults(func=_export)
+    add_deployed_commands(sub)
     from lamina.cli.commands import add_commands
 
     add_commands(sub)
