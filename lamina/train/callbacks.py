@@ -329,9 +329,9 @@ class ReduceLROnPlateau(Callback):
 
     def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.model.optimizer,
-            mode=self.mode,
-            factor=self.factor,  # type: ignore[arg-type]
+            self.model.optimizer,  # type: ignore[arg-type]
+            mode=self.mode,  # type: ignore[arg-type]
+            factor=self.factor,
             patience=self.patience,
             threshold=self.min_delta,
             threshold_mode="abs",
@@ -552,8 +552,8 @@ class ProgressBar(Callback):
             unit="step",
             file=self.stream or sys.stderr,
             leave=True,
-            ncols=shutil.get_terminal_size((100, 20)).columns or 100,
-        )  # a 0-wide pty falls back
+            ncols=shutil.get_terminal_size((100, 20)).columns or 100,  # a 0-wide pty falls back
+        )
         self.last = 0.0
 
     def on_train_batch_end(self, batch: int, logs: Mapping[str, float] | None = None) -> None:

@@ -16,16 +16,24 @@ long epochs. Classification metrics take logits, as lamina models output them: `
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 
 from lamina.core.catalog import registries
-from lamina.core.errors import ConfigError, ShapeError, message
+from lamina.core.errors import ConfigError, message
+from lamina.train.metric_base import (
+    Metric,
+    Weight,
+    broadcast_weights,
+    class_scores,
+    regression_targets,
+    safe_divide,
+    shape_error,
+)
 
 __all__ = [
     "AUC",
@@ -42,150 +50,9 @@ __all__ = [
     "TopKAccuracy",
 ]
 
-Weight: TypeAlias = "torch.Tensor | float | None"  # per-sample weights, or one number for the batch
-
-
-class Metric:
-    """Base class: ``update`` once per batch (no host sync), ``compute`` once per epoch.
-
-    Subclasses set ``name`` (the key in training logs, e.g. ``"accuracy"``) and implement
-    ``update``; ``_state`` holds the accumulator tensors (empty after ``reset``). The default
-    ``result`` is ``_state[0] / _state[1]``, a weighted total over a weighted count.
-    """
-
-    name: str = "metric"
-    _state: list[torch.Tensor]
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        """Drop the accumulated state."""
-        self._state = []
-
-    def update(
-        self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None
-    ) -> None:
-        """Accumulate one batch on its device, without syncing the host."""
-        raise NotImplementedError
-
-    def result(self) -> torch.Tensor:
-        """The metric so far as a 0-d tensor on the device (no host sync); 0 before any update."""
-        return _divide(self._state[0], self._state[1]) if self._state else torch.zeros(())
-
-    def compute(self) -> float:
-        """The metric so far as a Python float (the one host sync)."""
-        return float(self.result())
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything accumulated so far, as tensors and plain values (checkpoints store it)."""
-        return {"state": list(self._state)}
-
-    def load_state_dict(
-        self, state: Mapping[str, Any], device: torch.device | str | None = None
-    ) -> None:
-        """Restore :meth:`state_dict`'s result, moving its tensors to ``device``."""
-        self._state = [t.to(device) for t in state["state"]]
-
-    def __repr__(self) -> str:
-        params = inspect.signature(type(self).__init__).parameters.values()
-        args = [
-            f"{p.name}={getattr(self, p.name)!r}"
-            for p in params
-            if p.default is not p.empty and getattr(self, p.name, p.default) != p.default
-        ]
-        return f"lamina.metrics.{type(self).__name__}({', '.join(args)})"
-
-    def _zeros(self, device: torch.device, *shapes: tuple[int, ...]) -> list[torch.Tensor]:
-        """The state, created on first use as one zero tensor per shape; checked on later batches."""
-        if not self._state:
-            dtype = torch.float32 if device.type == "mps" else torch.float64
-            self._state = [torch.zeros(shape, dtype=dtype, device=device) for shape in shapes]
-        elif self._state[0].shape != shapes[0]:
-            raise ShapeError(
-                message(
-                    f"{type(self).__name__} got a batch with a different number of outputs.",
-                    f"outputs {tuple(shapes[0])}",
-                    f"outputs {tuple(self._state[0].shape)} as in earlier batches",
-                    "Call reset() before evaluating a different model.",
-                )
-            )
-        return self._state
-
-
-def _divide(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
-    """numerator / denominator, and 0 where the denominator is 0 (sklearn's zero_division=0)."""
-    zero = denominator == 0
-    return torch.where(
-        zero, torch.zeros_like(numerator), numerator / torch.where(zero, 1.0, denominator)
-    )
-
-
-def shape_error(
-    metric: Metric, y_pred: torch.Tensor, y_true: torch.Tensor, expected: str
-) -> ShapeError:
-    """The ``ShapeError`` to raise when ``metric`` gets mismatched ``y_pred``/``y_true``: both shapes, ``expected``."""
-    return ShapeError(
-        message(
-            f"{type(metric).__name__} got y_pred and y_true whose shapes do not match.",
-            f"y_pred.shape={tuple(y_pred.shape)}, y_true.shape={tuple(y_true.shape)}",
-            expected,
-            "Check the model's output size and the targets, e.g. with model(x).shape and y.shape.",
-        )
-    )
-
-
-def broadcast_weights(sample_weight: Weight, shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
-    """``sample_weight`` (None: ones, a number, ``(N,)`` or ``shape``) expanded to ``shape`` in ``like``'s dtype/device.
-
-    Per-sample weights (N,) spread over trailing axes (time steps, outputs); any other shape raises ``ShapeError``.
-    """
-    if sample_weight is None or isinstance(sample_weight, (int, float)):
-        # A number becomes a fill value, not a host-to-device copy.
-        value = 1.0 if sample_weight is None else float(sample_weight)
-        return torch.full((), value, dtype=like.dtype, device=like.device).expand(shape)
-    weight = torch.as_tensor(sample_weight).detach().to(device=like.device, dtype=like.dtype)
-    received = tuple(weight.shape)
-    if weight.ndim < len(shape):  # (N,) -> (N, 1, ...)
-        weight = weight.reshape(weight.shape + (1,) * (len(shape) - weight.ndim))
-    if weight.ndim != len(shape) or any(w not in (1, s) for w, s in zip(weight.shape, shape)):
-        raise ShapeError(
-            message(
-                "sample_weight does not fit the batch.",
-                f"sample_weight.shape={received}",
-                f"one weight per sample {tuple(shape[:1])} or the target shape {tuple(shape)}",
-                "Pass one weight per sample.",
-            )
-        )
-    return weight.expand(shape)
-
-
-def _classes(
-    metric: Metric, y_pred: torch.Tensor, y_true: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scores (..., C) and integer labels (...); C == 1 is binary with labels 0/1."""
-    scores = y_pred.detach()
-    if scores.ndim == 1:  # (N,) binary logits -> (N, 1)
-        scores = scores.unsqueeze(-1)
-    if scores.ndim == 0 or (
-        y_true.shape not in (scores.shape, scores.shape[:-1], (*scores.shape[:-1], 1))
-    ):
-        raise shape_error(
-            metric,
-            y_pred,
-            y_true,
-            "y_true of shape y_pred.shape[:-1] (class indices) or y_pred.shape (one-hot)",
-        )
-    labels = y_true.detach()
-    if scores.shape[-1] > 1 and labels.shape == (*scores.shape[:-1], 1):
-        labels = labels[..., 0]  # (N, 1) class ids
-    if labels.shape == scores.shape:
-        labels = labels[..., 0] if scores.shape[-1] == 1 else labels.argmax(-1)
-    return scores, (labels > 0.5).long() if scores.shape[-1] == 1 else labels.long()
-
 
 class Mean(Metric):
-    """Running (weighted) mean of the values given to ``update``; the fit loop tracks the loss with it.
+    """Running (weighted) mean of the values given to ``update``; the fit loop's loss uses it.
 
     Args:
         name: the key in training logs, e.g. ``"loss"``.
@@ -241,13 +108,12 @@ class Accuracy(Metric):
     def update(
         self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None
     ) -> None:
-        scores, labels = _classes(self, y_pred, y_true)
+        scores, labels = class_scores(self, y_pred, y_true)
         binary = scores.shape[-1] == 1
         predicted = (scores[..., 0] > self.threshold).long() if binary else scores.argmax(-1)
         correct, count = self._zeros(y_pred.device, (), ())
-        if (
-            sample_weight is None
-        ):  # the common case: one comparison and one sum per batch, no weight tensor
+        # the common case: one comparison and one sum per batch, no weight tensor
+        if sample_weight is None:
             correct += (predicted == labels).sum()
             count += labels.numel()
             return
@@ -283,7 +149,7 @@ class TopKAccuracy(Metric):
     def update(
         self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None
     ) -> None:
-        scores, labels = _classes(self, y_pred, y_true)
+        scores, labels = class_scores(self, y_pred, y_true)
         if scores.shape[-1] == 1:
             raise shape_error(
                 self, y_pred, y_true, "y_pred with one score per class, (..., C) with C > 1"
@@ -318,7 +184,7 @@ class _ConfusionMetric(Metric):
     def update(
         self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None
     ) -> None:
-        scores, labels = _classes(self, y_pred, y_true)
+        scores, labels = class_scores(self, y_pred, y_true)
         self._binary = scores.shape[-1] == 1
         classes = 2 if self._binary else scores.shape[-1]
         if self.num_classes is not None and classes != self.num_classes:
@@ -352,11 +218,10 @@ class _ConfusionMetric(Metric):
             return self._score(true_positive.sum(), predicted.sum(), actual.sum())
         scores = self._score(true_positive, predicted, actual)
         if self.average == "weighted":
-            return _divide((scores * actual).sum(), actual.sum())
-        present = ((predicted + actual) > 0).to(
-            scores.dtype
-        )  # like sklearn: classes seen in the data
-        return _divide((scores * present).sum(), present.sum())
+            return safe_divide((scores * actual).sum(), actual.sum())
+        # like sklearn: classes seen in the data
+        present = ((predicted + actual) > 0).to(scores.dtype)
+        return safe_divide((scores * present).sum(), present.sum())
 
     def _score(
         self, true_positive: torch.Tensor, predicted: torch.Tensor, actual: torch.Tensor
@@ -365,7 +230,7 @@ class _ConfusionMetric(Metric):
         denominator = {"precision": predicted, "recall": actual, "f1": (predicted + actual) / 2}[
             self._kind
         ]
-        return _divide(true_positive, denominator)
+        return safe_divide(true_positive, denominator)
 
 
 _CONFUSION_ARGS = """Args:
@@ -428,9 +293,8 @@ def _roc_auc(scores: torch.Tensor, positive: torch.Tensor, weight: torch.Tensor)
     starts[1:] = scores[1:] != scores[:-1]
     group = starts.long().cumsum(0) - 1  # (M, K) index of each score's tie group
     group_weight = torch.zeros_like(weight).scatter_add_(0, group, weight)
-    midrank = (group_weight.cumsum(0) - group_weight / 2).gather(
-        0, group
-    )  # weight below + half the tie
+    # weight below + half the tie
+    midrank = (group_weight.cumsum(0) - group_weight / 2).gather(0, group)
     num_positive = positive.sum(0)
     num_negative = weight.sum(0) - num_positive
     u = (positive * midrank).sum(0) - num_positive**2 / 2
@@ -461,7 +325,7 @@ class AUC(Metric):
     def update(
         self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None
     ) -> None:
-        scores, labels = _classes(self, y_pred, y_true)
+        scores, labels = class_scores(self, y_pred, y_true)
         classes = scores.shape[-1]
         (outputs,) = self._zeros(y_pred.device, (classes,))  # only checks C against earlier batches
         if classes == 2:
@@ -474,7 +338,8 @@ class AUC(Metric):
         )
 
     def state_dict(self) -> dict[str, Any]:
-        # The kept scores, labels and weights, joined: a checkpoint mid-epoch must carry every batch.
+        # The kept scores, labels and weights, joined: a checkpoint mid-epoch must carry every
+        # batch.
         return {
             **super().state_dict(),
             "batches": [torch.cat(part) for part in zip(*self._batches)],
@@ -527,9 +392,8 @@ class Perplexity(Metric):
         total, count = self._zeros(y_pred.device, (), ())
         logits = y_pred.detach().reshape(-1, y_pred.shape[-1]).float()  # (N*T, C)
         labels = y_true.detach().reshape(-1).long()
-        nll = F.cross_entropy(
-            logits, labels, ignore_index=self.ignore_index, reduction="none"
-        )  # 0 where ignored
+        # 0 where ignored
+        nll = F.cross_entropy(logits, labels, ignore_index=self.ignore_index, reduction="none")
         weight = broadcast_weights(sample_weight, y_true.shape, total).reshape(-1) * (
             labels != self.ignore_index
         )
@@ -540,13 +404,6 @@ class Perplexity(Metric):
         return super().result().exp() if self._state else torch.zeros(())
 
 
-def _targets(metric: Metric, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
-    """``y_true`` reshaped to ``y_pred``'s shape; the shapes must agree up to axes of size 1."""
-    if [d for d in y_true.shape if d != 1] != [d for d in y_pred.shape if d != 1]:
-        raise shape_error(metric, y_pred, y_true, "y_true of y_pred's shape, up to axes of size 1")
-    return y_true.detach().reshape(y_pred.shape)
-
-
 class _MeanError(Metric):
     """Weighted mean of ``|y_pred - y_true| ** _power`` over all samples and outputs."""
 
@@ -555,7 +412,7 @@ class _MeanError(Metric):
     def update(
         self, y_pred: torch.Tensor, y_true: torch.Tensor, sample_weight: Weight = None
     ) -> None:
-        target = _targets(self, y_pred, y_true)
+        target = regression_targets(self, y_pred, y_true)
         total, count = self._zeros(y_pred.device, (), ())
         weight = broadcast_weights(sample_weight, y_pred.shape, total)
         error = (y_pred.detach().to(total.dtype) - target.to(total.dtype)).abs() ** self._power
@@ -580,7 +437,8 @@ class MeanAbsoluteError(_MeanError):
     """Mean absolute error over all samples and outputs; ``sample_weight``: (N,) or y_pred's shape.
 
     >>> metric = MeanAbsoluteError()
-    >>> metric.update(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 4.0]), sample_weight=torch.tensor([1.0, 3.0]))
+    >>> weight = torch.tensor([1.0, 3.0])
+    >>> metric.update(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 4.0]), sample_weight=weight)
     >>> metric.compute()
     1.5
     """
@@ -611,16 +469,16 @@ class R2Score(Metric):
         outputs = math.prod(y_pred.shape[1:])
         count, mean, squares, residual = self._zeros(y_pred.device, *[(outputs,)] * 4)
         weight = broadcast_weights(sample_weight, y_pred.shape, mean).reshape(-1, outputs)  # (N, D)
-        target = _targets(self, y_pred, y_true).to(mean.dtype).reshape(-1, outputs)
+        target = regression_targets(self, y_pred, y_true).to(mean.dtype).reshape(-1, outputs)
         prediction = y_pred.detach().to(mean.dtype).reshape(-1, outputs)
         batch_count = weight.sum(0)
-        batch_mean = _divide((weight * target).sum(0), batch_count)
+        batch_mean = safe_divide((weight * target).sum(0), batch_count)
         delta = batch_mean - mean
         total = count + batch_count
-        squares += (weight * (target - batch_mean) ** 2).sum(0) + _divide(
+        squares += (weight * (target - batch_mean) ** 2).sum(0) + safe_divide(
             delta**2 * count * batch_count, total
         )
-        mean += _divide(delta * batch_count, total)
+        mean += safe_divide(delta * batch_count, total)
         count += batch_count
         residual += (weight * (target - prediction) ** 2).sum(0)
 
