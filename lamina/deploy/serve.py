@@ -24,7 +24,6 @@ import hmac
 import time
 import uuid
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +31,7 @@ import numpy as np
 
 from lamina.core.errors import ConfigError, LaminaError, message
 from lamina.deploy.asgi import Envelope, Metrics, offline_docs, parse_json
+from lamina.deploy.batching import Batcher
 from lamina.deploy.predlog import PredictionLog
 from lamina.deploy.served import (
     MISSING_HINT,
@@ -57,81 +57,6 @@ STATUS = {
     503: "not ready",
     504: "no answer within timeout_s",
 }
-
-
-class Batcher:
-    """One asyncio worker: batches up to ``max_batch_size`` queued requests, predicts once in a
-    thread, answers each."""
-
-    # A request keeps the model it was checked against, so a hot swap never fails or splits one.
-
-    def __init__(
-        self, max_batch_size: int, max_wait_ms: float, queue_size: int, metrics: Metrics, log: Any
-    ) -> None:
-        # items: (model, input, rows, future, {"request_id", "endpoint", "received"}); log: a
-        # PredictionLog or None
-        self.queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(queue_size)
-        self.max_batch_size, self.max_wait, self.metrics, self.log = (
-            max_batch_size,
-            max_wait_ms / 1000,
-            metrics,
-            log,
-        )
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lamina-predict")
-
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            batch = [await self.queue.get()]
-            if self.queue.qsize() < self.max_batch_size - 1 and self.max_wait > 0:
-                await asyncio.sleep(self.max_wait)  # let more requests arrive
-            while len(batch) < self.max_batch_size and not self.queue.empty():
-                batch.append(self.queue.get_nowait())
-            self.metrics.queue_depth = self.queue.qsize()
-            batch = [item for item in batch if not item[3].done()]  # timed-out requests are gone
-            for served in {id(item[0]): item[0] for item in batch}.values():
-                await self._answer(loop, served, [item for item in batch if item[0] is served])
-
-    async def _answer(
-        self, loop: asyncio.AbstractEventLoop, served: Served, group: list[Any]
-    ) -> None:
-        rows = [item[2] for item in group]  # rows per request
-        self.metrics.batches, self.metrics.batch_items = (
-            self.metrics.batches + 1,
-            self.metrics.batch_items + sum(rows),
-        )
-        results: list[Any] = []
-        try:
-            outputs = await loop.run_in_executor(
-                self.executor, served.predict, served.concat([i[1] for i in group])
-            )
-            results += [
-                {k: v[end - n : end] for k, v in outputs.items()}
-                for end, n in zip(np.cumsum(rows), rows)
-            ]
-        except Exception:  # one bad request spoils the batch: answer each on its own
-            for item in group:
-                try:
-                    results.append(
-                        await loop.run_in_executor(self.executor, served.predict, item[1])
-                    )
-                except Exception as exc:
-                    results.append(InputError(f"The model could not predict on this input: {exc}"))
-        # group commit: the batch's records are on disk before any of its replies leaves
-        if self.log is not None:
-            records = [
-                {**item[4], "version": served.version, "inputs": item[1], "outputs": result}
-                for item, result in zip(group, results)
-                if not item[3].done() and not isinstance(result, InputError)
-            ]
-            try:
-                await loop.run_in_executor(self.executor, self.log.write, records)
-            except (
-                Exception
-            ) as exc:  # no reply without its record: the batch fails (500), the worker lives on
-                results = [r if isinstance(r, InputError) else exc for r in results]
-        for item, result in zip(group, results):
-            _ = item[3].done() or item[3].set_result(result)
 
 
 def create_app(
@@ -228,9 +153,8 @@ def create_app(
         "log": log,
     }
 
-    def canary(
-        served: Served,
-    ) -> Served:  # a swap keeps the published schema: the new model takes the same inputs
+    # a swap keeps the published schema: the new model takes the same inputs
+    def canary(served: Served) -> Served:
         inputs = [(t["name"], t["datatype"], t["shape"]) for t in served.metadata()["inputs"]]
         if served is not first and inputs != [
             (t["name"], t["datatype"], t["shape"]) for t in first.metadata()["inputs"]
@@ -242,14 +166,12 @@ def create_app(
         served.predict(served.example())
         return served
 
-    def opened(
-        ref: str,
-    ) -> Served:  # blocking: the registry's hash check, loading and a canary prediction
+    # blocking: the registry's hash check, loading and a canary prediction
+    def opened(ref: str) -> Served:
         return canary(Served(store.checkout(ref).path, first.name))  # type: ignore[union-attr]
 
-    async def follow(
-        ref: str,
-    ) -> None:  # a server started on name@alias serves what the alias points at
+    # a server started on name@alias serves what the alias points at
+    async def follow(ref: str) -> None:
         loop, refused = asyncio.get_running_loop(), set()
         while True:
             await asyncio.sleep(poll_s)
@@ -323,10 +245,9 @@ def create_app(
             {"detail": [{"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}]}, 422
         )
 
+    # missing and null columns named
     @app.exception_handler(RequestValidationError)
-    async def invalid(
-        request: Request, exc: RequestValidationError
-    ) -> Any:  # missing and null columns named
+    async def invalid(request: Request, exc: RequestValidationError) -> Any:
         errors, seen = [], set()
         for error in exc.errors():
             loc = tuple(error["loc"])
@@ -511,9 +432,8 @@ def create_app(
             raise InputError(
                 f"The model could not be loaded; the old one keeps serving: {exc}", ("body", "path")
             ) from None
-        state["served"] = (
-            served  # queued requests finish on the model they were checked against (no await here)
-        )
+        # queued requests finish on the model they were checked against (no await here)
+        state["served"] = served
         return {"name": served.name, "version": served.version}
 
     class PromoteRequest(BaseModel):

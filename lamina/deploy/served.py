@@ -97,9 +97,8 @@ class Served:
         self.classes: list[Any] | None = None if classes is None else np.asarray(classes).tolist()
         self._probe: dict[str, np.ndarray] | None = None
 
-    def _table_columns(
-        self,
-    ) -> dict[str, str]:  # from the reference, a tabular network or sklearn's feature names
+    def _table_columns(self) -> dict[str, str]:
+        """Column name -> kind, from the reference, a tabular network or sklearn's feature names."""
         reference = (self.fitted.reference or {}).get("columns") or {}
         tabular = getattr(getattr(self.model, "tabular", None), "columns_", None) or []
         return (

@@ -193,7 +193,8 @@ class PerformanceReport:
     def to_json(self, path: str | Path | None = None) -> str:
         """:meth:`to_dict` as JSON, also written to ``path``."""
         text = json.dumps(self.to_dict(), allow_nan=False)
-        _ = path is None or Path(path).write_text(text, encoding="utf-8")
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
         return text
 
     def to_prometheus(self) -> str:

@@ -117,14 +117,16 @@ class DriftReport:
     def to_json(self, path: str | Path | None = None) -> str:
         """:meth:`to_dict` as JSON, also written to ``path``."""
         text = json.dumps(self.to_dict(), allow_nan=False)
-        _ = path is None or Path(path).write_text(text, encoding="utf-8")
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
         return text
 
     def to_html(self, path: str | Path | None = None) -> str:
         """A self-contained dashboard (inline CSS, embedded PNG plots, no links), also written to
         ``path``."""
         page = _html(self)
-        _ = path is None or Path(path).write_text(page, encoding="utf-8")
+        if path is not None:
+            Path(path).write_text(page, encoding="utf-8")
         return page
 
     def to_prometheus(self) -> str:
