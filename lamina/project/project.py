@@ -17,19 +17,27 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import hashlib
 import json
 import os
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from lamina.core.errors import ConfigError, message
 from lamina.data.splits import take_rows
 from lamina.project import kpi as _kpi
+from lamina.project.runner import (
+    FILE_NAME,
+    STAGES,
+    Stage,
+    StageContext,
+    class_names,
+    is_missing,
+    register_stage,
+    run_stage,
+    split_dataset,
+    with_dependencies,
+)
 
 __all__ = [
     "KPIS",
@@ -46,7 +54,6 @@ __all__ = [
 
 # KPI name -> higher is better (regression errors are lower-is-better), from lamina.kpi.KPIS.
 KPIS = {name: entry.higher for name, entry in _kpi.KPIS.items()}
-FILE_NAME = "lamina.yaml"
 _FIELDS = (
     "name",
     "goal",
@@ -66,29 +73,34 @@ _FIELDS = (
     "maintenance",
 )
 _TEMPLATE = """\
-# lamina project file: `lamina run` executes plan -> data -> eda -> prepare -> advise -> train -> evaluate -> report.
+# lamina project file: `lamina run` executes
+# plan -> data -> eda -> prepare -> advise -> train -> evaluate -> report.
 name: {name}
 goal: {goal}
 kpi: {kpi}                # the business metric: {kpis}
 threshold: {threshold}          # success when the KPI reaches this on the test split
 positive_class: {positive}{positive_note}
 data:
-  source: {source}        # a bundled data set, a file or folder (relative to this file), or an SQL URL;
-                          # ${{VARIABLE}} is read from the environment (keep passwords out of this file)
+  source: {source}        # a bundled data set, a file or folder (relative to this file),
+                          # or an SQL URL; ${{VARIABLE}} is read from the environment
+                          # (keep passwords out of this file)
   target: {target}
-  # options: {{table: sales}}   # passed to lamina.data.load (sql table/query, sample, delimiter, ...)
+  # options: {{table: sales}}   # lamina.data.load options (sql table/query, sample, ...)
 task: {task}              # classification | regression | null (inferred from the target)
-model: auto               # auto (the advisor's pick) | classical | deep | a candidate name from the advisor
+model: auto               # auto (the advisor's pick) | classical | deep | an advisor candidate
 constraints:
   max_latency_ms: {latency}     # prediction latency per row
   train_seconds: {train_seconds}      # training time budget
 seed: 0
 run_dir: runs
-# prepare: {{split: group, group_column: customer_id}}   # random | stratified | group | time (time_column)
+# prepare: {{split: group, group_column: customer_id}}
+#   split: random | stratified | group | time (with time_column)
 # report: {{slices: [sex, race]}}   # quality per group of these columns, large gaps flagged
 # privacy: {{redact: [name], hash: [email]}}   # how lamina serve logs these input fields
-# serving: {{allow_missing: [colour]}}   # lamina serve: columns a request may omit or send as null (imputed)
-# maintenance: {{margin: 0.01, auto_promote: false}}   # lamina retrain: trigger, holdout, promotion policy
+# serving: {{allow_missing: [colour]}}
+#   lamina serve: columns a request may omit or send as null (imputed)
+# maintenance: {{margin: 0.01, auto_promote: false}}
+#   lamina retrain: trigger, holdout, promotion policy
 """
 
 
@@ -101,22 +113,26 @@ class Project:
         goal: the business goal in plain words.
         kpi: the metric that decides success (a key of ``KPIS``).
         threshold: the KPI value that counts as success.
-        positive_class: for a binary target, the class ``f1``, ``precision`` and ``recall`` are of (None: the
-            minority class); a multiclass target uses macro averages (``lamina.kpi``).
+        positive_class: for a binary target, the class ``f1``, ``precision`` and ``recall`` are of
+            (None: the minority class); a multiclass target uses macro averages (``lamina.kpi``).
         data: ``{"source": ..., "target": ..., "options": {...}}``.
         task: ``"classification"``, ``"regression"`` or None (inferred).
         model: ``"auto"``, ``"classical"``, ``"deep"`` or an advisor candidate name.
         constraints: ``{"max_latency_ms": ..., "train_seconds": ...}``.
         seed: random seed of every stage.
         run_dir: the folder (relative to ``root``) the stages write into.
-        prepare: split options: ``{"split": "random" | "stratified" | "group" | "time", "group_column": ...,
-            "time_column": ..., "test_fraction": 0.2}`` (ignored when the data set has its own test split).
-        report: report options: ``{"slices": [column, ...]}`` measures quality per value of those columns.
-        privacy: ``{"redact": [field, ...], "hash": [field, ...]}``: input fields ``lamina serve`` writes to
-            its prediction log as ``<redacted>`` or as a salted hash.
-        serving: ``{"allow_missing": [column, ...]}``: table columns a ``lamina serve`` request may leave
-            out or send as null (the saved preprocessing imputes them); others are refused with 422.
-        maintenance: the retraining policy of ``lamina retrain`` (``lamina.maintain.POLICY`` lists the keys).
+        prepare: split options: ``{"split": "random" | "stratified" | "group" | "time",
+            "group_column": ..., "time_column": ..., "test_fraction": 0.2}`` (ignored when the data
+            set has its own test split).
+        report: report options: ``{"slices": [column, ...]}`` measures quality per value of those
+            columns.
+        privacy: ``{"redact": [field, ...], "hash": [field, ...]}``: input fields ``lamina serve``
+            writes to its prediction log as ``<redacted>`` or as a salted hash.
+        serving: ``{"allow_missing": [column, ...]}``: table columns a ``lamina serve`` request may
+            leave out or send as null (the saved preprocessing imputes them); others are refused
+            with 422.
+        maintenance: the retraining policy of ``lamina retrain`` (``lamina.maintain.POLICY`` lists
+            the keys).
         root: the folder of the project file; relative paths resolve against it.
     """
 
@@ -160,9 +176,8 @@ class Project:
                 )
             )
         if self.positive_class is not None:
-            self.positive_class = str(
-                self.positive_class
-            )  # `positive_class: 1` in YAML is the class "1"
+            # `positive_class: 1` in YAML is the class "1".
+            self.positive_class = str(self.positive_class)
         if self.task not in (None, "classification", "regression"):
             raise ConfigError(
                 message(
@@ -270,200 +285,13 @@ class Project:
             raise ConfigError(
                 message("Unknown stage.", unknown, f"one of {list(STAGES)}", "Check the name.")
             )
-        wanted = _with_dependencies(stages or list(STAGES))
+        wanted = with_dependencies(stages or list(STAGES))
         context = StageContext(self, verbose=verbose)
         for name in STAGES:
             if name in wanted:
                 redo = force is True or (isinstance(force, list) and name in force)
-                context.results[name] = _run_stage(STAGES[name], context, redo)
+                context.results[name] = run_stage(STAGES[name], context, redo)
         return context.results
-
-
-@dataclasses.dataclass(frozen=True)
-class Stage:
-    """One step of a project run.
-
-    Attributes:
-        name: the stage (and CLI subcommand) name.
-        needs: stages whose results this one reads; their output hashes are part of its input hash.
-        settings: project settings this stage reads (a change redoes it).
-        run: ``run(context) -> dict``: does the work, writes files into ``context.folder(name)`` and
-            returns a JSON-able result.
-        uses_data: True when the data's content hash is one of its inputs.
-        version: bump when the stage's logic changes, so old results are redone.
-    """
-
-    name: str
-    needs: tuple[str, ...]
-    settings: tuple[str, ...]
-    run: Callable[[StageContext], dict[str, Any]]
-    uses_data: bool = False
-    version: int = 1
-
-
-class StageContext:
-    """What stages share during one run: the project, loaded data and earlier results."""
-
-    def __init__(self, project: Project, verbose: int = 1) -> None:
-        self.project = project
-        self.verbose = verbose
-        self.results: dict[str, dict[str, Any]] = {}
-        self._dataset: Any = None
-
-    def folder(self, stage: str) -> Path:
-        """``<run_dir>/<stage>``, created."""
-        path = self.project.run_path / stage
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def dataset(self) -> Any:
-        """The project's data (``lamina.data.load`` on ``data.source``), loaded once per run."""
-        if self._dataset is None:
-            from lamina.data.sources import load
-
-            spec = self.project.data
-            source = os.path.expandvars(
-                str(spec["source"])
-            )  # ${PGPASSWORD}: secrets stay out of the file
-            candidate = self.project.root / source
-            if "://" not in source and candidate.exists():
-                source = str(candidate)
-            self._dataset = load(source, target=spec.get("target"), **(spec.get("options") or {}))
-        return self._dataset
-
-    def positive_class(self) -> str | None:
-        """The class binary KPIs are of: ``positive_class:`` of lamina.yaml, else the minority class (by name).
-
-        Returns None when the target is not binary (multiclass KPIs are macro averages).
-        """
-        dataset, chosen = self.dataset(), self.project.positive_class
-        if dataset.y is None or (self.project.task or dataset.task) != "classification":
-            return None
-        names = class_names(dataset, dataset.y)
-        present = sorted({str(v) for v in names[~_missing(names)]})
-        if len(present) == 2 and chosen is None:
-            return str(_kpi.minority_class(names))
-        if chosen is not None and (len(present) != 2 or chosen not in present):
-            close = difflib.get_close_matches(chosen, present, n=1)
-            raise ConfigError(
-                message(
-                    f"positive_class in {self.project.root / FILE_NAME} is not a class of the "
-                    "binary target.",
-                    repr(chosen),
-                    f"one of {present}"
-                    if len(present) == 2
-                    else f"a binary target (this one has {len(present)} classes)",
-                    f"Did you mean {close[0]!r}?"
-                    if close and len(present) == 2
-                    else "Fix or remove positive_class:.",
-                )
-            )
-        return chosen
-
-    def result(self, stage: str) -> dict[str, Any]:
-        """An earlier stage's result, from this run or from its ``stage.json``."""
-        if stage not in self.results:
-            record = self.project.run_path / stage / "stage.json"
-            self.results[stage] = json.loads(record.read_text())["result"]
-        return self.results[stage]
-
-    def say(self, text: str) -> None:
-        if self.verbose:
-            print(text, flush=True)
-
-
-STAGES: dict[str, Stage] = {}
-
-
-def _missing(values: Any) -> Any:
-    import pandas as pd
-
-    return pd.isna(pd.Series(values, dtype=object)).to_numpy()
-
-
-def class_names(dataset: Any, values: Any) -> Any:
-    """``values`` (labels as stored) as class names: bundled sets store ids 0..K-1 and their names in ``classes``.
-
-    Args:
-        dataset: a ``lamina.data.load`` Dataset.
-        values: labels ``(N,)``.
-
-    Returns:
-        An object array ``(N,)``: the names where the data set has them, else the values unchanged.
-    """
-    import numpy as np
-
-    out, names, y = np.asarray(values, dtype=object), dataset.classes, dataset.y
-    if not names or y is None or np.asarray(y).dtype.kind not in "iu":
-        return out
-
-    def name(value: Any) -> Any:
-        index = int(value) if str(value).lstrip("-").isdigit() else -1
-        return names[index] if 0 <= index < len(names) else value
-
-    return np.array([name(v) for v in out], dtype=object)
-
-
-def register_stage(stage: Stage) -> Stage:
-    """Add or replace a stage (replacing keeps its place in the run order)."""
-    STAGES[stage.name] = stage
-    return stage
-
-
-def _with_dependencies(names: list[str]) -> set[str]:
-    wanted, queue = set(), list(names)
-    while queue:
-        name = queue.pop()
-        if name not in wanted:
-            wanted.add(name)
-            queue.extend(STAGES[name].needs)
-    return wanted
-
-
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _run_stage(stage: Stage, context: StageContext, force: bool) -> dict[str, Any]:
-    """Run one stage unless its input hash matches the recorded one."""
-    project = context.project
-    inputs = {
-        "stage": stage.name,
-        "version": stage.version,
-        "settings": {key: getattr(project, key) for key in stage.settings},
-        "needs": {name: _digest(context.result(name)) for name in stage.needs},
-    }
-    if stage.uses_data:
-        inputs["data"] = context.dataset().fingerprint()
-    input_hash = _digest(inputs)
-    record = project.run_path / stage.name / "stage.json"
-    if not force and record.is_file():
-        previous = json.loads(record.read_text())
-        if previous.get("input_hash") == input_hash:
-            context.say(f"[{stage.name}] unchanged, skipped")
-            return previous["result"]  # type: ignore[no-any-return]
-    context.say(f"[{stage.name}] running")
-    started = time.perf_counter()
-    result = stage.run(context)
-    seconds = time.perf_counter() - started
-    record.parent.mkdir(parents=True, exist_ok=True)
-    temporary = record.with_suffix(".tmp")
-    temporary.write_text(
-        json.dumps(
-            {
-                "stage": stage.name,
-                "input_hash": input_hash,
-                "seconds": round(seconds, 3),
-                "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "result": result,
-            },
-            indent=2,
-            default=str,
-        )
-    )
-    temporary.replace(record)  # atomic: a killed run never leaves a half-written record
-    context.say(f"[{stage.name}] done in {seconds:.1f} s")
-    return result
 
 
 def init(
@@ -483,10 +311,11 @@ def init(
 ) -> Path:
     """Write a commented ``lamina.yaml`` into ``folder`` and return its path.
 
-    Every value is checked before anything is written: the KPI, the threshold, that ``data`` exists (a file or
-    folder relative to ``folder``, or a bundled data set; SQL URLs are not opened) and holds ``target``. For a
-    binary target ``positive_class`` names the class ``f1``/``precision``/``recall`` are of; left out, the
-    minority class is written, with a comment saying so.
+    Every value is checked before anything is written: the KPI, the threshold, that ``data``
+    exists (a file or folder relative to ``folder``, or a bundled data set; SQL URLs are not opened)
+    and holds ``target``. For a binary target ``positive_class`` names the class
+    ``f1``/``precision``/``recall`` are of; left out, the minority class is written, with a comment
+    saying so.
 
     Raises:
         ConfigError: the file exists (pass ``overwrite=True`` to replace it) or a value is invalid.
@@ -580,10 +409,13 @@ def _read(folder: Path, data: str, target: str | None) -> Any:
 
 
 def _positive(found: Any, task: str | None, chosen: str | None) -> tuple[str | None, str]:
-    """``(positive class, YAML comment)`` for ``init``: the given class, else the minority one of a binary target."""
+    """``(positive class, YAML comment)`` for ``init``.
+
+    The class is the given one, else the minority class of a binary target.
+    """
     binary = found is not None and found.y is not None and (task or found.task) == "classification"
     names = class_names(found, found.y) if binary else None
-    present = sorted({str(v) for v in names[~_missing(names)]}) if names is not None else []
+    present = sorted({str(v) for v in names[~is_missing(names)]}) if names is not None else []
     if chosen is not None and (len(present) != 2 or str(chosen) not in present):
         if found is None:
             return str(chosen), "        # F1, precision and recall are of this class"
@@ -605,54 +437,11 @@ def _positive(found: Any, task: str | None, chosen: str | None) -> tuple[str | N
     if len(present) != 2:
         return (
             None,
-            "        # binary targets: the class F1, precision and recall are of (default: the minority)",
+            "        # binary targets: the class F1, precision and recall are of "
+            "(default: the minority)",
         )
     picked = str(_kpi.minority_class(names))
     return (
         picked,
         f"        # picked: the minority class of {present}; F1, precision and recall are of it",
     )
-
-
-def split_dataset(context: StageContext, prepared: bool = True) -> tuple[Any, Any]:
-    """``(train, test)`` Datasets from the prepare stage's split (train includes validation rows).
-
-    ``prepared=True`` applies the shared preprocessing pipeline fitted by the prepare stage (tables); the
-    saved model applies it itself, so evaluation passes raw rows (``prepared=False``).
-    """
-    dataset = context.dataset()
-    result = context.result("prepare")
-    folder = context.project.run_path / "prepare"
-    if result["given_test"]:
-        train, test = (
-            dataset,
-            dataclasses.replace(
-                dataset, x=dataset.x_test, y=dataset.y_test, x_test=None, y_test=None
-            ),
-        )
-    else:
-        with np.load(folder / "split.npz", allow_pickle=False) as saved:
-            rows, held = saved["train"], saved["test"]
-        train = dataclasses.replace(
-            dataset,
-            x=take_rows(dataset.x, rows),
-            y=take_rows(dataset.y, rows),
-            x_test=take_rows(dataset.x, held),
-            y_test=take_rows(dataset.y, held),
-        )
-        test = dataclasses.replace(
-            dataset,
-            x=take_rows(dataset.x, held),
-            y=take_rows(dataset.y, held),
-            x_test=None,
-            y_test=None,
-        )
-    if prepared and (folder / "pipeline").is_dir():
-        from lamina.data.prepare import Pipeline  # the data stage's pipeline, a lower wing
-
-        pipeline = Pipeline.load(folder / "pipeline")
-        train = dataclasses.replace(
-            train, x=pipeline.transform(train.x), x_test=pipeline.transform(train.x_test)
-        )
-        test = dataclasses.replace(test, x=pipeline.transform(test.x))
-    return train, test
