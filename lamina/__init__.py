@@ -35,7 +35,7 @@ from lamina.train.plot import plot_history
 
 
 class _PublicPaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """``import lamina.eda`` (a public path of lamina 0.1) gives the module where the code lives now.
+    """``import lamina.eda`` (a public path of lamina 0.1) gives the module where the code lives.
 
     The import system stamps the alias's spec on the module it is given; the module's own name,
     spec and file are put back, so ``lamina.eda`` and ``lamina.data.eda`` are one module.
@@ -69,16 +69,15 @@ class _PublicPaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return module
 
     def exec_module(self, module: ModuleType) -> None:
-        """The module ran when it was imported under its own name; it gets its own attributes back."""
+        """The module ran when imported under its own name; it gets its own attributes back."""
         alias = module.__spec__.name if module.__spec__ is not None else module.__name__
         for key, value in self._own.pop(alias, {}).items():
             setattr(module, key, value)
 
 
 if not any(isinstance(finder, _PublicPaths) for finder in sys.meta_path):
-    sys.meta_path.insert(
-        0, _PublicPaths()
-    )  # before the path finder: a package alias must not load a copy
+    # before the path finder: a package alias must not load a copy
+    sys.meta_path.insert(0, _PublicPaths())
 for _module in (
     registry,
     config,
@@ -142,14 +141,17 @@ def load(
 
 
 def plan(data: Any, target: str | None = None, **options: Any) -> Any:
-    """Viability findings from the data before any training (see ``lamina.project.planning.plan``)."""
+    """Viability findings from the data before any training (``lamina.project.planning.plan``)."""
     from lamina.project.planning import plan as _plan
 
     return _plan(data, target, **options)
 
 
 def advise(data: Any, target: str | None = None, **options: Any) -> Any:
-    """Deep learning or classical ML? Measured baselines and an honest pick (see ``lamina.project.advisor``)."""
+    """Deep learning or classical ML? Measured baselines and an honest pick.
+
+    See ``lamina.project.advisor``.
+    """
     from lamina.project.advisor import advise as _advise
 
     return _advise(data, target, **options)

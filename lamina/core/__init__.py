@@ -1,1 +1,1 @@
-"""Errors, configuration, the catalogue of names (losses, metrics, layers, ...), the version, page helpers."""
+"""Errors, configuration, the catalogue of names (losses, metrics, layers, ...), version, pages."""

@@ -198,8 +198,8 @@ def _binary_cross_entropy(
 ) -> torch.Tensor:
     """Binary cross-entropy; ``y_true`` may be (N,) or (N, 1).
 
-    ``y_pred`` holds logits, or sigmoid probabilities with ``from_logits=False`` (clamped, then turned
-    into logits, which gives Keras's ``-(y log p + (1 - y) log(1 - p))`` with its clamp).
+    ``y_pred`` holds logits, or sigmoid probabilities with ``from_logits=False`` (clamped, then
+    turned into logits, which gives Keras's ``-(y log p + (1 - y) log(1 - p))`` with its clamp).
     """
     if not from_logits:
         y_pred = probabilities_to_logits(y_pred, binary=True)
@@ -215,7 +215,7 @@ def _cross_entropy(
     from_logits: bool = True,
     **options: Any,
 ) -> torch.Tensor:
-    """``F.cross_entropy`` on logits (N, C, ...), or on softmax probabilities with ``from_logits=False``.
+    """``F.cross_entropy`` on logits (N, C, ...), or on probabilities with ``from_logits=False``.
 
     ``y_true``: class ids (N, ...) (float ids and a trailing axis of size 1 are accepted), or
     probabilities of ``y_pred``'s shape. Probabilities are clamped before the log, as Keras does.
@@ -420,7 +420,7 @@ _PUBLIC_OF = {home: public for public, home in PUBLIC_MODULES.items()}
 
 
 def qualified_name(cls: type) -> str:
-    """The name under which ``cls`` is stored in a spec and shown in reprs, e.g. ``lamina.layers.Dense``.
+    """The name that specs store and reprs show for ``cls``, e.g. ``lamina.layers.Dense``.
 
     Classes are named by their public module (``lamina.layers``, ``lamina.models``), not by the file
     they live in, so saved models keep loading when code moves between files.

@@ -90,7 +90,7 @@ def _coerce(field: dataclasses.Field[Any], raw: Any, source: str) -> Any:
 
 
 def resolve(**overrides: Any) -> Config:
-    """Merge defaults, the config file, ``LAMINA_*`` variables and ``overrides`` (None = not given)."""
+    """Merge defaults, the config file, ``LAMINA_*`` variables and ``overrides`` (None: unset)."""
     fields = {f.name: f for f in dataclasses.fields(Config)}
     values: dict[str, Any] = {}
     path = config_path()

@@ -8,7 +8,7 @@ Messages say what was received, what was expected and how to fix it.
     ├── ConfigError (ValueError)        bad argument or unknown name
     ├── DataError (ValueError)          data that cannot be trained on
     │   ├── ShapeError                  shapes that do not fit the model
-    │   ├── DatasetNotFoundError        lamina.datasets: a file is missing (says where to put it)
+    │   ├── DatasetNotFoundError        lamina.datasets: a file is missing (says where it goes)
     │   └── ChecksumError               lamina.datasets: a download with the wrong hash
     ├── NotCompiledError (RuntimeError) fit/evaluate before compile
     ├── NotBuiltError (RuntimeError)    needs a forward pass first
@@ -79,7 +79,7 @@ class IntegrityError(ArtifactError):
 def message(what: str, received: Any, expected: str, fix: str) -> str:
     """Build the standard three-part message: what happened, received vs expected, how to fix.
 
-    >>> message("Unknown loss.", "'crossentropy'", "one of 'cross_entropy', 'mse'", "Pass one of those.")
-    "Unknown loss. Received: 'crossentropy'. Expected: one of 'cross_entropy', 'mse'. Fix: Pass one of those."
+    >>> message("Unknown loss.", "'crossentropy'", "one of 'mse', 'mae'", "Pass one of those.")
+    "Unknown loss. Received: 'crossentropy'. Expected: one of 'mse', 'mae'. Fix: Pass one of those."
     """
     return f"{what} Received: {received}. Expected: {expected}. Fix: {fix}"

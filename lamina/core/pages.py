@@ -1,4 +1,4 @@
-"""Shared HTML/PNG helpers for lamina's self-contained pages (EDA profile, drift monitor, feedback, report).
+"""Shared HTML/PNG helpers for lamina's self-contained pages (EDA, drift monitor, feedback, report).
 
 Every page loads no external file: styles are inline and plots are embedded as base64 PNG.
 
@@ -22,9 +22,10 @@ if TYPE_CHECKING:
 __all__ = ["CSS", "html_table", "new_figure", "png_panels", "png_tag", "save_figure"]
 
 CSS = (
-    "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;display:block;"
-    "overflow-x:auto}td,th{border:1px solid #ccc;padding:3px;vertical-align:top;font-size:14px}img{display:block;"
-    "max-width:100%}"
+    "body{font-family:sans-serif;margin:2em;max-width:1200px}"
+    "table{border-collapse:collapse;display:block;overflow-x:auto}"
+    "td,th{border:1px solid #ccc;padding:3px;vertical-align:top;font-size:14px}"
+    "img{display:block;max-width:100%}"
 )
 
 
@@ -54,7 +55,7 @@ def html_table(rows: list[list[str]], header: bool = True) -> str:
 
 
 def png_tag(figure: Any, dpi: int = 80, alt: str = "") -> str:
-    """A matplotlib figure as an ``<img>`` holding the PNG inline (base64), with no software URL in the file.
+    """A matplotlib figure as an ``<img>`` holding the PNG inline (base64), with no software URL.
 
     Args:
         figure: a ``matplotlib.figure.Figure`` (e.g. from ``lamina.plot.new_figure``).
@@ -66,7 +67,8 @@ def png_tag(figure: Any, dpi: int = 80, alt: str = "") -> str:
     """
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
-    return f'<img alt="{alt}" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    return f'<img alt="{alt}" src="data:image/png;base64,{encoded}">'
 
 
 def png_panels(panels: list[tuple[str, Any]], size: tuple[float, float] = (3.2, 2.4)) -> str:
@@ -87,7 +89,10 @@ def png_panels(panels: list[tuple[str, Any]], size: tuple[float, float] = (3.2, 
         figure.subplots(rows, columns, squeeze=False).ravel(), panels + [("", None)] * 3
     ):
         ax.set_title(title, fontsize=9)
-        _ = draw(ax) if draw else ax.axis("off")
+        if draw:
+            draw(ax)
+        else:
+            ax.axis("off")
     return png_tag(figure)
 
 
@@ -99,8 +104,8 @@ def new_figure(width: float, height: float) -> Figure:
         height: height in inches.
 
     Returns:
-        A ``matplotlib.figure.Figure`` with the constrained layout; an ``ImportError`` that says how to install
-        matplotlib when it is missing.
+        A ``matplotlib.figure.Figure`` with the constrained layout; an ``ImportError`` that says how
+        to install matplotlib when it is missing.
     """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
