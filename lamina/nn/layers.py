@@ -66,7 +66,8 @@ class Layer(nn.Module):
     def __repr__(self) -> str:
         defaults = _defaults(type(self))
         shown = {k: v for k, v in self.get_config().items() if defaults.get(k, object()) != v}
-        return f"{registry.qualified_name(type(self))}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+        arguments = ", ".join(f"{k}={v!r}" for k, v in shown.items())
+        return f"{registry.qualified_name(type(self))}({arguments})"
 
 
 def _defaults(cls: type) -> dict[str, Any]:
@@ -217,8 +218,8 @@ class _Conv(_LazyWeights):
         if x.dim() != self.rank + 2:
             raise ShapeError(
                 message(
-                    f"{type(self).__name__} expects inputs of rank {self.rank + 2} (batch, channels, "
-                    f"{'length' if self.rank == 1 else 'height, width'}).",
+                    f"{type(self).__name__} expects inputs of rank {self.rank + 2} "
+                    f"(batch, channels, {'length' if self.rank == 1 else 'height, width'}).",
                     f"shape {tuple(x.shape)}",
                     f"{self.rank + 2} dimensions",
                     "Reshape the input, e.g. add a channel axis with "

@@ -26,9 +26,10 @@ import torch
 
 from lamina.core.errors import ConfigError, message
 from lamina.train import schedules
+from lamina.train.callback_base import Callback, History
 
 if TYPE_CHECKING:
-    from lamina.models.base import Model
+    pass
 
 __all__ = [
     "CSVLogger",
@@ -41,84 +42,6 @@ __all__ = [
     "ReduceLROnPlateau",
     "TerminateOnNaN",
 ]
-
-HOOKS = (
-    "on_train_begin",
-    "on_train_end",
-    "on_epoch_begin",
-    "on_epoch_end",
-    "on_train_batch_begin",
-    "on_train_batch_end",
-    "on_test_begin",
-    "on_test_end",
-)
-
-
-class Callback:
-    """Base class; override any hook. ``self.model`` is set before ``on_train_begin``.
-
-    A stateful callback also overrides ``state_dict()`` (a dict of JSON values; tensors are
-    allowed and stored as safetensors) and ``load_state_dict(state)``. With checkpoints on, the
-    engine saves each callback's ``state_dict()`` in every checkpoint. On resume it calls
-    ``on_train_begin`` first (which creates the callback's objects, e.g. a torch scheduler on
-    ``self.model.optimizer``), then restores the optimizer, then calls ``load_state_dict`` with
-    the saved state (which restores those objects). The defaults store nothing.
-    """
-
-    model: Model
-
-    def set_model(self, model: Model) -> None:
-        self.model = model
-
-    def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None: ...
-    def on_train_end(self, logs: Mapping[str, float] | None = None) -> None: ...
-    def on_epoch_begin(self, epoch: int, logs: Mapping[str, float] | None = None) -> None: ...
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None: ...
-    def on_train_batch_begin(self, batch: int, logs: Mapping[str, float] | None = None) -> None: ...
-    def on_train_batch_end(self, batch: int, logs: Mapping[str, float] | None = None) -> None: ...
-    def on_test_begin(self, logs: Mapping[str, float] | None = None) -> None: ...
-    def on_test_end(self, logs: Mapping[str, float] | None = None) -> None: ...
-
-    def state_dict(self) -> dict[str, Any]:
-        """What a checkpoint needs to resume this callback exactly (nothing by default)."""
-        return {}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict`'s result; called after ``on_train_begin``."""
-
-    def __repr__(self) -> str:
-        return f"lamina.callbacks.{type(self).__name__}()"
-
-
-def overrides(callback: Callback, hook: str) -> bool:
-    """Whether ``callback`` defines its own ``hook`` (so the engine must call it)."""
-    return getattr(type(callback), hook) is not getattr(Callback, hook)
-
-
-class History(Callback):
-    """Records epoch logs: ``history.history["loss"]`` is a list with one float per epoch.
-
-    ``fit`` returns it (the Keras convention); ``history.epoch`` lists epoch indices.
-    """
-
-    def __init__(self) -> None:
-        self.history: dict[str, list[float]] = {}
-        self.epoch: list[int] = []
-
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
-        self.epoch.append(epoch)
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(float(value))
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"history": copy.deepcopy(self.history), "epoch": list(self.epoch)}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.history = copy.deepcopy(dict(state["history"]))
-        self.epoch = list(state["epoch"])
-
-    def __repr__(self) -> str:
-        return f"lamina.callbacks.History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
 
 
 def _mode(monitor: str, mode: str) -> str:
@@ -150,7 +73,8 @@ class EarlyStopping(Callback):
     Args:
         monitor: a log key such as ``"val_loss"`` or ``"val_accuracy"``.
         patience: epochs without improvement before stopping: training stops at the end of the
-            ``patience``-th epoch in a row that does not improve (0 stops at the first one), as in Keras.
+            ``patience``-th epoch in a row that does not improve (0 stops at the first one), as in
+            Keras.
         min_delta: the smallest change that counts as improvement.
         mode: ``"min"``, ``"max"`` or ``"auto"`` (from the name).
         restore_best_weights: load the best epoch's weights when training ends.
@@ -266,7 +190,7 @@ def _lr(optimizer: Any) -> float:
 
 
 def _load_scheduler(callback: Callback, state: Mapping[str, Any]) -> None:
-    """Load the saved torch scheduler state (the optimizer's lrs come back with the optimizer's state)."""
+    """Load the saved torch scheduler state (the learning rates come back with the optimizer)."""
     if not hasattr(callback, "scheduler"):
         raise ConfigError(
             message(
@@ -368,7 +292,8 @@ class LearningRateScheduler(Callback):
     Args:
         schedule: a name (``"step"``, ``"cosine"``, ``"one_cycle"``, ``"warmup"``), a
             ``lamina.schedules.Schedule``, a Keras-style ``fn(period, lr) -> lr``, a factory
-            ``fn(optimizer) -> torch scheduler`` or a torch scheduler class (see ``lamina.schedules.get``).
+            ``fn(optimizer) -> torch scheduler`` or a torch scheduler class (see
+            ``lamina.schedules.get``).
         per: ``"epoch"`` or ``"step"``: what one period of the schedule is. A run has ``epochs``
             or ``epochs * steps_per_epoch`` periods (cosine and one-cycle span exactly that).
         **options: the schedule's arguments, e.g. ``step_size=5, gamma=0.5`` for ``"step"``.
@@ -379,7 +304,9 @@ class LearningRateScheduler(Callback):
     ``lrs`` lists the learning rate (first parameter group) used in each period; the last one
     of an epoch is added to the epoch logs as ``lr``.
 
-    >>> warmup = lamina.callbacks.LearningRateScheduler("warmup", per="step", steps=50, then="cosine")
+    >>> warmup = lamina.callbacks.LearningRateScheduler(
+    ...     "warmup", per="step", steps=50, then="cosine"
+    ... )
     """
 
     def __init__(self, schedule: Any, per: str = "epoch", **options: Any) -> None:
@@ -397,7 +324,8 @@ class LearningRateScheduler(Callback):
     def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
         fit_state = self.model.fit_state_
         self.periods = fit_state["epochs"] * (fit_state["steps"] if self.per == "step" else 1)
-        self.scheduler = self.schedule.build(self.model.optimizer, self.periods)  # type: ignore[arg-type]
+        optimizer = self.model.optimizer
+        self.scheduler = self.schedule.build(optimizer, self.periods)  # type: ignore[arg-type]
         self.lrs: list[float] = []
 
     def _step(self) -> None:

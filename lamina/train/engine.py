@@ -26,7 +26,8 @@ import torch
 
 from lamina.core.config import select_device
 from lamina.core.errors import ArtifactError, ConfigError, message
-from lamina.train.callbacks import Callback, EpochLogger, History, LazyLogs, ProgressBar, overrides
+from lamina.train.callback_base import Callback, History, overrides
+from lamina.train.callbacks import EpochLogger, LazyLogs, ProgressBar
 from lamina.train.checkpoint import Checkpointer, check_compatible, rng_state, set_rng_state
 
 if TYPE_CHECKING:
@@ -49,8 +50,8 @@ class Engine:
 
     Args:
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ... (see ``lamina.config.select_device``).
-        precision: ``"32"``; ``"bf16"`` (autocast to bfloat16); ``"16-mixed"`` (float16 autocast with
-            loss scaling, CUDA only).
+        precision: ``"32"``; ``"bf16"`` (autocast to bfloat16); ``"16-mixed"`` (float16 autocast
+            with loss scaling, CUDA only).
         accumulate: optimizer step every this many batches (gradient accumulation).
         clip_norm: clip the global gradient norm to this value before each step.
         clip_value: clip each gradient element to ``[-clip_value, clip_value]``.
@@ -124,7 +125,7 @@ class Engine:
         on_device = getattr(loader, "tensors", None) is not None  # ArrayLoader: already placed
         return batches if on_device else map(self.to_device, batches)
 
-    # ------------------------------------------------------------------ the step helpers models call
+    # ---------------------------------------------------------- the step helpers models call
     def autocast(self) -> Any:
         """The autocast context for forward passes (a shared no-op at full precision)."""
         if self.precision == "32":
@@ -133,9 +134,11 @@ class Engine:
         return torch.autocast(self.device.type, dtype=dtype)
 
     def optimize(self, model: Model, loss: torch.Tensor) -> None:
-        """Zero the grads (at the start of each accumulation window), backward pass, then (every
-        ``accumulate`` calls) clip and step. Zeroing right before backward, as a hand-written loop does,
-        lets backward reuse the memory the old gradients just freed."""
+        """Zero the grads (at the start of each accumulation window), backward, then clip and step.
+
+        Clipping and the step come every ``accumulate`` calls. Zeroing right before backward, as a
+        hand-written loop does, lets backward reuse the memory the old gradients just freed.
+        """
         if self._micro % self.accumulate == 0:
             model.optimizer.zero_grad(set_to_none=True)  # type: ignore[union-attr]
         if self.accumulate > 1:
@@ -193,9 +196,8 @@ class Engine:
                 epoch_rng = self._epoch_rng(train, saved if epoch == start_epoch else None)
                 pending = iter(train)
                 if saved and epoch == start_epoch and start_step:
-                    self._skip(
-                        pending, model, saved
-                    )  # before any transfer: skipped batches stay where they are
+                    # before any transfer: skipped batches stay where they are
+                    self._skip(pending, model, saved)
                 batches = self._batches(train, pending)
                 for step, batch in enumerate(batches, start_step if epoch == start_epoch else 0):
                     for c in batch_begin:
@@ -216,9 +218,8 @@ class Engine:
                         {f"val_{k}": v for k, v in self.evaluate(model, validation).items()}
                     )
                 _call(every, "on_epoch_end", epoch, logs)
-                if (
-                    self.checkpointer is not None
-                ):  # the next epoch's order comes from the RNGs as they are now
+                # the next epoch's order comes from the RNGs as they are now
+                if self.checkpointer is not None:
                     self._save(model, every, epoch + 1, 0, self._epoch_rng(train, None))
                 if model.stop_training:
                     break
@@ -251,7 +252,7 @@ class Engine:
 
     # ------------------------------------------------------------------ checkpoints
     def _epoch_rng(self, loader: Any, saved: dict[str, Any] | None) -> dict[str, Any] | None:
-        """RNG state at the epoch start (it decides the batch order); restored from ``saved`` on resume."""
+        """RNG state at the epoch start (it decides the batch order); on resume, ``saved``'s."""
         if self.checkpointer is None:
             return None
         generator = getattr(loader, "generator", None)
@@ -344,9 +345,8 @@ class Engine:
         model.optimizer.load_state_dict(saved["optimizer"])  # type: ignore[union-attr]
         if self.scaler is not None and saved.get("scaler"):
             self.scaler.load_state_dict(saved["scaler"])
-        for key, callback in _keyed(
-            callbacks
-        ).items():  # matched by class, so added/removed callbacks are fine
+        # matched by class, so added/removed callbacks are fine
+        for key, callback in _keyed(callbacks).items():
             state = saved["callbacks"].get(key)
             if state and hasattr(callback, "load_state_dict"):
                 callback.load_state_dict(state)
