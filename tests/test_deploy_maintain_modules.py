@@ -13,14 +13,15 @@ pytest.importorskip("scipy")
 
 import lamina.feedback  # noqa: E402
 import lamina.monitor  # noqa: E402
+from lamina.feedback import TOLERANCE, PerformanceReport, performance, record  # noqa: E402
+from lamina.monitor import THRESHOLDS  # noqa: E402
+from lamina.predlog import PredictionLog  # noqa: E402
+
 from lamina.deploy.asgi import Metrics  # noqa: E402
 from lamina.deploy.batching import Batcher  # noqa: E402
 from lamina.deploy.served import InputError  # noqa: E402
-from lamina.feedback import TOLERANCE, PerformanceReport, performance, record  # noqa: E402
 from lamina.maintain.drift_stats import compare_column  # noqa: E402
 from lamina.maintain.feedback_report import PerformanceReport as SplitReport  # noqa: E402
-from lamina.monitor import THRESHOLDS  # noqa: E402
-from lamina.predlog import PredictionLog  # noqa: E402
 
 
 def test_public_paths_name_the_split_out_objects():
