@@ -1,4 +1,4 @@
-"""A trained candidate with the preprocessing it needs: predicts from raw inputs, saves without pickle.
+"""A trained candidate with the preprocessing it needs: predicts raw inputs, saves without pickle.
 
 The advisor (``lamina.advise(..., keep=True)``) returns one :class:`FittedModel` per candidate; a
 project's train stage saves the chosen one and its evaluate stage loads it back. A lamina network is
@@ -26,8 +26,8 @@ from lamina.core.errors import UnsafeFileError, message
 __all__ = ["TRUSTED_TYPES", "FittedModel"]
 
 # The exact types (and functions) a model.skops written by lamina may name: those of the advisor's
-# classical candidates (logistic/ridge regression, histogram gradient boosting, k-NN, TF-IDF, and the
-# column encoders of tables). Any other name in a file is refused before skops builds anything.
+# classical candidates (logistic/ridge regression, histogram gradient boosting, k-NN, TF-IDF, and
+# the column encoders of tables). Any other name in a file is refused before skops builds anything.
 TRUSTED_TYPES = frozenset(
     {
         "builtins.dict",
@@ -110,9 +110,10 @@ class FittedModel:
         name: the candidate's name in the advisor's table.
         family: ``"classical"`` (scikit-learn) or ``"deep"`` (a lamina model).
         model: the fitted estimator or lamina model.
-        prep: JSON-able preprocessing: ``modality``, ``task``, ``scale`` (image pixels are divided by
-            it), ``classes`` (class labels, or None for regression) and, for networks, ``vocabulary``
-            and ``maxlen`` (texts), ``center``/``spread`` (arrays), ``mean``/``std`` (regression targets).
+        prep: JSON-able preprocessing: ``modality``, ``task``, ``scale`` (image pixels are divided
+            by it), ``classes`` (class labels, or None for regression) and, for networks,
+            ``vocabulary`` and ``maxlen`` (texts), ``center``/``spread`` (arrays), ``mean``/``std``
+            (regression targets).
     """
 
     def __init__(
@@ -174,8 +175,10 @@ class FittedModel:
         )
 
     def predict_proba(self, x: Any) -> np.ndarray | None:
-        """Class probabilities ``(N, classes)`` in the order of ``prep["classes"]``; None for regression or
-        a classical model without ``predict_proba``."""
+        """Class probabilities ``(N, classes)`` in the order of ``prep["classes"]``.
+
+        None for regression or a classical model without ``predict_proba``.
+        """
         if self.prep.get("classes") is None:
             return None
         if self.family == "deep":
@@ -190,7 +193,7 @@ class FittedModel:
         return np.asarray(self.model.predict_proba(self.transform(x)))
 
     def save(self, folder: str | Path) -> Path:
-        """Write ``prep.json`` and ``model/`` (lamina) or ``model.skops`` (scikit-learn) into ``folder``."""
+        """Write ``prep.json`` and ``model/`` (lamina) or ``model.skops`` (scikit-learn)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         card = {"name": self.name, "family": self.family, "prep": self.prep}
@@ -215,7 +218,7 @@ class FittedModel:
 
     @classmethod
     def load(cls, folder: str | Path) -> FittedModel:
-        """Read a folder written by :meth:`save`; refuses skops files holding types off the allowlist."""
+        """Read a folder written by :meth:`save`; refuses skops files naming unlisted types."""
         folder = Path(folder)
         card = json.loads((folder / "prep.json").read_text())
         pipeline = None
@@ -256,19 +259,21 @@ def _load_skops(path: Path) -> Any:
                 "Only load models saved by lamina; retrain and save the model again otherwise.",
             )
         )
-    # Every name in the file is on the list, so trusting exactly those names adds nothing skops would not build.
+    # Every name in the file is on the list, so trusting exactly those names adds nothing skops
+    # would not build.
     return skops.io.load(path, trusted=sorted(found & TRUSTED_TYPES))
 
 
 def _skops_names(path: str | Path) -> set[str]:
-    """Every ``module.name`` and node kind a skops file names, read from its schema without importing any.
+    """Every ``module.name`` and node kind a skops file names, read from its schema, importing none.
 
     Args:
         path: a ``.skops`` file.
 
     Returns:
-        The set of dotted type and function names plus the ``__loader__`` node kinds; a file in another
-        skops protocol than the installed one yields ``"protocol <n>"``, which is never trusted.
+        The set of dotted type and function names plus the ``__loader__`` node kinds; a file in
+        another skops protocol than the installed one yields ``"protocol <n>"``, which is never
+        trusted.
     """
     import zipfile
 

@@ -1,10 +1,11 @@
 """The one vocabulary of project KPIs: names, definitions, directions and how each is scored.
 
-Every page and stage (plan, advisor, evaluate, report, feedback, retraining) reads its KPI from :data:`KPIS`
-and scores it with :func:`score`, so a KPI means the same thing everywhere. For a binary target, ``f1``,
-``precision`` and ``recall`` are those of the positive class (``positive_class:`` in ``lamina.yaml``; by
-default the minority class); with more classes they are macro averages. :func:`describe` names the
-definition in words (``"F1 of class 'malignant'"``, ``"macro F1"``).
+Every page and stage (plan, advisor, evaluate, report, feedback, retraining) reads its KPI from
+:data:`KPIS` and scores it with :func:`score`, so a KPI means the same thing everywhere. For a
+binary target, ``f1``, ``precision`` and ``recall`` are those of the positive class
+(``positive_class:`` in ``lamina.yaml``; by default the minority class); with more classes they
+are macro averages. :func:`describe` names the definition in words (``"F1 of class
+'malignant'"``, ``"macro F1"``).
 
 >>> import numpy as np
 >>> y, predicted = np.array(["a", "a", "b", "b"]), np.array(["a", "b", "b", "b"])
@@ -27,8 +28,12 @@ __all__ = ["KPI", "KPIS", "describe", "get", "minority_class", "score"]
 
 @dataclass(frozen=True)
 class KPI:
-    """One KPI: ``task`` (``"classification"``/``"regression"``), ``higher`` (True when higher is better),
-    ``top`` (its largest possible value, or None), ``title`` (the plain name) and ``definition`` (in words)."""
+    """One KPI and its meaning.
+
+    ``task`` (``"classification"``/``"regression"``), ``higher`` (True when higher is better),
+    ``top`` (its largest possible value, or None), ``title`` (the plain name) and ``definition``
+    (in words).
+    """
 
     name: str
     task: str
@@ -116,7 +121,7 @@ KPIS: dict[str, KPI] = {
 
 
 def get(name: Any, where: str | None = None) -> KPI:
-    """The :class:`KPI` called ``name``; an unknown name raises ``ConfigError`` listing the known ones.
+    """The :class:`KPI` called ``name``; an unknown name raises ``ConfigError`` listing known ones.
 
     Args:
         name: a KPI name such as ``"f1"``.
@@ -158,7 +163,7 @@ def describe(name: str, positive_class: Any = None, classes: int | None = None) 
 
 
 def minority_class(y: Any) -> Any:
-    """The least frequent label of ``y`` (ties: the last in sorted order), the default positive class.
+    """The least frequent label of ``y`` (ties: the last in sorted order): the default positive.
 
     Args:
         y: labels ``(N,)``; missing values are ignored.
@@ -192,9 +197,11 @@ def score(
         y_pred: predicted labels or values ``(N,)``.
         probabilities: class probabilities ``(N, classes)`` in the order of ``classes``; needed by
             ``roc_auc`` and ``log_loss``.
-        positive_class: for ``f1``/``precision``/``recall``: the class they are of (compared as text). None
-            with two labels: the minority class of ``y_true``; with more: macro averages.
-        classes: the class labels in the order of the columns of ``probabilities`` (default: sorted labels).
+        positive_class: for ``f1``/``precision``/``recall``: the class they are of (compared as
+            text). None with two labels: the minority class of ``y_true``; with more: macro
+            averages.
+        classes: the class labels in the order of the columns of ``probabilities`` (default: sorted
+            labels).
 
     Returns:
         The value as a float.
@@ -210,10 +217,8 @@ def score(
             return float(metrics.mean_absolute_error(truth, predicted))
         error = float(metrics.mean_squared_error(truth, predicted))
         return error if name == "mse" else float(np.sqrt(error))
-    truth, predicted = (
-        np.asarray(y_true).astype(str),
-        np.asarray(y_pred).astype(str),
-    )  # class names as text
+    # Class names as text.
+    truth, predicted = np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str)
     if name == "accuracy":
         return float(metrics.accuracy_score(truth, predicted))
     if name == "balanced_accuracy":
@@ -227,9 +232,8 @@ def score(
         )
         options: dict[str, Any] = {"zero_division": 0, "average": "macro"}
         if positive is not None:
-            options["labels"] = [
-                str(positive)
-            ]  # the positive class alone: its own F1, precision or recall
+            # The positive class alone: its own F1, precision or recall.
+            options["labels"] = [str(positive)]
         return float(getattr(metrics, f"{name}_score")(truth, predicted, **options))
     if probabilities is None:
         raise ConfigError(

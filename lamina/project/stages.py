@@ -58,8 +58,8 @@ def model_kpi(
 ) -> float:
     """The KPI (``lamina.kpi.score``) of a ``FittedModel``'s predictions against labels ``y``.
 
-    Labels are compared by class name (``prep["class_names"]`` where the data stored ids), so ``positive_class``
-    is a name such as ``">50K"``.
+    Labels are compared by class name (``prep["class_names"]`` where the data stored ids), so
+    ``positive_class`` is a name such as ``">50K"``.
     """
     classes = model.prep.get("classes")
     if classes is None:
@@ -75,7 +75,10 @@ def model_kpi(
 
 
 def named(model: Any, values: Any) -> np.ndarray:
-    """Labels ``values`` as the class names the model was trained with (``prep["class_names"]``), as text."""
+    """Labels ``values`` as text: the class names the model was trained with.
+
+    The names are ``prep["class_names"]`` where the data stored ids.
+    """
     classes = [str(c) for c in model.prep.get("classes") or []]
     names = dict(zip(classes, map(str, model.prep.get("class_names") or classes)))
     return np.array(
@@ -111,13 +114,14 @@ def _data(context: StageContext) -> dict[str, Any]:
     summary = dict(dataset.summary(), fingerprint=dataset.fingerprint())
     _write_json(folder / "summary.json", summary)
     context.say(
-        f"  {len(dataset)} rows from {dataset.source} ({dataset.modality}, target {dataset.target!r})"
+        f"  {len(dataset)} rows from {dataset.source} "
+        f"({dataset.modality}, target {dataset.target!r})"
     )
     return summary  # type: ignore[no-any-return]
 
 
 def _eda(context: StageContext) -> dict[str, Any]:
-    """Profile the data (``lamina.eda``): ``profile.json``, ``eda.html`` and the monitoring reference."""
+    """Profile the data (``lamina.eda``): ``profile.json``, ``eda.html``, monitoring reference."""
     from lamina.data.eda import profile
 
     found = profile(context.dataset())
@@ -137,10 +141,11 @@ def _eda(context: StageContext) -> dict[str, Any]:
 
 
 def _shared_pipeline(frame: Any) -> Any:
-    """Steps every candidate gets on a table: datetime parts, then missing values filled (fitted on train only).
+    """Steps every candidate gets on a table: datetime parts, then missing values filled.
 
-    Scaling and encoding stay with each candidate (gradient boosting splits categories natively; the tabular
-    MLP embeds them), so the advisor compares models, not preprocessings.
+    The steps are fitted on the training rows only. Scaling and encoding stay with each candidate
+    (gradient boosting splits categories natively; the tabular MLP embeds them), so the advisor
+    compares models, not preprocessings.
     """
     from lamina.data.prepare import DateTimeFeatures, Impute, Pipeline
 
@@ -156,7 +161,7 @@ def _shared_pipeline(frame: Any) -> Any:
 
 
 def _prepare(context: StageContext) -> dict[str, Any]:
-    """Split (the data set's own test split when it has one) with leakage checks; fit the shared pipeline."""
+    """Split with leakage checks (the data set's own test split if any); fit the shared pipeline."""
     import shutil
 
     from lamina.data.prepare import split
@@ -264,7 +269,10 @@ def _train(context: StageContext) -> dict[str, Any]:
         fitted.prep["class_names"] = [
             str(v) for v in class_names(context.dataset(), fitted.prep["classes"])
         ]
-    note = "the network trained by the advisor (early stopping on a held-out tenth of the training rows)"
+    note = (
+        "the network trained by the advisor "
+        "(early stopping on a held-out tenth of the training rows)"
+    )
     if fitted.family == "classical":
         labelled = np.flatnonzero(~missing_labels(train.y))
         x = fitted.transform(take_rows(train.x, labelled))
@@ -300,16 +308,15 @@ def missing_labels(y: Any) -> np.ndarray:
 
 
 def _evaluate(context: StageContext) -> dict[str, Any]:
-    """Load the saved model from disk, predict the test split and judge the KPI against the threshold."""
+    """Load the saved model, predict the test split and judge the KPI against the threshold."""
     import time
 
     from lamina.project.fitted import FittedModel
 
     project = context.project
     model = FittedModel.load(project.run_path / "train" / "model")
-    _, test = split_dataset(
-        context, prepared=False
-    )  # raw rows: the saved model applies its own preprocessing
+    # Raw rows: the saved model applies its own preprocessing.
+    _, test = split_dataset(context, prepared=False)
     keep = np.flatnonzero(~missing_labels(test.y))
     x, y = take_rows(test.x, keep), np.asarray(test.y, dtype=object)[keep]
     started = time.perf_counter()
@@ -324,13 +331,11 @@ def _evaluate(context: StageContext) -> dict[str, Any]:
 
     saved: dict[str, Any] = {"row": keep, "truth": shown(y), "predicted": shown(predicted)}
     if probabilities is not None:
-        saved["probabilities"] = probabilities.astype(
-            np.float32
-        )  # (N, classes) in prep["classes"] order
+        # (N, classes) in prep["classes"] order.
+        saved["probabilities"] = probabilities.astype(np.float32)
         saved["classes"] = named(model, model.prep["classes"]).astype(str)
-    np.savez_compressed(
-        folder / "predictions.npz", **saved
-    )  # the report's errors, calibration and slices
+    # The report's errors, calibration and slices.
+    np.savez_compressed(folder / "predictions.npz", **saved)
     positive = context.positive_class()
     value = model_kpi(project.kpi, model, y, predicted, probabilities, positive)
     classes = None if regression else len(model.prep["classes"])
@@ -376,7 +381,8 @@ def _report(context: StageContext) -> dict[str, Any]:
     if verdict["latency_met"] is not None:
         lines += [
             f"Prediction latency {verdict['latency_ms']:.3f} ms per row (limit "
-            f"{project.constraints['max_latency_ms']} ms): {'met' if verdict['latency_met'] else 'NOT met'}.",
+            f"{project.constraints['max_latency_ms']} ms): "
+            f"{'met' if verdict['latency_met'] else 'NOT met'}.",
             "",
         ]
     lines += [
