@@ -12,7 +12,7 @@ custom training logic; or write your own torch loop with the model as a plain mo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,25 +23,25 @@ from lamina.core import catalog as registry
 from lamina.core.config import resolve
 from lamina.core.errors import (
     ConfigError,
-    DataError,
     NotBuiltError,
     NotCompiledError,
-    ShapeError,
     message,
 )
 from lamina.models.classifier import ClassifierMixin
 from lamina.models.contract import ContractMixin
+from lamina.models.inputs import InputsMixin
+from lamina.models.steps import StepsMixin
 from lamina.models.transfer import TransferMixin
 from lamina.nn import tensors as data_lib
 from lamina.train.callbacks import Callback, History
-from lamina.train.engine import Engine, RunningMean, batch_rows, progress_callbacks, seed_everything
+from lamina.train.engine import Engine, progress_callbacks, seed_everything
 
 __all__ = ["Model"]
 
 _CLASS_LOSSES = ("cross_entropy", "nll")
 
 
-class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
+class Model(StepsMixin, InputsMixin, ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
     """A trainable ``nn.Module``. Wrap any module, or subclass and define ``forward``.
 
     Args:
@@ -190,135 +190,6 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
             )
         return self._compiled
 
-    @property
-    def loss_fn(self) -> Callable[..., torch.Tensor]:
-        """The compiled loss callable."""
-        return self._compiled_or_raise("loss")["loss_fn"]  # type: ignore[no-any-return]
-
-    # ------------------------------------------------------------------ steps (override these)
-    def compute_loss(
-        self, y_pred: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """The compiled loss of one batch; with weights, ``sum(w_i * loss_i) / N`` (as Keras)."""
-        y_pred, is_logits = self._logits(y_pred)
-        options = {} if is_logits else {"from_logits": False}
-        if sample_weight is None:
-            return self.loss_fn(y_pred, y, **options)
-        try:
-            per_sample = self.loss_fn(y_pred, y, reduction="none", **options)
-        except TypeError:
-            raise ConfigError(
-                message(
-                    "Sample or class weights need a loss that accepts reduction='none'.",
-                    repr(self.loss_fn),
-                    "a built-in loss name or fn(y_pred, y, reduction=...)",
-                    "Use a built-in loss, or add a `reduction` argument to yours.",
-                )
-            ) from None
-        per_sample = per_sample.reshape(len(per_sample), -1).mean(1)
-        return (per_sample * sample_weight.to(per_sample.dtype)).sum() / len(per_sample)
-
-    def optimize(self, loss: torch.Tensor) -> None:
-        """Backward pass and optimizer step, honouring accumulation, clipping and precision.
-
-        Call this from a custom ``train_step`` instead of ``loss.backward(); optimizer.step()``.
-        """
-        self.engine.optimize(self, loss)
-
-    @property
-    def engine(self) -> Engine:
-        """The engine of the current (or last) fit; a default one before any fit."""
-        engine = self.__dict__.get("engine_")
-        if engine is None:
-            engine = self.engine_ = self._engine()
-        return engine  # type: ignore[no-any-return]
-
-    def _weights(self, batch: Any, y: torch.Tensor) -> torch.Tensor | None:
-        weights = batch[2] if len(batch) > 2 else None
-        class_weight = self.__dict__.get("_class_weight")
-        if class_weight is not None:
-            per_row = class_weight[y.long()]
-            weights = per_row if weights is None else weights * per_row
-        return weights
-
-    def update_metrics(self, y_pred: torch.Tensor, y: torch.Tensor) -> None:
-        """Feed one batch to the compiled metrics (no host sync); they get logits
-        (``metric_scores``)."""
-        metrics = self._compiled["metric_objs"] if self._compiled else ()
-        scores = self.metric_scores(y_pred) if metrics else y_pred
-        for metric in metrics:
-            metric.update(scores, y)
-
-    def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
-        """One optimisation step on ``batch = (x, y[, sample_weight])``; returns logs of 0-d
-        tensors."""
-        x, y = _inputs_and_targets(batch)
-        engine = self.engine
-        with engine.autocast():
-            y_pred = self(x)
-            loss = self.compute_loss(y_pred, y, self._weights(batch, y))
-        engine.optimize(self, loss)
-        self.update_metrics(y_pred, y)
-        return {"loss": loss.detach()}
-
-    def test_step(self, batch: Any) -> dict[str, torch.Tensor]:
-        """Loss and metrics on ``batch = (x, y)`` without updating weights."""
-        x, y = _inputs_and_targets(batch)
-        y_pred = self(x)
-        self.update_metrics(y_pred, y)
-        return {"loss": self.compute_loss(y_pred, y)}
-
-    def predict_step(self, x: Any) -> torch.Tensor:
-        """The model output for one batch of inputs."""
-        return self(x)  # type: ignore[no-any-return]
-
-    # ------------------------------------------------------------------ trackers
-    def reset_trackers(self) -> dict[str, Any]:
-        """Fresh running means and metrics for a new epoch or evaluation."""
-        self._trackers = {}
-        for metric in self._compiled["metric_objs"] if self._compiled else ():
-            metric.reset()
-        return self._trackers
-
-    def track(self, logs: Mapping[str, torch.Tensor], batch: Any) -> None:
-        """Add a step's logs to the running means, weighted by the batch size (no host sync)."""
-        size = batch_rows(batch)
-        for key, value in logs.items():
-            tracker = self._trackers.get(key)
-            if tracker is None:
-                tracker = self._trackers[key] = RunningMean()
-            tracker.update(value, size)
-
-    def tracker_state(self) -> dict[str, Any]:
-        """Running means and metric states, for checkpoints."""
-        metrics = [m.state_dict() for m in self._compiled["metric_objs"]] if self._compiled else []
-        return {
-            "trackers": {k: [t.total, t.count] for k, t in self._trackers.items()},
-            "metrics": metrics,
-        }
-
-    def restore_trackers(self, state: Mapping[str, Any]) -> None:
-        """Inverse of :meth:`tracker_state`."""
-        for key, (total, count) in state["trackers"].items():
-            tracker = self._trackers[key] = RunningMean()
-            tracker.total, tracker.count = (
-                (None if total is None else total.to(self.engine.device)),
-                count,
-            )
-        for metric, saved in zip(
-            self._compiled["metric_objs"] if self._compiled else (), state["metrics"]
-        ):
-            metric.load_state_dict(
-                saved if isinstance(saved, dict) else {"state": saved}, self.engine.device
-            )
-
-    def epoch_logs(self) -> dict[str, float]:
-        """Floats for the running means and compiled metrics (one host sync)."""
-        logs = {key: tracker.compute() for key, tracker in self._trackers.items()}
-        for metric in self._compiled["metric_objs"] if self._compiled else ():
-            logs[metric.name] = metric.compute()
-        return logs
-
     # ------------------------------------------------------------------ building
     def is_built(self) -> bool:
         """True once every parameter has a shape (after the first batch or a load)."""
@@ -339,46 +210,6 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
             "dtype": str(x.dtype).replace("torch.", ""),
         }
         return out  # type: ignore[no-any-return]
-
-    def _check_input(self, x: torch.Tensor) -> None:
-        spec = self.input_spec_
-        if spec is not None and list(x.shape[1:]) != spec["shape"][1:]:
-            raise ShapeError(
-                message(
-                    "The input shape differs from the one the model was built with.",
-                    f"shape {(None, *x.shape[1:])}",
-                    f"shape {tuple(spec['shape'])}",
-                    "Pass data with the same features, in the same order, as during fit.",
-                )
-            )
-
-    def _tensors(self, x: Any, y: Any, name: str) -> tuple[torch.Tensor, ...]:
-        tx = data_lib.to_tensor(x, name="x")
-        if tx.dim() == 0 or len(tx) == 0:
-            raise DataError(
-                message(
-                    f"{name}() got no data.",
-                    f"x with shape {tuple(tx.shape)}",
-                    "at least one row",
-                    "Check the filtering that produced x.",
-                )
-            )
-        data_lib.check_finite(tx, "x")
-        self._check_input(tx)
-        if y is None:
-            return (tx,)
-        ty = data_lib.to_tensor(self._encode_labels(y, fitting=name == "fit"), name="y")
-        if ty.dim() == 0 or len(ty) != len(tx):
-            raise DataError(
-                message(
-                    "x and y have different numbers of rows.",
-                    f"len(x)={len(tx)}, len(y)={len(ty) if ty.dim() else 'scalar'}",
-                    "one label row per input row",
-                    "Align x and y before calling.",
-                )
-            )
-        data_lib.check_finite(ty, "y")
-        return tx, ty
 
     # ------------------------------------------------------------------ fit / evaluate / predict
     def fit(
@@ -523,72 +354,6 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
         self.history_ = history
         return history
 
-    def _fit_data(
-        self,
-        x: Any,
-        y: Any,
-        validation_split: float,
-        validation_data: Any,
-        batch_size: int,
-        shuffle: bool,
-        generator: torch.Generator,
-        engine: Engine,
-        sample_weight: Any = None,
-    ) -> tuple[Any, Any, tuple[Any, ...]]:
-        if data_lib.is_in_memory(x):
-            tensors = self._tensors(x, y, "fit")
-            if sample_weight is not None:
-                tensors = (*tensors, data_lib.sample_weights(sample_weight, len(tensors[0])))
-            val_tensors = None
-            if validation_split:
-                tensors, val_tensors = data_lib.train_validation_split(tensors, validation_split)
-            train: Any = data_lib.ArrayLoader(
-                tensors, batch_size, shuffle=shuffle, generator=generator
-            ).to(engine.device)
-            first = train.tensors
-        else:
-            if y is not None or validation_split or sample_weight is not None:
-                raise ConfigError(
-                    message(
-                        "With a Dataset or DataLoader, y, sample_weight and validation_split "
-                        "are not used.",
-                        f"y={type(y).__name__}, sample_weight={type(sample_weight).__name__}, "
-                        f"validation_split={validation_split}",
-                        "batches of (x, y) or (x, y, weight) from the dataset",
-                        "Drop y; yield weights from the dataset; pass "
-                        "validation_data=(x_val, y_val) or a DataLoader.",
-                    )
-                )
-            cpu_generator = torch.Generator().manual_seed(
-                int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
-            )
-            train = data_lib.as_loader(x, batch_size, shuffle=shuffle, generator=cpu_generator)
-            first = engine.to_device(
-                tuple(next(iter(torch.utils.data.DataLoader(train.dataset, batch_size=2))))
-            )
-            val_tensors = None
-        validation = None
-        if val_tensors is not None:
-            validation = data_lib.ArrayLoader(val_tensors, 256).to(engine.device)
-        elif validation_data is not None:
-            validation = self._eval_loader(validation_data, None, 256, engine)
-        return train, validation, first
-
-    def _eval_loader(self, x: Any, y: Any, batch_size: int, engine: Engine) -> Any:
-        if data_lib.is_in_memory(x) and not (isinstance(x, tuple) and y is None):
-            return data_lib.ArrayLoader(self._tensors(x, y, "evaluate"), batch_size).to(
-                engine.device
-            )
-        if isinstance(x, tuple) and y is None and len(x) == 2:
-            return data_lib.ArrayLoader(self._tensors(x[0], x[1], "evaluate"), batch_size).to(
-                engine.device
-            )
-        return data_lib.as_loader(x, batch_size, shuffle=False)
-
-    def _engine(self) -> Engine:
-        device = next(iter(self.parameters()), torch.empty(0)).device
-        return Engine(device)
-
     def evaluate(self, x: Any, y: Any = None, *, batch_size: int = 256) -> dict[str, float]:
         """Loss and compiled metrics on ``(x, y)``: a dict of metric name -> float."""
         self._compiled_or_raise("evaluate")
@@ -629,20 +394,6 @@ class Model(ClassifierMixin, ContractMixin, TransferMixin, nn.Module):
         if print_fn is not None:
             print_fn(text)
         return text
-
-
-def _inputs_and_targets(batch: Any) -> tuple[Any, Any]:
-    if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-        raise DataError(
-            message(
-                "The default train_step/test_step needs targets.",
-                f"batches of {type(batch).__name__}"
-                + (f" with {len(batch)} item(s)" if isinstance(batch, (tuple, list)) else ""),
-                "(x, y) or (x, y, sample_weight) batches",
-                "Pass y to fit/evaluate, or override train_step for unsupervised training.",
-            )
-        )
-    return batch[0], batch[1]
 
 
 registry.capture_init(Model)
