@@ -50,9 +50,9 @@ _TAGS = ("__tensor__", "__items__", "__tuple__")
 def flatten(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "") -> Any:
     """Replace tensors in a nested structure by references, collecting them in ``tensors``.
 
-    Dicts with non-string keys and tuples are tagged so that :func:`unflatten` restores them; so are
-    dicts that use a tag as a key (a JSON spec's ``{"__tuple__": [...]}``, a module's extra state), which
-    would otherwise be read back as the tagged value.
+    Dicts with non-string keys and tuples are tagged so that :func:`unflatten` restores them; so
+    are dicts that use a tag as a key (a JSON spec's ``{"__tuple__": [...]}``, a module's extra
+    state), which would otherwise be read back as the tagged value.
     """
     if isinstance(obj, torch.Tensor):
         key = prefix or "tensor"
@@ -149,9 +149,8 @@ class Checkpointer:
         """The newest complete checkpoint named in ``LATEST`` (or found on disk), if any."""
         pointer = self.directory / "LATEST"
         name = pointer.read_text().strip() if pointer.is_file() else ""
-        if (
-            name.startswith("step-") and Path(name).name == name
-        ):  # only a checkpoint in this directory
+        # only a checkpoint in this directory
+        if name.startswith("step-") and Path(name).name == name:
             candidate = self.directory / name
             if (candidate / "state.json").is_file() and (
                 candidate / "tensors.safetensors"
@@ -161,7 +160,7 @@ class Checkpointer:
         return found[-1] if found else None
 
     def save(self, state: dict[str, Any], global_step: int) -> Path:
-        """Write ``state`` (nested dicts of JSON values and tensors) as checkpoint ``global_step``."""
+        """Write ``state`` (dicts of JSON values and tensors) as checkpoint ``global_step``."""
         from safetensors.torch import save_file
 
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -183,7 +182,7 @@ class Checkpointer:
         return target
 
     def load(self, path: Path | None = None) -> dict[str, Any] | None:
-        """The state stored in ``path`` (default: the latest checkpoint), or None when there is none."""
+        """The state in ``path`` (default: the latest checkpoint), or None when there is none."""
         from safetensors.torch import load_file
 
         path = path or self.latest()
@@ -231,7 +230,7 @@ def _write_synced(path: Path, text: str) -> None:
 
 
 def check_compatible(saved: dict[str, Any], current: dict[str, Any], path: Path | None) -> None:
-    """Refuse a checkpoint whose architecture, parameter shapes or optimizer differ from this run."""
+    """Refuse a checkpoint whose architecture, parameter shapes or optimizer differ from the run."""
     for key, label in (
         ("architecture", "architecture"),
         ("optimizer_class", "optimizer"),
@@ -243,6 +242,7 @@ def check_compatible(saved: dict[str, Any], current: dict[str, Any], path: Path 
                     f"The checkpoint in {path} was written by a run with a different {label}.",
                     f"{label} {json.dumps(saved.get(key))[:200]}",
                     f"{label} {json.dumps(current.get(key))[:200]}",
-                    "Resume with the same model and optimizer, or pass a new checkpoint_dir (or resume=False).",
+                    "Resume with the same model and optimizer, or pass a new checkpoint_dir (or "
+                    "resume=False).",
                 )
             )

@@ -1,4 +1,4 @@
-"""The learning-rate finder: train briefly with a rising learning rate and suggest one (the LR range test).
+"""The learning-rate finder (the LR range test): train briefly with a rising rate, suggest one.
 
 ``model.lr_find(x, y)`` runs it on a compiled model; weights, optimizer state and RNGs are restored.
 """
@@ -44,7 +44,7 @@ class LRFinderResult:
     suggestion: float | None = None
 
     def plot(self, path: str | None = None) -> Figure:
-        """Loss against learning rate (log axis) with the suggestion marked; saved as PNG at ``path``."""
+        """Loss against learning rate (log axis), the suggestion marked; a PNG at ``path``."""
         from lamina.train.plot import plot_lr_find
 
         return plot_lr_find(self, path)
@@ -61,7 +61,7 @@ def lr_find(
     batch_size: int = 32,
     stop_factor: float = 4.0,
 ) -> LRFinderResult:
-    """Train briefly with an exponentially rising learning rate and record the loss (the LR range test).
+    """Train briefly with an exponentially rising learning rate and record the loss (LR range test).
 
     Uses the model's compiled loss and optimizer through ``model.train_step``, on shuffled
     batches of ``(x, y)`` (cycled when ``steps`` exceeds one pass), setting every parameter
@@ -83,7 +83,8 @@ def lr_find(
         An :class:`LRFinderResult`; ``result.plot("lr.png")`` draws it.
 
     >>> x, y = lamina.testing.tiny_classification()
-    >>> model = lamina.Sequential([lamina.layers.Dense(3)]).compile(optimizer="sgd", loss="cross_entropy")
+    >>> model = lamina.Sequential([lamina.layers.Dense(3)])
+    >>> model = model.compile(optimizer="sgd", loss="cross_entropy")
     >>> result = lamina.lr_find.lr_find(model, x, y, steps=30)
     >>> len(result.lrs) <= 30 and result.suggestion is not None
     True
@@ -159,9 +160,8 @@ def _sweep(
     for step, lr in enumerate(lrs.tolist()):
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss = float(
-            model.train_step(next(batches))["loss"]
-        )  # one host sync per step: needed to stop
+        # one host sync per step: needed to stop
+        loss = float(model.train_step(next(batches))["loss"])
         average = beta * average + (1 - beta) * loss
         smoothed = average / (1 - beta ** (step + 1))
         if not math.isfinite(smoothed):

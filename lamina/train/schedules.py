@@ -1,4 +1,4 @@
-"""Learning-rate schedules on top of ``torch.optim.lr_scheduler`` (the finder is ``lamina.lr_find``).
+"""Learning-rate schedules on top of ``torch.optim.lr_scheduler`` (the finder: ``lamina.lr_find``).
 
 A schedule holds hyperparameters only; ``build(optimizer, total)`` returns the torch scheduler
 for a run of ``total`` periods (epochs or steps). The callback
@@ -34,10 +34,10 @@ Scheduler = lr_scheduler.LRScheduler
 
 
 class Schedule:
-    """Base class: constructor arguments are hyperparameters; :meth:`build` makes the torch scheduler."""
+    """Base class: constructor arguments are hyperparameters; :meth:`build` makes the scheduler."""
 
     def build(self, optimizer: torch.optim.Optimizer, total: int) -> Scheduler:
-        """The torch scheduler for a run of ``total`` periods (``scheduler.step()`` once per period)."""
+        """The torch scheduler for a run of ``total`` periods (``scheduler.step()`` once each)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -77,7 +77,7 @@ class CosineDecay(Schedule):
 
 
 class OneCycle(Schedule):
-    """The one-cycle policy (``torch`` ``OneCycleLR``): warm up to ``max_lr``, then anneal far below it.
+    """The one-cycle policy (torch's ``OneCycleLR``): warm up to ``max_lr``, then anneal far below.
 
     Args:
         max_lr: the peak; default the peak of an earlier one-cycle run or else the optimizer's lr.
@@ -131,7 +131,7 @@ class OneCycle(Schedule):
 
 
 class Warmup(Schedule):
-    """Linear warmup over ``steps`` periods (``torch`` ``LinearLR``), then constant or another schedule.
+    """Linear warmup over ``steps`` periods (torch's ``LinearLR``), then constant or a schedule.
 
     Args:
         steps: warmup periods; the learning rate rises from ``start_factor * lr`` to ``lr``.
@@ -195,7 +195,9 @@ class _Function(Schedule):
         self.fn, self.keras = fn, keras
 
     def build(self, optimizer: torch.optim.Optimizer, total: int) -> Scheduler:
-        return _FunctionLR(optimizer, self.fn) if self.keras else self.fn(optimizer)  # type: ignore[no-any-return]
+        if self.keras:
+            return _FunctionLR(optimizer, self.fn)
+        return self.fn(optimizer)  # type: ignore[no-any-return]
 
 
 _SCHEDULES = Registry("schedule")
@@ -208,7 +210,8 @@ _SCHEDULES.add("warmup", Warmup)
 def get(schedule: Any, **options: Any) -> Schedule:
     """Resolve a schedule: a name (with ``options`` for its constructor), a :class:`Schedule`, a
     Keras-style ``fn(period, lr) -> lr``, a factory ``optimizer -> torch scheduler``, or a torch
-    scheduler class (with ``options``, e.g. ``get(torch.optim.lr_scheduler.ExponentialLR, gamma=0.9)``).
+    scheduler class with ``options``, e.g. ``get(torch.optim.lr_scheduler.ExponentialLR,
+    gamma=0.9)``.
 
     >>> lamina.schedules.get("cosine", min_lr=1e-5)
     lamina.schedules.CosineDecay(min_lr=1e-05)
