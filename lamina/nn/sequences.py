@@ -110,7 +110,7 @@ def pad_sequences(
 
 
 def lengths(x: torch.Tensor, *, pad: float = 0) -> torch.Tensor:
-    """True length of each row of a padded ``(N, T[, F])`` batch: one past its last non-padding step.
+    """True length of each row of a padded ``(N, T[, F])`` batch: one past its last real step.
 
     A step counts as padding when all of its values equal ``pad``; padding inside a row (before its
     last real step) is kept as data. Rows that are all padding get length 0.
@@ -123,7 +123,9 @@ def lengths(x: torch.Tensor, *, pad: float = 0) -> torch.Tensor:
 
 
 def windows(ids: Any, length: int, *, stride: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Cut a long id sequence into next-token pairs: ``x[i] = ids[s:s+length]``, ``y[i] = ids[s+1:s+length+1]``.
+    """Cut a long id sequence into next-token pairs, ``y[i]`` being ``x[i]`` shifted by one step.
+
+    ``x[i] = ids[s:s+length]`` and ``y[i] = ids[s+1:s+length+1]``.
 
     Args:
         ids: a 1-D integer sequence (e.g. ``CharVocabulary.encode(text)``).
@@ -156,7 +158,9 @@ def windows(ids: Any, length: int, *, stride: int | None = None) -> tuple[np.nda
 def forecast_windows(
     series: Any, lookback: int, horizon: int = 1, *, stride: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cut a series into forecasting pairs: ``x[i] = series[s:s+lookback]``, ``y[i]`` the ``horizon`` values after.
+    """Cut a series into forecasting pairs: ``x[i]`` a window, ``y[i]`` the values right after it.
+
+    ``x[i] = series[s:s+lookback]``; ``y[i]`` holds the ``horizon`` values that follow.
 
     Args:
         series: ``(T,)`` values of one series, or ``(T, features)`` for several (a pandas Series or
@@ -166,8 +170,8 @@ def forecast_windows(
         stride: start-to-start distance between windows.
 
     Returns:
-        ``(x, y)`` float32 arrays: ``(windows, lookback)`` and ``(windows, horizon)`` for one series,
-        ``(windows, lookback, features)`` and ``(windows, horizon, features)`` for several.
+        ``(x, y)`` float32 arrays: ``(windows, lookback)`` and ``(windows, horizon)`` for one
+        series, ``(windows, lookback, features)`` and ``(windows, horizon, features)`` for several.
 
     >>> x, y = forecast_windows(range(6), lookback=3, horizon=2)
     >>> x.tolist(), y.tolist()
@@ -214,10 +218,11 @@ class CharVocabulary:
         return len(self.characters) + self.offset
 
     def __repr__(self) -> str:
-        return f"lamina.sequences.CharVocabulary({len(self.characters)} characters, pad={bool(self.offset)})"
+        size, pad = len(self.characters), bool(self.offset)
+        return f"lamina.sequences.CharVocabulary({size} characters, pad={pad})"
 
     def encode(self, text: str) -> np.ndarray:
-        """Ids of the characters of ``text``; an unknown character raises ``DataError`` naming it."""
+        """Ids of the characters of ``text``; an unknown character raises ``DataError`` (named)."""
         unknown = sorted(set(text) - set(self._ids))
         if unknown:
             raise DataError(

@@ -267,9 +267,8 @@ def class_weights(class_weight: Any, device: torch.device | str = "cpu") -> torc
 
 
 # ---------------------------------------------------------------- words
-_WORD = re.compile(
-    r"\w+(?:'\w+)*|[^\w\s]"
-)  # words (with inner apostrophes: "o'er") or one punctuation mark
+# words (with inner apostrophes: "o'er") or one punctuation mark
+_WORD = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
 
 
 def tokenize(text: str, *, lower: bool = True) -> list[str]:
@@ -303,7 +302,8 @@ class WordVocabulary:
     Args:
         tokens: a text (split with :func:`tokenize`) or an iterable of tokens.
         min_count: keep words seen at least this often; the rest encode as ``<unk>``.
-        max_size: keep at most this many words (the most frequent), not counting ``<pad>`` and ``<unk>``.
+        max_size: keep at most this many words (the most frequent), not counting ``<pad>`` and
+            ``<unk>``.
         lower: lower-case texts before splitting them (here and in :meth:`encode`).
 
     Ties in frequency are broken alphabetically, so the ids do not depend on word order.
@@ -375,7 +375,7 @@ class WordVocabulary:
         )
 
     def encode(self, tokens: str | Iterable[str]) -> np.ndarray:
-        """Ids of a text's tokens (or of a list of tokens); words outside the vocabulary get ``<unk>`` (1)."""
+        """Ids of a text's tokens (or of a list of tokens); unknown words get ``<unk>`` (id 1)."""
         words = tokenize(tokens, lower=self.lower) if isinstance(tokens, str) else list(tokens)
         return np.fromiter(
             (self._ids.get(word, 1) for word in words), dtype=np.int64, count=len(words)

@@ -1,8 +1,9 @@
-"""Trees for tree-structured models (``lamina.models.RecursiveNet``), and their padded array encoding.
+"""Trees for tree-structured models (``lamina.models.RecursiveNet``), and their padded encoding.
 
-A :class:`Tree` is a label (a token id or a string) with an ordered tuple of child trees. ``encode``
-turns a list of trees into ONE integer array ``(N, max_nodes, 1 + max_children)``, so trees go through
-the ordinary lamina paths (``ArrayLoader``, ``fit``, ``predict``, ``save``/``load``) as plain tensors:
+A :class:`Tree` is a label (a token id or a string) with an ordered tuple of child trees.
+``encode`` turns a list of trees into ONE integer array ``(N, max_nodes, 1 + max_children)``, so
+trees go through the ordinary lamina paths (``ArrayLoader``, ``fit``, ``predict``,
+``save``/``load``) as plain tensors:
 
 * one row per node, ``[label id, child index, ..., -1 for no child]``;
 * nodes in post-order (children before their parent, left to right), so the root is the last node;
@@ -133,7 +134,7 @@ class Tree:
 
     @classmethod
     def from_parents(cls, parents: Sequence[int] | np.ndarray, labels: Sequence[Label]) -> Tree:
-        """A tree from a parent-index array: ``parents[i]`` is node ``i``'s parent, ``-1`` for the root.
+        """A tree from a parent-index array: ``parents[i]`` is node ``i``'s parent, -1 the root's.
 
         Children keep the order of their indices. Raises ``DataError`` for lengths that differ, an
         index out of range, no root or several roots, and a cycle (the message names its nodes).
@@ -176,7 +177,8 @@ class Tree:
             raise DataError(
                 message(
                     "The parent array has a cycle: these nodes are their own ancestors.",
-                    f"nodes {sorted(cycle)} ({path}, each arrow to the parent), {len(roots)} root(s)",
+                    f"nodes {sorted(cycle)} ({path}, each arrow to the parent), {len(roots)} "
+                    "root(s)",
                     "a tree: one root (parent -1), and every "
                     "node reaches the root by following parents",
                     "Break the cycle at one node.",
@@ -232,9 +234,8 @@ class Tree:
         return built[id(self)]
 
     def _signature(self) -> tuple[tuple[Label, int], ...]:
-        return tuple(
-            (node.label, len(node.children)) for node in self
-        )  # post-order + arity fixes the tree
+        # post-order + arity fixes the tree
+        return tuple((node.label, len(node.children)) for node in self)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Tree) and self._signature() == other._signature()
@@ -353,7 +354,8 @@ def encode(
         nodes in post-order (root last), then padding rows ``[0, -1, ..., -1]``.
 
     Raises:
-        DataError: no trees, an unknown label, or a tree too large for ``max_nodes``/``max_children``.
+        DataError: no trees, an unknown label, or a tree too large for ``max_nodes`` or
+            ``max_children``.
     """
     if isinstance(trees, Tree) or not isinstance(trees, Sequence) or len(trees) == 0:
         raise DataError(
