@@ -121,9 +121,8 @@ def to_onnx(
             shapes = ({0: torch.export.Dim("batch", min=1)},)
             try:
                 program = torch.export.export(model, (x,), dynamic_shapes=shapes, strict=False)
-            except (
-                Exception
-            ):  # strict tracing keeps len(x) symbolic where non-strict specialises it
+            except Exception:
+                # strict tracing keeps len(x) symbolic where non-strict specialises it
                 program = torch.export.export(model, (x,), dynamic_shapes=shapes, strict=True)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
