@@ -17,6 +17,12 @@ def test_ruff_is_clean():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_ruff_format_is_applied():
+    # lines of at most 100 columns, laid out by the formatter rather than packed by hand
+    done = run(sys.executable, "-m", "ruff", "format", "--check", ".")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_mypy_is_clean():
     done = run(sys.executable, "-m", "mypy")
     assert done.returncode == 0, done.stdout + done.stderr
