@@ -21,13 +21,12 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from lamina import data, models, train
+from lamina import models, train
 from lamina.core import catalog as registry
 from lamina.core import config, errors
 from lamina.core.catalog import PUBLIC_MODULES, register
 from lamina.core.errors import LaminaError
 from lamina.core.version import __version__ as __version__
-from lamina.data import datasets
 from lamina.models import Model, Sequential
 from lamina.nn import layers, sequences, trees
 from lamina.train import callbacks, checkpoint, metrics, schedules
@@ -82,7 +81,6 @@ for _module in (
     registry,
     config,
     errors,
-    datasets,
     layers,
     sequences,
     trees,
@@ -158,6 +156,8 @@ def advise(data: Any, target: str | None = None, **options: Any) -> Any:
 
 
 _LAZY = (
+    "data",  # the data stage (and its data sets): imported on first use, as every stage above it
+    "datasets",
     "artifact",
     "summary",
     "export",
