@@ -5,6 +5,7 @@ The engine imports no model family: a model brings its own ``train_step``. A dis
 plugs in here, beside the engine.
 """
 
+from lamina.train import ranking as _ranking  # noqa: F401  (registers the ranking metrics)
 from lamina.train.engine import (
     PRECISIONS,
     Engine,
