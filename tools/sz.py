@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1] / "lamina"
 # 14,000 until the project lifecycle arrived (plan, data, eda, prepare, advise, report, serve, monitor).
 # 16,800 before ruff's format at 100 columns; the format alone took the same code to about 25,100 lines,
 # and splitting the 23 files it pushed over the cap added module docstrings and imports (about 1,700).
-PACKAGE_BUDGET = 27000
+# 28,000 for the recommendation task (issue 18): ranking metrics, classical recommenders, interactions.
+PACKAGE_BUDGET = 28000
 FILE_BUDGET = 450
 
 
