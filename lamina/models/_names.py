@@ -11,7 +11,7 @@ from typing import Any
 
 from lamina.core.errors import ConfigError, message
 
-__all__ = ["RENAMED", "refuse_renamed"]
+__all__ = ["RENAMED", "check_dropout", "refuse_renamed"]
 
 RENAMED = {
     "dim": "embedding_dim",
@@ -52,5 +52,29 @@ def refuse_renamed(owner: str, given: Mapping[str, Any]) -> None:
                 sorted(given),
                 "its documented arguments",
                 f"Check help(lamina.models.{owner}) or get_params() for the names.",
+            )
+        )
+
+
+def check_dropout(owner: str, dropout: Any) -> None:
+    """Raise ``ConfigError`` unless ``dropout`` is a number in [0, 1) (the families' shared check).
+
+    Args:
+        owner: the class name, for the message.
+        dropout: the rate received.
+
+    >>> check_dropout("MLP", 0.1)
+    """
+    if (
+        not isinstance(dropout, (int, float))
+        or isinstance(dropout, bool)
+        or not 0.0 <= dropout < 1.0
+    ):
+        raise ConfigError(
+            message(
+                f"{owner} dropout out of range.",
+                f"dropout={dropout!r}",
+                "0 <= dropout < 1",
+                "Pass e.g. dropout=0.1, or 0.0 for none.",
             )
         )

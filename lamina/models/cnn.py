@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lamina.core.errors import ConfigError, ShapeError, message
+from lamina.models._names import check_dropout
 from lamina.models.base import Model
 from lamina.nn.layers import (
     Activation,
@@ -165,19 +166,7 @@ def _check(
                 "Pass dims=2 for images.",
             )
         )
-    if (
-        not isinstance(dropout, (int, float))
-        or isinstance(dropout, bool)
-        or not 0.0 <= dropout < 1.0
-    ):
-        raise ConfigError(
-            message(
-                "CNN dropout out of range.",
-                f"dropout={dropout!r}",
-                "0 <= dropout < 1",
-                "Pass e.g. dropout=0.25, or 0.0 for none.",
-            )
-        )
+    check_dropout("CNN", dropout)
 
 
 def _augment_options(augment: Any) -> dict[str, float]:

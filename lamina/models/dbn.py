@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lamina.core.errors import ConfigError, NotBuiltError, message
-from lamina.models._names import refuse_renamed
+from lamina.models._names import check_dropout, refuse_renamed
 from lamina.models.base import Model
 from lamina.models.rbm import RBM, check_settings
 from lamina.models.rbm_plots import draw_filters, draw_samples
@@ -102,19 +102,7 @@ class DBN(Model):
                     "Pass persistent=True.",
                 )
             )
-        if (
-            isinstance(dropout, bool)
-            or not isinstance(dropout, (int, float))
-            or not 0.0 <= dropout < 1.0
-        ):
-            raise ConfigError(
-                message(
-                    "DBN dropout out of range.",
-                    f"dropout={dropout!r}",
-                    "0 <= dropout < 1",
-                    "Pass e.g. dropout=0.2, or 0.0 for none.",
-                )
-            )
+        check_dropout("DBN", dropout)
         self.units, self.outputs, self.visible, self.k, self.persistent = (
             hidden,
             outputs,

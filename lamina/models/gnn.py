@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lamina.core.errors import ConfigError, message
-from lamina.models._names import refuse_renamed
+from lamina.models._names import check_dropout, refuse_renamed
 from lamina.models.base import Model
 from lamina.models.gnn_data import GraphInputsMixin, graph_on, import_pyg, is_graph, to_graph
 
@@ -92,19 +92,7 @@ class _GraphModel(GraphInputsMixin, Model):
                         f"Pass e.g. {arg}=2.",
                     )
                 )
-        if (
-            not isinstance(dropout, (int, float))
-            or isinstance(dropout, bool)
-            or not 0.0 <= dropout < 1.0
-        ):
-            raise ConfigError(
-                message(
-                    f"{name} dropout out of range.",
-                    f"dropout={dropout!r}",
-                    "0 <= dropout < 1",
-                    "Pass e.g. dropout=0.5, or 0.0 for none.",
-                )
-            )
+        check_dropout(name, dropout)
         if task not in TASKS:
             raise ConfigError(
                 message(

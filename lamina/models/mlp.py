@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from lamina.core.errors import ConfigError, message
-from lamina.models._names import refuse_renamed
+from lamina.models._names import check_dropout, refuse_renamed
 from lamina.models._tabular import TabularEncoder, embedding_size_rule, is_dataframe
 from lamina.models.base import Model
 from lamina.nn.layers import Activation, BatchNorm, Dense, Dropout, LayerNorm
@@ -168,19 +168,7 @@ class MLP(Model):
                     "Pass norm='batch' or norm='layer', or leave it None.",
                 )
             )
-        if (
-            not isinstance(dropout, (int, float))
-            or isinstance(dropout, bool)
-            or not 0.0 <= dropout < 1.0
-        ):
-            raise ConfigError(
-                message(
-                    "MLP dropout out of range.",
-                    f"dropout={dropout!r}",
-                    "0 <= dropout < 1",
-                    "Pass e.g. dropout=0.1, or 0.0 for none.",
-                )
-            )
+        check_dropout("MLP", dropout)
         self.units, self.outputs, self.activation = units, outputs, activation
         self.dropout, self.norm = dropout, norm
         self.categorical, self.embedding_dim = categorical, embedding_size

@@ -42,6 +42,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lamina.core.errors import ConfigError, DataError, ShapeError, message
+from lamina.models._names import check_dropout
 from lamina.models.base import Model
 from lamina.nn.layers import Dense, Dropout, Embedding
 from lamina.nn.sequences import lengths
@@ -112,19 +113,7 @@ def _check(
                 "Pass bidirectional=True to read each row both ways.",
             )
         )
-    if (
-        not isinstance(dropout, (int, float))
-        or isinstance(dropout, bool)
-        or not 0.0 <= dropout < 1.0
-    ):
-        raise ConfigError(
-            message(
-                "RNN dropout out of range.",
-                f"dropout={dropout!r}",
-                "0 <= dropout < 1",
-                "Pass e.g. dropout=0.2, or 0.0 for none.",
-            )
-        )
+    check_dropout("RNN", dropout)
     if horizon != 1 and task != "forecast":
         raise ConfigError(
             message(

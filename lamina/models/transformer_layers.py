@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lamina.core.errors import ConfigError, DataError, message
-from lamina.models._names import refuse_renamed
+from lamina.models._names import check_dropout, refuse_renamed
 from lamina.nn.layers import Layer
 
 __all__ = [
@@ -67,19 +67,7 @@ def check_sizes(
                 f"that divides {dim}.",
             )
         )
-    if (
-        not isinstance(dropout, (int, float))
-        or isinstance(dropout, bool)
-        or not 0.0 <= dropout < 1.0
-    ):
-        raise ConfigError(
-            message(
-                f"{owner} dropout out of range.",
-                f"dropout={dropout!r}",
-                "0 <= dropout < 1",
-                "Pass e.g. dropout=0.1, or 0.0 for none.",
-            )
-        )
+    check_dropout(owner, dropout)
 
 
 def init_weights(module: nn.Module, num_layers: int) -> None:
