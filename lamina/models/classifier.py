@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lamina.core import catalog as registry
@@ -109,6 +108,8 @@ class ClassifierMixin:
         if from_logits is True or (from_logits is None and (kind is None or found is None)):
             return None
         if found is not None and isinstance(found[1], (Dense, Activation, nn.Sigmoid, nn.Softmax)):
+            if isinstance(found[1], Dense):
+                found[1].keeps_logits = True
             hooks = found[1]._forward_hooks.values()
             if not any(hook == self._keep_logits for hook in hooks):
                 found[1].register_forward_hook(self._keep_logits)
@@ -118,11 +119,8 @@ class ClassifierMixin:
         self, module: nn.Module, inputs: tuple[Any, ...], output: torch.Tensor
     ) -> None:
         """Forward hook on the last layer: remember its pre-activation logits next to its output."""
-        logits = (
-            F.linear(inputs[0], module.weight, module.bias)
-            if isinstance(module, Dense)
-            else inputs[0]
-        )
+        # a Dense layer kept its pre-activation output; any other last layer got the logits as input
+        logits = module.__dict__.pop("logits_") if isinstance(module, Dense) else inputs[0]
         self.__dict__["_kept_logits"] = (output, logits)
 
     def _logits(self, y_pred: torch.Tensor) -> tuple[torch.Tensor, bool]:

@@ -155,6 +155,9 @@ class Dense(_LazyWeights):
         super().__init__()
         self.units = _positive_int("units", units, "Dense")
         self.activation = _activation(activation)
+        # Set by a classifier whose loss needs the logits behind a sigmoid/softmax output: forward
+        # then keeps them in ``logits_`` rather than the loss computing this layer twice.
+        self.keeps_logits = False
         self._initializers = (
             registry.get("initializer", kernel_initializer),
             registry.get("initializer", bias_initializer),
@@ -171,7 +174,11 @@ class Dense(_LazyWeights):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.linear(x, self.weight, self.bias)
-        return y if self.activation is None else self.activation(y)
+        if self.activation is None:
+            return y
+        if self.keeps_logits:
+            self.logits_ = y
+        return self.activation(y)
 
 
 def _float(x: torch.Tensor) -> torch.dtype:
