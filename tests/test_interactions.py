@@ -134,14 +134,18 @@ def test_leave_last_out_holds_out_the_latest_new_item():
     assert pairs(strict) == [[10, "C"]]
 
 
-def test_leave_last_out_breaks_ties_by_item_id():
+def test_leave_last_out_draws_among_items_of_the_latest_basket_with_a_seed():
     log = pd.DataFrame(
         {"u": [1, 1, 1], "i": ["b", "c", "a"], "t": ["2024-01-01", "2024-01-02", "2024-01-02"]}
     )
-    train, test = leave_last_out(interactions(log, "u", "i", "t"))
-    assert pairs(test) == [[1, "c"]] and sorted(pairs(train)) == [[1, "a"], [1, "b"]]
+    data = interactions(log, "u", "i", "t")
+    held = {pairs(leave_last_out(data, seed=seed)[1])[0][1] for seed in range(20)}
+    assert held == {"a", "c"}  # both lines of the last basket, never the earlier "b"
+    train, test = leave_last_out(data, seed=3)
+    assert sorted(pairs(train) + pairs(test)) == [[1, "a"], [1, "b"], [1, "c"]]
     shuffled = interactions(log.iloc[::-1], "u", "i", "t")
-    assert pairs(leave_last_out(shuffled)[1]) == [[1, "c"]]
+    for seed in range(5):  # the draw does not depend on the order of the log
+        assert pairs(leave_last_out(shuffled, seed=seed)[1]) == pairs(leave_last_out(data, seed=seed)[1])
 
 
 def test_leave_last_out_without_first_purchase_leaves_no_future_in_train():

@@ -307,18 +307,21 @@ def _part(source: Interactions, table: pd.DataFrame, dropped: dict[str, int]) ->
 
 
 def leave_last_out(
-    interactions: Interactions, min_items: int = 2
+    interactions: Interactions, min_items: int = 2, seed: int = 0
 ) -> tuple[Interactions, Interactions]:
     """Hold out each user's latest new item.
 
     For each user with at least ``min_items`` distinct items, the item whose first interaction is
-    the latest (ties: the largest item id) becomes that user's one test interaction; later
+    the latest becomes that user's one test interaction. Items first bought at the same latest
+    time (one basket has no order inside it) are drawn from at random with ``seed``, so the
+    held-out item is neither always the first nor always the last line of an invoice; later
     repeat rows of other items and the other rows of the held-out item are left out, so no test
     interaction precedes a training one. Users with fewer items stay in train only.
 
     Args:
         interactions: the source :class:`Interactions`.
         min_items: the fewest distinct items a user needs to get a held-out item (at least 2).
+        seed: the seed of the draw among items first bought at the same latest time.
 
     Returns:
         ``(train, test)`` :class:`Interactions`; ``test`` has one row per test user, and
@@ -328,7 +331,7 @@ def leave_last_out(
         ConfigError: ``min_items`` below 2.
 
     >>> import pandas as pd
-    >>> log = pd.DataFrame({"u": [1, 1, 1, 2], "i": ["a", "c", "b", "a"], "t": [1, 2, 2, 1]})
+    >>> log = pd.DataFrame({"u": [1, 1, 1, 2], "i": ["a", "c", "b", "a"], "t": [1, 3, 2, 1]})
     >>> train, test = leave_last_out(interactions(log, "u", "i", "t"))
     >>> test.table[["user", "item"]].values.tolist(), len(train.table)
     ([[1, 'c']], 3)
@@ -346,8 +349,12 @@ def leave_last_out(
     firsts = table.sort_values(["time", "item"], kind="stable").drop_duplicates(["user", "item"])
     counts = firsts.groupby("user")["item"].size()
     eligible = firsts[firsts["user"].isin(counts.index[counts >= min_items])]
-    held = eligible.sort_values(["user", "time", "item"], kind="stable").drop_duplicates(
-        "user", keep="last"
+    draw = np.random.default_rng(seed).random(len(eligible))
+    held = (
+        eligible.assign(_draw=draw)
+        .sort_values(["user", "time", "_draw"], kind="stable")
+        .drop_duplicates("user", keep="last")
+        .drop(columns="_draw")
     )
     cut = table["user"].map(held.set_index("user")["time"])
     test_item = table["user"].map(held.set_index("user")["item"])

@@ -149,23 +149,25 @@ class ItemKNN(_Recommender):
     """Item-based nearest neighbours with cosine similarity.
 
     ``S[i, j] = |users with i and j| / sqrt(|users with i| * |users with j|)``, with
-    ``S[j, j] = 0``; each column ``j`` keeps only its ``neighbours`` largest entries (the items
-    most similar to ``j``). A user's score for ``j`` is the sum of ``S[i, j]`` over the items
+    ``S[j, j] = 0``; with ``neighbours`` set, each column ``j`` keeps only its ``neighbours``
+    largest entries (the items most similar to ``j``). A user's score for ``j`` is the sum of ``S[i, j]`` over the items
     ``i`` they have: ``scores = X @ S``.
 
     Args:
-        neighbours: how many most similar items each item keeps.
+        neighbours: how many most similar items each item keeps; None (the default) keeps all.
     """
 
     similarity_: sp.csr_matrix
 
-    def __init__(self, neighbours: int = 100) -> None:
-        if isinstance(neighbours, bool) or not isinstance(neighbours, int) or neighbours < 1:
+    def __init__(self, neighbours: int | None = None) -> None:
+        if neighbours is not None and (
+            isinstance(neighbours, bool) or not isinstance(neighbours, int) or neighbours < 1
+        ):
             raise ConfigError(
                 message(
                     "ItemKNN needs neighbours >= 1.",
                     f"neighbours={neighbours!r}",
-                    "an int >= 1",
+                    "an int >= 1, or None for all",
                     "Pass e.g. neighbours=100.",
                 )
             )
@@ -177,7 +179,7 @@ class ItemKNN(_Recommender):
         similarity = gram / np.maximum(np.outer(norms, norms), 1e-12)
         np.fill_diagonal(similarity, 0.0)
         items = similarity.shape[0]
-        if self.neighbours < items:
+        if self.neighbours is not None and self.neighbours < items:
             # Keep the largest `neighbours` entries of each column; zero the rest.
             cut = np.argpartition(-similarity, self.neighbours - 1, axis=0)[self.neighbours :]
             np.put_along_axis(similarity, cut, 0.0, axis=0)
