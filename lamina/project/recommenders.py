@@ -1,22 +1,27 @@
 """Classical recommenders, the baselines a recommendation network has to beat.
 
-Each fits a sparse user x item 0/1 matrix ``X`` (scipy CSR, rows users, columns items):
+Each learns from ``lamina.data.Interactions`` (the id-level API of
+``lamina.models.recommend.RecommenderMixin``: ``recommend(users=..., histories=..., k)``,
+``evaluate_ranking``) or from a sparse user x item 0/1 matrix ``X`` (scipy CSR, rows users,
+columns items; then ``scores(user_rows)`` and ``recommend_rows``):
 
 * :class:`Popularity` scores every item by how many users have it;
 * :class:`ItemKNN` scores ``X @ S`` with ``S`` the cosine item-item similarity, its diagonal
-  zeroed and each column cut to the ``neighbours`` most similar items;
+  zeroed (optionally each column cut to the ``neighbours`` most similar items);
 * :class:`EASE` (Steck 2019) scores ``X @ B`` with the closed form ``G = X^T X + l2 I``,
   ``P = G^-1``, ``B = -P / diag(P)`` (column-wise), ``diag(B) = 0``.
 
-``scores(user_rows)`` returns dense (n, items) float32 for rows of the fitted ``X``;
-``recommend(user_rows, k)`` the top ``k`` item indices, best first, leaving out what each user
-already has. :func:`evaluate_rankings` measures HR@k, NDCG@k, MRR and catalogue coverage over
-the full catalogue with ``lamina.train.ranking``.
+An anonymous basket is scored like a user who has exactly its items. :func:`evaluate_rankings`
+measures HR@k, NDCG@k, MRR and catalogue coverage of a matrix-fitted model over the full
+catalogue; ``lamina.project.recommender_files`` saves and loads them (safetensors and JSON).
 
->>> import scipy.sparse as sp
->>> X = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 0], [1, 1, 1]]))
->>> Popularity().fit(X).recommend([1], k=2).tolist()
-[[1, 2]]
+>>> import pandas as pd
+>>> from lamina.data.interactions import interactions
+>>> log = pd.DataFrame({"u": [1, 1, 2, 3, 3, 3], "i": ["a", "b", "a", "a", "b", "c"],
+...                     "t": [1, 2, 1, 1, 2, 3]})
+>>> model = Popularity().fit(interactions(log, "u", "i", "t"))
+>>> model.recommend(users=[2], k=2)[0].tolist(), model.recommend(histories=[["c"]], k=1)[0].tolist()
+([['b', 'c']], [['a']])
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import scipy.sparse as sp
 import torch
 
 from lamina.core.errors import ConfigError, DataError, NotBuiltError, message
+from lamina.models.recommend.base import RecommenderMixin, check_k
 from lamina.train.ranking import MRR, NDCG, HitRate, catalogue_coverage
 
 __all__ = ["EASE", "ItemKNN", "Popularity", "evaluate_rankings"]
@@ -50,22 +56,51 @@ def _interactions(X: Any) -> sp.csr_matrix:
     return matrix
 
 
-class _Recommender:
-    """Shared ``scores``/``recommend`` over the fitted matrix ``X_``; subclasses score rows."""
+class _Recommender(RecommenderMixin):
+    """Shared fitting and scoring over the fitted matrix ``X_``; subclasses score rows."""
 
     X_: sp.csr_matrix
 
     def fit(self, X: Any) -> _Recommender:
-        """Learn from ``X`` (users x items, 0/1); returns ``self``."""
+        """Learn from ``lamina.data.Interactions`` or a users x items 0/1 matrix; returns self."""
+        if hasattr(X, "table"):
+            self._set_catalogue(X)
+            X = self.history_matrix()
+        else:
+            self.users_ = self.items_ = None
         self.X_ = _interactions(X)
         self._fit(self.X_)
         return self
+
+    def history_matrix(self) -> sp.csr_matrix:
+        """The users x items 0/1 CSR matrix of the training histories."""
+        assert self._history_indptr is not None and self._history_items is not None
+        assert self.users_ is not None and self.items_ is not None
+        data = np.ones(len(self._history_items), dtype=np.float32)
+        shape = (len(self.users_), len(self.items_))
+        matrix = sp.csr_matrix((data, self._history_items, self._history_indptr), shape=shape)
+        matrix.sum_duplicates()
+        matrix.data[:] = 1.0
+        return matrix
 
     def _fit(self, X: sp.csr_matrix) -> None:
         raise NotImplementedError
 
     def _score(self, rows: sp.csr_matrix) -> np.ndarray:
         raise NotImplementedError
+
+    def _score_codes(self, users: np.ndarray | None, histories: list[np.ndarray] | None) -> Any:
+        if users is not None:
+            return self._score(self.X_[users])
+        assert histories is not None
+        lengths = [len(np.unique(codes)) for codes in histories]
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        indices = np.concatenate([np.unique(codes) for codes in histories] or [np.zeros(0)])
+        rows = sp.csr_matrix(
+            (np.ones(len(indices), dtype=np.float32), indices.astype(np.int64), indptr),
+            shape=(len(histories), self.X_.shape[1]),
+        )
+        return self._score(rows)
 
     def _rows(self, user_rows: Any) -> np.ndarray:
         if not hasattr(self, "X_"):
@@ -104,8 +139,9 @@ class _Recommender:
         rows = self._rows(user_rows)
         return np.asarray(self._score(self.X_[rows]), dtype=np.float32)
 
-    def recommend(self, user_rows: Any, k: int = 10, exclude_seen: bool = True) -> np.ndarray:
-        """The top ``k`` items for each user, best first (ties: lower item index first).
+    def recommend_rows(self, user_rows: Any, k: int = 10, exclude_seen: bool = True) -> np.ndarray:
+        """The top ``k`` item indices for rows of the fitted matrix, best first (ties: lower
+        index first).
 
         Args:
             user_rows: (n,) integer rows of the fitted ``X``.
@@ -115,10 +151,7 @@ class _Recommender:
         Returns:
             (n, min(k, items)) int64 item indices.
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ConfigError(
-                message("recommend needs k >= 1.", f"k={k!r}", "an int >= 1", "Pass e.g. k=10.")
-            )
+        k = check_k(k)
         rows = self._rows(user_rows)
         scores = self.scores(rows)
         if exclude_seen:
@@ -128,7 +161,9 @@ class _Recommender:
 
     def __repr__(self) -> str:
         params = ", ".join(
-            f"{key}={value!r}" for key, value in vars(self).items() if key[-1] != "_"
+            f"{key}={value!r}"
+            for key, value in vars(self).items()
+            if key[0] != "_" and key[-1] != "_"
         )
         return f"lamina.project.recommenders.{type(self).__name__}({params})"
 
@@ -150,14 +185,14 @@ class ItemKNN(_Recommender):
 
     ``S[i, j] = |users with i and j| / sqrt(|users with i| * |users with j|)``, with
     ``S[j, j] = 0``; with ``neighbours`` set, each column ``j`` keeps only its ``neighbours``
-    largest entries (the items most similar to ``j``). A user's score for ``j`` is the sum of ``S[i, j]`` over the items
-    ``i`` they have: ``scores = X @ S``.
+    largest entries (the items most similar to ``j``). A user's score for ``j`` is the sum
+    of ``S[i, j]`` over the items ``i`` they have: ``scores = X @ S``.
 
     Args:
         neighbours: how many most similar items each item keeps; None (the default) keeps all.
     """
 
-    similarity_: sp.csr_matrix
+    similarity_: np.ndarray
 
     def __init__(self, neighbours: int | None = None) -> None:
         if neighbours is not None and (
@@ -183,10 +218,10 @@ class ItemKNN(_Recommender):
             # Keep the largest `neighbours` entries of each column; zero the rest.
             cut = np.argpartition(-similarity, self.neighbours - 1, axis=0)[self.neighbours :]
             np.put_along_axis(similarity, cut, 0.0, axis=0)
-        self.similarity_ = sp.csr_matrix(similarity.astype(np.float32))
+        self.similarity_ = similarity.astype(np.float32)  # dense: all neighbours by default
 
     def _score(self, rows: sp.csr_matrix) -> np.ndarray:
-        return (rows @ self.similarity_).toarray()
+        return np.asarray(rows @ self.similarity_)
 
 
 class EASE(_Recommender):
