@@ -16,8 +16,10 @@ ROOT = Path(__file__).resolve().parents[1] / "lamina"
 # 14,000 until the project lifecycle arrived (plan, data, eda, prepare, advise, report, serve, monitor).
 # 16,800 before ruff's format at 100 columns; the format alone took the same code to about 25,100 lines,
 # and splitting the 23 files it pushed over the cap added module docstrings and imports (about 1,700).
-# 28,000 for the recommendation task (issue 18): ranking metrics, classical recommenders, interactions.
-PACKAGE_BUDGET = 28000
+# 28,000 for the recommendation groundwork (issue 18): ranking metrics, classical recommenders, interactions.
+# 31,500 for the recommendation task itself: four network recommenders, retrieval, the /recommend
+# service and its monitoring, and the recommend project task.
+PACKAGE_BUDGET = 31500
 FILE_BUDGET = 450
 
 
