@@ -9,7 +9,9 @@ baselines of ``lamina.project.recommenders`` all follow :class:`RecommenderMixin
 * ``history(user)``: the codes of the items the user had in training, oldest first;
 * ``score(users=None, histories=None)``: (n, items) float32 scores, higher is better;
 * ``recommend(users=None, histories=None, k=10, exclude_seen=True)``: the top ``k`` item ids and
-  their scores, best first, without what each user already has;
+  their scores, best first, without what each user already has; a model with item vectors
+  (``embed`` and ``item_embeddings``) and a catalogue of ``retrieval_exact_below`` items or more
+  searches them with FAISS (``lamina.models.recommend.retrieval.ItemIndex``);
 * ``evaluate_ranking(test, k=10)``: HR@k, NDCG@k, MRR, recall@k and coverage over the full
   catalogue, the user's training items ranked last.
 
@@ -21,6 +23,7 @@ service can answer 4xx and fall back.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +32,7 @@ import pandas as pd
 import torch
 
 from lamina.core.errors import ConfigError, DataError, NotBuiltError, message
+from lamina.models.recommend.retrieval import EXACT_BELOW, ItemIndex, top_k
 from lamina.train.ranking import MRR, NDCG, HitRate, RecallAtK, catalogue_coverage
 
 __all__ = ["RecommenderMixin", "UnknownIdError", "check_k", "id_list"]
@@ -65,6 +69,9 @@ class RecommenderMixin:
     item_names_: dict[Any, str] | None = None  # item id -> description, when the log had one
     _history_indptr: np.ndarray | None = None  # (users + 1,) offsets into _history_items
     _history_items: np.ndarray | None = None  # item codes of every user, oldest first
+    # Models with item vectors: from this catalogue size on, recommend() searches with FAISS.
+    retrieval_exact_below: int = EXACT_BELOW
+    _retrieval: tuple[bytes, ItemIndex] | None = None  # (hash of the item vectors, their index)
 
     # ------------------------------------------------------------------ catalogue
     def _set_catalogue(self, interactions: Any) -> None:
@@ -264,26 +271,60 @@ class RecommenderMixin:
         """
         k = check_k(k)
         user_codes, history_codes, seen = self._queries(users, histories)
+        assert self.items_ is not None
+        available = len(self.items_)
+        if exclude_seen:
+            available -= max((len(np.unique(codes)) for codes in seen), default=0)
+        k = max(1, min(k, available))
+        if self._has_vectors() and len(self.items_) >= self.retrieval_exact_below:
+            queries = self.embed(users=users, histories=histories)  # type: ignore[attr-defined]
+            codes, top = self.item_index().search(queries, k, seen if exclude_seen else None)
+            return np.asarray(self.items_)[np.maximum(codes, 0)], top
         scores = self._as_array(self._score_codes(user_codes, history_codes)).copy()
-        available = scores.shape[1]
         if exclude_seen:
             for row, codes in enumerate(seen):
                 scores[row, codes] = -np.inf
-            available -= max((len(np.unique(codes)) for codes in seen), default=0)
-        return self._top(scores, max(1, min(k, available)))
+        return self._top(scores, k)
+
+    def _has_vectors(self) -> bool:
+        return callable(getattr(self, "embed", None)) and callable(
+            getattr(self, "item_embeddings", None)
+        )
+
+    def item_index(self, **options: Any) -> ItemIndex:
+        """An :class:`~lamina.models.recommend.retrieval.ItemIndex` over ``item_embeddings()``.
+
+        The index is kept and rebuilt only when the item vectors change (after more training).
+
+        Args:
+            options: ``ItemIndex`` keywords (``neighbours``, ``search_depth``, ...); the default
+                ``exact_below`` is this model's ``retrieval_exact_below``.
+        """
+        if not self._has_vectors():
+            raise ConfigError(
+                message(
+                    f"{type(self).__name__} has no item vectors to index.",
+                    "no embed() and item_embeddings()",
+                    "a network recommender (MatrixFactorization, TwoTower, SASRec, GRU4Rec)",
+                    "Recommend with recommend(); classical models score the catalogue directly.",
+                )
+            )
+        vectors = self.item_embeddings()  # type: ignore[attr-defined]
+        if isinstance(vectors, torch.Tensor):
+            vectors = vectors.detach().float().cpu().numpy()
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        settings = {"exact_below": self.retrieval_exact_below, **options}
+        key = hashlib.blake2b(vectors.data, digest_size=16)
+        key.update(repr(sorted(settings.items())).encode())
+        if self._retrieval is None or self._retrieval[0] != key.digest():
+            self._retrieval = (key.digest(), ItemIndex(vectors, **settings))
+        return self._retrieval[1]
 
     def _top(self, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` of each row (ties: lower item code first) as item ids and scores."""
         assert self.items_ is not None
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else None
-        if part is None:
-            order = np.argsort(-scores, axis=1, kind="stable")
-        else:
-            picked = np.take_along_axis(scores, part, axis=1)
-            keys = np.lexsort((part, -picked), axis=1)  # by score, then by code
-            order = np.take_along_axis(part, keys, axis=1)
-        top = np.take_along_axis(scores, order, axis=1)
-        return np.asarray(self.items_)[order], top.astype(np.float32)
+        codes, top = top_k(scores, k)
+        return np.asarray(self.items_)[np.maximum(codes, 0)], top
 
     # ------------------------------------------------------------------ evaluation
     def evaluate_ranking(self, test: Any, k: int = 10, batch_size: int = 512) -> dict[str, float]:
