@@ -67,6 +67,19 @@ def _print_verdict(project: Any, results: dict[str, Any]) -> None:
                 print(f"  {name:<9} {file.resolve()}")
 
 
+# lamina init --task recommend: the purchase log's columns (the rest are recognised by name).
+COLUMN_FLAGS = {
+    "user": "customer",
+    "item": "product",
+    "time": "purchase time",
+    "invoice": "invoice (cancellations start with C)",
+    "quantity": "quantity",
+    "price": "unit price",
+    "description": "product name",
+    "country": "customer country",
+}
+
+
 def _init(args: argparse.Namespace) -> int:
     import lamina
 
@@ -81,6 +94,7 @@ def _init(args: argparse.Namespace) -> int:
         task=args.task,
         positive_class=args.positive_class,
         overwrite=args.force,
+        columns={key: getattr(args, key) for key in COLUMN_FLAGS if getattr(args, key)},
     )
     picked = lamina.Project.load(path).positive_class if args.positive_class is None else None
     print(
@@ -376,8 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--data", default="data.csv", help="data set name, file, folder or SQL URL")
     init.add_argument("--target", help="the column to predict")
     init.add_argument(
-        "--task", choices=("classification", "regression"), help="inferred when absent"
+        "--task",
+        choices=("classification", "regression", "recommend"),
+        help="inferred when absent; recommend: a recommender from a purchase log "
+        "(with --user, --item, --time)",
     )
+    for flag in COLUMN_FLAGS:
+        init.add_argument(f"--{flag}", help=f"recommend: the log's {COLUMN_FLAGS[flag]} column")
     init.add_argument(
         "--positive-class",
         help="binary targets: the class F1, precision and recall are of "

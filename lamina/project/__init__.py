@@ -3,6 +3,7 @@ train, evaluate, report), viability planning, the deep-learning-or-classical adv
 vocabulary, the fitted model of a project and its report.
 """
 
+from lamina.project import recommend_stages as _recommend  # noqa: F401  (task: recommend)
 from lamina.project import stages as _stages  # noqa: F401  (registers the built-in stages)
 from lamina.project.project import (
     KPIS,

@@ -116,6 +116,38 @@ KPIS: dict[str, KPI] = {
         KPI("mse", "regression", False, None, "MSE", "mean squared error"),
         KPI("mae", "regression", False, None, "MAE", "mean absolute error"),
         KPI("r2", "regression", True, 1.0, "R²", "share of the target's variance explained"),
+        KPI(
+            "hr@10",
+            "recommend",
+            True,
+            1.0,
+            "hit rate at 10",
+            "share of customers whose next new item is in their top 10 recommendations",
+        ),
+        KPI(
+            "ndcg@10",
+            "recommend",
+            True,
+            1.0,
+            "NDCG at 10",
+            "1 / log2(1 + rank) of the next new item when it is in the top 10, else 0, averaged",
+        ),
+        KPI(
+            "recall@10",
+            "recommend",
+            True,
+            1.0,
+            "recall at 10",
+            "share of held-out items found in the top 10 (one per customer: the hit rate)",
+        ),
+        KPI(
+            "mrr",
+            "recommend",
+            True,
+            1.0,
+            "mean reciprocal rank",
+            "1 / rank of the next new item among all items, averaged over customers",
+        ),
     )
 }
 
@@ -183,7 +215,7 @@ def minority_class(y: Any) -> Any:
 def score(
     name: str,
     y_true: Any,
-    y_pred: Any,
+    y_pred: Any = None,
     probabilities: np.ndarray | None = None,
     *,
     positive_class: Any = None,
@@ -193,7 +225,8 @@ def score(
 
     Args:
         name: a key of :data:`KPIS`.
-        y_true: true labels or values ``(N,)``.
+        y_true: true labels or values ``(N,)``; for a recommendation KPI, the 1-based rank of
+            each customer's held-out item among all items (``y_pred`` is not used).
         y_pred: predicted labels or values ``(N,)``.
         probabilities: class probabilities ``(N, classes)`` in the order of ``classes``; needed by
             ``roc_auc`` and ``log_loss``.
@@ -209,6 +242,14 @@ def score(
     from sklearn import metrics
 
     kpi = get(name)
+    if kpi.task == "recommend":  # y_true: the 1-based rank of each held-out item
+        ranks = np.asarray(y_true, dtype=float)
+        if name == "mrr":
+            return float(np.mean(1.0 / ranks))
+        cut = float(name.split("@")[1])
+        if name.startswith("ndcg"):
+            return float(np.mean(np.where(ranks <= cut, 1.0 / np.log2(ranks + 1.0), 0.0)))
+        return float(np.mean(ranks <= cut))
     if kpi.task == "regression":
         truth, predicted = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
         if name == "r2":

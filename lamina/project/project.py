@@ -178,15 +178,19 @@ class Project:
         if self.positive_class is not None:
             # `positive_class: 1` in YAML is the class "1".
             self.positive_class = str(self.positive_class)
-        if self.task not in (None, "classification", "regression"):
+        if self.task not in (None, "classification", "regression", "recommend"):
             raise ConfigError(
                 message(
                     f"Unknown task in {where}.",
                     repr(self.task),
-                    "classification, regression or null",
+                    "classification, regression, recommend or null",
                     "Fix or remove task:.",
                 )
             )
+        if self.task == "recommend":
+            from lamina.project.recommend_project import check_settings
+
+            check_settings(self.data, self.kpi, where)
 
     @classmethod
     def load(cls, path: str | Path = FILE_NAME) -> Project:
@@ -308,6 +312,7 @@ def init(
     max_latency_ms: float = 100,
     train_seconds: float = 300,
     overwrite: bool = False,
+    columns: dict[str, str] | None = None,
 ) -> Path:
     """Write a commented ``lamina.yaml`` into ``folder`` and return its path.
 
@@ -316,6 +321,9 @@ def init(
     and holds ``target``. For a binary target ``positive_class`` names the class
     ``f1``/``precision``/``recall`` are of; left out, the minority class is written, with a comment
     saying so.
+
+    ``task="recommend"`` writes a recommender project instead: ``columns`` names the log's
+    ``user``, ``item`` and ``time`` columns (see ``lamina.project.recommend_project``).
 
     Raises:
         ConfigError: the file exists (pass ``overwrite=True`` to replace it) or a value is invalid.
@@ -342,9 +350,18 @@ def init(
                 "Pass the KPI value that counts as success.",
             )
         )
+    if task == "recommend":
+        from lamina.project.recommend_project import write_project
+
+        text = write_project(folder, name, goal, kpi, threshold, data, columns or {})
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(text.format(latency=max_latency_ms, seconds=train_seconds), "utf-8")
+        return path
     if task not in (None, "classification", "regression"):
         raise ConfigError(
-            message("Unknown task.", repr(task), "classification, regression or None", "Fix task.")
+            message(
+                "Unknown task.", repr(task), "classification, regression, recommend or None", "Fix."
+            )
         )
     found = _read(folder, data, target)
     positive, note = _positive(found, task, positive_class)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FILE_NAME",
     "STAGES",
+    "TASK_STAGES",
     "Stage",
     "StageContext",
     "class_names",
@@ -71,6 +72,7 @@ class StageContext:
         self.project = project
         self.verbose = verbose
         self.results: dict[str, dict[str, Any]] = {}
+        self.cache: dict[str, Any] = {}  # what stages of one run share besides results
         self._dataset: Any = None
 
     def folder(self, stage: str) -> Path:
@@ -137,6 +139,9 @@ class StageContext:
 
 
 STAGES: dict[str, Stage] = {}
+# task -> {stage name: run}: a task whose stages work differently (``recommend``) replaces the
+# ``run`` of those stages; names, order, dependencies and input hashes stay the same.
+TASK_STAGES: dict[str, dict[str, Callable[[StageContext], dict[str, Any]]]] = {}
 
 
 def is_missing(values: Any) -> Any:
@@ -212,7 +217,8 @@ def run_stage(stage: Stage, context: StageContext, force: bool) -> dict[str, Any
             return previous["result"]  # type: ignore[no-any-return]
     context.say(f"[{stage.name}] running")
     started = time.perf_counter()
-    result = stage.run(context)
+    run = TASK_STAGES.get(str(project.task), {}).get(stage.name, stage.run)
+    result = run(context)
     seconds = time.perf_counter() - started
     record.parent.mkdir(parents=True, exist_ok=True)
     temporary = record.with_suffix(".tmp")
