@@ -98,12 +98,13 @@ def check_settings(data: dict[str, Any], kpi: str, where: str) -> None:
 
 def _columns(folder: Path, source: str, given: dict[str, str]) -> dict[str, str]:
     """The named columns, checked against the log, plus the optional ones recognised in it."""
+    from lamina.data import datasets
     from lamina.data.sources import load
 
     path = folder / os.path.expandvars(source)
     if "://" in source:
         return dict(given)
-    if not path.exists():
+    if not path.exists() and source not in datasets.names():
         raise ConfigError(
             message(
                 "The data path does not exist.",
@@ -112,7 +113,7 @@ def _columns(folder: Path, source: str, given: dict[str, str]) -> dict[str, str]
                 "Check the path and pass --data.",
             )
         )
-    frame = load(str(path)).x
+    frame = load(str(path) if path.exists() else source).x
     names = [str(column) for column in frame.columns]
     found: dict[str, str] = {}
     for key in COLUMNS + OPTIONAL:
@@ -182,7 +183,13 @@ def read_interactions(context: Any) -> Any:
     spec = context.project.data
     named = {key: spec[key] for key in COLUMNS}
     extra = {key: spec[key] for key in OPTIONAL if spec.get(key)}
-    found = interactions(context.dataset().x, **named, **extra)
+    dataset = context.dataset()
+    log = dataset.x  # a bundled log's given split is joined: the project splits by time itself
+    if dataset.x_test is not None:
+        import pandas as pd
+
+        log = pd.concat([dataset.x, dataset.x_test], ignore_index=True)
+    found = interactions(log, **named, **extra)
     context.cache["interactions"] = found
     return found
 
