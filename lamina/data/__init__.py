@@ -1,11 +1,20 @@
 """The data stage: load any source, built-in data sets, profile (EDA), prepare and split.
 
 ``lamina.data.load(source)`` reads a bundled set, a CSV/Parquet/JSON file, a NumPy or IDX file,
-an image or text folder, a DataFrame or an SQL query into a :class:`Dataset`. The tensor and
+an image or text folder, a DataFrame or an SQL query into a :class:`Dataset`;
+``lamina.data.interactions(log, user, item, time)`` turns a purchase log into implicit feedback
+for recommenders, split by time with ``leave_last_out`` or ``time_cut``. The tensor and
 batch helpers that ``fit`` uses (``to_tensor``, ``ArrayLoader``, ``tokenize``, ...) live in
 ``lamina.nn.tensors`` and are re-exported here, where users of lamina 0.1 found them.
 """
 
+from lamina.data.interactions import (
+    Interactions,
+    check_time_leakage,
+    interactions,
+    leave_last_out,
+    time_cut,
+)
 from lamina.data.sources import Dataset, iter_chunks, load
 from lamina.nn.tensors import (
     ArrayLoader,
@@ -23,14 +32,19 @@ from lamina.nn.tensors import (
 __all__ = [
     "ArrayLoader",
     "Dataset",
+    "Interactions",
     "WordVocabulary",
     "as_loader",
     "check_finite",
+    "check_time_leakage",
     "class_weights",
+    "interactions",
     "is_in_memory",
     "iter_chunks",
+    "leave_last_out",
     "load",
     "sample_weights",
+    "time_cut",
     "to_tensor",
     "tokenize",
     "train_validation_split",
