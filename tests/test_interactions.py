@@ -110,6 +110,15 @@ def test_reads_files_through_load(tmp_path):
     retail_log().to_csv(path, index=False)
     data = interactions(path, **RETAIL)
     assert len(data.table) == 6 and list(data.users) == [10, 20, 30]
+    retail_log().to_parquet(tmp_path / "log.parquet")
+    assert interactions(tmp_path / "log.parquet", **RETAIL).table.equals(data.table)
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "shop.db") as connection:
+        retail_log().to_sql("sales", connection, index=False)
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    from_sql = interactions(url, **RETAIL, options={"table": "sales"})
+    assert from_sql.table[["user", "item"]].equals(data.table[["user", "item"]])
 
 
 def test_missing_column_and_empty_log_are_data_errors():
@@ -145,7 +154,9 @@ def test_leave_last_out_draws_among_items_of_the_latest_basket_with_a_seed():
     assert sorted(pairs(train) + pairs(test)) == [[1, "a"], [1, "b"], [1, "c"]]
     shuffled = interactions(log.iloc[::-1], "u", "i", "t")
     for seed in range(5):  # the draw does not depend on the order of the log
-        assert pairs(leave_last_out(shuffled, seed=seed)[1]) == pairs(leave_last_out(data, seed=seed)[1])
+        assert pairs(leave_last_out(shuffled, seed=seed)[1]) == pairs(
+            leave_last_out(data, seed=seed)[1]
+        )
 
 
 def test_leave_last_out_without_first_purchase_leaves_no_future_in_train():

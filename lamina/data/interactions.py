@@ -154,12 +154,12 @@ def _sorted_ids(values: pd.Series) -> pd.Index:
         return pd.Index(unique.astype(str)).sort_values()
 
 
-def _frame(source: Any) -> pd.DataFrame:
+def _frame(source: Any, options: dict[str, Any] | None = None) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         return source
     from lamina.data.sources import load
 
-    data = load(source)
+    data = load(source, **(options or {}))
     if not isinstance(data.x, pd.DataFrame):
         raise DataError(
             message(
@@ -169,6 +169,8 @@ def _frame(source: Any) -> pd.DataFrame:
                 "Pass a table of the transaction log.",
             )
         )
+    if isinstance(data.x_test, pd.DataFrame):  # a bundled log's given split: one log again
+        return pd.concat([data.x, data.x_test], ignore_index=True)
     return data.x
 
 
@@ -191,6 +193,7 @@ def interactions(
     description: str | None = None,
     country: str | None = None,
     first_purchase: bool = True,
+    options: dict[str, Any] | None = None,
 ) -> Interactions:
     """Turn a transaction log into implicit feedback.
 
@@ -211,6 +214,8 @@ def interactions(
         description: the item description column, if any (item features).
         country: the user country column, if any (user features).
         first_purchase: keep only the first purchase of each (user, item).
+        options: options of ``lamina.data.load`` for ``source``, e.g. ``{"table": "sales"}`` or
+            ``{"query": "select ..."}`` for an SQL URL.
 
     Returns:
         An :class:`Interactions`; ``dropped`` counts the rows left out by reason.
@@ -227,7 +232,7 @@ def interactions(
     >>> data.table[["user", "item", "quantity"]].values.tolist(), data.dropped
     ([[7, 'x', 2]], {'cancelled': 1, 'non_positive_quantity': 1, 'missing_user': 1})
     """
-    frame = _frame(source)
+    frame = _frame(source, options)
     named = {"user": user, "item": item, "time": time, "quantity": quantity, "price": price}
     named.update({"invoice": invoice, "description": description, "country": country})
     named = {key: column for key, column in named.items() if column is not None}
