@@ -5,14 +5,17 @@ is a maximum-inner-product search. :class:`ItemIndex` answers it exactly (a torc
 top-k) while the catalogue has fewer than ``exact_below`` items, and with a FAISS HNSW graph over
 inner product (``faiss-cpu``, ``pip install 'lamina[recommend]'``) from that size on.
 
-Why these defaults: below 50,000 items one exact query costs well under a millisecond on one CPU
-core and is exact, so the graph is not worth building. The HNSW settings (32 links per node,
-build depth 200, search depth 256) gave the same top 10 as exact search for 99.9% of the Online
-Retail customers on 64-factor vectors (``benchmarks/recommend_faiss.py``). FAISS candidates are
-scored again exactly, so both paths return the same scores and order (ties: lower code first).
+Why these defaults: below 100,000 items one exact query costs about a millisecond on one CPU
+core (and is exact), about what a graph search costs there, so the graph is not worth building.
+The HNSW settings (32 links per node, build depth 200, search depth 256) gave the same top 10 as
+exact search for 99.6% of the Online Retail customers with their purchases excluded and 99.9%
+with nothing excluded, on 64-factor SVD vectors (``benchmarks/recommend_faiss.py``). FAISS
+candidates are scored again exactly, so both paths return the same scores and order (ties: lower
+code first).
 
 Excluded items (what a customer already bought) are handled by over-fetching: the graph is asked
-for ``k`` plus the longest exclusion list, the excluded codes are dropped and the best ``k`` kept.
+for ``k`` plus the query's exclusions (queries grouped by that count rounded up to a power of
+two), the excluded codes are dropped and the best ``k`` kept.
 
 >>> import numpy as np
 >>> items = np.array([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7], [-1.0, 0.0]], dtype=np.float32)
@@ -34,7 +37,7 @@ from lamina.core.errors import ConfigError, DataError, ShapeError, message
 
 __all__ = ["EXACT_BELOW", "ItemIndex", "require_faiss", "top_k"]
 
-EXACT_BELOW = 50_000  # catalogues with fewer items are searched exactly
+EXACT_BELOW = 100_000  # catalogues with fewer items are searched exactly
 
 
 def require_faiss() -> Any:
@@ -270,7 +273,31 @@ class ItemIndex:
             return np.zeros((0, k), dtype=np.int64), np.zeros((0, k), dtype=np.float32)
         if self.exact:
             return self._exact(vectors, excluded, k)
-        fetch = min(self.num_items, k + max(len(codes) for codes in excluded))
+        codes = np.empty((n, k), dtype=np.int64)
+        top = np.empty((n, k), dtype=np.float32)
+        # Queries grouped by how much they over-fetch (k + exclusions, rounded up to a power of
+        # two), so that one customer with a long history does not make every query fetch more.
+        lengths = np.array([len(c) for c in excluded])
+        buckets = np.ceil(np.log2(k + lengths)).astype(np.int64)
+        for bucket in np.unique(buckets):
+            rows = np.flatnonzero(buckets == bucket)
+            fetch = min(self.num_items, 2 ** int(bucket))
+            codes[rows], top[rows] = self._graph(
+                vectors[rows], [excluded[r] for r in rows], k, fetch
+            )
+        # a graph walk that found too few items (a tiny or disconnected graph): search exactly
+        short = np.flatnonzero(
+            (codes < 0).sum(axis=1) > k - np.minimum(k, self.num_items - lengths)
+        )
+        if len(short):
+            codes[short], top[short] = self._exact(
+                vectors[short], [excluded[row] for row in short], k
+            )
+        return codes, top
+
+    def _graph(
+        self, vectors: np.ndarray, excluded: list[np.ndarray], k: int, fetch: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         faiss = require_faiss()
         depth = faiss.SearchParametersHNSW(efSearch=max(self.search_depth, fetch))
         _, found = self.graph.search(vectors, fetch, params=depth)  # (n, fetch), -1 when short
@@ -284,15 +311,6 @@ class ItemIndex:
         scores[~valid] = -np.inf
         codes, top = top_k(scores, k, codes=safe)
         codes[np.isneginf(top)] = -1  # excluded or not found
-        # a graph walk that found too few items (a tiny or disconnected graph): search exactly
-        short = np.flatnonzero(
-            (codes < 0).sum(axis=1)
-            > k - np.minimum(k, self.num_items - np.array([len(c) for c in excluded]))
-        )
-        if len(short):
-            codes[short], top[short] = self._exact(
-                vectors[short], [excluded[row] for row in short], k
-            )
         return codes, top
 
     def _exact(
