@@ -136,6 +136,9 @@ def _serve(args: argparse.Namespace) -> int:
     if is_project(model_dir):
         project = load_project(model_dir)
         model_dir, name = str(project.run_path / "train" / "model"), name or project.name
+        if _recommender(model_dir):  # a recommendation project: POST /recommend
+            log = log or str(project.run_path / "serve" / "recommendations.jsonl")
+            return _serve_recommender(args, model_dir, name, log)
         # maintained: serve (and follow) the production alias
         if project.maintenance and registry is None:
             from lamina.maintain.retrain import champion
@@ -150,6 +153,8 @@ def _serve(args: argparse.Namespace) -> int:
         redact += project.privacy.get("redact", [])
         hashed += project.privacy.get("hash", [])
         allow_missing += getattr(project, "serving", {}).get("allow_missing", [])
+    elif _recommender(model_dir):
+        return _serve_recommender(args, model_dir, name, log)
     print(
         f"Serving {model_dir} on http://{args.host}:{args.port} (docs at /docs)"
         + (f"; logging to {log}" if log else "")
@@ -168,6 +173,33 @@ def _serve(args: argparse.Namespace) -> int:
         registry=registry,
         max_body_bytes=round(args.max_body_mb * 1_000_000),
         allow_missing=allow_missing,
+    )
+    return 0
+
+
+def _recommender(folder: str) -> bool:
+    from lamina.project.recommender_files import is_recommender
+
+    return Path(folder).is_dir() and is_recommender(folder)
+
+
+def _serve_recommender(args: argparse.Namespace, folder: str, name: str | None, log: Any) -> int:
+    """``POST /recommend`` for a saved recommender (lamina.deploy.recommend)."""
+    from lamina.deploy.recommend import serve_recommender
+
+    if log:
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+    print(
+        f"Serving recommender {folder} on http://{args.host}:{args.port}/recommend (docs at "
+        "/docs)" + (f"; logging to {log}" if log else "")
+    )
+    serve_recommender(
+        folder,
+        host=args.host,
+        port=args.port,
+        name=name,
+        log_path=log,
+        max_body_bytes=round(args.max_body_mb * 1_000_000),
     )
     return 0
 
@@ -239,7 +271,8 @@ def add_deployed_commands(sub: Any) -> None:
     served.add_argument(
         "model_dir",
         help="a project (lamina.yaml or its folder: serves runs/train/model), a folder "
-        "with prep.json (project model) or lamina.json (lamina model)",
+        "with prep.json (project model) or lamina.json (lamina model); a recommender "
+        "answers POST /recommend",
     )
     served.add_argument(
         "--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 opens it to the network"
