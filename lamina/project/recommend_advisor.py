@@ -24,9 +24,18 @@ import torch
 
 from lamina.core.errors import ConfigError, message
 from lamina.project.kpi import get, score
+from lamina.train.callback_base import Callback
 from lamina.train.ranking import target_ranks
 
-__all__ = ["CANDIDATES", "advise_recommend", "bootstrap_gap", "gains", "test_ranks"]
+__all__ = [
+    "CANDIDATES",
+    "Deadline",
+    "advise_recommend",
+    "bootstrap_gap",
+    "fit_candidate",
+    "gains",
+    "test_ranks",
+]
 
 
 def gains(kpi: str, ranks: np.ndarray) -> np.ndarray:
@@ -115,20 +124,62 @@ CANDIDATES: dict[str, tuple[str, Callable[[str], Callable[[], Any]]]] = {
 }
 
 
+class Deadline(Callback):
+    """Stops training at the end of the first epoch that ends past ``seconds`` after the start."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = float(seconds)
+
+    def on_train_begin(self, logs: Any = None) -> None:
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        if time.perf_counter() - self.started > self.seconds:
+            self.model.stop_training = True
+
+
+MAX_EPOCHS = 40  # networks stop early long before (patience PATIENCE on the validation KPI)
+PATIENCE = 3
+
+
 def fit_candidate(
-    name: str, train: Any, validation: Any, budget: float, seed: int, epochs: int | None = None
+    name: str,
+    train: Any,
+    validation: Any,
+    budget: float,
+    seed: int,
+    epochs: int | None = None,
+    kpi: str = "hr@10",
 ) -> Any:
     """A fitted candidate.
 
-    A network trains for ``epochs`` when given, else stops early on ``validation``; never for
-    longer than ``budget`` seconds.
+    A network trains for ``epochs`` when given (the refit on all training interactions), else
+    until its ``kpi`` on ``validation`` stops improving for ``PATIENCE`` epochs, keeping the best
+    epoch's weights (``best_epoch_``); never past the first epoch that ends after ``budget``
+    seconds.
     """
+    from lamina.train.callbacks import EarlyStopping
+
     family, maker = CANDIDATES[name]
     model = maker(name)()
     if family == "classical":
         return model.fit(train)
     model.compile()
-    model.fit(train, validation_data=validation, verbose=0, seed=seed, time_limit=budget)
+    if epochs:
+        model.fit(train, epochs=int(epochs), verbose=0, seed=seed, callbacks=[Deadline(budget)])
+        return model
+    stop = EarlyStopping(
+        monitor=f"val_{kpi}", mode="max", patience=PATIENCE, restore_best_weights=True
+    )
+    model.fit(
+        train,
+        epochs=MAX_EPOCHS,
+        validation_data=validation,
+        verbose=0,
+        seed=seed,
+        callbacks=[stop, Deadline(budget)],
+    )
+    model.best_epoch_ = stop.best_epoch + 1
     return model
 
 
@@ -168,11 +219,10 @@ def advise_recommend(
     values: dict[str, np.ndarray] = {}
     for name in names:
         started = time.perf_counter()
-        model = fit_candidate(name, fit_part, validation, budget, seed)
+        model = fit_candidate(name, fit_part, validation, budget, seed, kpi=kpi)
         ranks, _ = test_ranks(model, validation)
         values[name] = gains(kpi, ranks)
-        history = getattr(model, "history_", None)
-        epochs = getattr(model, "best_epoch_", None) or (len(history) if history else None)
+        epochs = getattr(model, "best_epoch_", None)
         row = {
             "candidate": name,
             "family": CANDIDATES[name][0],

@@ -202,7 +202,9 @@ def _train(context: StageContext) -> dict[str, Any]:
     row = next(r for r in advice["rows"] if r["candidate"] == chosen)
     started = time.perf_counter()
     budget = float(project.constraints.get("train_seconds") or 600)
-    model = fit_candidate(chosen, train, None, budget, int(project.seed), epochs=row["epochs"])
+    model = fit_candidate(
+        chosen, train, None, budget, int(project.seed), epochs=row["epochs"], kpi=project.kpi
+    )
     seconds = time.perf_counter() - started
     save_recommender(model, context.folder("train") / "model")
     note = f"refitted on all {len(train.table):,} training interactions in {seconds:.1f} s"
