@@ -5,8 +5,10 @@ One family per file. Supervised: ``Perceptron``, ``MLP`` (with a tabular mode), 
 ``Seq2Seq``, ``Transformer`` and ``TransformerLM``, ``RecursiveNet``, and the graph networks
 ``GCN``, ``GAT`` and ``GraphSAGE`` (these need ``torch_geometric``:
 ``pip install "lamina[graph]"``). Unsupervised and generative: ``Autoencoder`` (seven kinds),
-``VAE``, ``GAN``, ``RBM`` and ``DBN``, and ``Word2Vec``. Every model also has the
-transfer-learning methods ``freeze``, ``unfreeze``, ``replace_head`` and ``fine_tune``.
+``VAE``, ``GAN``, ``RBM`` and ``DBN``, and ``Word2Vec``. Recommenders from implicit feedback
+(``lamina.models.recommend``): ``MatrixFactorization`` (BPR), ``TwoTower``, ``SASRec`` and
+``GRU4Rec``. Every model also has the transfer-learning methods ``freeze``, ``unfreeze``,
+``replace_head`` and ``fine_tune``.
 """
 
 from lamina.models.autoencoder import Autoencoder
@@ -17,6 +19,7 @@ from lamina.models.gan import GAN
 from lamina.models.gnn import GAT, GCN, GraphSAGE
 from lamina.models.mlp import MLP
 from lamina.models.perceptron import Perceptron
+from lamina.models.recommend import GRU4Rec, MatrixFactorization, SASRec, TwoTower
 from lamina.models.recursive import RecursiveNet
 from lamina.models.rnn import RNN
 from lamina.models.seq2seq import Seq2Seq
@@ -32,17 +35,21 @@ __all__ = [
     "GAN",
     "GAT",
     "GCN",
+    "GRU4Rec",
     "GraphSAGE",
     "MLP",
+    "MatrixFactorization",
     "Model",
     "Perceptron",
     "RBM",
     "RNN",
     "RecursiveNet",
+    "SASRec",
     "Seq2Seq",
     "Sequential",
     "Transformer",
     "TransformerLM",
+    "TwoTower",
     "VAE",
     "Word2Vec",
 ]
