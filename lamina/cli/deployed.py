@@ -51,6 +51,8 @@ def _monitor(args: argparse.Namespace) -> int:
     import lamina.nn.tensors
     from lamina.maintain import monitor
 
+    if _recommender(args.model):  # DATA is the request log of POST /recommend
+        return _monitor_recommender(args)
     data, predictions, folder = lamina.data.load(args.data), None, Path(args.model)
     if (folder / "prep.json").is_file():
         from lamina.project.fitted import FittedModel
@@ -91,6 +93,28 @@ def _monitor(args: argparse.Namespace) -> int:
         performance.write_into(out)
         print(performance.summary())
     return int(report.alarm or (performance is not None and performance.degraded))
+
+
+def _monitor_recommender(args: argparse.Namespace) -> int:
+    """Unknown customers and items and item-popularity drift of a recommender's request log.
+
+    Writes recommend_monitor.json and metrics.prom into ``--out``; exit status 1 on an alarm.
+    """
+    import shlex
+
+    from lamina.maintain.monitor import alert
+    from lamina.maintain.recommend_monitor import recommend_drift
+
+    report = recommend_drift(args.data, args.model)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report.to_json(out / "recommend_monitor.json")
+    (out / "metrics.prom").write_text(report.to_prometheus(), encoding="utf-8")
+    print(report.summary())
+    print(f"Report: {(out / 'recommend_monitor.json').resolve()}")
+    command = shlex.split(args.alert_command) if args.alert_command else None
+    alert(report, command=command, webhook=args.webhook)  # type: ignore[arg-type]
+    return int(report.alarm)
 
 
 def _label_feedback(args: argparse.Namespace) -> int:
@@ -224,9 +248,15 @@ def add_deployed_commands(sub: Any) -> None:
         "reference profile saved with the model; writes monitor.html, monitor.json and "
         "metrics.prom into --out; exits 1 when anything drifted.",
     )
-    watch.add_argument("model", help="the saved model folder (holds reference_profile.json)")
     watch.add_argument(
-        "data", help="the logged inputs: a file, folder or data set name (lamina.data.load)"
+        "model",
+        help="the saved model folder (holds reference_profile.json), or a recommender's folder",
+    )
+    watch.add_argument(
+        "data",
+        help="the logged inputs: a file, folder or data set name (lamina.data.load); for a "
+        "recommender, the request log of lamina serve --log (unknown customers and items, "
+        "item-popularity drift)",
     )
     watch.add_argument(
         "--out", default="lamina-runs/monitor", help="folder for the dashboard, JSON and metrics"
