@@ -1,8 +1,9 @@
 """FAISS against exact retrieval on Online Retail item vectors (issue 18: identical top 10 on >= 99%).
 
 Vectors: a 64-factor truncated SVD of the protocol's training matrix (``benchmarks.recommend.load_split``;
-customer vectors ``U * sqrt(s)``, item vectors ``V * sqrt(s)``), so a customer's scores are
-``u @ V.T`` as for a network's ``embed @ item_embeddings().T``. Every customer is queried for the
+customer vectors ``U * sqrt(s)``, item vectors ``V * sqrt(s)``), and a lamina
+``MatrixFactorization`` (64 factors and an item bias, BPR, 20 epochs) trained on the same split
+(``embed`` and ``item_embeddings``); a customer's scores are ``u @ V.T`` in both. Every customer is queried for the
 top 10 with their training items excluded (the recommend protocol) and, as a harder check, with
 nothing excluded. ``ItemIndex`` at its DEFAULT settings, once exact (``exact_below`` above the
 catalogue) and once forced onto FAISS HNSW (``exact_below=0``). Reported: the share of customers
@@ -27,6 +28,7 @@ from lamina.models.recommend.retrieval import EXACT_BELOW, ItemIndex, require_fa
 
 TARGET = 0.99
 FACTORS = 64
+EPOCHS = 20
 
 
 def timed(index: ItemIndex, queries: np.ndarray, exclude: list, single: int = 1000) -> tuple:
@@ -64,44 +66,64 @@ def compare(items: np.ndarray, queries: np.ndarray, exclude: list) -> dict:
     }
 
 
+def vectors(train) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(customer vectors, item vectors) of each source: an SVD and a trained MatrixFactorization."""
+    from lamina.models import MatrixFactorization
+
+    matrix = train.matrix().astype(np.float64)
+    started = time.perf_counter()
+    left, values, right = linalg.svds(matrix, k=FACTORS, random_state=0)
+    sources = {
+        f"SVD, {FACTORS} factors ({time.perf_counter() - started:.1f} s)": (
+            np.ascontiguousarray(left * np.sqrt(values), dtype=np.float32),
+            np.ascontiguousarray(right.T * np.sqrt(values), dtype=np.float32),
+        )
+    }
+    started = time.perf_counter()
+    model = MatrixFactorization(embedding_dim=FACTORS).compile(learning_rate=0.01)
+    model.fit(train, epochs=EPOCHS, batch_size=1024, verbose=0, seed=0)
+    name = (
+        f"MatrixFactorization (BPR), {FACTORS} factors + item bias, {EPOCHS} epochs "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
+    sources[name] = (model.embed(users=list(train.users)), model.item_embeddings())
+    return sources
+
+
 def main() -> int:
     """Print the tables; 0 when the identical share meets the target with exclusions, else 1."""
     torch.set_num_threads(1)
     require_faiss().omp_set_num_threads(1)
     _, train, test = load_split()
-    matrix = train.matrix().astype(np.float64)
-    started = time.perf_counter()
-    left, values, right = linalg.svds(matrix, k=FACTORS, random_state=0)
-    users = np.ascontiguousarray(left * np.sqrt(values), dtype=np.float32)
-    items = np.ascontiguousarray(right.T * np.sqrt(values), dtype=np.float32)
-    print(
-        f"{users.shape[0]:,} customers, {items.shape[0]:,} items, {FACTORS} SVD factors "
-        f"({time.perf_counter() - started:.1f} s); ItemIndex defaults: exact_below={EXACT_BELOW:,}, "
-        "HNSW M=32, efConstruction=200, efSearch=256; one thread"
-    )
+    matrix = train.matrix()
     seen = [matrix.indices[matrix.indptr[u] : matrix.indptr[u + 1]] for u in range(matrix.shape[0])]
     held = dict(zip(test.table["user"], test.table["item"]))
     target = np.array([train.items.get_loc(held[u]) if u in held else -1 for u in train.users])
-    rows = []
-    for name, exclude in (
-        ("training items excluded", seen),
-        ("nothing excluded", [[]] * len(users)),
-    ):
-        result = compare(items, users, exclude)
-        hits = [
-            float(np.mean([(t in row) for t, row in zip(target, codes) if t >= 0]))
-            for codes in (result["expected"], result["found"])
-        ]
-        rows.append((name, result, hits))
     print(
-        "\n| queries | identical top 10 | same set | HR@10 exact | HR@10 FAISS | target | result |"
+        f"{matrix.shape[0]:,} customers, {matrix.shape[1]:,} items; ItemIndex defaults: "
+        f"exact_below={EXACT_BELOW:,}, HNSW M=32, efConstruction=200, efSearch=256; one thread"
     )
-    print("|---|--:|--:|--:|--:|--:|---|")
-    for name, result, hits in rows:
+    rows = []
+    for source, (users, items) in vectors(train).items():
+        for name, exclude in (
+            ("training items excluded", seen),
+            ("nothing excluded", [[]] * len(users)),
+        ):
+            result = compare(items, users, exclude)
+            hits = [
+                float(np.mean([(t in row) for t, row in zip(target, codes) if t >= 0]))
+                for codes in (result["expected"], result["found"])
+            ]
+            rows.append((source, name, result, hits))
+    print(
+        "\n| vectors | queries | identical top 10 | same set | HR@10 exact | HR@10 FAISS | target | result |"
+    )
+    print("|---|---|--:|--:|--:|--:|--:|---|")
+    for source, name, result, hits in rows:
         ok = result["identical"] >= TARGET
         print(
-            f"| {name} | {result['identical']:.4f} | {result['same_set']:.4f} | {hits[0]:.4f} | "
-            f"{hits[1]:.4f} | >= {TARGET} | {'PASS' if ok else 'FAIL'} |"
+            f"| {source} | {name} | {result['identical']:.4f} | {result['same_set']:.4f} | "
+            f"{hits[0]:.4f} | {hits[1]:.4f} | >= {TARGET} | {'PASS' if ok else 'FAIL'} |"
         )
     rng = np.random.default_rng(0)
     synthetic = rng.normal(size=(EXACT_BELOW, FACTORS)).astype(np.float32)
@@ -111,19 +133,26 @@ def main() -> int:
         "\n| catalogue | build FAISS s | exact ms/query (batch, one) | FAISS ms/query (batch, one) | identical |"
     )
     print("|---|--:|--:|--:|--:|")
-    for name, result in (
-        (f"Online Retail, {items.shape[0]:,} items, training items excluded", rows[0][1]),
-        (f"synthetic Gaussian, {EXACT_BELOW:,} items, nothing excluded", large),
-    ):
+    timings = [
+        (f"Online Retail, {source}, training items excluded", result)
+        for source, name, result, _ in rows
+        if name == "training items excluded"
+    ]
+    timings.append((f"synthetic Gaussian, {EXACT_BELOW:,} items, nothing excluded", large))
+    for name, result in timings:
         ms = result["ms"]
         print(
             f"| {name} | {result['build_s']:.2f} | {ms['exact batch']:.3f}, {ms['exact one']:.3f} | "
             f"{ms['faiss batch']:.3f}, {ms['faiss one']:.3f} | {result['identical']:.4f} |"
         )
-    ok = rows[0][1]["identical"] >= TARGET
+    shares = [
+        result["identical"] for _, name, result, _ in rows if name == "training items excluded"
+    ]
+    ok = min(shares) >= TARGET
     print(
-        f"\n{'PASS' if ok else 'FAIL'}: identical top 10 for {rows[0][1]['identical']:.2%} of customers "
-        f"(target >= {TARGET:.0%}) at the default settings"
+        f"\n{'PASS' if ok else 'FAIL'}: identical top 10 (training items excluded) for "
+        f"{', '.join(f'{share:.2%}' for share in shares)} of customers (target >= {TARGET:.0%}) "
+        "at the default settings"
     )
     return 0 if ok else 1
 

@@ -268,3 +268,28 @@ def test_lamina_serve_dispatches_a_recommender_folder(shop, tmp_path, monkeypatc
 def test_the_request_path_refuses_what_is_not_a_recommender():
     with pytest.raises(ValueError, match="fitted on interactions"):
         Recommending(EASE())
+
+
+def test_a_saved_network_is_served_through_its_item_vectors(shop, tmp_path):
+    from lamina.models import MatrixFactorization
+
+    model = MatrixFactorization(embedding_dim=8).compile(learning_rate=0.05)
+    model.fit(shop, epochs=2, batch_size=32, verbose=0, seed=0)
+    folder = str(model.save(tmp_path / "mf"))
+    for exact_below in (100_000, 0):  # exact, then FAISS
+        with TestClient(create_recommend_app(folder, exact_below=exact_below)) as client:
+            for body, expected in (
+                ({"customer": 1003, "k": 5}, model.recommend(users=[1003], k=5)),
+                (
+                    {"basket": ["P001", "P002"], "k": 5},
+                    model.recommend(histories=[["P001", "P002"]], k=5),
+                ),
+            ):
+                answer = post(client, body).json()
+                assert [item["id"] for item in answer["items"]] == expected[0][0].tolist()
+                np.testing.assert_allclose(
+                    [item["score"] for item in answer["items"]],
+                    expected[1][0],
+                    rtol=1e-4,
+                    atol=1e-5,
+                )
