@@ -6,7 +6,8 @@ the cheapest exact route the model allows, and equal what ``model.recommend`` re
 
 * EASE and item-kNN: the sum of the item-item rows of the query's items (no dense user row);
 * popularity: the saved counts;
-* a network with item vectors: ``embed`` of the query, then a
+* a network with item vectors: the query vector (the known customers' computed once with
+  ``embed``, a basket's per request), then a
   :class:`~lamina.models.recommend.retrieval.ItemIndex` built once (FAISS past ``exact_below``);
 * any other recommender: ``model.score``.
 
@@ -115,12 +116,21 @@ class Recommending:
         self.popular = np.lexsort((np.arange(len(counts)), -counts))  # ties: lower code first
         self.rows: np.ndarray | None = None  # item-item weights: scores = sum of rows
         self.index: ItemIndex | None = None
+        self.user_vectors: np.ndarray | None = None
         if isinstance(model, EASE):
             self.rows = model.weights_
         elif isinstance(model, ItemKNN):
             self.rows = model.similarity_
         elif not isinstance(model, Popularity) and callable(getattr(model, "embed", None)):
             self.index = ItemIndex(self.model.item_embeddings(), exact_below=exact_below)
+            # the known customers' query vectors, computed once: (users, d)
+            users = list(self.customers)
+            self.user_vectors = np.concatenate(
+                [
+                    np.asarray(self.model.embed(users=users[start : start + 4096]), np.float32)
+                    for start in range(0, len(users), 4096)
+                ]
+            )
 
     @property
     def num_items(self) -> int:
@@ -187,9 +197,9 @@ class Recommending:
         if left <= 0:
             return self._answer(items[:0], np.zeros(0), known, fallback, note)
         k = min(k, left)
-        if self.index is not None:
+        if self.index is not None and self.user_vectors is not None:
             query = (
-                self.model.embed(users=[customer])
+                self.user_vectors[self.customers[customer]][None, :]
                 if known and not len(basket)
                 else self.model.embed(histories=[[self.ids[code] for code in items]])
             )
