@@ -22,7 +22,6 @@ recommendations without refitting, though weaker than a known customer's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -59,10 +58,11 @@ class MatrixFactorization(NetworkRecommender):
 
     Learned: ``users_``, ``items_`` and the histories (see ``RecommenderMixin``); the tables
     ``user_factors`` (users, dim), ``item_factors`` (items, dim) and ``item_bias`` (items, 1).
-    Compile with the default loss ``"bpr"``; Adam with ``learning_rate`` 1e-3 to 1e-2 works.
+    Defaults: loss ``"bpr"``, Adam with ``learning_rate`` 5e-3, ``fit(batch_size=1024)``.
     """
 
     _lamina_name = "lamina.models.MatrixFactorization"
+    default_loss, batch_size, learning_rate = "bpr", 1024, 5e-3
 
     def __init__(
         self,
@@ -81,17 +81,6 @@ class MatrixFactorization(NetworkRecommender):
         self.user_factors: nn.Embedding | None = None
         self.item_factors: nn.Embedding | None = None
         self.item_bias: nn.Embedding | None = None
-
-    def compile(  # type: ignore[override]
-        self,
-        optimizer: Any = "adam",
-        loss: Any = "bpr",
-        metrics: Sequence[Any] | None = None,
-        **options: Any,
-    ) -> MatrixFactorization:
-        """``Model.compile`` with the BPR loss as default. Returns the model."""
-        super().compile(optimizer, loss, metrics, **options)
-        return self
 
     def build_network(self) -> bool:
         assert self.users_ is not None and self.items_ is not None

@@ -175,6 +175,9 @@ class NetworkRecommender(RecommenderMixin, Model):
     """Base of the network recommenders (see the module doc); not used on its own."""
 
     _lamina_name = "lamina.models.recommend.NetworkRecommender"
+    default_loss = "cross_entropy"
+    batch_size = 256  # fit's default rows per step
+    learning_rate = 1e-3  # compile's default for a named optimizer
     history_indptr: torch.Tensor
     history_items: torch.Tensor
 
@@ -260,6 +263,22 @@ class NetworkRecommender(RecommenderMixin, Model):
         self.set_network_state(state)
         self.build_network()
 
+    def compile(  # type: ignore[override]
+        self,
+        optimizer: Any = "adam",
+        loss: Any = None,
+        metrics: Sequence[Any] | None = None,
+        *,
+        learning_rate: float | None = None,
+        **options: Any,
+    ) -> Any:
+        """``Model.compile`` with the family's default loss and, for a named optimizer, its
+        default ``learning_rate``. Returns the model."""
+        if learning_rate is None and isinstance(optimizer, str):
+            learning_rate = self.learning_rate
+        loss = self.default_loss if loss is None else loss
+        return super().compile(optimizer, loss, metrics, learning_rate=learning_rate, **options)
+
     def is_built(self) -> bool:
         """True once the network has been made for a catalogue (by ``fit`` or a load)."""
         return (
@@ -273,7 +292,7 @@ class NetworkRecommender(RecommenderMixin, Model):
         y: Any = None,
         *,
         epochs: int = 1,
-        batch_size: int = 256,
+        batch_size: int | None = None,
         validation_data: Any = None,
         callbacks: Sequence[Callback] | None = None,
         **options: Any,
@@ -284,7 +303,7 @@ class NetworkRecommender(RecommenderMixin, Model):
             x: ``lamina.data.Interactions`` (e.g. the train part of ``leave_last_out``).
             y: must be None: the interactions are their own targets.
             epochs: passes over the training rows.
-            batch_size: rows per optimisation step.
+            batch_size: rows per optimisation step (default: the family's ``batch_size``).
             validation_data: held-out ``Interactions``; after each epoch the ranking metrics on
                 them are logged as ``val_hr@10``, ``val_ndcg@10``, ``val_mrr``, ...
             callbacks: ``lamina.callbacks`` (e.g. ``EarlyStopping(monitor="val_ndcg@10")``).
@@ -331,7 +350,8 @@ class NetworkRecommender(RecommenderMixin, Model):
         every = list(callbacks or [])
         if validation_data is not None:
             every.insert(0, RankingValidation(validation_data))
-        return super().fit(rows, epochs=epochs, batch_size=batch_size, callbacks=every, **options)
+        size = self.batch_size if batch_size is None else batch_size
+        return super().fit(rows, epochs=epochs, batch_size=size, callbacks=every, **options)
 
     def evaluate(  # type: ignore[override]
         self, x: Any, y: Any = None, *, batch_size: int = 512, k: int = 10

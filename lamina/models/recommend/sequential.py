@@ -58,6 +58,7 @@ class SequenceRecommender(NetworkRecommender):
     """
 
     _lamina_name = "lamina.models.recommend.SequenceRecommender"
+    batch_size, learning_rate = 64, 5e-3
 
     def __init__(self, embedding_dim: int, max_length: int, dropout: float) -> None:
         super().__init__()
@@ -76,7 +77,8 @@ class SequenceRecommender(NetworkRecommender):
         metrics: Sequence[Any] | None = None,
         **options: Any,
     ) -> SequenceRecommender:
-        """``Model.compile`` with the full-softmax ``"cross_entropy"`` as default loss.
+        """``Model.compile`` with the full-softmax ``"cross_entropy"`` as default loss and the
+        family's ``learning_rate`` (SASRec 5e-3, GRU4Rec 1e-2) for a named optimizer.
 
         ``loss="binary_cross_entropy"`` trains against one sampled negative per position instead.
         Returns the model.
@@ -209,8 +211,8 @@ class SASRec(SequenceRecommender):
         num_heads: attention heads per block (must divide ``embedding_dim``).
         dropout: on the embeddings, the attention weights and the feed-forward outputs.
 
-    Compile with ``"cross_entropy"`` (default) or ``"binary_cross_entropy"``; Adam with
-    ``learning_rate`` 1e-3 works.
+    Compile with ``"cross_entropy"`` (default) or ``"binary_cross_entropy"``; defaults: Adam with
+    ``learning_rate`` 5e-3, ``fit(batch_size=64)``.
     """
 
     _lamina_name = "lamina.models.SASRec"
@@ -289,11 +291,12 @@ class GRU4Rec(SequenceRecommender):
         num_layers: stacked GRU layers.
         dropout: on the item embeddings and between GRU layers.
 
-    Compile with ``"cross_entropy"`` (default) or ``"binary_cross_entropy"``; Adam with
-    ``learning_rate`` 1e-3 works.
+    Compile with ``"cross_entropy"`` (default) or ``"binary_cross_entropy"``; defaults: Adam with
+    ``learning_rate`` 1e-2, ``fit(batch_size=64)``.
     """
 
     _lamina_name = "lamina.models.GRU4Rec"
+    learning_rate = 1e-2
 
     def __init__(
         self,

@@ -99,11 +99,13 @@ class TwoTower(NetworkRecommender):
 
     Learned: the catalogue (``RecommenderMixin``), ``countries_`` (the countries of training, in
     code order), the feature buffers ``item_words`` (items, 8), ``item_price`` (items,) and
-    ``user_country`` (users,), and the towers. Compile with the default loss
-    ``"cross_entropy"``; Adam with ``learning_rate`` 1e-3 works, with batches of 512 or more.
+    ``user_country`` (users,), and the towers. Defaults: loss ``"cross_entropy"`` (the in-batch
+    softmax), Adam with ``learning_rate`` 2e-3, ``fit(batch_size=1024)`` (more rows, more
+    negatives).
     """
 
     _lamina_name = "lamina.models.TwoTower"
+    batch_size, learning_rate = 1024, 2e-3
     item_words: torch.Tensor
     item_price: torch.Tensor
     user_country: torch.Tensor
@@ -141,17 +143,6 @@ class TwoTower(NetworkRecommender):
         self.tables: nn.ModuleDict | None = None
         self.user_tower: nn.Sequential | None = None
         self.item_tower: nn.Sequential | None = None
-
-    def compile(  # type: ignore[override]
-        self,
-        optimizer: Any = "adam",
-        loss: Any = "cross_entropy",
-        metrics: Sequence[Any] | None = None,
-        **options: Any,
-    ) -> TwoTower:
-        """``Model.compile`` with the in-batch softmax's ``"cross_entropy"`` as default."""
-        super().compile(optimizer, loss, metrics, **options)
-        return self
 
     # ------------------------------------------------------------------ features and layers
     def network_state(self) -> dict[str, Any]:
