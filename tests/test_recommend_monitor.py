@@ -142,3 +142,31 @@ def test_the_served_log_and_lamina_monitor(model, tmp_path, capsys):
     assert json.loads((out / "recommend_monitor.json").read_text())["alarm"] is True
     assert "lamina_recommend_alarm 1" in (out / "metrics.prom").read_text()
     assert "ALARM" in capsys.readouterr().out
+
+
+@pytest.mark.needs_data("online-retail")
+def test_popularity_drift_on_online_retail_seasons():
+    import os
+    from pathlib import Path
+
+    from lamina.data.interactions import time_cut
+
+    path = Path(os.environ["LAMINA_DATA"]) / "online-retail" / "online_retail.parquet"
+    data = interactions(
+        path,
+        user="CustomerID",
+        item="StockCode",
+        time="InvoiceDate",
+        quantity="Quantity",
+        invoice="InvoiceNo",
+    )
+    early, late = time_cut(data, "2011-09-01")  # the Christmas season after the cut
+    model = Popularity().fit(early)
+    same = list(early.table["item"].sample(2000, random_state=0))  # training purchases themselves
+    report = recommend_drift(baskets(same), model)
+    assert not report.alarm and report.popularity["jensenshannon"] < 0.05, report.summary()
+    later = list(late.table["item"].sample(2000, random_state=0))
+    report = recommend_drift(baskets(later), model)
+    assert report.popularity["drifted"] and report.popularity["jensenshannon"] >= 0.15, (
+        report.summary()
+    )
