@@ -193,3 +193,17 @@ def test_item_index_needs_item_vectors():
 
     with pytest.raises(ConfigError, match="no item vectors"):
         Counts().item_index()
+
+
+def test_a_network_recommends_the_same_through_faiss():
+    from lamina.models import MatrixFactorization
+
+    model = MatrixFactorization(embedding_dim=8).compile(learning_rate=0.05)
+    model.fit(shop(), epochs=2, batch_size=64, verbose=0, seed=0)
+    users = list(model.users_)
+    exact = model.recommend(users=users, k=10)
+    model.retrieval_exact_below = 0
+    found = model.recommend(users=users, k=10)
+    assert not model.item_index().exact
+    np.testing.assert_array_equal(found[0], exact[0])
+    np.testing.assert_allclose(found[1], exact[1], rtol=1e-5, atol=1e-5)
