@@ -67,21 +67,9 @@ def _print_verdict(project: Any, results: dict[str, Any]) -> None:
                 print(f"  {name:<9} {file.resolve()}")
 
 
-# lamina init --task recommend: the purchase log's columns (the rest are recognised by name).
-COLUMN_FLAGS = {
-    "user": "customer",
-    "item": "product",
-    "time": "purchase time",
-    "invoice": "invoice (cancellations start with C)",
-    "quantity": "quantity",
-    "price": "unit price",
-    "description": "product name",
-    "country": "customer country",
-}
-
-
 def _init(args: argparse.Namespace) -> int:
     import lamina
+    from lamina.project.recommend_project import COLUMN_HELP
 
     path = lamina.project.init(
         args.folder,
@@ -94,7 +82,7 @@ def _init(args: argparse.Namespace) -> int:
         task=args.task,
         positive_class=args.positive_class,
         overwrite=args.force,
-        columns={key: getattr(args, key) for key in COLUMN_FLAGS if getattr(args, key)},
+        columns={key: getattr(args, key) for key in COLUMN_HELP if getattr(args, key)},
     )
     picked = lamina.Project.load(path).positive_class if args.positive_class is None else None
     print(
@@ -395,8 +383,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="inferred when absent; recommend: a recommender from a purchase log "
         "(with --user, --item, --time)",
     )
-    for flag in COLUMN_FLAGS:
-        init.add_argument(f"--{flag}", help=f"recommend: the log's {COLUMN_FLAGS[flag]} column")
+    from lamina.project.recommend_project import COLUMN_HELP
+
+    for flag, what in COLUMN_HELP.items():
+        init.add_argument(f"--{flag}", help=f"recommend: the log's {what} column")
     init.add_argument(
         "--positive-class",
         help="binary targets: the class F1, precision and recall are of "

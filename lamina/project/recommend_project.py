@@ -24,6 +24,7 @@ from lamina.project import kpi as _kpi
 
 __all__ = [
     "COLUMNS",
+    "COLUMN_HELP",
     "OPTIONAL",
     "RECOMMEND_KPIS",
     "check_settings",
@@ -42,6 +43,18 @@ _HINTS = {
     "price": ("price",),
     "description": ("description", "title", "name"),
     "country": ("country",),
+}
+# lamina init --task recommend: what each column flag names (the optional ones are also
+# recognised by name).
+COLUMN_HELP = {
+    "user": "customer",
+    "item": "product",
+    "time": "purchase time",
+    "invoice": "invoice (cancellations start with C)",
+    "quantity": "quantity",
+    "price": "unit price",
+    "description": "product name",
+    "country": "customer country",
 }
 _NOTES = {
     "invoice": "invoices starting with C (cancellations) are dropped",
