@@ -202,14 +202,15 @@ def create_recommend_app(
         if kind is None or isinstance(value, kind):
             return None
         example = serving.ids[0] if what == "item" else next(iter(serving.customers))
+        word = {"int": "an integer", "str": "a string"}.get(kind.__name__, kind.__name__)
         return _refusal(
             422,
             loc,
             message(
                 f"{what.capitalize()} ids of this catalogue are JSON {kind.__name__}s.",
                 json.dumps(value),
-                f"a {kind.__name__}, e.g. {json.dumps(example)}",
-                f"Send the id as a {kind.__name__}.",
+                f"{word}, e.g. {json.dumps(example)}",
+                f"Send the id as {word}.",
             ),
             "type_error",
         )
