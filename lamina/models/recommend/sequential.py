@@ -10,8 +10,8 @@ The output layer shares the item embeddings and adds an item bias: the score of 
 state ``h`` is ``h . e_i + b_i``, so a query vector is ``[h, 1]`` and an item vector ``[e_i, b_i]``.
 The loss is chosen at ``compile``: ``"cross_entropy"`` (the default: a softmax over the whole
 catalogue at every position, cheap for a few thousand items) or ``"binary_cross_entropy"`` (the
-original SASRec loss: the next item against one uniformly drawn negative). On Online Retail the
-full softmax ranks much better (``benchmarks/recommend_networks.py``).
+original SASRec loss: the next item against one uniformly drawn negative). The full softmax is
+the default after the literature (Online Retail rows: ``benchmarks/recommend_networks.py``).
 
 A known customer's query is the state after their last ``max_length`` training items; an
 anonymous history (a basket) runs through the same encoder.
