@@ -84,6 +84,7 @@ class Registry:
     def lookup(self, name: str) -> Any:
         """The object registered under ``name``; an unknown name lists the nearest valid ones."""
         key = name.lower()
+        _import_deferred(key)
         if key in self._items:
             return self._items[key]
         close = difflib.get_close_matches(key, self._items, n=3, cutoff=0.5)
@@ -103,7 +104,24 @@ class Registry:
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
+        if isinstance(name, str):
+            _import_deferred(name.lower())
         return isinstance(name, str) and name.lower() in self._items
+
+
+# Classes whose module is imported on first use (it needs pandas, which `import lamina` must not
+# import): registered names -> the module that registers them.
+DEFERRED = {
+    f"lamina.models.{name}".lower(): "lamina.models.recommend"
+    for name in ("MatrixFactorization", "TwoTower", "SASRec", "GRU4Rec")
+}
+
+
+def _import_deferred(key: str) -> None:
+    if key in DEFERRED:
+        import importlib
+
+        importlib.import_module(DEFERRED[key])
 
 
 registries: dict[str, Registry] = {

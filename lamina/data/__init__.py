@@ -2,19 +2,14 @@
 
 ``lamina.data.load(source)`` reads a bundled set, a CSV/Parquet/JSON file, a NumPy or IDX file,
 an image or text folder, a DataFrame or an SQL query into a :class:`Dataset`;
-``lamina.data.interactions(log, user, item, time)`` turns a purchase log into implicit feedback
-for recommenders, split by time with ``leave_last_out`` or ``time_cut``. The tensor and
+``lamina.data.interactions.interactions(log, user, item, time)`` turns a purchase log into
+implicit feedback for recommenders, split by time with ``leave_last_out`` or ``time_cut``. The tensor and
 batch helpers that ``fit`` uses (``to_tensor``, ``ArrayLoader``, ``tokenize``, ...) live in
 ``lamina.nn.tensors`` and are re-exported here, where users of lamina 0.1 found them.
 """
 
-from lamina.data.interactions import (
-    Interactions,
-    check_time_leakage,
-    interactions,
-    leave_last_out,
-    time_cut,
-)
+from typing import Any
+
 from lamina.data.sources import Dataset, iter_chunks, load
 from lamina.nn.tensors import (
     ArrayLoader,
@@ -38,7 +33,6 @@ __all__ = [
     "check_finite",
     "check_time_leakage",
     "class_weights",
-    "interactions",
     "is_in_memory",
     "iter_chunks",
     "leave_last_out",
@@ -49,3 +43,16 @@ __all__ = [
     "tokenize",
     "train_validation_split",
 ]
+
+# Imported on first use: the interactions module needs pandas, and `import lamina` must not.
+_INTERACTIONS = ("Interactions", "check_time_leakage", "leave_last_out", "time_cut")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _INTERACTIONS:
+        import importlib
+
+        value = getattr(importlib.import_module("lamina.data.interactions"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lamina.data' has no attribute {name!r}")

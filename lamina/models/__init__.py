@@ -11,6 +11,8 @@ One family per file. Supervised: ``Perceptron``, ``MLP`` (with a tabular mode), 
 ``replace_head`` and ``fine_tune``.
 """
 
+from typing import Any
+
 from lamina.models.autoencoder import Autoencoder
 from lamina.models.base import Model
 from lamina.models.cnn import CNN
@@ -19,7 +21,6 @@ from lamina.models.gan import GAN
 from lamina.models.gnn import GAT, GCN, GraphSAGE
 from lamina.models.mlp import MLP
 from lamina.models.perceptron import Perceptron
-from lamina.models.recommend import GRU4Rec, MatrixFactorization, SASRec, TwoTower
 from lamina.models.recursive import RecursiveNet
 from lamina.models.rnn import RNN
 from lamina.models.seq2seq import Seq2Seq
@@ -53,3 +54,16 @@ __all__ = [
     "VAE",
     "Word2Vec",
 ]
+
+_RECOMMENDERS = ("GRU4Rec", "MatrixFactorization", "SASRec", "TwoTower")
+
+
+def __getattr__(name: str) -> Any:
+    """The recommenders load on first use (they need pandas; ``import lamina`` does not)."""
+    if name in _RECOMMENDERS:
+        import importlib
+
+        value = getattr(importlib.import_module("lamina.models.recommend"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lamina.models' has no attribute {name!r}")

@@ -4,7 +4,8 @@ vocabulary, the fitted model of a project and its report; for ``task: recommend`
 recommenders (``Popularity``, ``ItemKNN``, ``EASE``), their files and the recommender advisor.
 """
 
-from lamina.project import recommend_stages as _recommend  # noqa: F401  (task: recommend)
+from typing import Any
+
 from lamina.project import stages as _stages  # noqa: F401  (registers the built-in stages)
 from lamina.project.project import (
     KPIS,
@@ -18,9 +19,6 @@ from lamina.project.project import (
     split_dataset,
     take_rows,
 )
-from lamina.project.recommend_advisor import advise_recommend
-from lamina.project.recommender_files import is_recommender, load_recommender, save_recommender
-from lamina.project.recommenders import EASE, ItemKNN, Popularity, evaluate_rankings
 
 __all__ = [
     "EASE",
@@ -42,3 +40,26 @@ __all__ = [
     "split_dataset",
     "take_rows",
 ]
+
+
+# The recommenders load on first use (they need pandas; ``import lamina`` does not).
+_LAZY = {
+    "EASE": "recommenders",
+    "ItemKNN": "recommenders",
+    "Popularity": "recommenders",
+    "evaluate_rankings": "recommenders",
+    "advise_recommend": "recommend_advisor",
+    "is_recommender": "recommender_files",
+    "load_recommender": "recommender_files",
+    "save_recommender": "recommender_files",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"lamina.project.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lamina.project' has no attribute {name!r}")
