@@ -3,9 +3,9 @@
 ``lamina.data.load(source)`` reads a bundled set, a CSV/Parquet/JSON file, a NumPy or IDX file,
 an image or text folder, a DataFrame or an SQL query into a :class:`Dataset`;
 ``lamina.data.interactions.interactions(log, user, item, time)`` turns a purchase log into
-implicit feedback for recommenders, split by time with ``leave_last_out`` or ``time_cut``. The tensor and
-batch helpers that ``fit`` uses (``to_tensor``, ``ArrayLoader``, ``tokenize``, ...) live in
-``lamina.nn.tensors`` and are re-exported here, where users of lamina 0.1 found them.
+implicit feedback for recommenders, split by time with ``leave_last_out`` or ``time_cut``.
+The tensor and batch helpers that ``fit`` uses (``to_tensor``, ``ArrayLoader``, ``tokenize``,
+...) live in ``lamina.nn.tensors`` and are re-exported here, where users of lamina 0.1 found them.
 """
 
 from typing import Any
