@@ -119,9 +119,7 @@ DEFERRED = {
 
 def _import_deferred(key: str) -> None:
     if key in DEFERRED:
-        import importlib
-
-        importlib.import_module(DEFERRED[key])
+        __import__(DEFERRED[key])  # lamina's own module, by a fixed name
 
 
 registries: dict[str, Registry] = {

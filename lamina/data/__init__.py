@@ -50,9 +50,15 @@ _INTERACTIONS = ("Interactions", "check_time_leakage", "leave_last_out", "time_c
 
 def __getattr__(name: str) -> Any:
     if name in _INTERACTIONS:
-        import importlib
+        from lamina.data.interactions import (
+            Interactions,
+            check_time_leakage,
+            leave_last_out,
+            time_cut,
+        )
 
-        value = getattr(importlib.import_module("lamina.data.interactions"), name)
+        found = {"Interactions": Interactions, "check_time_leakage": check_time_leakage}
+        value = {**found, "leave_last_out": leave_last_out, "time_cut": time_cut}[name]
         globals()[name] = value
         return value
     raise AttributeError(f"module 'lamina.data' has no attribute {name!r}")

@@ -61,9 +61,9 @@ _RECOMMENDERS = ("GRU4Rec", "MatrixFactorization", "SASRec", "TwoTower")
 def __getattr__(name: str) -> Any:
     """The recommenders load on first use (they need pandas; ``import lamina`` does not)."""
     if name in _RECOMMENDERS:
-        import importlib
+        from lamina.models import recommend
 
-        value = getattr(importlib.import_module("lamina.models.recommend"), name)
+        value = getattr(recommend, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'lamina.models' has no attribute {name!r}")

@@ -57,9 +57,14 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
+        from lamina.project import recommend_advisor, recommender_files, recommenders
 
-        value = getattr(importlib.import_module(f"lamina.project.{_LAZY[name]}"), name)
+        modules = {
+            "recommenders": recommenders,
+            "recommend_advisor": recommend_advisor,
+            "recommender_files": recommender_files,
+        }
+        value = getattr(modules[_LAZY[name]], name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'lamina.project' has no attribute {name!r}")

@@ -218,9 +218,7 @@ def run_stage(stage: Stage, context: StageContext, force: bool) -> dict[str, Any
     context.say(f"[{stage.name}] running")
     started = time.perf_counter()
     if project.task == "recommend" and "recommend" not in TASK_STAGES:
-        import importlib
-
-        importlib.import_module("lamina.project.recommend_stages")  # registers its stages
+        __import__("lamina.project.recommend_stages")  # registers its stages (a fixed name)
     run = TASK_STAGES.get(str(project.task), {}).get(stage.name, stage.run)
     result = run(context)
     seconds = time.perf_counter() - started
